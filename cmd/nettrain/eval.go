@@ -1,0 +1,161 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/nettrain/nettrain/internal/cifar"
+	"github.com/nettrain/nettrain/internal/model"
+)
+
+type evalOptions struct {
+	model string
+	data  string
+	split string
+	sizes cifar.Sizes
+	// which of sizes the user set; the rest come from the checkpoint
+	setTrain, setVal, setTest bool
+	json                      bool
+}
+
+func newEvalCmd(e env) *cobra.Command {
+	opts := evalOptions{}
+	cmd := &cobra.Command{
+		Use:   "eval",
+		Short: "Score a saved model on a split of CIFAR-10",
+		Long: `Score a saved model on the train, val or test split: overall accuracy,
+accuracy per class and the confusion matrix. Images are preprocessed with the
+checkpoint's own mean image. The split sizes default to those the model was
+trained with (from its metadata), else to cs231n's 49000/1000/1000.`,
+		Example: `  nettrain eval --model nettrain-model.npz
+  nettrain eval --model best.npz --split test --num-test 10000 --json`,
+		Args: usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.data = dataDir(opts.data, e)
+			fl := cmd.Flags()
+			opts.setTrain, opts.setVal, opts.setTest = fl.Changed("num-train"), fl.Changed("num-val"), fl.Changed("num-test")
+			return runEval(cmd.Context(), opts, cmd.OutOrStdout(), e)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&opts.model, "model", "m", "nettrain-model.npz", "checkpoint to score (.npz)")
+	f.StringVar(&opts.data, "data", "", dataFlagHelp)
+	f.StringVar(&opts.split, "split", "val", "split to score: train, val or test")
+	f.IntVar(&opts.sizes.Train, "num-train", cifar.DefaultNumTrain, "training images (default: the model's, else 49000)")
+	f.IntVar(&opts.sizes.Val, "num-val", cifar.DefaultNumVal, "validation images (default: the model's, else 1000)")
+	f.IntVar(&opts.sizes.Test, "num-test", cifar.DefaultNumTest, "test images (default: the model's, else 1000; 10000 is all)")
+	f.BoolVar(&opts.json, "json", false, "print the result as one JSON object")
+	return cmd
+}
+
+type classScore struct {
+	Class    string  `json:"class"`
+	N        int     `json:"n"`
+	Correct  int     `json:"correct"`
+	Accuracy float64 `json:"accuracy"`
+}
+
+type evalResult struct {
+	Model     string       `json:"model"`
+	Split     string       `json:"split"`
+	N         int          `json:"n"`
+	Accuracy  float64      `json:"accuracy"`
+	PerClass  []classScore `json:"per_class"`
+	Confusion [][]int      `json:"confusion"` // [true][predicted]
+}
+
+func runEval(_ context.Context, o evalOptions, stdout io.Writer, e env) error {
+	switch o.split {
+	case "train", "val", "test":
+	default:
+		return usageErrorf("--split is %q, want train, val or test", o.split)
+	}
+	ck, err := model.Load(o.model)
+	if err != nil {
+		return err
+	}
+	d, _, c := ck.Net.Dims()
+	if d != cifar.D || c != cifar.Classes {
+		return fmt.Errorf("model %s takes %d inputs and has %d classes, but CIFAR-10 has %d inputs and %d classes", o.model, d, c, cifar.D, cifar.Classes)
+	}
+
+	// Split sizes: flags the user set, else the model's, else the defaults.
+	sz := o.sizes
+	var meta runMeta
+	if ck.Meta != nil && json.Unmarshal(ck.Meta, &meta) == nil && meta.Config.NumTrain > 0 {
+		if !o.setTrain {
+			sz.Train = meta.Config.NumTrain
+		}
+		if !o.setVal {
+			sz.Val = meta.Config.NumVal
+		}
+		if !o.setTest {
+			sz.Test = meta.Config.NumTest
+		}
+	}
+	if err := sz.Check(cifar.TrainBatches*cifar.RecordsPerBatch, cifar.RecordsPerBatch); err != nil {
+		return usageError{err}
+	}
+
+	ds, err := e.loader.Load(o.data)
+	if err != nil {
+		return err
+	}
+	sp, err := ds.Split(sz)
+	if err != nil {
+		return usageError{err}
+	}
+	set := map[string]cifar.Set{"train": sp.Train, "val": sp.Val, "test": sp.Test}[o.split]
+	pred := ck.Net.PredictSet(nil, set, ck.Mean)
+
+	res := evalResult{Model: o.model, Split: o.split, N: set.N(), Accuracy: model.Accuracy(pred, set.Y)}
+	res.Confusion = make([][]int, c)
+	for i := range res.Confusion {
+		res.Confusion[i] = make([]int, c)
+	}
+	for i, y := range set.Y {
+		res.Confusion[y][pred[i]]++
+	}
+	for k, name := range ds.Classes {
+		cs := classScore{Class: name, Correct: res.Confusion[k][k]}
+		for _, v := range res.Confusion[k] {
+			cs.N += v
+		}
+		if cs.N > 0 {
+			cs.Accuracy = float64(cs.Correct) / float64(cs.N)
+		}
+		res.PerClass = append(res.PerClass, cs)
+	}
+
+	if o.json {
+		return writeJSON(stdout, res)
+	}
+	fmt.Fprintf(stdout, "%s split: %d images, accuracy %.4f\n\n", res.Split, res.N, res.Accuracy)
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "class\tn\tcorrect\taccuracy\t")
+	for _, cs := range res.PerClass {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%.4f\t\n", cs.Class, cs.N, cs.Correct, cs.Accuracy)
+	}
+	tw.Flush()
+	fmt.Fprintf(stdout, "\nconfusion matrix (rows: true class, columns: predicted)\n")
+	tw = tabwriter.NewWriter(stdout, 0, 0, 1, ' ', tabwriter.AlignRight)
+	short := make([]string, c)
+	for k, name := range ds.Classes {
+		short[k] = name[:min(5, len(name))]
+	}
+	fmt.Fprintf(tw, "\t%s\t\n", strings.Join(short, "\t"))
+	for k, row := range res.Confusion {
+		fmt.Fprintf(tw, "%s\t", ds.Classes[k])
+		for _, v := range row {
+			fmt.Fprintf(tw, "%d\t", v)
+		}
+		fmt.Fprintln(tw)
+	}
+	return tw.Flush()
+}

@@ -1,0 +1,162 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+
+	"github.com/spf13/cobra"
+
+	"github.com/nettrain/nettrain/internal/cifar"
+	"github.com/nettrain/nettrain/internal/model"
+)
+
+type gradcheckOptions struct {
+	hidden    int
+	numInputs int
+	inputSize int
+	classes   int
+	reg       float64
+	std       float64
+	seed      uint64
+	tol       float64
+	data      string
+	json      bool
+}
+
+// gradcheckStep is the centered-difference step, as cs231n's gradient check.
+const gradcheckStep = 1e-5
+
+// gradcheckDataTol is the default --tol with --data: the round-off of
+// centered differences, ~eps*|loss|/h ~ 1e-10, over the smallest W1
+// gradients of real images, ~1e-5..1e-4, measured at 3e-7..9e-6.
+const gradcheckDataTol = 1e-5
+
+func newGradcheckCmd(e env) *cobra.Command {
+	opts := gradcheckOptions{}
+	cmd := &cobra.Command{
+		Use:   "gradcheck",
+		Short: "Compare analytic gradients with numerical ones",
+		Long: `Compare the analytic gradients of the loss with centered differences
+(f(p+h) - f(p-h)) / 2h, h = 1e-5, in float64, for every entry of W1, b1, W2
+and b2, and print the largest relative error |a-n| / max(1e-8, |a|+|n|) of
+each. Exit status 1 if any exceeds --tol.
+
+By default the net is cs231n's toy problem: small random inputs (10 * N(0,1))
+and weights 0.1 * N(0,1). With --data it uses the first --num-inputs
+training images, mean subtracted, and CIFAR-10's 3072 inputs and 10 classes.
+Real images make some W1 gradients tiny (pixels close to the mean), where
+float64 round-off in the loss alone gives relative errors near 1e-6, so
+--tol defaults to 1e-5 there.`,
+		Example: `  nettrain gradcheck
+  nettrain gradcheck --reg 0 --hidden 20 --num-inputs 8
+  nettrain gradcheck --data data/cifar-10-batches-bin --hidden 10 --num-inputs 3`,
+		Args: usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if cmd.Flags().Changed("data") {
+				opts.data = dataDir(opts.data, e)
+				if !cmd.Flags().Changed("tol") {
+					opts.tol = gradcheckDataTol
+				}
+			}
+			return runGradcheck(opts, cmd.OutOrStdout(), e)
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&opts.hidden, "hidden", 10, "hidden units H")
+	f.IntVar(&opts.numInputs, "num-inputs", 5, "rows N in the batch")
+	f.IntVar(&opts.inputSize, "input-size", 4, "inputs D of the random problem (ignored with --data)")
+	f.IntVar(&opts.classes, "classes", 3, "classes C of the random problem (ignored with --data)")
+	f.Float64Var(&opts.reg, "reg", 0.05, "L2 regularisation strength")
+	f.Float64Var(&opts.std, "std", 0.1, "standard deviation of the weights")
+	f.Uint64Var(&opts.seed, "seed", 0, "random seed")
+	f.Float64Var(&opts.tol, "tol", 1e-7, "largest relative error allowed (1e-5 with --data unless set)")
+	f.StringVar(&opts.data, "data", "", "use real images from this CIFAR-10 directory")
+	f.BoolVar(&opts.json, "json", false, "print the result as JSON")
+	return cmd
+}
+
+func runGradcheck(o gradcheckOptions, stdout io.Writer, e env) error {
+	switch {
+	case o.hidden < 1:
+		return usageErrorf("--hidden is %d, want at least 1", o.hidden)
+	case o.numInputs < 1:
+		return usageErrorf("--num-inputs is %d, want at least 1", o.numInputs)
+	case o.inputSize < 1:
+		return usageErrorf("--input-size is %d, want at least 1", o.inputSize)
+	case o.classes < 2 || o.classes > 255:
+		return usageErrorf("--classes is %d, want 2..255", o.classes)
+	case !(o.reg >= 0) || math.IsInf(o.reg, 0):
+		return usageErrorf("--reg is %v, want a number >= 0", o.reg)
+	case !(o.std > 0) || math.IsInf(o.std, 0):
+		return usageErrorf("--std is %v, want a positive number", o.std)
+	case !(o.tol > 0):
+		return usageErrorf("--tol is %v, want a positive number", o.tol)
+	}
+	rng := rand.New(rand.NewPCG(o.seed, o.seed))
+	var x []float64
+	var y []uint8
+	d, c := o.inputSize, o.classes
+	if o.data != "" {
+		ds, err := e.loader.Load(o.data)
+		if err != nil {
+			return err
+		}
+		if o.numInputs > ds.Train.N() {
+			return usageErrorf("--num-inputs is %d, but the training batches hold %d images", o.numInputs, ds.Train.N())
+		}
+		d, c = cifar.D, cifar.Classes
+		x, y = make([]float64, o.numInputs*d), make([]uint8, o.numInputs)
+		cifar.GatherRange(x, y, ds.Train, 0, o.numInputs, cifar.Mean(ds.Train))
+	} else {
+		x, y = make([]float64, o.numInputs*d), make([]uint8, o.numInputs)
+		for i := range x {
+			x[i] = 10 * rng.NormFloat64()
+		}
+		for i := range y {
+			y[i] = uint8(rng.IntN(c))
+		}
+	}
+	net := model.New(d, o.hidden, c, o.std, rng)
+	checks := model.GradCheck(net, x, y, o.reg, gradcheckStep)
+
+	failed := ""
+	for _, pc := range checks {
+		if !(pc.MaxRelErr <= o.tol) && failed == "" {
+			failed = pc.Name
+		}
+	}
+	if o.json {
+		type row struct {
+			Param     string  `json:"param"`
+			Entries   int     `json:"entries"`
+			MaxRelErr float64 `json:"max_rel_error"`
+		}
+		rows := make([]row, len(checks))
+		for i, pc := range checks {
+			rows[i] = row{pc.Name, pc.Entries, pc.MaxRelErr}
+		}
+		if err := writeJSON(stdout, map[string]any{"tol": o.tol, "ok": failed == "", "params": rows}); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintf(stdout, "gradient check: N=%d D=%d H=%d C=%d reg=%g h=%g\n", o.numInputs, d, o.hidden, c, o.reg, gradcheckStep)
+		fmt.Fprintf(stdout, "%-5s %8s  %s\n", "param", "entries", "max_rel_error")
+		for _, pc := range checks {
+			fmt.Fprintf(stdout, "%-5s %8d  %.3e\n", pc.Name, pc.Entries, pc.MaxRelErr)
+		}
+	}
+	if failed != "" {
+		for _, pc := range checks {
+			if pc.Name == failed {
+				return fmt.Errorf("gradient check failed: %s max relative error %.3e exceeds --tol %g (entry %d: analytic %.6e, numerical %.6e)",
+					pc.Name, pc.MaxRelErr, o.tol, pc.Worst, pc.Analytic, pc.Numeric)
+			}
+		}
+	}
+	if !o.json {
+		fmt.Fprintf(stdout, "ok: every relative error is within --tol %g\n", o.tol)
+	}
+	return nil
+}

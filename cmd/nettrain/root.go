@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/nettrain/nettrain/internal/cifar"
+)
+
+// Exit codes, as DESIGN.md.
+const (
+	exitOK          = 0
+	exitFailure     = 1   // a run failed: bad data, diverged, failed check
+	exitUsage       = 2   // the command line is wrong
+	exitInterrupted = 130 // stopped by SIGINT or SIGTERM (128 + SIGINT)
+)
+
+// env is what the commands take from the process, so tests can swap it.
+type env struct {
+	getenv     func(string) string
+	isTerminal func(w io.Writer) bool
+	loader     cifar.Loader // tests read tiny fixture batches
+}
+
+func defaultEnv() env {
+	return env{
+		getenv: os.Getenv,
+		isTerminal: func(w io.Writer) bool {
+			f, ok := w.(*os.File)
+			return ok && term.IsTerminal(int(f.Fd()))
+		},
+	}
+}
+
+// usageError marks an error in the command line: exit 2, usage shown.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func usageErrorf(format string, args ...any) error {
+	return usageError{fmt.Errorf(format, args...)}
+}
+
+// usageArgs marks the errors of a positional-argument check as usage errors.
+func usageArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := check(cmd, args); err != nil {
+			return usageError{err}
+		}
+		return nil
+	}
+}
+
+func newRootCmd(e env) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "nettrain",
+		Short: "Train and evaluate the cs231n two-layer network on CIFAR-10",
+		Long: `nettrain trains the two-layer fully connected network of Stanford cs231n
+assignment 1 (affine, ReLU, affine, softmax, L2) on the CIFAR-10 binary batches
+with minibatch SGD, evaluates saved models and checks the gradients.
+
+Results go to stdout, progress and logs to stderr. Exit status: 0 success,
+1 failed run, 2 usage error, 130 interrupted.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       version(),
+		Args:          usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return cmd.Help()
+		},
+	}
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.AddCommand(
+		newTrainCmd(e),
+		newEvalCmd(e),
+		newGradcheckCmd(e),
+		newVersionCmd(),
+	)
+	return root
+}
+
+// run executes the root command with args and returns the exit code. It owns
+// error printing: one "nettrain: <error>" line, and the usage text of the
+// command only for a usage error.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, e env) int {
+	root := newRootCmd(e)
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	cmd, err := root.ExecuteContextC(ctx)
+	if err == nil {
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "nettrain: %v\n", err)
+	var ue usageError
+	switch {
+	case errors.As(err, &ue) || strings.HasPrefix(err.Error(), "unknown command"):
+		fmt.Fprintf(stderr, "Run '%s --help' for usage.\n", cmd.CommandPath())
+		return exitUsage
+	case errors.Is(err, context.Canceled):
+		return exitInterrupted
+	}
+	return exitFailure
+}
+
+// dataDir resolves the dataset directory: --data, else $NETTRAIN_DATA, else
+// ./data/cifar-10-batches-bin.
+func dataDir(flag string, e env) string {
+	if flag != "" {
+		return flag
+	}
+	if v := e.getenv("NETTRAIN_DATA"); v != "" {
+		return v
+	}
+	return "data/cifar-10-batches-bin"
+}
+
+const dataFlagHelp = "CIFAR-10 binary directory (default $NETTRAIN_DATA, else ./data/cifar-10-batches-bin)"
