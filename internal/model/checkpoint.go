@@ -24,7 +24,7 @@ import (
 // and evaluates.
 type Checkpoint struct {
 	Net  *Net
-	Mean []float64      // (D) mean image subtracted from every input
+	Mean []float64       // (D) mean image subtracted from every input
 	Meta json.RawMessage // JSON object, or nil
 }
 

@@ -1,0 +1,181 @@
+package sgd_test
+
+import (
+	"context"
+	"errors"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/nettrain/nettrain/internal/cifar"
+	"github.com/nettrain/nettrain/internal/cifartest"
+	"github.com/nettrain/nettrain/internal/model"
+	"github.com/nettrain/nettrain/internal/sgd"
+)
+
+func testData(nTrain, nVal int, seed uint64) sgd.Data {
+	s := cifartest.RandomSet(nTrain+nVal, rand.New(rand.NewPCG(seed, seed)))
+	train := s.Slice(0, nTrain)
+	return sgd.Data{Train: train, Val: s.Slice(nTrain, nTrain+nVal), Mean: cifar.Mean(train)}
+}
+
+// cs231n's last sanity check: a net with enough capacity drives the loss on
+// a handful of examples to almost zero.
+func TestOverfitsTwentyExamples(t *testing.T) {
+	data := testData(20, 5, 1)
+	net := sgd.Init(cifar.D, 50, cifar.Classes, 1e-4, 1)
+	cfg := sgd.Config{Iters: 200, Batch: 20, LR: 1e-3, LRDecay: 1, Reg: 0, Seed: 1}
+	hist, err := sgd.Train(context.Background(), net, data, cfg, sgd.Hooks{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first, last := hist.Loss[0], hist.Loss[len(hist.Loss)-1]; !(last < 0.01) {
+		t.Errorf("loss went from %v to %v, want below 0.01", first, last)
+	}
+	if acc := model.Accuracy(net.PredictSet(nil, data.Train, data.Mean), data.Train.Y); acc != 1 {
+		t.Errorf("train accuracy %v, want 1", acc)
+	}
+}
+
+func TestDeterministic(t *testing.T) {
+	data := testData(300, 50, 2)
+	run := func(seed uint64) (*model.Net, sgd.History) {
+		net := sgd.Init(cifar.D, 20, cifar.Classes, 1e-3, seed)
+		cfg := sgd.Config{Iters: 40, Batch: 32, LR: 1e-5, LRDecay: 0.9, Reg: 0.1, Seed: seed}
+		hist, err := sgd.Train(context.Background(), net, data, cfg, sgd.Hooks{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return net, hist
+	}
+	a, ha := run(5)
+	b, hb := run(5)
+	for k, p := range a.Params() {
+		for i := range p {
+			if math.Float64bits(p[i]) != math.Float64bits(b.Params()[k][i]) {
+				t.Fatalf("same seed: %s[%d] differs: %v vs %v", model.ParamNames[k], i, p[i], b.Params()[k][i])
+			}
+		}
+	}
+	for i := range ha.Loss {
+		if ha.Loss[i] != hb.Loss[i] {
+			t.Fatalf("same seed: loss %d differs", i)
+		}
+	}
+	_, hc := run(6)
+	if hc.Loss[len(hc.Loss)-1] == ha.Loss[len(ha.Loss)-1] {
+		t.Error("another seed gave the same final loss")
+	}
+}
+
+func TestEpochsAndDecay(t *testing.T) {
+	data := testData(100, 10, 3)
+	net := sgd.Init(cifar.D, 8, cifar.Classes, 1e-4, 3)
+	cfg := sgd.Config{Iters: 23, Batch: 20, LR: 1e-5, LRDecay: 0.5, Reg: 0.25, Seed: 3}
+	var iters []int
+	var epochs []sgd.Epoch
+	hist, err := sgd.Train(context.Background(), net, data, cfg, sgd.Hooks{
+		Iter:  func(it int, loss float64) { iters = append(iters, it) },
+		Epoch: func(e sgd.Epoch) { epochs = append(epochs, e) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An epoch is 100/20 = 5 iterations: records after 5, 10, 15, 20.
+	if len(hist.Loss) != 23 || len(iters) != 23 || iters[22] != 23 {
+		t.Errorf("%d losses, iter hooks %v", len(hist.Loss), iters)
+	}
+	if len(epochs) != 4 || len(hist.Epochs) != 4 {
+		t.Fatalf("%d epochs recorded, want 4", len(epochs))
+	}
+	for i, e := range epochs {
+		if e.Epoch != i+1 || e.Iter != 5*(i+1) {
+			t.Errorf("epoch %d: %+v", i, e)
+		}
+		if want := 1e-5 * math.Pow(0.5, float64(i)); e.LR != want {
+			t.Errorf("epoch %d: lr %v, want %v", i+1, e.LR, want)
+		}
+		if e.Loss != hist.Loss[e.Iter-1] {
+			t.Errorf("epoch %d: loss %v, want the loss of iteration %d", i+1, e.Loss, e.Iter)
+		}
+		if e.ValAcc < 0 || e.ValAcc > 1 || e.TrainAcc < 0 || e.TrainAcc > 1 {
+			t.Errorf("epoch %d: accuracies %v %v", i+1, e.TrainAcc, e.ValAcc)
+		}
+	}
+	if sgd.EpochLen(10, 200) != 1 || sgd.EpochLen(49000, 200) != 245 {
+		t.Error("EpochLen")
+	}
+}
+
+func TestDiverges(t *testing.T) {
+	data := testData(50, 10, 4)
+	net := sgd.Init(cifar.D, 10, cifar.Classes, 1e-2, 4)
+	cfg := sgd.Config{Iters: 500, Batch: 10, LR: 1e3, LRDecay: 1, Reg: 0, Seed: 4}
+	hist, err := sgd.Train(context.Background(), net, data, cfg, sgd.Hooks{})
+	var de *sgd.DivergedError
+	if !errors.As(err, &de) {
+		t.Fatalf("err = %v, want a DivergedError", err)
+	}
+	if de.Iter != len(hist.Loss)+1 || de.Iter > 500 {
+		t.Errorf("diverged at %d with %d losses recorded", de.Iter, len(hist.Loss))
+	}
+	if !strings.Contains(err.Error(), "smaller learning rate") || !strings.Contains(err.Error(), "--lr 100") {
+		t.Errorf("error %q should suggest a smaller --lr", err)
+	}
+	for k, p := range net.Params() {
+		for _, v := range p {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				t.Fatalf("%s holds %v after the run stopped; the step that diverged must not be taken", model.ParamNames[k], v)
+			}
+		}
+	}
+}
+
+func TestCancel(t *testing.T) {
+	data := testData(50, 10, 5)
+	net := sgd.Init(cifar.D, 10, cifar.Classes, 1e-4, 5)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	hist, err := sgd.Train(ctx, net, data, sgd.Config{Iters: 1000, Batch: 5, LR: 1e-6, LRDecay: 1, Seed: 5}, sgd.Hooks{
+		Iter: func(it int, _ float64) {
+			if it == 7 {
+				cancel()
+			}
+		},
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	if len(hist.Loss) != 7 {
+		t.Errorf("%d iterations ran, want 7", len(hist.Loss))
+	}
+}
+
+func TestConfigCheck(t *testing.T) {
+	good := sgd.DefaultConfig()
+	if err := good.Check(); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		edit func(*sgd.Config)
+		flag string
+	}{
+		{func(c *sgd.Config) { c.Iters = 0 }, "--iters"},
+		{func(c *sgd.Config) { c.Batch = 0 }, "--batch"},
+		{func(c *sgd.Config) { c.Batch = -3 }, "--batch"},
+		{func(c *sgd.Config) { c.LR = 0 }, "--lr"},
+		{func(c *sgd.Config) { c.LR = -1e-3 }, "--lr"},
+		{func(c *sgd.Config) { c.LR = math.NaN() }, "--lr"},
+		{func(c *sgd.Config) { c.LRDecay = 0 }, "--lr-decay"},
+		{func(c *sgd.Config) { c.LRDecay = 1.01 }, "--lr-decay"},
+		{func(c *sgd.Config) { c.Reg = -0.1 }, "--reg"},
+		{func(c *sgd.Config) { c.Reg = math.Inf(1) }, "--reg"},
+	} {
+		c := good
+		tc.edit(&c)
+		if err := c.Check(); err == nil || !strings.HasPrefix(err.Error(), tc.flag+" ") {
+			t.Errorf("%+v: err = %v, want one about %s", c, err, tc.flag)
+		}
+	}
+}
