@@ -1,0 +1,54 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// realData returns the real CIFAR-10 directory, or skips: $NETTRAIN_E2E_DATA,
+// else the shared copy beside the checkout.
+func realData(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: skipping the end-to-end run on the real data")
+	}
+	dir := os.Getenv("NETTRAIN_E2E_DATA")
+	if dir == "" {
+		dir = filepath.Join("..", "..", "..", "shared", "cifar-10-batches-bin")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "test_batch.bin")); err != nil {
+		t.Skipf("real CIFAR-10 not found at %s (set NETTRAIN_E2E_DATA to run this test)", dir)
+	}
+	return dir
+}
+
+// The cs231n notebook run on the real data: validation accuracy near 0.29,
+// and eval on the saved model reproduces it exactly.
+func TestEndToEndRealData(t *testing.T) {
+	data := realData(t)
+	out := filepath.Join(t.TempDir(), "model.npz")
+	r := runCmd(t, defaultEnv(), "train", "--data", data, "--out", out, "--quiet", "--json")
+	if r.code != 0 {
+		t.Fatalf("train: exit %d\n%s", r.code, r.stderr)
+	}
+	var res runResults
+	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
+		t.Fatal(err)
+	}
+	// cs231n reports about 0.29 for this run; the issue allows 0.26..0.32.
+	if res.ValAcc < 0.26 || res.ValAcc > 0.32 {
+		t.Errorf("default run: val_acc %v, want 0.26..0.32", res.ValAcc)
+	}
+	t.Logf("default run: loss %.4f, train_acc %.4f, val_acc %.4f, %.1fs", res.FinalLoss, res.TrainAcc, res.ValAcc, res.Seconds)
+
+	r = runCmd(t, defaultEnv(), "eval", "--model", out, "--data", data, "--json")
+	var ev evalResult
+	if err := json.Unmarshal([]byte(r.stdout), &ev); err != nil || r.code != 0 {
+		t.Fatalf("eval: exit %d, %v\n%s", r.code, err, r.stderr)
+	}
+	if ev.Accuracy != res.ValAcc || ev.N != 1000 {
+		t.Errorf("eval: accuracy %v on %d images, train printed %v", ev.Accuracy, ev.N, res.ValAcc)
+	}
+}

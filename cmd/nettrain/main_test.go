@@ -1,0 +1,311 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/nettrain/nettrain/internal/cifar"
+	"github.com/nettrain/nettrain/internal/cifartest"
+	"github.com/nettrain/nettrain/internal/model"
+)
+
+// fixturePer is the records per batch file of the command tests' dataset:
+// 200 training and 40 test images.
+const fixturePer = 40
+
+func testEnv() env {
+	return env{
+		getenv:     func(string) string { return "" },
+		isTerminal: func(io.Writer) bool { return false },
+		loader:     cifar.Loader{RecordsPerBatch: fixturePer},
+	}
+}
+
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+func runCmd(t *testing.T, e env, args ...string) result {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(context.Background(), args, &out, &errb, e)
+	r := result{code, out.String(), errb.String()}
+	if strings.Contains(r.stderr, "panic") || strings.Contains(r.stderr, "goroutine ") {
+		t.Errorf("nettrain %s: stack trace on stderr:\n%s", strings.Join(args, " "), r.stderr)
+	}
+	return r
+}
+
+func fixtureDir(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	cifartest.WriteDir(t, dir, fixturePer, 11)
+	return dir
+}
+
+// small are the split flags that fit the fixture.
+var small = []string{"--num-train", "150", "--num-val", "30", "--num-test", "20"}
+
+func TestTrainThenEval(t *testing.T) {
+	data := fixtureDir(t)
+	tmp := t.TempDir()
+	out := filepath.Join(tmp, "m.npz")
+	metrics := filepath.Join(tmp, "m.jsonl")
+	args := append([]string{"train", "--data", data, "--hidden", "20", "--lr", "1e-4", "--iters", "30", "--batch", "25",
+		"--out", out, "--metrics", metrics, "--test", "--json"}, small...)
+	r := runCmd(t, testEnv(), args...)
+	if r.code != 0 {
+		t.Fatalf("train: exit %d\n%s", r.code, r.stderr)
+	}
+	var res struct {
+		Config    map[string]any `json:"config"`
+		FinalLoss *float64       `json:"final_loss"`
+		TrainAcc  *float64       `json:"train_acc"`
+		ValAcc    *float64       `json:"val_acc"`
+		TestAcc   *float64       `json:"test_acc"`
+		Model     string         `json:"model"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
+		t.Fatalf("--json output is not one JSON object: %v\n%s", err, r.stdout)
+	}
+	if res.FinalLoss == nil || res.TrainAcc == nil || res.ValAcc == nil || res.TestAcc == nil || res.Config["hidden"] != 20.0 || res.Model != out {
+		t.Errorf("--json output lacks keys: %s", r.stdout)
+	}
+	// Epoch lines on stderr (not a terminal): 150/25 = 6 iterations an epoch.
+	if n := strings.Count(r.stderr, "\nepoch "); n != 5 {
+		t.Errorf("stderr has %d epoch lines, want 5:\n%s", n, r.stderr)
+	}
+
+	// Metrics: start, 30 iterations, 5 epochs, end, each a JSON object.
+	b, err := os.ReadFile(metrics)
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts := map[string]int{}
+	for line := range strings.Lines(string(b)) {
+		var ev struct{ Event string }
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatalf("metrics line %q: %v", line, err)
+		}
+		counts[ev.Event]++
+	}
+	if counts["start"] != 1 || counts["iter"] != 30 || counts["epoch"] != 5 || counts["end"] != 1 {
+		t.Errorf("metrics events %v", counts)
+	}
+
+	// eval scores the saved model with the same split and gets the same accuracy.
+	for _, split := range []struct {
+		name string
+		acc  float64
+	}{{"val", *res.ValAcc}, {"test", *res.TestAcc}, {"train", *res.TrainAcc}} {
+		r = runCmd(t, testEnv(), "eval", "--model", out, "--data", data, "--split", split.name, "--json")
+		if r.code != 0 {
+			t.Fatalf("eval: exit %d\n%s", r.code, r.stderr)
+		}
+		var ev evalResult
+		if err := json.Unmarshal([]byte(r.stdout), &ev); err != nil {
+			t.Fatal(err)
+		}
+		wantN := map[string]int{"val": 30, "test": 20, "train": 150}[split.name]
+		if ev.Accuracy != split.acc || ev.N != wantN {
+			t.Errorf("eval --split %s: accuracy %v on %d images, train said %v on %d", split.name, ev.Accuracy, ev.N, split.acc, wantN)
+		}
+		total, correct := 0, 0
+		for k, row := range ev.Confusion {
+			for _, v := range row {
+				total += v
+			}
+			correct += row[k]
+			if ev.PerClass[k].Correct != row[k] {
+				t.Errorf("per_class[%d] disagrees with the confusion matrix", k)
+			}
+		}
+		if total != ev.N || float64(correct)/float64(total) != ev.Accuracy {
+			t.Errorf("confusion matrix sums to %d with %d correct; n %d accuracy %v", total, correct, ev.N, ev.Accuracy)
+		}
+	}
+
+	// Plain output: the accuracy line, per-class table and confusion matrix.
+	r = runCmd(t, testEnv(), "eval", "--model", out, "--data", data)
+	if r.code != 0 || !strings.Contains(r.stdout, "val split: 30 images, accuracy") || !strings.Contains(r.stdout, "confusion matrix") || !strings.Contains(r.stdout, "automobile") {
+		t.Errorf("eval: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+
+	// The checkpoint's metadata holds the config and results.
+	ck, err := model.Load(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var meta runMeta
+	if err := json.Unmarshal(ck.Meta, &meta); err != nil || meta.Config.Hidden != 20 || meta.Results.ValAcc != *res.ValAcc || len(meta.Epochs) != 5 {
+		t.Errorf("meta %s (err %v)", ck.Meta, err)
+	}
+}
+
+func TestTrainPlainOutput(t *testing.T) {
+	data := fixtureDir(t)
+	out := filepath.Join(t.TempDir(), "m.npz")
+	r := runCmd(t, testEnv(), append([]string{"train", "--data", data, "--iters", "5", "--batch", "10", "--out", out, "--quiet"}, small...)...)
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	if !strings.HasPrefix(r.stdout, "val_acc 0.") || strings.Count(r.stdout, "\n") != 1 {
+		t.Errorf("stdout %q, want one val_acc line", r.stdout)
+	}
+	if r.stderr != "" {
+		t.Errorf("--quiet printed on stderr: %q", r.stderr)
+	}
+}
+
+// The same seed gives the same model, bit for bit.
+func TestTrainReproducible(t *testing.T) {
+	data := fixtureDir(t)
+	tmp := t.TempDir()
+	for _, name := range []string{"a.npz", "b.npz"} {
+		r := runCmd(t, testEnv(), append([]string{"train", "--data", data, "--iters", "12", "--batch", "10", "--seed", "3", "--out", filepath.Join(tmp, name), "-q"}, small...)...)
+		if r.code != 0 {
+			t.Fatalf("exit %d: %s", r.code, r.stderr)
+		}
+	}
+	a, _ := model.Load(filepath.Join(tmp, "a.npz"))
+	b, _ := model.Load(filepath.Join(tmp, "b.npz"))
+	for k, p := range a.Net.Params() {
+		for i := range p {
+			if p[i] != b.Net.Params()[k][i] {
+				t.Fatalf("%s[%d] differs between two runs with --seed 3", model.ParamNames[k], i)
+			}
+		}
+	}
+}
+
+func TestGradcheckCommand(t *testing.T) {
+	r := runCmd(t, testEnv(), "gradcheck")
+	if r.code != 0 || !strings.Contains(r.stdout, "W1") || !strings.Contains(r.stdout, "ok:") {
+		t.Errorf("gradcheck: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = runCmd(t, testEnv(), "gradcheck", "--reg", "0", "--json")
+	var res struct {
+		OK     bool
+		Params []struct {
+			Param     string
+			Entries   int
+			MaxRelErr float64 `json:"max_rel_error"`
+		}
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil || r.code != 0 || !res.OK || len(res.Params) != 4 || res.Params[0].Entries != 40 {
+		t.Errorf("gradcheck --json: exit %d, %+v, %v\n%s", r.code, res, err, r.stdout)
+	}
+	// An impossible tolerance fails the check: exit 1, one error line.
+	r = runCmd(t, testEnv(), "gradcheck", "--tol", "1e-300")
+	if r.code != 1 || !strings.Contains(r.stderr, "gradient check failed") || strings.Count(r.stderr, "\n") != 1 {
+		t.Errorf("gradcheck --tol 1e-300: exit %d, stderr %q", r.code, r.stderr)
+	}
+	// Real-image mode on the fixture.
+	r = runCmd(t, testEnv(), "gradcheck", "--data", fixtureDir(t), "--hidden", "3", "--num-inputs", "2", "--std", "1e-2")
+	if r.code != 0 || !strings.Contains(r.stdout, "D=3072") {
+		t.Errorf("gradcheck --data: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+func TestVersion(t *testing.T) {
+	r := runCmd(t, testEnv(), "version")
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "nettrain ") {
+		t.Errorf("version: exit %d, %q", r.code, r.stdout)
+	}
+	r = runCmd(t, testEnv(), "completion", "bash")
+	if r.code != 0 || !strings.Contains(r.stdout, "bash completion") {
+		t.Errorf("completion bash: exit %d", r.code)
+	}
+}
+
+func TestErrors(t *testing.T) {
+	data := fixtureDir(t)
+	tmp := t.TempDir()
+	good := filepath.Join(tmp, "good.npz")
+	if r := runCmd(t, testEnv(), append([]string{"train", "--data", data, "--iters", "2", "--batch", "5", "--out", good, "-q"}, small...)...); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	odd := filepath.Join(tmp, "odd.npz")
+	model.Save(odd, &model.Checkpoint{Net: model.Zeros(5, 3, 10), Mean: make([]float64, 5)})
+	notNpz := filepath.Join(tmp, "notes.txt")
+	os.WriteFile(notNpz, []byte("hello"), 0o644)
+	train := func(extra ...string) []string {
+		return append(append([]string{"train", "--data", data, "--out", filepath.Join(tmp, "x.npz")}, small...), extra...)
+	}
+
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+		want string // in the first stderr line
+	}{
+		{"unknown command", []string{"trian"}, 2, `unknown command "trian"`},
+		{"unknown flag", []string{"train", "--hiden", "5"}, 2, "unknown flag: --hiden"},
+		{"bad flag value", []string{"train", "--hidden", "many"}, 2, `invalid argument "many"`},
+		{"stray argument", []string{"train", "extra"}, 2, `unknown command "extra"`},
+		{"hidden 0", train("--hidden", "0"), 2, "--hidden is 0"},
+		{"hidden negative", train("--hidden", "-4"), 2, "--hidden is -4"},
+		{"batch 0", train("--batch", "0"), 2, "--batch is 0"},
+		{"lr 0", train("--lr", "0"), 2, "--lr is 0"},
+		{"lr negative", train("--lr", "-1"), 2, "--lr is -1"},
+		{"decay 0", train("--lr-decay", "0"), 2, "--lr-decay is 0"},
+		{"decay above 1", train("--lr-decay", "1.5"), 2, "--lr-decay is 1.5"},
+		{"std 0", train("--std", "0"), 2, "--std is 0"},
+		{"splits over 50000", []string{"train", "--data", data, "--num-train", "49500", "--num-val", "1000"}, 2, "--num-train 49500 plus --num-val 1000 is 50500"},
+		{"splits over the fixture", train("--num-train", "190", "--num-val", "20"), 2, "the training batches hold 200 images"},
+		{"out dir missing", train("--out", filepath.Join(tmp, "no", "m.npz")), 1, "does not exist"},
+		{"data missing", []string{"train", "--data", filepath.Join(tmp, "nope")}, 1, "get_cifar10.sh"},
+		{"eval unknown split", []string{"eval", "--model", good, "--data", data, "--split", "dev"}, 2, `--split is "dev"`},
+		{"eval missing model", []string{"eval", "--model", filepath.Join(tmp, "none.npz"), "--data", data}, 1, "no such file"},
+		{"eval not an npz", []string{"eval", "--model", notNpz, "--data", data}, 1, "not an .npz checkpoint"},
+		{"eval shapes do not fit", []string{"eval", "--model", odd, "--data", data}, 1, "takes 5 inputs"},
+		{"eval data missing", []string{"eval", "--model", good, "--data", filepath.Join(tmp, "nope")}, 1, "does not exist"},
+		{"gradcheck hidden 0", []string{"gradcheck", "--hidden", "0"}, 2, "--hidden is 0"},
+		{"gradcheck tol negative", []string{"gradcheck", "--tol", "-1"}, 2, "--tol is -1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := runCmd(t, testEnv(), tc.args...)
+			if r.code != tc.code {
+				t.Errorf("exit %d, want %d\nstderr: %s", r.code, tc.code, r.stderr)
+			}
+			first, _, _ := strings.Cut(r.stderr, "\n")
+			if !strings.HasPrefix(first, "nettrain: ") || !strings.Contains(first, tc.want) {
+				t.Errorf("first stderr line %q, want nettrain: ...%s...", first, tc.want)
+			}
+			if r.stdout != "" {
+				t.Errorf("stdout %q, want nothing on failure", r.stdout)
+			}
+			if tc.code == 2 && !strings.Contains(r.stderr, "--help") {
+				t.Errorf("usage error without a pointer to --help: %q", r.stderr)
+			}
+			if tc.code == 1 && strings.Count(r.stderr, "\n") != 1 {
+				t.Errorf("runtime error over several lines: %q", r.stderr)
+			}
+		})
+	}
+}
+
+func TestDataDirFromEnv(t *testing.T) {
+	data := fixtureDir(t)
+	e := testEnv()
+	e.getenv = func(k string) string {
+		if k == "NETTRAIN_DATA" {
+			return data
+		}
+		return ""
+	}
+	r := runCmd(t, e, append([]string{"train", "--iters", "2", "--batch", "5", "-q", "--out", filepath.Join(t.TempDir(), "m.npz")}, small...)...)
+	if r.code != 0 {
+		t.Errorf("train with $NETTRAIN_DATA: exit %d %s", r.code, r.stderr)
+	}
+	if got := dataDir("", testEnv()); got != "data/cifar-10-batches-bin" {
+		t.Errorf("default data dir %q", got)
+	}
+}
