@@ -61,9 +61,9 @@ func TestLoadClassNames(t *testing.T) {
 func TestLoadErrors(t *testing.T) {
 	size := per * cifar.RecordSize
 	for _, tc := range []struct {
-		name  string
+		name   string
 		break_ func(t *testing.T, dir string)
-		want  []string // substrings of the error
+		want   []string // substrings of the error
 	}{
 		{"missing dir", func(t *testing.T, dir string) { os.RemoveAll(dir) }, []string{"does not exist", "get_cifar10.sh"}},
 		{"dir is a file", func(t *testing.T, dir string) {
@@ -82,7 +82,9 @@ func TestLoadErrors(t *testing.T) {
 			f.Write([]byte{1, 2, 3})
 			f.Close()
 		}, []string{"data_batch_1.bin", "bytes, want"}},
-		{"label 10", func(t *testing.T, dir string) { setByte(t, filepath.Join(dir, "data_batch_4.bin"), 2*cifar.RecordSize, 10) }, []string{"data_batch_4.bin", "record 2", "label 10"}},
+		{"label 10", func(t *testing.T, dir string) {
+			setByte(t, filepath.Join(dir, "data_batch_4.bin"), 2*cifar.RecordSize, 10)
+		}, []string{"data_batch_4.bin", "record 2", "label 10"}},
 		{"label 255", func(t *testing.T, dir string) { setByte(t, filepath.Join(dir, "test_batch.bin"), 0, 255) }, []string{"test_batch.bin", "record 0", "label 255"}},
 		{"directory for a file", func(t *testing.T, dir string) {
 			p := filepath.Join(dir, "data_batch_2.bin")
@@ -95,7 +97,9 @@ func TestLoadErrors(t *testing.T) {
 				os.WriteFile(filepath.Join(dir, "data_batch_"+string(rune('1'+i))), []byte("\x80\x02}q"), 0o644)
 			}
 		}, []string{"Python (pickle) version", "binary version"}},
-		{"bad class names", func(t *testing.T, dir string) { os.WriteFile(filepath.Join(dir, "batches.meta.txt"), []byte("cat\ndog\n"), 0o644) }, []string{"batches.meta.txt", "2 class names"}},
+		{"bad class names", func(t *testing.T, dir string) {
+			os.WriteFile(filepath.Join(dir, "batches.meta.txt"), []byte("cat\ndog\n"), 0o644)
+		}, []string{"batches.meta.txt", "2 class names"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "cifar")
