@@ -172,10 +172,11 @@ func runTrain(ctx context.Context, o trainOptions, stdout, stderr io.Writer, e e
 			}
 		},
 		Epoch: func(ep sgd.Epoch) {
-			if bar == nil {
-				logf("epoch %d/%d  iter %d/%d  loss %.4f  train_acc %.3f  val_acc %.3f  lr %.3g\n",
-					ep.Epoch, epochs, ep.Iter, cfg.Iters, ep.Loss, ep.TrainAcc, ep.ValAcc, ep.LR)
+			if bar != nil {
+				bar.Clear() // the line goes above the bar, which redraws on the next step
 			}
+			logf("epoch %d/%d  iter %d/%d  loss %.4f  train_acc %.3f  val_acc %.3f  lr %.3g\n",
+				ep.Epoch, epochs, ep.Iter, cfg.Iters, ep.Loss, ep.TrainAcc, ep.ValAcc, ep.LR)
 			if metrics != nil && metricsErr == nil {
 				metricsErr = metrics.write(struct {
 					Event string `json:"event"`
