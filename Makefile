@@ -6,6 +6,10 @@ BIN      := bin/nettrain
 VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -X main.buildVersion=$(VERSION)
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+# OpenBLAS behind gonum when libopenblas is installed (apt-get install
+# libopenblas-dev), else gonum's pure-Go BLAS. TAGS= forces pure Go.
+HAVE_OPENBLAS := $(shell ls /usr/lib/*/libopenblas.so /usr/lib/libopenblas.so /usr/local/lib/libopenblas.so 2>/dev/null | head -1)
+TAGS     ?= $(if $(HAVE_OPENBLAS),openblas,)
 # Extra flags for `make train`, e.g. make train ARGS="--hidden 200 --lr 1e-3 --iters 4000"
 ARGS     ?=
 
@@ -23,7 +27,8 @@ help:
 	@echo "make clean   remove build outputs"
 
 build:
-	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/nettrain
+	@[ -n "$(TAGS)" ] || echo "note: OpenBLAS not found (apt-get install libopenblas-dev for a faster nettrain); building with gonum's pure-Go BLAS"
+	$(GO) build -tags "$(TAGS)" -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/nettrain
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -31,15 +36,28 @@ fmt-check:
 
 vet:
 	$(GO) vet ./...
+	$(GO) vet -tags openblas ./...
 
+# With OpenBLAS, the whole suite runs on it and again (-short: no real-data
+# run) on the pure-Go BLAS, so both builds stay correct.
 test: fmt-check vet
-	$(GO) test -count=1 ./...
+	$(GO) test -count=1 -tags "$(TAGS)" ./...
+	@if [ -n "$(TAGS)" ]; then echo "again with gonum's pure-Go BLAS:"; $(GO) test -count=1 -short ./...; fi
 
 lint: vet
 	$(GO) run $(STATICCHECK) ./...
 
+# Benchmarks of this build, the pure-Go baseline in the same run, numpy's
+# cs231n loop when numpy is installed, and the default run end to end.
+# OpenBLAS picks its kernel from the CPU unless OPENBLAS_CORETYPE is set;
+# the kernel in use is printed first.
 bench: build
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+	@$(BIN) version | sed -n 2p
+	$(GO) test -tags "$(TAGS)" -run '^$$' -bench . -benchmem -benchtime 2s ./internal/...
+	@echo "baseline, gonum pure-Go BLAS:"
+	$(GO) test -run '^$$' -bench 'Step' -benchmem -benchtime 20x ./internal/sgd
+	@if [ -f "$(DATA)/test_batch.bin" ] && /usr/bin/python3 -c 'import numpy' 2>/dev/null; then \
+		echo "baseline, numpy (cs231n's loop):"; /usr/bin/python3 scripts/bench_numpy.py "$(DATA)"; fi
 	@if [ -f "$(DATA)/test_batch.bin" ] && [ -x /usr/bin/time ]; then \
 		echo "default run on $(DATA), end to end:"; \
 		/usr/bin/time -f "wall %es  max RSS %MKB" $(BIN) train --data "$(DATA)" --out /tmp/nettrain-bench.npz --quiet; \

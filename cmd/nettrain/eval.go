@@ -12,6 +12,7 @@ import (
 
 	"github.com/nettrain/nettrain/internal/cifar"
 	"github.com/nettrain/nettrain/internal/model"
+	"github.com/nettrain/nettrain/internal/sgd"
 )
 
 type evalOptions struct {
@@ -21,6 +22,7 @@ type evalOptions struct {
 	sizes cifar.Sizes
 	// which of sizes the user set; the rest come from the checkpoint
 	setTrain, setVal, setTest bool
+	precision                 string // "" means the model's
 	json                      bool
 }
 
@@ -50,6 +52,7 @@ trained with (from its metadata), else to cs231n's 49000/1000/1000.`,
 	f.IntVar(&opts.sizes.Train, "num-train", cifar.DefaultNumTrain, "training images (default: the model's, else 49000)")
 	f.IntVar(&opts.sizes.Val, "num-val", cifar.DefaultNumVal, "validation images (default: the model's, else 1000)")
 	f.IntVar(&opts.sizes.Test, "num-test", cifar.DefaultNumTest, "test images (default: the model's, else 1000; 10000 is all)")
+	f.StringVar(&opts.precision, "precision", "", "arithmetic of scoring: float32 or float64 (default: the model's training precision)")
 	f.BoolVar(&opts.json, "json", false, "print the result as one JSON object")
 	return cmd
 }
@@ -76,6 +79,11 @@ func runEval(_ context.Context, o evalOptions, stdout io.Writer, e env) error {
 	default:
 		return usageErrorf("--split is %q, want train, val or test", o.split)
 	}
+	switch o.precision {
+	case "", sgd.Float32, sgd.Float64:
+	default:
+		return usageErrorf("--precision is %q, want float32 or float64", o.precision)
+	}
 	ck, err := model.Load(o.model)
 	if err != nil {
 		return err
@@ -99,6 +107,10 @@ func runEval(_ context.Context, o evalOptions, stdout io.Writer, e env) error {
 			sz.Test = meta.Config.NumTest
 		}
 	}
+	precision := o.precision
+	if precision == "" {
+		precision = meta.Config.Precision // "" for numpy models: float64
+	}
 	if err := sz.Check(cifar.TrainBatches*cifar.RecordsPerBatch, cifar.RecordsPerBatch); err != nil {
 		return usageError{err}
 	}
@@ -112,7 +124,7 @@ func runEval(_ context.Context, o evalOptions, stdout io.Writer, e env) error {
 		return usageError{err}
 	}
 	set := map[string]cifar.Set{"train": sp.Train, "val": sp.Val, "test": sp.Test}[o.split]
-	pred := ck.Net.PredictSet(nil, set, ck.Mean)
+	pred := predictSet(ck.Net, precision, set, ck.Mean)
 
 	res := evalResult{Model: o.model, Split: o.split, N: set.N(), Accuracy: model.Accuracy(pred, set.Y)}
 	res.Confusion = make([][]int, c)

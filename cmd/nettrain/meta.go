@@ -5,8 +5,19 @@ import (
 	"encoding/json"
 	"os"
 
+	"github.com/nettrain/nettrain/internal/cifar"
+	"github.com/nettrain/nettrain/internal/model"
 	"github.com/nettrain/nettrain/internal/sgd"
 )
+
+// predictSet scores the images of s in the given precision, the one the
+// model was trained in, so that train and eval print the same accuracy.
+func predictSet(n *model.Net, precision string, s cifar.Set, mean []float64) []uint8 {
+	if precision == sgd.Float32 {
+		return model.PredictSet(model.RawOf[float32](n), nil, s, mean)
+	}
+	return n.PredictSet(nil, s, mean)
+}
 
 // runConfig is a training run's configuration, as the flags gave it. It is
 // stored in checkpoints and printed by --json.
@@ -23,6 +34,9 @@ type runConfig struct {
 	NumTrain int     `json:"num_train"`
 	NumVal   int     `json:"num_val"`
 	NumTest  int     `json:"num_test"`
+	// Precision of training and scoring: float32 or float64. Checkpoints
+	// from before it existed, or from numpy, are scored in float64.
+	Precision string `json:"precision"`
 }
 
 // runResults are a finished run's numbers.

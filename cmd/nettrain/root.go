@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/nettrain/nettrain/internal/blasimpl"
 	"github.com/nettrain/nettrain/internal/cifar"
 )
 
@@ -91,6 +92,7 @@ Results go to stdout, progress and logs to stderr. Exit status: 0 success,
 // error printing: one "nettrain: <error>" line, and the usage text of the
 // command only for a usage error.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, e env) int {
+	blasimpl.Use()
 	root := newRootCmd(e)
 	root.SetArgs(args)
 	root.SetOut(stdout)

@@ -64,6 +64,7 @@ on a terminal, else one line per epoch.`,
 	f.IntVar(&opts.NumTrain, "num-train", cifar.DefaultNumTrain, "training images: the first N of the training batches")
 	f.IntVar(&opts.NumVal, "num-val", cifar.DefaultNumVal, "validation images: the next N after the training images")
 	f.IntVar(&opts.NumTest, "num-test", cifar.DefaultNumTest, "test images: the first N of test_batch.bin (10000 is all)")
+	f.StringVar(&opts.Precision, "precision", def.Precision, "arithmetic of training and scoring: float32 (fast) or float64 (reference)")
 	f.StringVarP(&opts.out, "out", "o", "nettrain-model.npz", "where to save the model (.npz)")
 	f.StringVar(&opts.metrics, "metrics", "", "stream metrics to this file as JSON Lines")
 	f.BoolVar(&opts.test, "test", false, "also report accuracy on the test split")
@@ -73,7 +74,7 @@ on a terminal, else one line per epoch.`,
 }
 
 func (o trainOptions) sgdConfig() sgd.Config {
-	return sgd.Config{Iters: o.Iters, Batch: o.Batch, LR: o.LR, LRDecay: o.LRDecay, Reg: o.Reg, Seed: o.Seed}
+	return sgd.Config{Iters: o.Iters, Batch: o.Batch, LR: o.LR, LRDecay: o.LRDecay, Reg: o.Reg, Seed: o.Seed, Precision: o.Precision}
 }
 
 func (o trainOptions) sizes() cifar.Sizes {
@@ -87,6 +88,9 @@ func (o trainOptions) check() error {
 	}
 	if !(o.Std > 0) || math.IsInf(o.Std, 0) {
 		return usageErrorf("--std is %v, want a positive number such as 1e-4", o.Std)
+	}
+	if o.Precision != sgd.Float32 && o.Precision != sgd.Float64 {
+		return usageErrorf("--precision is %q, want float32 or float64", o.Precision)
 	}
 	if err := o.sgdConfig().Check(); err != nil {
 		return usageError{err}
@@ -202,13 +206,13 @@ func runTrain(ctx context.Context, o trainOptions, stdout, stderr io.Writer, e e
 
 	res := runResults{
 		FinalLoss: hist.Loss[len(hist.Loss)-1],
-		TrainAcc:  model.Accuracy(net.PredictSet(nil, sp.Train, mean), sp.Train.Y),
-		ValAcc:    model.Accuracy(net.PredictSet(nil, sp.Val, mean), sp.Val.Y),
+		TrainAcc:  model.Accuracy(predictSet(net, o.Precision, sp.Train, mean), sp.Train.Y),
+		ValAcc:    model.Accuracy(predictSet(net, o.Precision, sp.Val, mean), sp.Val.Y),
 		Iters:     len(hist.Loss),
 		Seconds:   time.Since(trainStart).Seconds(),
 	}
 	if o.test {
-		acc := model.Accuracy(net.PredictSet(nil, sp.Test, mean), sp.Test.Y)
+		acc := model.Accuracy(predictSet(net, o.Precision, sp.Test, mean), sp.Test.Y)
 		res.TestAcc = &acc
 	}
 	meta, err := json.Marshal(runMeta{Nettrain: version(), Config: o.runConfig, Results: res, Classes: ds.Classes, Epochs: hist.Epochs})

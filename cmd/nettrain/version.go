@@ -6,6 +6,8 @@ import (
 	"runtime/debug"
 
 	"github.com/spf13/cobra"
+
+	"github.com/nettrain/nettrain/internal/blasimpl"
 )
 
 // buildVersion is set by the Makefile: -ldflags "-X main.buildVersion=...".
@@ -27,7 +29,7 @@ func newVersionCmd() *cobra.Command {
 		Short: "Print the version of nettrain",
 		Args:  usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, err := fmt.Fprintf(cmd.OutOrStdout(), "nettrain %s (%s, %s/%s)\n", version(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+			_, err := fmt.Fprintf(cmd.OutOrStdout(), "nettrain %s (%s, %s/%s)\nBLAS: %s\n", version(), runtime.Version(), runtime.GOOS, runtime.GOARCH, blasimpl.Name())
 			return err
 		},
 	}

@@ -26,7 +26,7 @@ func RelErr(a, b float64) float64 {
 func GradCheck(n *Net, x []float64, y []uint8, reg, h float64) [4]ParamCheck {
 	d, hid, c := n.Dims()
 	grads := Zeros(d, hid, c)
-	ws := &Workspace{}
+	ws := &Workspace[float64]{}
 	n.Loss(grads, ws, x, y, reg)
 
 	var out [4]ParamCheck

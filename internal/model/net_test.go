@@ -9,6 +9,7 @@ import (
 	"gonum.org/v1/gonum/floats/scalar"
 	"gonum.org/v1/gonum/mat"
 
+	"github.com/nettrain/nettrain/internal/blasimpl"
 	"github.com/nettrain/nettrain/internal/model"
 )
 
@@ -48,7 +49,7 @@ func TestLossMatchesReference(t *testing.T) {
 	} {
 		net, x, y := randomProblem(uint64(tc.n*tc.d), tc.n, tc.d, tc.h, tc.c, tc.std)
 		grads := model.Zeros(tc.d, tc.h, tc.c)
-		ws := &model.Workspace{}
+		ws := &model.Workspace[float64]{}
 		// Twice, so that a second call through the same workspace is checked too.
 		for range 2 {
 			loss := net.Loss(grads, ws, x, y, tc.reg)
@@ -199,5 +200,62 @@ func TestRelErr(t *testing.T) {
 		if got := model.RelErr(tc.a, tc.b); !scalar.EqualWithinAbs(got, tc.want, 1e-15) {
 			t.Errorf("RelErr(%v, %v) = %v, want %v", tc.a, tc.b, got, tc.want)
 		}
+	}
+}
+
+// The float32 path against the float64 reference: loss within 1e-6
+// relative, gradients within 1e-4 of their largest entry (float32 carries
+// about 7 digits, and the products sum over D = 3072 terms).
+func TestLossFloat32MatchesReference(t *testing.T) {
+	for _, reg := range []float64{0, 0.25} {
+		net, x, y := randomProblem(11, 50, 3072, 30, 10, 1e-3)
+		raw := model.RawOf[float32](net)
+		x32 := make([]float32, len(x))
+		for i, v := range x {
+			x32[i] = float32(v)
+		}
+		// Compare with the reference on the float32-rounded weights and inputs.
+		model.SetFrom(net, raw)
+		for i, v := range x32 {
+			x[i] = float64(v)
+		}
+		grads := model.NewRaw[float32](3072, 30, 10)
+		loss := raw.Loss(grads, nil, x32, y, reg)
+		refLoss, ref := model.LossRef(net, mat.NewDense(50, 3072, x), y, reg)
+		if !scalar.EqualWithinRel(loss, refLoss, 1e-6) {
+			t.Errorf("reg %v: float32 loss %v, reference %v", reg, loss, refLoss)
+		}
+		for k, g := range grads.Params() {
+			r := ref.Params()[k]
+			scale := floats.Norm(r, math.Inf(1))
+			for i := range g {
+				if math.Abs(float64(g[i])-r[i]) > 1e-4*scale {
+					t.Errorf("reg %v: d%s[%d] = %v, reference %v", reg, model.ParamNames[k], i, g[i], r[i])
+					break
+				}
+			}
+		}
+	}
+}
+
+// The training step allocates nothing once its workspace is sized, with a
+// native BLAS (gonum's pure-Go gemm starts goroutines, which allocate).
+func TestLossAllocatesNothing(t *testing.T) {
+	if !blasimpl.Native {
+		t.Skip("pure-Go BLAS allocates inside gemm; build with -tags openblas to check")
+	}
+	net, x, y := randomProblem(12, 200, 3072, 50, 10, 1e-4)
+	raw := model.RawOf[float32](net)
+	x32 := make([]float32, len(x))
+	for i, v := range x {
+		x32[i] = float32(v)
+	}
+	grads := model.NewRaw[float32](3072, 50, 10)
+	ws := &model.Workspace[float32]{}
+	if n := testing.AllocsPerRun(5, func() {
+		raw.Loss(grads, ws, x32, y, 0.25)
+		raw.Step(grads, 1e-4)
+	}); n != 0 {
+		t.Errorf("Loss and Step allocate %v times per call", n)
 	}
 }

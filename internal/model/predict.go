@@ -7,50 +7,79 @@ import (
 	"github.com/nettrain/nettrain/internal/cifar"
 )
 
-// chunkRows is how many images PredictSet scores at a time. It is fixed, not
+// chunkRows is how many images a Scorer scores at a time. It is fixed, not
 // derived from the number of workers, so that the predictions are the same
 // however many goroutines run.
 const chunkRows = 500
 
+// Scorer predicts the classes of whole image sets, chunks of images in
+// parallel, one float buffer and Workspace per worker. It keeps its buffers
+// between calls, so that scoring the validation set every epoch allocates
+// nothing after the first time. A Scorer serves one goroutine at a time.
+type Scorer[T Float] struct {
+	workers []scoreWorker[T]
+}
+
+type scoreWorker[T Float] struct {
+	x  []T
+	y  []uint8
+	ws Workspace[T]
+}
+
 // PredictSet writes the predicted class of every image of s, with mean
-// subtracted, into dst and returns it; nil dst allocates. Chunks of images
-// are scored in parallel, one float buffer and Workspace per worker.
-func (n *Net) PredictSet(dst []uint8, s cifar.Set, mean []float64) []uint8 {
+// subtracted, into dst and returns it; nil dst allocates.
+func (sc *Scorer[T]) PredictSet(r *Raw[T], dst []uint8, s cifar.Set, mean []float64) []uint8 {
 	if dst == nil {
 		dst = make([]uint8, s.N())
 	}
 	if len(dst) != s.N() {
 		panic("model: PredictSet: dst has the wrong length")
 	}
-	d, _, _ := n.Dims()
-	if d != cifar.D {
+	if r.D != cifar.D {
 		panic("model: PredictSet: net does not take CIFAR-10 images")
 	}
 	chunks := (s.N() + chunkRows - 1) / chunkRows
-	workers := min(runtime.GOMAXPROCS(0), chunks)
-	next := make(chan int)
+	if n := min(runtime.GOMAXPROCS(0), chunks); len(sc.workers) < n {
+		sc.workers = append(sc.workers, make([]scoreWorker[T], n-len(sc.workers))...)
+	}
+	rows := min(chunkRows, s.N())
+	var next sync.Mutex // guards k
+	k := 0
 	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			x := make([]float64, chunkRows*d)
-			y := make([]uint8, chunkRows)
-			ws := &Workspace{}
-			for k := range next {
-				i := k * chunkRows
-				rows := min(chunkRows, s.N()-i)
-				cifar.GatherRange(x, y, s, i, rows, mean)
-				n.Predict(dst[i:i+rows], ws, x[:rows*d])
+	for w := range sc.workers[:min(len(sc.workers), chunks)] {
+		sw := &sc.workers[w]
+		if len(sw.x) < rows*r.D {
+			sw.x, sw.y = make([]T, rows*r.D), make([]uint8, rows)
+		}
+		wg.Go(func() {
+			for {
+				next.Lock()
+				c := k
+				k++
+				next.Unlock()
+				if c >= chunks {
+					return
+				}
+				i := c * chunkRows
+				n := min(chunkRows, s.N()-i)
+				cifar.GatherRange(sw.x, sw.y, s, i, n, mean)
+				r.Predict(dst[i:i+n], &sw.ws, sw.x[:n*r.D])
 			}
-		}()
+		})
 	}
-	for k := range chunks {
-		next <- k
-	}
-	close(next)
 	wg.Wait()
 	return dst
+}
+
+// PredictSet is Scorer.PredictSet with a fresh Scorer.
+func PredictSet[T Float](r *Raw[T], dst []uint8, s cifar.Set, mean []float64) []uint8 {
+	var sc Scorer[T]
+	return sc.PredictSet(r, dst, s, mean)
+}
+
+// PredictSet is PredictSet in float64 on n's own parameters.
+func (n *Net) PredictSet(dst []uint8, s cifar.Set, mean []float64) []uint8 {
+	return PredictSet(n.Raw(), dst, s, mean)
 }
 
 // Accuracy returns the fraction of pred equal to y.

@@ -10,10 +10,10 @@ import (
 
 // benchmarkStep times whole training iterations (draw, gather, forward,
 // backward, update) with batch 200 and h hidden units; b.N iterations.
-func benchmarkStep(b *testing.B, h int) {
+func benchmarkStep(b *testing.B, precision string, h int) {
 	data := testData(2000, 10, 1)
 	net := sgd.Init(cifar.D, h, cifar.Classes, 1e-4, 1)
-	cfg := sgd.Config{Iters: b.N, Batch: 200, LR: 1e-7, LRDecay: 0.95, Reg: 0.25}
+	cfg := sgd.Config{Iters: b.N, Batch: 200, LR: 1e-7, LRDecay: 0.95, Reg: 0.25, Precision: precision}
 	b.ReportAllocs()
 	b.ResetTimer()
 	if _, err := sgd.Train(context.Background(), net, data, cfg, sgd.Hooks{}); err != nil {
@@ -21,5 +21,8 @@ func benchmarkStep(b *testing.B, h int) {
 	}
 }
 
-func BenchmarkStep_H50(b *testing.B)  { benchmarkStep(b, 50) }
-func BenchmarkStep_H500(b *testing.B) { benchmarkStep(b, 500) }
+// W1 and W2 of the speed issue: H 50 and H 500, batch 200.
+func BenchmarkStep_F64_H50(b *testing.B)  { benchmarkStep(b, sgd.Float64, 50) }
+func BenchmarkStep_F32_H50(b *testing.B)  { benchmarkStep(b, sgd.Float32, 50) }
+func BenchmarkStep_F64_H500(b *testing.B) { benchmarkStep(b, sgd.Float64, 500) }
+func BenchmarkStep_F32_H500(b *testing.B) { benchmarkStep(b, sgd.Float32, 500) }

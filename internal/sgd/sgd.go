@@ -7,25 +7,30 @@ import (
 	"math"
 	"math/rand/v2"
 
-	"gonum.org/v1/gonum/blas/blas64"
-
 	"github.com/nettrain/nettrain/internal/cifar"
 	"github.com/nettrain/nettrain/internal/model"
 )
 
 // Config holds the hyperparameters of a run.
 type Config struct {
-	Iters   int     // iterations (minibatches)
-	Batch   int     // rows per minibatch
-	LR      float64 // initial learning rate
-	LRDecay float64 // LR is multiplied by this after each epoch, in (0, 1]
-	Reg     float64 // L2 regularisation strength, >= 0
-	Seed    uint64  // seeds the minibatch draws
+	Iters     int     // iterations (minibatches)
+	Batch     int     // rows per minibatch
+	LR        float64 // initial learning rate
+	LRDecay   float64 // LR is multiplied by this after each epoch, in (0, 1]
+	Reg       float64 // L2 regularisation strength, >= 0
+	Seed      uint64  // seeds the minibatch draws
+	Precision string  // arithmetic of the training step: "float32" (also "") or "float64"
 }
 
-// DefaultConfig is the cs231n notebook's CIFAR-10 run.
+// Precisions.
+const (
+	Float32 = "float32"
+	Float64 = "float64"
+)
+
+// DefaultConfig is the cs231n notebook's CIFAR-10 run, trained in float32.
 func DefaultConfig() Config {
-	return Config{Iters: 1000, Batch: 200, LR: 1e-4, LRDecay: 0.95, Reg: 0.25}
+	return Config{Iters: 1000, Batch: 200, LR: 1e-4, LRDecay: 0.95, Reg: 0.25, Precision: Float32}
 }
 
 // Check returns an error naming the flag of the first field out of range.
@@ -41,6 +46,8 @@ func (c Config) Check() error {
 		return fmt.Errorf("--lr-decay is %v, want a number in (0, 1]", c.LRDecay)
 	case !(c.Reg >= 0) || math.IsInf(c.Reg, 0):
 		return fmt.Errorf("--reg is %v, want a number >= 0", c.Reg)
+	case c.Precision != "" && c.Precision != Float32 && c.Precision != Float64:
+		return fmt.Errorf("--precision is %q, want float32 or float64", c.Precision)
 	}
 	return nil
 }
@@ -52,10 +59,21 @@ const (
 	streamBatch = 0x6d69_6e69_6261_7463 // "minibatc"
 )
 
-// Init returns a new net for CIFAR-10-shaped data (D inputs, C classes) with
-// h hidden units, its weights std * N(0,1) from the seed's init stream.
+// Init returns a new net with d inputs, h hidden units and c classes, its
+// weights std * N(0,1) from the seed's init stream.
 func Init(d, h, c int, std float64, seed uint64) *model.Net {
 	return model.New(d, h, c, std, rand.New(rand.NewPCG(seed, streamInit)))
+}
+
+// batchSeed returns the PCG seed of iteration it's minibatch draw: each
+// iteration has its own generator, so a run's draws depend only on the seed
+// and the iteration number (prefetching and resuming cannot shift them).
+func batchSeed(seed uint64, it int) (uint64, uint64) {
+	// splitmix64 of the iteration, so neighbouring iterations get unrelated states.
+	z := uint64(it) + 0x9e3779b97f4a7c15
+	z = (z ^ z>>30) * 0xbf58476d1ce4e5b9
+	z = (z ^ z>>27) * 0x94d049bb133111eb
+	return seed ^ streamBatch, z ^ z>>31
 }
 
 // Data is what Train learns from.
@@ -101,63 +119,98 @@ func (e *DivergedError) Error() string {
 func EpochLen(numTrain, batch int) int { return max(numTrain/batch, 1) }
 
 // Train runs c.Iters iterations of SGD on net, in place, and returns the
-// history. It stops early with an error if c is invalid, the loss is not
-// finite (*DivergedError, the net left as it was before that step) or ctx is
-// cancelled (an error wrapping ctx.Err(); the net holds the last step).
+// history. The step runs in c.Precision on a copy of the weights, which is
+// written back into net (exactly: float32 values are float64 values) when
+// Train returns, whatever the reason. It stops early with an error if c is
+// invalid, the loss is not finite (*DivergedError, the step that diverged
+// not taken) or ctx is cancelled (an error wrapping ctx.Err()).
 func Train(ctx context.Context, net *model.Net, data Data, c Config, hooks Hooks) (History, error) {
-	var hist History
 	if err := c.Check(); err != nil {
-		return hist, err
+		return History{}, err
 	}
 	if data.Train.N() == 0 || data.Val.N() == 0 {
-		return hist, errors.New("sgd: empty training or validation set")
+		return History{}, errors.New("sgd: empty training or validation set")
 	}
-	d, h, k := net.Dims()
-	if d != cifar.D || len(data.Mean) != d {
-		return hist, fmt.Errorf("sgd: net takes %d inputs, data has %d", d, cifar.D)
+	if d, _, _ := net.Dims(); d != cifar.D || len(data.Mean) != d {
+		return History{}, fmt.Errorf("sgd: net takes %d inputs, data has %d", d, cifar.D)
 	}
+	if c.Precision == Float64 {
+		return train[float64](ctx, net, data, c, hooks)
+	}
+	return train[float32](ctx, net, data, c, hooks)
+}
 
-	rng := rand.New(rand.NewPCG(c.Seed, streamBatch))
-	idx := make([]int, c.Batch)
-	x := make([]float64, c.Batch*d) // (Batch, D)
-	y := make([]uint8, c.Batch)
+// minibatch is one gathered batch: rows with the mean subtracted, labels.
+type minibatch[T model.Float] struct {
+	x []T // (Batch, D)
+	y []uint8
+}
+
+func train[T model.Float](ctx context.Context, net *model.Net, data Data, c Config, hooks Hooks) (hist History, err error) {
+	d, h, k := net.Dims()
+	raw := model.RawOf[T](net)
+	defer model.SetFrom(net, raw)
+	grads := model.NewRaw[T](d, h, k)
+	ws := &model.Workspace[T]{}
 	pred := make([]uint8, c.Batch)
 	valPred := make([]uint8, data.Val.N())
-	grads := model.Zeros(d, h, k)
-	ws := &model.Workspace{}
+	var scorer model.Scorer[T]
 	epochLen := EpochLen(data.Train.N(), c.Batch)
 	hist.Loss = make([]float64, 0, c.Iters)
+
+	// A second goroutine draws and gathers the next minibatch while this one
+	// computes: two buffers go round between free and full.
+	free := make(chan *minibatch[T], 2)
+	full := make(chan *minibatch[T], 2)
+	for range 2 {
+		free <- &minibatch[T]{x: make([]T, c.Batch*d), y: make([]uint8, c.Batch)}
+	}
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		idx := make([]int, c.Batch)
+		pcg := rand.NewPCG(0, 0)
+		rng := rand.New(pcg)
+		for it := 1; it <= c.Iters; it++ {
+			var mb *minibatch[T]
+			select {
+			case mb = <-free:
+			case <-done:
+				return
+			}
+			pcg.Seed(batchSeed(c.Seed, it))
+			for i := range idx {
+				idx[i] = rng.IntN(data.Train.N())
+			}
+			cifar.Gather(mb.x, mb.y, data.Train, idx, data.Mean)
+			full <- mb
+		}
+	}()
 
 	lr := c.LR
 	for it := 1; it <= c.Iters; it++ {
 		if err := ctx.Err(); err != nil {
 			return hist, fmt.Errorf("training stopped at iteration %d: %w", it-1, err)
 		}
-		for i := range idx {
-			idx[i] = rng.IntN(data.Train.N())
-		}
-		cifar.Gather(x, y, data.Train, idx, data.Mean)
-		loss := net.Loss(grads, ws, x, y, c.Reg)
+		mb := <-full
+		loss := raw.Loss(grads, ws, mb.x, mb.y, c.Reg)
 		if math.IsNaN(loss) || math.IsInf(loss, 0) {
 			return hist, &DivergedError{Iter: it, Loss: loss, LR: c.LR}
 		}
-		for i, p := range net.Params() {
-			g := grads.Params()[i]
-			blas64.Axpy(-lr, vec(g), vec(p)) // p -= lr * g
-		}
+		raw.Step(grads, lr)
 		hist.Loss = append(hist.Loss, loss)
 		if hooks.Iter != nil {
 			hooks.Iter(it, loss)
 		}
 
 		if it%epochLen == 0 {
-			net.Predict(pred, ws, x)
+			raw.Predict(pred, ws, mb.x)
 			e := Epoch{
 				Epoch:    it / epochLen,
 				Iter:     it,
 				Loss:     loss,
-				TrainAcc: model.Accuracy(pred, y),
-				ValAcc:   model.Accuracy(net.PredictSet(valPred, data.Val, data.Mean), data.Val.Y),
+				TrainAcc: model.Accuracy(pred, mb.y),
+				ValAcc:   model.Accuracy(scorer.PredictSet(raw, valPred, data.Val, data.Mean), data.Val.Y),
 				LR:       lr,
 			}
 			hist.Epochs = append(hist.Epochs, e)
@@ -166,8 +219,7 @@ func Train(ctx context.Context, net *model.Net, data Data, c Config, hooks Hooks
 			}
 			lr *= c.LRDecay
 		}
+		free <- mb
 	}
 	return hist, nil
 }
-
-func vec(v []float64) blas64.Vector { return blas64.Vector{N: len(v), Inc: 1, Data: v} }
