@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"testing"
@@ -50,5 +52,50 @@ func TestEndToEndRealData(t *testing.T) {
 	}
 	if ev.Accuracy != res.ValAcc || ev.N != 1000 {
 		t.Errorf("eval: accuracy %v on %d images, train printed %v", ev.Accuracy, ev.N, res.ValAcc)
+	}
+}
+
+// The float32 fast path against the float64 reference on the real data: the
+// default run's loss curves agree within 1e-4 relative at every iteration,
+// and the validation accuracies within one image in a thousand.
+func TestFloat32MatchesFloat64RealData(t *testing.T) {
+	data := realData(t)
+	tmp := t.TempDir()
+	curves := map[string][]float64{}
+	acc := map[string]float64{}
+	for _, p := range []string{"float32", "float64"} {
+		metrics := filepath.Join(tmp, p+".jsonl")
+		r := runCmd(t, defaultEnv(), "train", "--data", data, "--precision", p, "--out", filepath.Join(tmp, p+".npz"), "--metrics", metrics, "-q", "--json")
+		if r.code != 0 {
+			t.Fatalf("--precision %s: exit %d\n%s", p, r.code, r.stderr)
+		}
+		var res runResults
+		json.Unmarshal([]byte(r.stdout), &res)
+		acc[p] = res.ValAcc
+		b, _ := os.ReadFile(metrics)
+		for _, line := range bytes.Split(bytes.TrimSpace(b), []byte("\n")) {
+			var ev struct {
+				Event string
+				Loss  float64
+			}
+			json.Unmarshal(line, &ev)
+			if ev.Event == "iter" {
+				curves[p] = append(curves[p], ev.Loss)
+			}
+		}
+	}
+	if len(curves["float32"]) != 1000 || len(curves["float64"]) != 1000 {
+		t.Fatalf("loss curves of %d and %d iterations", len(curves["float32"]), len(curves["float64"]))
+	}
+	worst := 0.0
+	for i, l64 := range curves["float64"] {
+		worst = max(worst, math.Abs(curves["float32"][i]-l64)/l64)
+	}
+	t.Logf("largest relative loss difference %.2e; val_acc float32 %.4f, float64 %.4f", worst, acc["float32"], acc["float64"])
+	if worst > 1e-4 {
+		t.Errorf("loss curves differ by up to %.2e relative, want <= 1e-4", worst)
+	}
+	if math.Abs(acc["float32"]-acc["float64"]) > 0.001 {
+		t.Errorf("val_acc float32 %v, float64 %v", acc["float32"], acc["float64"])
 	}
 }
