@@ -46,6 +46,7 @@ test: fmt-check vet
 
 lint: vet
 	$(GO) run $(STATICCHECK) ./...
+	$(GO) run $(STATICCHECK) -tags openblas ./...
 
 # Benchmarks of this build, the pure-Go baseline in the same run, numpy's
 # cs231n loop when numpy is installed, and the default run end to end.
