@@ -4,14 +4,27 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, cancel := context.WithCancel(context.Background())
+	// The first SIGINT or SIGTERM cancels ctx: train stops after the current
+	// iteration and saves what it has. A second one quits at once.
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		s := <-sigs
+		fmt.Fprintf(os.Stderr, "\nnettrain: %v: stopping after this iteration and saving; %v again quits at once without saving\n", s, s)
+		cancel()
+		s = <-sigs
+		fmt.Fprintf(os.Stderr, "nettrain: %v again: quitting now\n", s)
+		os.Exit(exitInterrupted)
+	}()
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, defaultEnv())
-	stop()
+	cancel()
 	os.Exit(code)
 }

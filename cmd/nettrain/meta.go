@@ -53,9 +53,18 @@ type runResults struct {
 type runMeta struct {
 	Nettrain string      `json:"nettrain"` // version that wrote it
 	Config   runConfig   `json:"config"`
-	Results  runResults  `json:"results"`
+	State    runState    `json:"state"`
+	Results  *runResults `json:"results,omitempty"` // of a finished run
 	Classes  []string    `json:"classes"`
 	Epochs   []sgd.Epoch `json:"epochs"`
+}
+
+// runState is how far a run got: what train --resume needs besides the
+// weights and the config.
+type runState struct {
+	Iter        int  `json:"iter"`        // iterations done
+	Complete    bool `json:"complete"`    // Iter == Config.Iters
+	Interrupted bool `json:"interrupted"` // stopped by a signal
 }
 
 // jsonLines writes JSON Lines to a file, flushing each line as it is written.
@@ -64,8 +73,13 @@ type jsonLines struct {
 	w *bufio.Writer
 }
 
-func createJSONLines(path string) (*jsonLines, error) {
-	f, err := os.Create(path)
+// openJSONLines creates path, or with appendTo opens it to append.
+func openJSONLines(path string, appendTo bool) (*jsonLines, error) {
+	flags := os.O_WRONLY | os.O_CREATE | os.O_TRUNC
+	if appendTo {
+		flags = os.O_WRONLY | os.O_CREATE | os.O_APPEND
+	}
+	f, err := os.OpenFile(path, flags, 0o644)
 	if err != nil {
 		return nil, err
 	}

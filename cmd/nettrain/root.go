@@ -40,6 +40,9 @@ func defaultEnv() env {
 	}
 }
 
+// errInterrupted is wrapped by the error of a run stopped by a signal: exit 130.
+var errInterrupted = errors.New("interrupted")
+
 // usageError marks an error in the command line: exit 2, usage shown.
 type usageError struct{ err error }
 
@@ -107,7 +110,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, e env) in
 	case errors.As(err, &ue) || strings.HasPrefix(err.Error(), "unknown command"):
 		fmt.Fprintf(stderr, "Run '%s --help' for usage.\n", cmd.CommandPath())
 		return exitUsage
-	case errors.Is(err, context.Canceled):
+	case errors.Is(err, errInterrupted) || errors.Is(err, context.Canceled):
 		return exitInterrupted
 	}
 	return exitFailure

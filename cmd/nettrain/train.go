@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -23,9 +24,11 @@ type trainOptions struct {
 	runConfig
 	out     string
 	metrics string
+	resume  string
 	test    bool
 	quiet   bool
 	json    bool
+	changed func(flag string) bool // whether the user set a flag
 }
 
 func newTrainCmd(e env) *cobra.Command {
@@ -37,17 +40,24 @@ func newTrainCmd(e env) *cobra.Command {
 		Long: `Train the two-layer network with minibatch SGD and save it as an .npz
 checkpoint. The defaults are the cs231n notebook's run (validation accuracy
 near 0.29); for example --hidden 200 --lr 1e-3 --reg 0.25 --iters 4000
-reaches about 0.5.
+reaches about 0.53.
 
-stdout gets the final validation accuracy ("val_acc 0.2870", and test_acc
+stdout gets the final validation accuracy ("val_acc 0.2900", and test_acc
 with --test), or one JSON object with --json. Progress goes to stderr: a bar
-on a terminal, else one line per epoch.`,
+on a terminal, and one line per epoch.
+
+SIGINT (Ctrl-C) or SIGTERM stops after the current iteration, saves the
+checkpoint and metrics so far and exits with status 130; a second signal
+quits at once. --resume FILE carries on from such a checkpoint (or trains a
+finished one longer with a larger --iters) and ends bit for bit where an
+uninterrupted run would have.`,
 		Example: `  nettrain train
   nettrain train --hidden 200 --lr 1e-3 --iters 4000 --out best.npz --test
-  nettrain train --json --quiet --metrics run.jsonl | jq .val_acc`,
+  nettrain train --json --quiet --metrics run.jsonl | jq .val_acc
+  nettrain train --resume best.npz --iters 8000`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Data = dataDir(opts.Data, e)
+			opts.changed = cmd.Flags().Changed
 			return runTrain(cmd.Context(), opts, cmd.OutOrStdout(), cmd.ErrOrStderr(), e)
 		},
 	}
@@ -65,8 +75,9 @@ on a terminal, else one line per epoch.`,
 	f.IntVar(&opts.NumVal, "num-val", cifar.DefaultNumVal, "validation images: the next N after the training images")
 	f.IntVar(&opts.NumTest, "num-test", cifar.DefaultNumTest, "test images: the first N of test_batch.bin (10000 is all)")
 	f.StringVar(&opts.Precision, "precision", def.Precision, "arithmetic of training and scoring: float32 (fast) or float64 (reference)")
-	f.StringVarP(&opts.out, "out", "o", "nettrain-model.npz", "where to save the model (.npz)")
-	f.StringVar(&opts.metrics, "metrics", "", "stream metrics to this file as JSON Lines")
+	f.StringVarP(&opts.out, "out", "o", "nettrain-model.npz", "where to save the model (.npz; with --resume, default the resumed file)")
+	f.StringVar(&opts.metrics, "metrics", "", "stream metrics to this file as JSON Lines (appended to with --resume)")
+	f.StringVar(&opts.resume, "resume", "", "carry on training from this checkpoint")
 	f.BoolVar(&opts.test, "test", false, "also report accuracy on the test split")
 	f.BoolVarP(&opts.quiet, "quiet", "q", false, "no progress or log output on stderr")
 	f.BoolVar(&opts.json, "json", false, "print the result as one JSON object on stdout")
@@ -104,7 +115,71 @@ func (o trainOptions) check() error {
 	return nil
 }
 
+// resumeFrom loads the checkpoint to resume and merges its config into o:
+// the run's own hyperparameters win, and a flag that contradicts one of
+// them is a usage error. --iters may grow; --data, --out and the output
+// flags are free.
+func resumeFrom(o *trainOptions, e env) (*model.Checkpoint, runMeta, error) {
+	var meta runMeta
+	ck, err := model.Load(o.resume)
+	if err != nil {
+		return nil, meta, err
+	}
+	if ck.Meta == nil || json.Unmarshal(ck.Meta, &meta) != nil || meta.Config.Hidden == 0 {
+		return nil, meta, fmt.Errorf("--resume %s: the checkpoint has no training state (not written by nettrain train?); nothing to resume", o.resume)
+	}
+	c := meta.Config
+	if c.Precision == "" {
+		c.Precision = sgd.Float64
+	}
+	if d, h, _ := ck.Net.Dims(); d != cifar.D || h != c.Hidden {
+		return nil, meta, fmt.Errorf("--resume %s: weights have shape (%d, %d), its config says hidden %d", o.resume, d, h, c.Hidden)
+	}
+	fixed := []struct {
+		flag      string
+		got, want any
+	}{
+		{"hidden", o.Hidden, c.Hidden}, {"lr", o.LR, c.LR}, {"lr-decay", o.LRDecay, c.LRDecay},
+		{"reg", o.Reg, c.Reg}, {"batch", o.Batch, c.Batch}, {"std", o.Std, c.Std}, {"seed", o.Seed, c.Seed},
+		{"num-train", o.NumTrain, c.NumTrain}, {"num-val", o.NumVal, c.NumVal}, {"precision", o.Precision, c.Precision},
+	}
+	for _, f := range fixed {
+		if o.changed(f.flag) && f.got != f.want {
+			return nil, meta, usageErrorf("--%s %v contradicts --resume %s, which was trained with --%s %v (drop the flag, or train afresh)", f.flag, f.got, o.resume, f.flag, f.want)
+		}
+	}
+	data, iters, numTest := o.Data, o.Iters, o.NumTest
+	o.runConfig = c
+	if o.changed("data") {
+		o.Data = data
+	}
+	if o.changed("iters") {
+		o.Iters = iters
+	}
+	if o.changed("num-test") {
+		o.NumTest = numTest
+	}
+	if !o.changed("out") {
+		o.out = o.resume
+	}
+	if meta.State.Iter >= o.Iters {
+		return nil, meta, usageErrorf("--resume %s has done %d of %d iterations: nothing to train (pass a larger --iters)", o.resume, meta.State.Iter, o.Iters)
+	}
+	return ck, meta, nil
+}
+
 func runTrain(ctx context.Context, o trainOptions, stdout, stderr io.Writer, e env) error {
+	var (
+		resumed *model.Checkpoint
+		prev    runMeta
+	)
+	if o.resume != "" {
+		var err error
+		if resumed, prev, err = resumeFrom(&o, e); err != nil {
+			return err
+		}
+	}
+	o.Data = dataDir(o.Data, e)
 	if err := o.check(); err != nil {
 		return err
 	}
@@ -130,23 +205,39 @@ func runTrain(ctx context.Context, o trainOptions, stdout, stderr io.Writer, e e
 	mean := cifar.Mean(sp.Train)
 	logf("loaded %s: %d train, %d val, %d test images (%.1fs)\n", o.Data, sp.Train.N(), sp.Val.N(), sp.Test.N(), time.Since(start).Seconds())
 
+	cfg := o.sgdConfig()
+	var net *model.Net
+	epochs := prev.Epochs
+	if resumed != nil {
+		if !equalBits(resumed.Mean, mean) {
+			return fmt.Errorf("--resume %s: the mean image of this training split differs from the checkpoint's: --data %s is not the data it was trained on", o.resume, o.Data)
+		}
+		net, cfg.Start = resumed.Net, prev.State.Iter
+		logf("resuming %s at iteration %d of %d\n", o.resume, cfg.Start, cfg.Iters)
+	} else {
+		net = sgd.Init(cifar.D, o.Hidden, cifar.Classes, o.Std, o.Seed)
+	}
+
 	var metrics *jsonLines
 	if o.metrics != "" {
-		if metrics, err = createJSONLines(o.metrics); err != nil {
+		if metrics, err = openJSONLines(o.metrics, resumed != nil); err != nil {
 			return fmt.Errorf("--metrics: %w", err)
 		}
 		defer metrics.close()
+		event := "start"
+		if resumed != nil {
+			event = "resume"
+		}
 		if err := metrics.write(struct {
 			Event  string    `json:"event"`
+			Iter   int       `json:"iter"`
 			Config runConfig `json:"config"`
-		}{"start", o.runConfig}); err != nil {
+		}{event, cfg.Start, o.runConfig}); err != nil {
 			return fmt.Errorf("--metrics: %w", err)
 		}
 	}
 
-	cfg := o.sgdConfig()
-	net := sgd.Init(cifar.D, o.Hidden, cifar.Classes, o.Std, o.Seed)
-	epochs := (cfg.Iters) / sgd.EpochLen(sp.Train.N(), cfg.Batch)
+	epochLen := sgd.EpochLen(sp.Train.N(), cfg.Batch)
 	var bar *progressbar.ProgressBar
 	if !o.quiet && e.isTerminal(stderr) {
 		bar = progressbar.NewOptions(cfg.Iters,
@@ -159,6 +250,7 @@ func runTrain(ctx context.Context, o trainOptions, stdout, stderr io.Writer, e e
 			progressbar.OptionSetWidth(30),
 			progressbar.OptionOnCompletion(func() { fmt.Fprintln(stderr) }),
 		)
+		bar.Set(cfg.Start)
 	}
 	var metricsErr error
 	hooks := sgd.Hooks{
@@ -180,7 +272,7 @@ func runTrain(ctx context.Context, o trainOptions, stdout, stderr io.Writer, e e
 				bar.Clear() // the line goes above the bar, which redraws on the next step
 			}
 			logf("epoch %d/%d  iter %d/%d  loss %.4f  train_acc %.3f  val_acc %.3f  lr %.3g\n",
-				ep.Epoch, epochs, ep.Iter, cfg.Iters, ep.Loss, ep.TrainAcc, ep.ValAcc, ep.LR)
+				ep.Epoch, cfg.Iters/epochLen, ep.Iter, cfg.Iters, ep.Loss, ep.TrainAcc, ep.ValAcc, ep.LR)
 			if metrics != nil && metricsErr == nil {
 				metricsErr = metrics.write(struct {
 					Event string `json:"event"`
@@ -194,28 +286,50 @@ func runTrain(ctx context.Context, o trainOptions, stdout, stderr io.Writer, e e
 	if bar != nil {
 		bar.Exit()
 	}
-	if err != nil {
-		if errors.Is(err, context.Canceled) {
-			return fmt.Errorf("interrupted after %d iterations; nothing saved: %w", len(hist.Loss), err)
+	epochs = append(epochs, hist.Epochs...)
+	state := runState{Iter: cfg.Start + len(hist.Loss)}
+	interrupted := errors.Is(err, context.Canceled)
+	switch {
+	case interrupted:
+		// Save what there is, so that --resume carries on exactly.
+		state.Interrupted = true
+		meta, merr := json.Marshal(runMeta{Nettrain: version(), Config: o.runConfig, State: state, Classes: ds.Classes, Epochs: epochs})
+		if merr != nil {
+			return merr
 		}
+		if serr := model.Save(o.out, &model.Checkpoint{Net: net, Mean: mean, Meta: meta}); serr != nil {
+			return fmt.Errorf("interrupted, and the checkpoint could not be saved: %w", serr)
+		}
+		if metrics != nil {
+			metrics.write(struct {
+				Event string `json:"event"`
+				Iter  int    `json:"iter"`
+				Model string `json:"model"`
+			}{"interrupted", state.Iter, o.out})
+		}
+		return fmt.Errorf("%w after iteration %d of %d; checkpoint saved, resume with: nettrain train --resume %s", errInterrupted, state.Iter, cfg.Iters, shellQuote(o.out))
+	case err != nil:
 		return err
-	}
-	if metricsErr != nil {
+	case metricsErr != nil:
 		return fmt.Errorf("--metrics: %w", metricsErr)
 	}
 
+	state.Complete = true
 	res := runResults{
 		FinalLoss: hist.Loss[len(hist.Loss)-1],
 		TrainAcc:  model.Accuracy(predictSet(net, o.Precision, sp.Train, mean), sp.Train.Y),
 		ValAcc:    model.Accuracy(predictSet(net, o.Precision, sp.Val, mean), sp.Val.Y),
-		Iters:     len(hist.Loss),
+		Iters:     state.Iter,
 		Seconds:   time.Since(trainStart).Seconds(),
+	}
+	if resumed != nil && prev.Results != nil {
+		res.Seconds += prev.Results.Seconds
 	}
 	if o.test {
 		acc := model.Accuracy(predictSet(net, o.Precision, sp.Test, mean), sp.Test.Y)
 		res.TestAcc = &acc
 	}
-	meta, err := json.Marshal(runMeta{Nettrain: version(), Config: o.runConfig, Results: res, Classes: ds.Classes, Epochs: hist.Epochs})
+	meta, err := json.Marshal(runMeta{Nettrain: version(), Config: o.runConfig, State: state, Results: &res, Classes: ds.Classes, Epochs: epochs})
 	if err != nil {
 		return err
 	}
@@ -231,7 +345,7 @@ func runTrain(ctx context.Context, o trainOptions, stdout, stderr io.Writer, e e
 			return fmt.Errorf("--metrics: %w", err)
 		}
 	}
-	logf("trained %d iterations in %.1fs; model saved to %s\n", res.Iters, res.Seconds, o.out)
+	logf("trained %d iterations in %.1fs; model saved to %s\n", len(hist.Loss), time.Since(trainStart).Seconds(), o.out)
 
 	if o.json {
 		return writeJSON(stdout, struct {
@@ -247,8 +361,31 @@ func runTrain(ctx context.Context, o trainOptions, stdout, stderr io.Writer, e e
 	return nil
 }
 
+func equalBits(a, b []float64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if math.Float64bits(a[i]) != math.Float64bits(b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// shellQuote quotes s for a shell command line when it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./=:@+", r))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
 func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
 }
+

@@ -1,14 +1,18 @@
 package model
 
 import (
+	"archive/zip"
+	"bytes"
+	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
 	"os"
-	"slices"
 	"strings"
 
+	"codeberg.org/sbinet/npyio/npy"
 	"codeberg.org/sbinet/npyio/npz"
 	"gonum.org/v1/gonum/mat"
 
@@ -64,14 +68,7 @@ func Save(path string, ck *Checkpoint) error {
 // arrays (float64 or float32). It returns an error naming the file and the
 // problem if the file is not an npz, lacks an array, has inconsistent shapes
 // or holds a non-finite number.
-func Load(path string) (ck *Checkpoint, err error) {
-	defer func() {
-		// npyio parses headers written by anyone; a malformed one must be an
-		// error, not a crash.
-		if r := recover(); r != nil {
-			ck, err = nil, fmt.Errorf("model: %s: malformed npz (%v)", path, r)
-		}
-	}()
+func Load(path string) (*Checkpoint, error) {
 	st, err := os.Stat(path)
 	if err != nil {
 		return nil, fmt.Errorf("model: %w (train one with 'nettrain train --out %s')", err, path)
@@ -79,55 +76,58 @@ func Load(path string) (ck *Checkpoint, err error) {
 	if st.IsDir() {
 		return nil, fmt.Errorf("model: %s is a directory, want an .npz checkpoint", path)
 	}
-	r, err := npz.Open(path)
+	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("model: %s is not an .npz checkpoint (%v)", path, unwrapAll(err))
+		return nil, fmt.Errorf("model: %w", err)
 	}
-	defer r.Close()
+	defer f.Close()
+	ck, err := Read(f, st.Size())
+	if err != nil {
+		return nil, fmt.Errorf("model: %s: %w", path, err)
+	}
+	return ck, nil
+}
+
+// Limits on what Read believes of a file, so that a damaged or hostile one
+// cannot make it allocate more than a small multiple of its own size.
+const (
+	maxHeaderLen = 1 << 16 // bytes of an npy header; numpy writes ~128
+	maxInflation = 1100    // deflate cannot expand more than ~1032:1
+)
+
+// Read reads a checkpoint from the npz bytes in r, which holds size bytes.
+// Its errors do not name a file; Load's do.
+func Read(r io.ReaderAt, size int64) (ck *Checkpoint, err error) {
+	defer func() {
+		// npyio parses headers written by anyone; a malformed one must be an
+		// error, not a crash.
+		if p := recover(); p != nil {
+			ck, err = nil, fmt.Errorf("malformed npz (%v)", p)
+		}
+	}()
+	zr, err := zip.NewReader(r, size)
+	if err != nil {
+		return nil, fmt.Errorf("not an .npz checkpoint (%v)", err)
+	}
+	files := map[string]*zip.File{}
+	var names []string
+	for _, f := range zr.File {
+		files[f.Name] = f
+		names = append(names, strings.TrimSuffix(f.Name, ".npy"))
+	}
 
 	read := func(name string, dims int) ([]float64, []int, error) {
-		key := name + ".npy"
-		if !slices.Contains(r.Keys(), key) {
-			return nil, nil, fmt.Errorf("model: %s has no array %q (has %s); a checkpoint needs W1, b1, W2, b2 and mean", path, name, strings.Join(trimKeys(r.Keys()), ", "))
+		f, ok := files[name+".npy"]
+		if !ok {
+			return nil, nil, fmt.Errorf("no array %q (has %s); a checkpoint needs W1, b1, W2, b2 and mean", name, strings.Join(names, ", "))
 		}
-		hdr := r.Header(key)
-		if hdr == nil {
-			return nil, nil, fmt.Errorf("model: %s: array %q: unreadable header", path, name)
-		}
-		shape := hdr.Descr.Shape
-		if len(shape) != dims {
-			return nil, nil, fmt.Errorf("model: %s: array %q has shape %v, want %d dimensions", path, name, shape, dims)
-		}
-		var v []float64
-		switch typ := strings.Trim(hdr.Descr.Type, `'"`); {
-		case dims == 2 && (typ == "<f8" || typ == "f8"):
-			var m mat.Dense // honours Fortran order
-			if err := r.Read(key, &m); err != nil {
-				return nil, nil, fmt.Errorf("model: %s: array %q: %v", path, name, unwrapAll(err))
-			}
-			v = mat.DenseCopyOf(&m).RawMatrix().Data
-		case typ == "<f8" || typ == "f8":
-			if err := r.Read(key, &v); err != nil {
-				return nil, nil, fmt.Errorf("model: %s: array %q: %v", path, name, unwrapAll(err))
-			}
-		case (typ == "<f4" || typ == "f4") && !hdr.Descr.Fortran:
-			var v32 []float32
-			if err := r.Read(key, &v32); err != nil {
-				return nil, nil, fmt.Errorf("model: %s: array %q: %v", path, name, unwrapAll(err))
-			}
-			v = make([]float64, len(v32))
-			for i, x := range v32 {
-				v[i] = float64(x)
-			}
-		default:
-			return nil, nil, fmt.Errorf("model: %s: array %q has dtype %s, want float64 or C-ordered float32", path, name, typ)
-		}
-		if want := prod(shape); len(v) != want {
-			return nil, nil, fmt.Errorf("model: %s: array %q holds %d numbers, want %d for shape %v (truncated file?)", path, name, len(v), want, shape)
+		v, shape, err := readArray(f, dims)
+		if err != nil {
+			return nil, nil, fmt.Errorf("array %q %w", name, err)
 		}
 		for i, x := range v {
 			if math.IsNaN(x) || math.IsInf(x, 0) {
-				return nil, nil, fmt.Errorf("model: %s: array %q has %v at flat index %d; the run that wrote it diverged, retrain with a smaller --lr", path, name, x, i)
+				return nil, nil, fmt.Errorf("array %q has %v at flat index %d; the run that wrote it diverged, retrain with a smaller --lr", name, x, i)
 			}
 		}
 		return v, shape, nil
@@ -144,10 +144,10 @@ func Load(path string) (ck *Checkpoint, err error) {
 	}
 	c := s2[1]
 	if s2[0] != h {
-		return nil, fmt.Errorf("model: %s: W2 has shape %v, want (%d, C) to follow W1 %v", path, s2, h, s1)
+		return nil, fmt.Errorf("W2 has shape %v, want (%d, C) to follow W1 %v", s2, h, s1)
 	}
 	if d < 1 || h < 1 || c < 1 {
-		return nil, fmt.Errorf("model: %s: empty weights: W1 %v, W2 %v", path, s1, s2)
+		return nil, fmt.Errorf("empty weights: W1 %v, W2 %v", s1, s2)
 	}
 	b1, sb1, err := read("b1", 1)
 	if err != nil {
@@ -167,7 +167,7 @@ func Load(path string) (ck *Checkpoint, err error) {
 		wantN int
 	}{{"b1", sb1, h}, {"b2", sb2, c}, {"mean", sm, d}} {
 		if want.got[0] != want.wantN {
-			return nil, fmt.Errorf("model: %s: %s has length %d, want %d to fit W1 %v and W2 %v", path, want.name, want.got[0], want.wantN, s1, s2)
+			return nil, fmt.Errorf("%s has length %d, want %d to fit W1 %v and W2 %v", want.name, want.got[0], want.wantN, s1, s2)
 		}
 	}
 
@@ -175,33 +175,124 @@ func Load(path string) (ck *Checkpoint, err error) {
 		Net:  &Net{W1: mat.NewDense(d, h, w1), B1: b1, W2: mat.NewDense(h, c, w2), B2: b2},
 		Mean: mean,
 	}
-	if slices.Contains(r.Keys(), "meta.npy") {
-		var s string
-		if err := r.Read("meta.npy", &s); err != nil {
-			return nil, fmt.Errorf("model: %s: array \"meta\": %v", path, unwrapAll(err))
+	if f, ok := files["meta.npy"]; ok {
+		s, err := readString(f)
+		if err != nil {
+			return nil, fmt.Errorf("array \"meta\" %w", err)
 		}
 		if !json.Valid([]byte(s)) {
-			return nil, fmt.Errorf("model: %s: meta is not valid JSON", path)
+			return nil, errors.New("meta is not valid JSON")
 		}
 		ck.Meta = json.RawMessage(s)
 	}
 	return ck, nil
 }
 
-func prod(shape []int) int {
-	p := 1
-	for _, s := range shape {
-		p *= s
+// openNpy opens the npy entry f after checking its sizes, and returns its
+// header reader.
+func openNpy(f *zip.File) (*npy.Reader, io.Closer, error) {
+	if f.Method == zip.Deflate && f.UncompressedSize64 > f.CompressedSize64*maxInflation+maxHeaderLen ||
+		f.Method == zip.Store && f.UncompressedSize64 != f.CompressedSize64 {
+		return nil, nil, fmt.Errorf("has implausible sizes in the zip directory (%d bytes from %d)", f.UncompressedSize64, f.CompressedSize64)
 	}
-	return p
+	rc, err := f.Open()
+	if err != nil {
+		return nil, nil, fmt.Errorf("cannot be opened (%v)", unwrapAll(err))
+	}
+	// Check the header length before npyio allocates it.
+	var pre [12]byte
+	if _, err := io.ReadFull(rc, pre[:10]); err != nil {
+		rc.Close()
+		return nil, nil, fmt.Errorf("is truncated (%v)", unwrapAll(err))
+	}
+	n := 10
+	hlen := int(binary.LittleEndian.Uint16(pre[8:10]))
+	if pre[6] >= 2 {
+		if _, err := io.ReadFull(rc, pre[10:12]); err != nil {
+			rc.Close()
+			return nil, nil, fmt.Errorf("is truncated (%v)", unwrapAll(err))
+		}
+		n = 12
+		hlen = int(binary.LittleEndian.Uint32(pre[8:12]))
+	}
+	if hlen > maxHeaderLen {
+		rc.Close()
+		return nil, nil, fmt.Errorf("has an npy header of %d bytes, want at most %d", hlen, maxHeaderLen)
+	}
+	nr, err := npy.NewReader(io.MultiReader(bytes.NewReader(pre[:n]), rc))
+	if err != nil {
+		rc.Close()
+		return nil, nil, fmt.Errorf("is not an npy array (%v)", unwrapAll(err))
+	}
+	return nr, rc, nil
 }
 
-func trimKeys(keys []string) []string {
-	out := make([]string, len(keys))
-	for i, k := range keys {
-		out[i] = strings.TrimSuffix(k, ".npy")
+// readArray reads the float array in f, which must have dims dimensions.
+func readArray(f *zip.File, dims int) ([]float64, []int, error) {
+	nr, rc, err := openNpy(f)
+	if err != nil {
+		return nil, nil, err
 	}
-	return out
+	defer rc.Close()
+	shape := nr.Header.Descr.Shape
+	if len(shape) != dims {
+		return nil, nil, fmt.Errorf("has shape %v, want %d dimensions", shape, dims)
+	}
+	n := 1
+	for _, s := range shape {
+		if s < 0 || s > 0 && n > math.MaxInt32/s {
+			return nil, nil, fmt.Errorf("has shape %v: too large", shape)
+		}
+		n *= s
+	}
+	typ := strings.Trim(nr.Header.Descr.Type, `'"`)
+	size := map[string]int{"<f8": 8, "f8": 8, "<f4": 4, "f4": 4}[typ]
+	if size == 0 || size == 4 && nr.Header.Descr.Fortran {
+		return nil, nil, fmt.Errorf("has dtype %s, want float64 or C-ordered float32", typ)
+	}
+	if uint64(n*size) > f.UncompressedSize64 {
+		return nil, nil, fmt.Errorf("has shape %v but holds fewer than %d bytes (truncated file?)", shape, n*size)
+	}
+	var v []float64
+	switch {
+	case size == 8 && dims == 2:
+		var m mat.Dense // honours Fortran order
+		if err := nr.Read(&m); err != nil {
+			return nil, nil, fmt.Errorf("is unreadable (%v)", unwrapAll(err))
+		}
+		v = mat.DenseCopyOf(&m).RawMatrix().Data
+	case size == 8:
+		if err := nr.Read(&v); err != nil {
+			return nil, nil, fmt.Errorf("is unreadable (%v)", unwrapAll(err))
+		}
+	default:
+		var v32 []float32
+		if err := nr.Read(&v32); err != nil {
+			return nil, nil, fmt.Errorf("is unreadable (%v)", unwrapAll(err))
+		}
+		v = make([]float64, len(v32))
+		for i, x := range v32 {
+			v[i] = float64(x)
+		}
+	}
+	if len(v) != n {
+		return nil, nil, fmt.Errorf("holds %d numbers, want %d for shape %v (truncated file?)", len(v), n, shape)
+	}
+	return v, shape, nil
+}
+
+// readString reads the unicode scalar in f.
+func readString(f *zip.File) (string, error) {
+	nr, rc, err := openNpy(f)
+	if err != nil {
+		return "", err
+	}
+	defer rc.Close()
+	var s string
+	if err := nr.Read(&s); err != nil {
+		return "", fmt.Errorf("is unreadable (%v)", unwrapAll(err))
+	}
+	return s, nil
 }
 
 // unwrapAll returns the innermost error, dropping the library's layers of

@@ -20,6 +20,12 @@ type Config struct {
 	Reg       float64 // L2 regularisation strength, >= 0
 	Seed      uint64  // seeds the minibatch draws
 	Precision string  // arithmetic of the training step: "float32" (also "") or "float64"
+
+	// Start is the number of iterations already done, for resuming: the run
+	// goes on from iteration Start+1 with the learning rate decayed as it was
+	// then, and, since each iteration draws its minibatch from its own
+	// seeded generator, ends exactly as a run that never stopped.
+	Start int
 }
 
 // Precisions.
@@ -48,6 +54,8 @@ func (c Config) Check() error {
 		return fmt.Errorf("--reg is %v, want a number >= 0", c.Reg)
 	case c.Precision != "" && c.Precision != Float32 && c.Precision != Float64:
 		return fmt.Errorf("--precision is %q, want float32 or float64", c.Precision)
+	case c.Start < 0 || c.Start >= c.Iters:
+		return fmt.Errorf("%d iterations already done of --iters %d: nothing to train (raise --iters)", c.Start, c.Iters)
 	}
 	return nil
 }
@@ -115,11 +123,22 @@ func (e *DivergedError) Error() string {
 	return fmt.Sprintf("training diverged at iteration %d (loss %v); try a smaller learning rate, e.g. --lr %.3g", e.Iter, e.Loss, e.LR/10)
 }
 
+// LRAt returns the learning rate in force after iter iterations: c.LR
+// multiplied by c.LRDecay once per whole epoch done, in the same order of
+// operations as the training loop, so that it is the same float64.
+func LRAt(c Config, epochLen, iter int) float64 {
+	lr := c.LR
+	for range iter / epochLen {
+		lr *= c.LRDecay
+	}
+	return lr
+}
+
 // EpochLen returns the iterations in one epoch: max(numTrain/batch, 1).
 func EpochLen(numTrain, batch int) int { return max(numTrain/batch, 1) }
 
-// Train runs c.Iters iterations of SGD on net, in place, and returns the
-// history. The step runs in c.Precision on a copy of the weights, which is
+// Train runs iterations c.Start+1 .. c.Iters of SGD on net, in place, and
+// returns their history. The step runs in c.Precision on a copy of the weights, which is
 // written back into net (exactly: float32 values are float64 values) when
 // Train returns, whatever the reason. It stops early with an error if c is
 // invalid, the loss is not finite (*DivergedError, the step that diverged
@@ -156,7 +175,7 @@ func train[T model.Float](ctx context.Context, net *model.Net, data Data, c Conf
 	valPred := make([]uint8, data.Val.N())
 	var scorer model.Scorer[T]
 	epochLen := EpochLen(data.Train.N(), c.Batch)
-	hist.Loss = make([]float64, 0, c.Iters)
+	hist.Loss = make([]float64, 0, c.Iters-c.Start)
 
 	// A second goroutine draws and gathers the next minibatch while this one
 	// computes: two buffers go round between free and full.
@@ -171,7 +190,7 @@ func train[T model.Float](ctx context.Context, net *model.Net, data Data, c Conf
 		idx := make([]int, c.Batch)
 		pcg := rand.NewPCG(0, 0)
 		rng := rand.New(pcg)
-		for it := 1; it <= c.Iters; it++ {
+		for it := c.Start + 1; it <= c.Iters; it++ {
 			var mb *minibatch[T]
 			select {
 			case mb = <-free:
@@ -187,10 +206,10 @@ func train[T model.Float](ctx context.Context, net *model.Net, data Data, c Conf
 		}
 	}()
 
-	lr := c.LR
-	for it := 1; it <= c.Iters; it++ {
+	lr := LRAt(c, epochLen, c.Start)
+	for it := c.Start + 1; it <= c.Iters; it++ {
 		if err := ctx.Err(); err != nil {
-			return hist, fmt.Errorf("training stopped at iteration %d: %w", it-1, err)
+			return hist, fmt.Errorf("training stopped after iteration %d: %w", it-1, err)
 		}
 		mb := <-full
 		loss := raw.Loss(grads, ws, mb.x, mb.y, c.Reg)

@@ -179,3 +179,51 @@ func TestConfigCheck(t *testing.T) {
 		}
 	}
 }
+
+// A run stopped after k iterations and resumed with Start = k ends bit for
+// bit where a run that never stopped ends, in both precisions.
+func TestResumeIsExact(t *testing.T) {
+	data := testData(300, 20, 9)
+	for _, precision := range []string{sgd.Float32, sgd.Float64} {
+		cfg := sgd.Config{Iters: 47, Batch: 20, LR: 1e-4, LRDecay: 0.7, Reg: 0.1, Seed: 9, Precision: precision}
+		whole := sgd.Init(cifar.D, 12, cifar.Classes, 1e-3, 9)
+		hWhole, err := sgd.Train(context.Background(), whole, data, cfg, sgd.Hooks{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range []int{1, 15, 23, 46} { // epochs are 15 iterations: in, at and after epoch ends
+			net := sgd.Init(cifar.D, 12, cifar.Classes, 1e-3, 9)
+			first := cfg
+			first.Iters = k
+			h1, err := sgd.Train(context.Background(), net, data, first, sgd.Hooks{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rest := cfg
+			rest.Start = k
+			h2, err := sgd.Train(context.Background(), net, data, rest, sgd.Hooks{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, p := range net.Params() {
+				for j := range p {
+					if math.Float64bits(p[j]) != math.Float64bits(whole.Params()[i][j]) {
+						t.Fatalf("%s, stopped at %d: %s[%d] = %v, uninterrupted %v", precision, k, model.ParamNames[i], j, p[j], whole.Params()[i][j])
+					}
+				}
+			}
+			losses := append(h1.Loss, h2.Loss...)
+			for i := range losses {
+				if losses[i] != hWhole.Loss[i] {
+					t.Fatalf("%s, stopped at %d: loss %d differs", precision, k, i+1)
+				}
+			}
+			if ep := append(h1.Epochs, h2.Epochs...); len(ep) != len(hWhole.Epochs) || ep[len(ep)-1] != hWhole.Epochs[len(ep)-1] {
+				t.Fatalf("%s, stopped at %d: epochs %+v, want %+v", precision, k, ep, hWhole.Epochs)
+			}
+		}
+	}
+	if err := (sgd.Config{Iters: 10, Batch: 1, LR: 1, LRDecay: 1, Start: 10}).Check(); err == nil || !strings.Contains(err.Error(), "raise --iters") {
+		t.Errorf("Start == Iters: err = %v", err)
+	}
+}

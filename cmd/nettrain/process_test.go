@@ -1,0 +1,303 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nettrain/nettrain/internal/cifar"
+	"github.com/nettrain/nettrain/internal/cifartest"
+	"github.com/nettrain/nettrain/internal/model"
+)
+
+// Process tests run the real nettrain binary, built once, on a dataset of
+// official size (10,000 records a batch) written once.
+var (
+	shared     string // temporary directory for both, removed by TestMain
+	binOnce    sync.Once
+	binPath    string
+	binErr     error
+	fullOnce   sync.Once
+	fullDir    string
+	fullDirErr error
+)
+
+func TestMain(m *testing.M) {
+	if v := os.Getenv("NETTRAIN_TEST_SAVE_LOOP"); v != "" {
+		saveLoop(v) // helper process of TestKillDuringSave; never returns
+	}
+	dir, err := os.MkdirTemp("", "nettrain-test-")
+	if err != nil {
+		panic(err)
+	}
+	shared = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func nettrainBinary(t *testing.T) string {
+	t.Helper()
+	binOnce.Do(func() {
+		binPath = filepath.Join(shared, "nettrain")
+		out, err := exec.Command("go", "build", "-tags", testTags, "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			binErr = errors.New(string(out))
+		}
+	})
+	if binErr != nil {
+		t.Fatalf("building nettrain: %v", binErr)
+	}
+	return binPath
+}
+
+func fullSizeData(t *testing.T) string {
+	t.Helper()
+	fullOnce.Do(func() {
+		fullDir = filepath.Join(shared, "cifar-full")
+		os.Mkdir(fullDir, 0o755)
+		rng := rand.New(rand.NewPCG(21, 21))
+		for _, name := range []string{cifar.TrainFile(1), cifar.TrainFile(2), cifar.TrainFile(3), cifar.TrainFile(4), cifar.TrainFile(5), cifar.TestFile} {
+			s := cifartest.RandomSet(cifar.RecordsPerBatch, rng)
+			if err := os.WriteFile(filepath.Join(fullDir, name), cifartest.Records(s), 0o644); err != nil {
+				fullDirErr = err
+			}
+		}
+	})
+	if fullDirErr != nil {
+		t.Fatal(fullDirErr)
+	}
+	return fullDir
+}
+
+// waitForIter waits until the metrics file shows iteration n or more.
+func waitForIter(t *testing.T, metrics string, n int, done <-chan struct{}) bool {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case <-done:
+			return false
+		default:
+		}
+		b, _ := os.ReadFile(metrics)
+		lines := bytes.Split(bytes.TrimSpace(b), []byte("\n"))
+		var ev struct {
+			Event string
+			Iter  int
+		}
+		if json.Unmarshal(lines[len(lines)-1], &ev) == nil && ev.Event == "iter" && ev.Iter >= n {
+			return true
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	t.Fatal("training made no progress in 60 s")
+	return false
+}
+
+func exitCode(err error) int {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode()
+	}
+	if err != nil {
+		return -1
+	}
+	return 0
+}
+
+// A signal during train stops it after the current iteration, saves a
+// checkpoint and the metrics so far, and exits 130; --resume then ends bit
+// for bit where an uninterrupted run ends.
+func TestSignalThenResume(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: skipping process tests")
+	}
+	bin, data := nettrainBinary(t), fullSizeData(t)
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) {
+			tmp := t.TempDir()
+			args := func(out string) []string {
+				return []string{"train", "--data", data, "--hidden", "64", "--batch", "100", "--iters", "600", "--num-train", "5000",
+					"--num-val", "200", "--lr", "1e-4", "--seed", "4", "--quiet", "--out", out, "--metrics", out + ".jsonl"}
+			}
+			a := filepath.Join(tmp, "a.npz")
+			cmd := exec.Command(bin, args(a)...)
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan struct{})
+			var waitErr error
+			go func() { waitErr = cmd.Wait(); close(done) }()
+			if !waitForIter(t, a+".jsonl", 20, done) {
+				t.Fatalf("the run ended before it could be signalled: %v\n%s", waitErr, stderr.String())
+			}
+			cmd.Process.Signal(sig)
+			<-done
+			if code := exitCode(waitErr); code != 130 {
+				t.Fatalf("exit %d after %v, want 130\n%s", code, sig, stderr.String())
+			}
+			if !strings.Contains(stderr.String(), "resume with: nettrain train --resume "+a) {
+				t.Errorf("stderr does not say how to resume:\n%s", stderr.String())
+			}
+			ck, err := model.Load(a)
+			if err != nil {
+				t.Fatalf("checkpoint after %v: %v", sig, err)
+			}
+			var meta runMeta
+			json.Unmarshal(ck.Meta, &meta)
+			if !meta.State.Interrupted || meta.State.Iter < 20 || meta.State.Iter >= 600 {
+				t.Fatalf("state %+v", meta.State)
+			}
+			t.Logf("%v stopped the run after iteration %d", sig, meta.State.Iter)
+
+			// Resume to the end, and compare with a run that never stopped.
+			if out, err := exec.Command(bin, "train", "--resume", a, "--data", data, "--quiet", "--metrics", a+".jsonl").CombinedOutput(); err != nil {
+				t.Fatalf("resume: %v\n%s", err, out)
+			}
+			b := filepath.Join(tmp, "b.npz")
+			if out, err := exec.Command(bin, args(b)...).CombinedOutput(); err != nil {
+				t.Fatalf("uninterrupted run: %v\n%s", err, out)
+			}
+			ra, _ := model.Load(a)
+			rb, _ := model.Load(b)
+			for k, p := range ra.Net.Params() {
+				if !equalBits(p, rb.Net.Params()[k]) {
+					t.Fatalf("%s differs between the resumed and the uninterrupted run", model.ParamNames[k])
+				}
+			}
+			var ma, mb runMeta
+			json.Unmarshal(ra.Meta, &ma)
+			json.Unmarshal(rb.Meta, &mb)
+			if ma.Results.ValAcc != mb.Results.ValAcc || ma.Results.FinalLoss != mb.Results.FinalLoss || len(ma.Epochs) != len(mb.Epochs) || !ma.State.Complete {
+				t.Errorf("resumed results %+v %+v, uninterrupted %+v", ma.Results, ma.State, mb.Results)
+			}
+			// The metrics file holds every iteration once, in order.
+			raw, _ := os.ReadFile(a + ".jsonl")
+			next := 1
+			for line := range strings.Lines(string(raw)) {
+				var ev struct {
+					Event string
+					Iter  int
+				}
+				json.Unmarshal([]byte(line), &ev)
+				if ev.Event == "iter" {
+					if ev.Iter != next {
+						t.Fatalf("metrics: iteration %d where %d was due", ev.Iter, next)
+					}
+					next++
+				}
+			}
+			if next != 601 {
+				t.Errorf("metrics hold iterations 1..%d, want 1..600", next-1)
+			}
+		})
+	}
+}
+
+// A second signal quits at once, even while the first one's save is under
+// way, and never leaves a corrupt checkpoint at --out.
+func TestSecondSignalQuits(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: skipping process tests")
+	}
+	bin, data := nettrainBinary(t), fullSizeData(t)
+	out := filepath.Join(t.TempDir(), "big.npz")
+	// A big net (W1 is 3072 x 3000) so that saving takes a while.
+	cmd := exec.Command(bin, "train", "--data", data, "--hidden", "3000", "--batch", "8", "--iters", "100000", "--num-train", "2000", "--num-val", "10", "--quiet", "--out", out, "--metrics", out+".jsonl")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	var waitErr error
+	go func() { waitErr = cmd.Wait(); close(done) }()
+	waitForIter(t, out+".jsonl", 3, done)
+	cmd.Process.Signal(syscall.SIGINT)
+	time.Sleep(20 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("still running 30 s after two signals")
+	}
+	if code := exitCode(waitErr); code != 130 {
+		t.Errorf("exit %d, want 130\n%s", code, stderr.String())
+	}
+	t.Logf("stderr:\n%s", stderr.String())
+	if !strings.Contains(stderr.String(), "quitting now") {
+		t.Errorf("stderr does not say it quit at once:\n%s", stderr.String())
+	}
+	if _, err := os.Stat(out); err == nil {
+		if _, err := model.Load(out); err != nil {
+			t.Errorf("checkpoint left at --out is corrupt: %v", err)
+		}
+	}
+}
+
+// saveLoop is the helper process of TestKillDuringSave: it saves two
+// different checkpoints over path, turn about, until it is killed.
+func saveLoop(path string) {
+	var cks [2]*model.Checkpoint
+	for i := range cks {
+		net := model.New(cifar.D, 300, cifar.Classes, 1, rand.New(rand.NewPCG(uint64(i), 0)))
+		for j := range net.B2 {
+			net.B2[j] = float64(i) // tells the two apart
+		}
+		cks[i] = &model.Checkpoint{Net: net, Mean: make([]float64, cifar.D), Meta: json.RawMessage(`{"which":` + string(rune('0'+i)) + `}`)}
+	}
+	for i := 0; ; i++ {
+		if err := model.Save(path, cks[i%2]); err != nil {
+			os.Exit(3)
+		}
+	}
+}
+
+// SIGKILL at any moment during a save leaves the destination either absent
+// or a whole, loadable checkpoint: the old one or the new one.
+func TestKillDuringSave(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: skipping process tests")
+	}
+	path := filepath.Join(t.TempDir(), "m.npz")
+	rng := rand.New(rand.NewPCG(5, 5))
+	loads := 0
+	for i := range 12 {
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), "NETTRAIN_TEST_SAVE_LOOP="+path)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Duration(50+rng.IntN(400)) * time.Millisecond)
+		cmd.Process.Signal(syscall.SIGKILL)
+		cmd.Wait()
+		if _, err := os.Stat(path); err != nil {
+			continue // killed before the first rename
+		}
+		ck, err := model.Load(path)
+		if err != nil {
+			t.Fatalf("kill %d: checkpoint corrupt: %v", i, err)
+		}
+		if b := ck.Net.B2[0]; b != 0 && b != 1 {
+			t.Fatalf("kill %d: b2 = %v", i, ck.Net.B2)
+		}
+		loads++
+	}
+	if loads == 0 {
+		t.Error("no kill landed after a completed save; nothing was checked")
+	}
+	t.Logf("%d of 12 kills checked a checkpoint", loads)
+}
