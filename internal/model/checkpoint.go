@@ -121,7 +121,7 @@ func Read(r io.ReaderAt, size int64) (ck *Checkpoint, err error) {
 		if !ok {
 			return nil, nil, fmt.Errorf("no array %q (has %s); a checkpoint needs W1, b1, W2, b2 and mean", name, strings.Join(names, ", "))
 		}
-		v, shape, err := readArray(f, dims)
+		v, shape, err := readArray(f, size, dims)
 		if err != nil {
 			return nil, nil, fmt.Errorf("array %q %w", name, err)
 		}
@@ -176,7 +176,7 @@ func Read(r io.ReaderAt, size int64) (ck *Checkpoint, err error) {
 		Mean: mean,
 	}
 	if f, ok := files["meta.npy"]; ok {
-		s, err := readString(f)
+		s, err := readString(f, size)
 		if err != nil {
 			return nil, fmt.Errorf("array \"meta\" %w", err)
 		}
@@ -190,8 +190,9 @@ func Read(r io.ReaderAt, size int64) (ck *Checkpoint, err error) {
 
 // openNpy opens the npy entry f after checking its sizes, and returns its
 // header reader.
-func openNpy(f *zip.File) (*npy.Reader, io.Closer, error) {
-	if f.Method == zip.Deflate && f.UncompressedSize64 > f.CompressedSize64*maxInflation+maxHeaderLen ||
+func openNpy(f *zip.File, archiveSize int64) (*npy.Reader, io.Closer, error) {
+	if f.CompressedSize64 > uint64(archiveSize) ||
+		f.Method == zip.Deflate && f.UncompressedSize64 > f.CompressedSize64*maxInflation+maxHeaderLen ||
 		f.Method == zip.Store && f.UncompressedSize64 != f.CompressedSize64 {
 		return nil, nil, fmt.Errorf("has implausible sizes in the zip directory (%d bytes from %d)", f.UncompressedSize64, f.CompressedSize64)
 	}
@@ -228,8 +229,8 @@ func openNpy(f *zip.File) (*npy.Reader, io.Closer, error) {
 }
 
 // readArray reads the float array in f, which must have dims dimensions.
-func readArray(f *zip.File, dims int) ([]float64, []int, error) {
-	nr, rc, err := openNpy(f)
+func readArray(f *zip.File, archiveSize int64, dims int) ([]float64, []int, error) {
+	nr, rc, err := openNpy(f, archiveSize)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -282,8 +283,8 @@ func readArray(f *zip.File, dims int) ([]float64, []int, error) {
 }
 
 // readString reads the unicode scalar in f.
-func readString(f *zip.File) (string, error) {
-	nr, rc, err := openNpy(f)
+func readString(f *zip.File, archiveSize int64) (string, error) {
+	nr, rc, err := openNpy(f, archiveSize)
 	if err != nil {
 		return "", err
 	}
