@@ -3,6 +3,7 @@ package main
 import (
 	"archive/zip"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -116,11 +117,17 @@ func TestBadInput(t *testing.T) {
 			os.Remove(batch(d, 1))
 			os.Symlink(cifar.TrainFile(1), batch(d, 1))
 		})), 1, []string{"data_batch_1.bin", "too many levels of symbolic links"}},
-		{"data: python pickle folder", trainOn(brokenData("pickle", func(d string) {
+		{"data: damaged python pickle folder", trainOn(brokenData("pickle", func(d string) {
 			for i := 1; i <= 5; i++ {
 				os.Rename(batch(d, i), strings.TrimSuffix(batch(d, i), ".bin"))
 			}
-		})), 1, []string{"Python (pickle) version", "binary version"}},
+			os.Rename(filepath.Join(d, cifar.TestFile), filepath.Join(d, "test_batch"))
+		})), 1, []string{"data_batch_1", "not a CIFAR-10 Python batch"}},
+		{"data: truncated archive", trainOn(brokenData("tgz", func(d string) {
+			b := cifartest.TarGz("cifar-10-batches-bin", cifartest.Files(cifartest.RandomSet(5*fixturePer, rand.New(rand.NewPCG(1, 1))), cifartest.RandomSet(fixturePer, rand.New(rand.NewPCG(2, 2))), fixturePer, false))
+			os.RemoveAll(d)
+			os.WriteFile(d, b[:len(b)-5000], 0o644)
+		})), 1, []string{"damaged archive", "truncated download"}},
 		{"data: a file for the directory", trainOn(notNpz), 1, []string{"is not a directory", getData}},
 
 		// Checkpoints.

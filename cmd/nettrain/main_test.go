@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -240,5 +241,34 @@ func TestDataDirFromEnv(t *testing.T) {
 	}
 	if got := dataDir("", testEnv()); got != "data/cifar-10-batches-bin" {
 		t.Errorf("default data dir %q", got)
+	}
+}
+
+// Training on the Python version or on the packed archive gives the same
+// model, bit for bit, as on the binary directory.
+func TestTrainOnEveryFormat(t *testing.T) {
+	rng := rand.New(rand.NewPCG(31, 31))
+	train, test := cifartest.RandomSet(5*fixturePer, rng), cifartest.RandomSet(fixturePer, rng)
+	root := t.TempDir()
+	cifartest.WriteFiles(t, filepath.Join(root, "bin"), cifartest.Files(train, test, fixturePer, false))
+	cifartest.WriteFiles(t, filepath.Join(root, "py"), cifartest.Files(train, test, fixturePer, true))
+	os.WriteFile(filepath.Join(root, "c.tar.gz"), cifartest.TarGz("cifar-10-batches-bin", cifartest.Files(train, test, fixturePer, false)), 0o644)
+	var first *model.Checkpoint
+	for _, data := range []string{"bin", "py", "c.tar.gz"} {
+		out := filepath.Join(root, data+".npz")
+		r := runCmd(t, testEnv(), append([]string{"train", "--data", filepath.Join(root, data), "--iters", "8", "--batch", "10", "-q", "--out", out}, small...)...)
+		if r.code != 0 {
+			t.Fatalf("--data %s: exit %d: %s", data, r.code, r.stderr)
+		}
+		ck, _ := model.Load(out)
+		if first == nil {
+			first = ck
+			continue
+		}
+		for k, p := range ck.Net.Params() {
+			if !equalBits(p, first.Net.Params()[k]) {
+				t.Errorf("--data %s: %s differs from the binary directory's model", data, model.ParamNames[k])
+			}
+		}
 	}
 }

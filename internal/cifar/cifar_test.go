@@ -91,12 +91,19 @@ func TestLoadErrors(t *testing.T) {
 			os.Remove(p)
 			os.Mkdir(p, 0o755)
 		}, []string{"data_batch_2.bin is a directory"}},
-		{"python pickle folder", func(t *testing.T, dir string) {
+		{"damaged python batch", func(t *testing.T, dir string) {
 			for i := range 5 {
 				os.Remove(filepath.Join(dir, cifar.TrainFile(i+1)))
 				os.WriteFile(filepath.Join(dir, "data_batch_"+string(rune('1'+i))), []byte("\x80\x02}q"), 0o644)
 			}
-		}, []string{"Python (pickle) version", "binary version"}},
+			os.Remove(filepath.Join(dir, cifar.TestFile))
+		}, []string{"data_batch_1", "not a CIFAR-10 Python batch"}},
+		{"no batches at all", func(t *testing.T, dir string) {
+			for i := range 5 {
+				os.Remove(filepath.Join(dir, cifar.TrainFile(i+1)))
+			}
+			os.Remove(filepath.Join(dir, cifar.TestFile))
+		}, []string{"holds no CIFAR-10 batches", "get_cifar10.sh"}},
 		{"bad class names", func(t *testing.T, dir string) {
 			os.WriteFile(filepath.Join(dir, "batches.meta.txt"), []byte("cat\ndog\n"), 0o644)
 		}, []string{"batches.meta.txt", "2 class names"}},

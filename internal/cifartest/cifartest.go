@@ -2,9 +2,16 @@
 package cifartest
 
 import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/nettrain/nettrain/internal/cifar"
@@ -67,4 +74,60 @@ func write(t testing.TB, path string, b []byte) {
 	if err := os.WriteFile(path, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// Files returns the files of a dataset directory holding train and test in
+// the binary (python false) or Python version, names to contents, with the
+// class names file.
+func Files(train, test cifar.Set, per int, python bool) map[string][]byte {
+	files := map[string][]byte{}
+	for i := range cifar.TrainBatches + 1 {
+		s, name := test, "test_batch"
+		if i < cifar.TrainBatches {
+			s, name = train.Slice(i*per, (i+1)*per), fmt.Sprintf("data_batch_%d", i+1)
+		}
+		if python {
+			files[name] = Pickle(s, name)
+		} else {
+			files[name+".bin"] = Records(s)
+		}
+	}
+	if python {
+		files["batches.meta"] = PickleMeta(cifar.DefaultClassNames, per)
+	} else {
+		files["batches.meta.txt"] = []byte(strings.Join(cifar.DefaultClassNames, "\n") + "\n")
+	}
+	return files
+}
+
+// WriteFiles writes files into dir.
+func WriteFiles(t testing.TB, dir string, files map[string][]byte) {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, b := range files {
+		write(t, filepath.Join(dir, name), b)
+	}
+}
+
+// TarGz returns files packed as the official archives are: a .tar.gz with
+// every file under dir/, in sorted order, plus a readme.html.
+func TarGz(dir string, files map[string][]byte) []byte {
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(zw)
+	tw.WriteHeader(&tar.Header{Name: dir + "/", Typeflag: tar.TypeDir, Mode: 0o755})
+	names := slices.Sorted(maps.Keys(files))
+	for _, name := range append(names, "readme.html") {
+		b, ok := files[name]
+		if !ok {
+			b = []byte("<html>CIFAR-10</html>")
+		}
+		tw.WriteHeader(&tar.Header{Name: dir + "/" + name, Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(b))})
+		tw.Write(b)
+	}
+	tw.Close()
+	zw.Close()
+	return buf.Bytes()
 }
