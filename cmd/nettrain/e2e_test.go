@@ -99,3 +99,19 @@ func TestFloat32MatchesFloat64RealData(t *testing.T) {
 		t.Errorf("val_acc float32 %v, float64 %v", acc["float32"], acc["float64"])
 	}
 }
+
+// The real data checks out against the official MD5s.
+func TestDataInfoRealData(t *testing.T) {
+	data := realData(t)
+	r := runCmd(t, defaultEnv(), "data", "info", "--data", data, "--json")
+	var info dataInfo
+	if err := json.Unmarshal([]byte(r.stdout), &info); err != nil || r.code != 0 || !info.Official {
+		t.Fatalf("data info: exit %d, %v\n%s%s", r.code, err, r.stdout, r.stderr)
+	}
+	// The well-known per-channel means of CIFAR-10's training images.
+	for c, want := range []float64{125.3, 123.0, 113.9} {
+		if math.Abs(info.MeanRGB[c]-want) > 0.1 {
+			t.Errorf("mean of channel %d: %.2f, want about %.1f", c, info.MeanRGB[c], want)
+		}
+	}
+}

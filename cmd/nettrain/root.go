@@ -27,7 +27,8 @@ const (
 type env struct {
 	getenv     func(string) string
 	isTerminal func(w io.Writer) bool
-	loader     cifar.Loader // tests read tiny fixture batches
+	loader     cifar.Loader      // tests read tiny fixture batches
+	sums       map[string]string // expected batch MD5s; nil means the official ones
 }
 
 func defaultEnv() env {
@@ -86,6 +87,7 @@ Results go to stdout, progress and logs to stderr. Exit status: 0 success,
 		newTrainCmd(e),
 		newEvalCmd(e),
 		newGradcheckCmd(e),
+		newDataCmd(e),
 		newVersionCmd(),
 	)
 	return root

@@ -34,34 +34,36 @@ type Checkpoint struct {
 
 // Save writes ck to path atomically.
 func Save(path string, ck *Checkpoint) error {
-	d, _, _ := ck.Net.Dims()
-	if len(ck.Mean) != d {
-		panic("model: Save: mean has the wrong length")
-	}
-	err := fsutil.WriteAtomic(path, func(w io.Writer) error {
-		zw := npz.NewWriter(w)
-		arrays := []struct {
-			name string
-			v    any
-		}{
-			{"W1", ck.Net.W1}, {"b1", ck.Net.B1}, {"W2", ck.Net.W2}, {"b2", ck.Net.B2}, {"mean", ck.Mean},
-		}
-		for _, a := range arrays {
-			if err := zw.Write(a.name+".npy", a.v); err != nil {
-				return err
-			}
-		}
-		if ck.Meta != nil {
-			if err := zw.Write("meta.npy", string(ck.Meta)); err != nil {
-				return err
-			}
-		}
-		return zw.Close()
-	})
-	if err != nil {
+	if err := fsutil.WriteAtomic(path, func(w io.Writer) error { return Write(w, ck) }); err != nil {
 		return fmt.Errorf("model: saving %s: %w", path, err)
 	}
 	return nil
+}
+
+// Write writes ck to w as an npz archive.
+func Write(w io.Writer, ck *Checkpoint) error {
+	d, _, _ := ck.Net.Dims()
+	if len(ck.Mean) != d {
+		panic("model: Write: mean has the wrong length")
+	}
+	zw := npz.NewWriter(w)
+	arrays := []struct {
+		name string
+		v    any
+	}{
+		{"W1", ck.Net.W1}, {"b1", ck.Net.B1}, {"W2", ck.Net.W2}, {"b2", ck.Net.B2}, {"mean", ck.Mean},
+	}
+	for _, a := range arrays {
+		if err := zw.Write(a.name+".npy", a.v); err != nil {
+			return err
+		}
+	}
+	if ck.Meta != nil {
+		if err := zw.Write("meta.npy", string(ck.Meta)); err != nil {
+			return err
+		}
+	}
+	return zw.Close()
 }
 
 // Load reads a checkpoint written by Save or by numpy.savez with the same
