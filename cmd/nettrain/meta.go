@@ -103,3 +103,11 @@ func (j *jsonLines) close() error {
 	}
 	return j.f.Close()
 }
+
+// jsonUnmarshal is json.Unmarshal for metadata that may be absent: errors
+// leave v as it was.
+func jsonUnmarshal(b []byte, v any) {
+	if b != nil {
+		_ = json.Unmarshal(b, v)
+	}
+}

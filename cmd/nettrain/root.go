@@ -88,6 +88,7 @@ Results go to stdout, progress and logs to stderr. Exit status: 0 success,
 		newEvalCmd(e),
 		newGradcheckCmd(e),
 		newDataCmd(e),
+		newSweepCmd(e),
 		newVersionCmd(),
 	)
 	return root

@@ -1,0 +1,414 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+
+	"github.com/nettrain/nettrain/internal/cifar"
+	"github.com/nettrain/nettrain/internal/model"
+	"github.com/nettrain/nettrain/internal/sgd"
+	"github.com/nettrain/nettrain/internal/sweep"
+)
+
+type sweepOptions struct {
+	data      string
+	params    map[string]*string // flag text per hyperparameter
+	mode      string
+	trials    int
+	seed      uint64
+	halving   bool
+	eta       int
+	minIters  int
+	std       float64
+	numTrain  int
+	numVal    int
+	numTest   int
+	precision string
+	config    string
+	workers   int
+	out       string
+	shard     string
+	force     bool
+	test      bool
+	quiet     bool
+	json      bool
+	changed   func(string) bool
+}
+
+func newSweepCmd(e env) *cobra.Command {
+	o := sweepOptions{params: map[string]*string{}}
+	cmd := &cobra.Command{
+		Use:   "sweep",
+		Short: "Search hidden size, learning rate, regularisation and training length",
+		Long: `Search the hyperparameters in parallel, by grid or at random, optionally
+with successive halving, and keep the best model.
+
+Each hyperparameter takes a list (--hidden 100,200,500) or a range
+(--lr 1e-4:1e-2, log-uniform for lr and reg, uniform otherwise; lo:hi:n gives
+n points for --mode grid). Trial i is drawn from the sweep seed and i alone,
+so a sweep is the same whatever --workers is.
+
+Every finished trial is appended to DIR/results.jsonl (and synced) at once;
+running the same command again resumes: finished trials are skipped, so a
+killed sweep loses only the trials in flight. A diverged trial is marked and
+stops early; it never fails the sweep. At the end: the top 10 by validation
+accuracy, the best model in DIR/best.npz, and with --test its test accuracy.
+
+--halving starts every trial on --halving-min-iters iterations and promotes
+the best 1/--halving-eta to eta times as many, up to --iters, each promoted
+trial carrying on from its checkpoint.
+
+--shard i/n runs trials i, i+n, ...; without it, a Slurm job array
+(SLURM_ARRAY_TASK_ID, SLURM_ARRAY_TASK_COUNT) or a Kubernetes Indexed Job
+(JOB_COMPLETION_INDEX with NETTRAIN_SHARDS) chooses the shard. Shards write
+their own results files; 'nettrain sweep report DIR' merges them.`,
+		Example: `  nettrain sweep --hidden 100,200,500 --lr 1e-4:3e-3 --reg 1e-3:1 --trials 30
+  nettrain sweep --mode grid --hidden 100,200 --lr 1e-4:1e-2:5 --reg 0.01,0.1 --iters 2000
+  nettrain sweep --config sweep.yaml --halving --test --json
+  nettrain sweep report sweep/`,
+		Args: usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.changed = cmd.Flags().Changed
+			return runSweep(cmd.Context(), o, cmd.OutOrStdout(), cmd.ErrOrStderr(), e)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.data, "data", "", dataFlagHelp)
+	for _, p := range []struct{ name, def, help string }{
+		{"hidden", "100,200,500", "hidden units: list or range"},
+		{"lr", "1e-4:3e-3", "learning rate: list or range (log-uniform)"},
+		{"reg", "1e-3:1", "L2 strength: list or range (log-uniform)"},
+		{"iters", "4000", "iterations: list or range"},
+		{"batch", "200", "minibatch size: list or range"},
+		{"lr-decay", "0.95", "learning-rate factor per epoch: list or range"},
+	} {
+		o.params[strings.ReplaceAll(p.name, "-", "_")] = f.String(p.name, p.def, p.help)
+	}
+	f.StringVar(&o.mode, "mode", "random", "grid (every combination of the lists) or random")
+	f.IntVar(&o.trials, "trials", 20, "trials in random mode")
+	f.Uint64Var(&o.seed, "seed", 0, "sweep seed: draws the trials and their own seeds")
+	f.BoolVar(&o.halving, "halving", false, "successive halving: promote the best trials to longer budgets")
+	f.IntVar(&o.eta, "halving-eta", 3, "halving: keep the best 1/eta at each rung; budgets grow eta-fold")
+	f.IntVar(&o.minIters, "halving-min-iters", 0, "halving: iterations of the first rung (default the largest --iters / eta^2)")
+	f.Float64Var(&o.std, "std", 1e-4, "standard deviation of the initial weights")
+	f.IntVar(&o.numTrain, "num-train", cifar.DefaultNumTrain, "training images")
+	f.IntVar(&o.numVal, "num-val", cifar.DefaultNumVal, "validation images")
+	f.IntVar(&o.numTest, "num-test", cifar.DefaultNumTest, "test images for --test (10000 is all)")
+	f.StringVar(&o.precision, "precision", sgd.Float32, "float32 or float64")
+	f.StringVar(&o.config, "config", "", "read the search space from a YAML or JSON file (flags set on the command line win)")
+	f.IntVar(&o.workers, "workers", runtime.NumCPU(), "trials run in parallel, one core each")
+	f.StringVarP(&o.out, "out", "o", "sweep", "sweep directory")
+	f.StringVar(&o.shard, "shard", "", "run shard i of n (i/n, 0-based)")
+	f.BoolVar(&o.force, "force", false, "start over in --out even if it holds a sweep over another space")
+	f.BoolVar(&o.test, "test", false, "evaluate the best model on the test split, once")
+	f.BoolVarP(&o.quiet, "quiet", "q", false, "no progress or log output on stderr")
+	f.BoolVar(&o.json, "json", false, "print the result as one JSON object")
+	cmd.AddCommand(newSweepReportCmd(e))
+	return cmd
+}
+
+// space builds the search space: the defaults, then --config, then the
+// flags set on the command line.
+func (o sweepOptions) space() (sweep.Space, error) {
+	s := sweep.Space{Mode: o.mode, Trials: o.trials, Seed: o.seed, Params: map[string]sweep.Param{},
+		Std: o.std, NumTrain: o.numTrain, NumVal: o.numVal, Precision: o.precision}
+	for _, name := range sweep.Names {
+		p, err := sweep.ParseParam(strings.ReplaceAll(name, "_", "-"), *o.params[name])
+		if err != nil {
+			return s, err
+		}
+		s.Params[name] = p
+	}
+	if o.config != "" {
+		if err := sweep.ReadConfig(o.config, &s); err != nil {
+			return s, err
+		}
+		// Flags given on the command line win over the file.
+		for _, name := range sweep.Names {
+			if o.changed(strings.ReplaceAll(name, "_", "-")) {
+				p, _ := sweep.ParseParam(name, *o.params[name])
+				s.Params[name] = p
+			}
+		}
+		for flag, set := range map[string]func(){
+			"mode": func() { s.Mode = o.mode }, "trials": func() { s.Trials = o.trials }, "seed": func() { s.Seed = o.seed },
+			"std": func() { s.Std = o.std }, "num-train": func() { s.NumTrain = o.numTrain }, "num-val": func() { s.NumVal = o.numVal },
+			"precision": func() { s.Precision = o.precision },
+		} {
+			if o.changed(flag) {
+				set()
+			}
+		}
+	}
+	if o.halving || o.changed("halving-eta") || o.changed("halving-min-iters") {
+		h := sweep.Halving{Eta: o.eta, MinIters: o.minIters}
+		if s.Halving != nil && !o.changed("halving-eta") {
+			h.Eta = s.Halving.Eta
+		}
+		if s.Halving != nil && !o.changed("halving-min-iters") {
+			h.MinIters = s.Halving.MinIters
+		}
+		s.Halving = &h
+	}
+	if h := s.Halving; h != nil && h.MinIters == 0 && h.Eta >= 2 {
+		it := s.Params["iters"]
+		top := it.Hi
+		for _, v := range it.Values {
+			top = max(top, v)
+		}
+		h.MinIters = max(1, int(top)/(h.Eta*h.Eta))
+	}
+	if s.Precision != sgd.Float32 && s.Precision != sgd.Float64 {
+		return s, fmt.Errorf("--precision is %q, want float32 or float64", s.Precision)
+	}
+	if !(s.Std > 0) {
+		return s, fmt.Errorf("--std is %v, want a positive number", s.Std)
+	}
+	return s, s.Check()
+}
+
+// parseShard returns the shard from --shard, else from Slurm's or
+// Kubernetes' environment, else 0 of 1.
+func parseShard(flag string, getenv func(string) string) (int, int, error) {
+	parse := func(i, n string, what string) (int, int, error) {
+		si, err1 := strconv.Atoi(strings.TrimSpace(i))
+		sn, err2 := strconv.Atoi(strings.TrimSpace(n))
+		if err1 != nil || err2 != nil || sn < 1 || si < 0 || si >= sn {
+			return 0, 0, usageErrorf("%s gives shard %q of %q; want i/n with 0 <= i < n", what, i, n)
+		}
+		return si, sn, nil
+	}
+	if flag != "" {
+		i, n, ok := strings.Cut(flag, "/")
+		if !ok {
+			return 0, 0, usageErrorf("--shard %q: want i/n, such as 0/4", flag)
+		}
+		return parse(i, n, "--shard")
+	}
+	if id := getenv("SLURM_ARRAY_TASK_ID"); id != "" {
+		n := getenv("SLURM_ARRAY_TASK_COUNT")
+		lo, _ := strconv.Atoi(getenv("SLURM_ARRAY_TASK_MIN"))
+		i, err := strconv.Atoi(id)
+		if err != nil {
+			return 0, 0, usageErrorf("SLURM_ARRAY_TASK_ID %q is not a number", id)
+		}
+		return parse(strconv.Itoa(i-lo), n, "the Slurm job array (SLURM_ARRAY_TASK_ID - SLURM_ARRAY_TASK_MIN, SLURM_ARRAY_TASK_COUNT)")
+	}
+	if id := getenv("JOB_COMPLETION_INDEX"); id != "" {
+		n := getenv("NETTRAIN_SHARDS")
+		if n == "" {
+			return 0, 0, usageErrorf("JOB_COMPLETION_INDEX is set but NETTRAIN_SHARDS is not: set it to the Job's completions")
+		}
+		return parse(id, n, "the Indexed Job (JOB_COMPLETION_INDEX, NETTRAIN_SHARDS)")
+	}
+	return 0, 1, nil
+}
+
+func runSweep(ctx context.Context, o sweepOptions, stdout, stderr io.Writer, e env) error {
+	space, err := o.space()
+	if err != nil {
+		return usageError{err}
+	}
+	shard, shards, err := parseShard(o.shard, e.getenv)
+	if err != nil {
+		return err
+	}
+	if o.workers < 1 {
+		return usageErrorf("--workers is %d, want at least 1", o.workers)
+	}
+	sz := cifar.Sizes{Train: space.NumTrain, Val: space.NumVal, Test: o.numTest}
+	if err := sz.Check(cifar.TrainBatches*cifar.RecordsPerBatch, cifar.RecordsPerBatch); err != nil {
+		return usageError{err}
+	}
+	logf := func(format string, args ...any) {
+		if !o.quiet {
+			fmt.Fprintf(stderr, format, args...)
+		}
+	}
+	dataPath := dataDir(o.data, e)
+	ds, err := e.loader.Load(dataPath)
+	if err != nil {
+		return err
+	}
+	sp, err := ds.Split(sz)
+	if err != nil {
+		return usageError{err}
+	}
+	mean := cifar.Mean(sp.Train)
+	n := space.NumTrials()
+	logf("sweep: %d trials (%s), shard %d of %d, %d workers, results in %s\n", n, space.Mode, shard, shards, o.workers, o.out)
+
+	var bar *progressbar.ProgressBar
+	best := -1.0
+	r := &sweep.Runner{Space: space, Dir: o.out, Data: sweep.Data{Train: sp.Train, Val: sp.Val, Mean: mean},
+		Workers: o.workers, Shard: shard, Shards: shards, Force: o.force, NumTest: o.numTest}
+	terminal := !o.quiet && e.isTerminal(stderr)
+	r.Progress = func(res sweep.Result, done, total int) {
+		if res.Status == sweep.StatusOK {
+			best = max(best, res.ValAcc)
+		}
+		if terminal {
+			if bar == nil {
+				bar = progressbar.NewOptions(total, progressbar.OptionSetWriter(stderr), progressbar.OptionShowCount(),
+					progressbar.OptionSetPredictTime(true), progressbar.OptionSetWidth(30), progressbar.OptionThrottle(100*time.Millisecond))
+			}
+			bar.ChangeMax(total)
+			bar.Describe(fmt.Sprintf("best val_acc %.4f", best))
+			bar.Set(done)
+			return
+		}
+		if res.Trial >= 0 {
+			what := fmt.Sprintf("val_acc %.4f", res.ValAcc)
+			if res.Status != sweep.StatusOK {
+				what = res.Status
+			}
+			logf("trial %d rung %d (%d iters): %s  [%s]  %.1fs  (%d/%d done, best %.4f)\n",
+				res.Trial, res.Rung, res.Iters, what, res.Config.Describe(), res.Seconds, done, total, best)
+		}
+	}
+	start := time.Now()
+	results, err := r.Run(ctx)
+	if bar != nil {
+		bar.Exit()
+		fmt.Fprintln(stderr)
+	}
+	if err != nil {
+		if errors.Is(err, context.Canceled) {
+			return fmt.Errorf("%w: %d results saved in %s; run the same command again to resume", errInterrupted, len(results), o.out)
+		}
+		return err
+	}
+	logf("sweep: done in %.1fs\n", time.Since(start).Seconds())
+	out := ""
+	if shards == 1 {
+		out = filepath.Join(o.out, "best.npz")
+	}
+	return report(results, out, o.test, sp.Test, o.json, stdout, stderr, shards > 1)
+}
+
+// sweepSummary is what --json prints.
+type sweepSummary struct {
+	Trials  int            `json:"trials"`
+	OK      int            `json:"ok"`
+	Failed  int            `json:"failed"`
+	Best    *sweep.Result  `json:"best,omitempty"`
+	Model   string         `json:"model,omitempty"`
+	TestAcc *float64       `json:"test_acc,omitempty"`
+	Top     []sweep.Result `json:"top"`
+}
+
+// report ranks results, copies the best trial's checkpoint to out (if not
+// empty), scores it on test once if asked, and prints the top 10.
+func report(results []sweep.Result, out string, test bool, testSet cifar.Set, asJSON bool, stdout, stderr io.Writer, partial bool) error {
+	ranked := sweep.Latest(results)
+	sum := sweepSummary{Top: ranked[:min(10, len(ranked))]}
+	trials := map[[2]any]string{}
+	for _, res := range results {
+		trials[[2]any{res.Dir, res.Trial}] = res.Status
+	}
+	sum.Trials = len(trials)
+	sum.OK = len(ranked)
+	sum.Failed = sum.Trials - sum.OK
+	if len(ranked) > 0 {
+		b := ranked[0]
+		sum.Best = &b
+		if out != "" {
+			if err := sweep.CopyFile(out, filepath.Join(b.Dir, b.Checkpoint)); err != nil {
+				return fmt.Errorf("saving the best model: %w", err)
+			}
+			sum.Model = out
+		}
+		if test {
+			ck, err := model.Load(filepath.Join(b.Dir, b.Checkpoint))
+			if err != nil {
+				return err
+			}
+			var meta runMeta
+			jsonUnmarshal(ck.Meta, &meta)
+			acc := model.Accuracy(predictSet(ck.Net, meta.Config.Precision, testSet, ck.Mean), testSet.Y)
+			sum.TestAcc = &acc
+		}
+	}
+	if asJSON {
+		return writeJSON(stdout, sum)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "rank\ttrial\tval_acc\ttrain_acc\tloss\titers\thyperparameters\n")
+	for i, res := range sum.Top {
+		fmt.Fprintf(tw, "%d\t%d\t%.4f\t%.4f\t%.4f\t%d\t%s\n", i+1, res.Trial, res.ValAcc, res.TrainAcc, res.FinalLoss, res.Iters, res.Config.Describe())
+	}
+	tw.Flush()
+	fmt.Fprintf(stdout, "\n%d trials, %d ok, %d diverged or failed\n", sum.Trials, sum.OK, sum.Failed)
+	if sum.Best != nil {
+		if sum.Model != "" {
+			fmt.Fprintf(stdout, "best: trial %d, val_acc %.4f, saved to %s\n", sum.Best.Trial, sum.Best.ValAcc, sum.Model)
+		}
+		if sum.TestAcc != nil {
+			fmt.Fprintf(stdout, "test_acc %.4f (%d images)\n", *sum.TestAcc, testSet.N())
+		}
+	}
+	if partial {
+		fmt.Fprintf(stdout, "this was one shard; 'nettrain sweep report DIR' merges every shard's results\n")
+	}
+	return nil
+}
+
+func newSweepReportCmd(e env) *cobra.Command {
+	var out, data string
+	var test, asJSON bool
+	var numTest int
+	cmd := &cobra.Command{
+		Use:   "report DIR...",
+		Short: "Merge the results of sweep shards into one ranking and best model",
+		Args:  usageArgs(cobra.MinimumNArgs(1)),
+		RunE: func(cmd *cobra.Command, dirs []string) error {
+			var all []sweep.Result
+			for _, dir := range dirs {
+				files, _ := filepath.Glob(filepath.Join(dir, "results*.jsonl"))
+				if len(files) == 0 {
+					return fmt.Errorf("%s holds no results*.jsonl: not a sweep directory", dir)
+				}
+				for _, f := range files {
+					rs, err := sweep.ReadResults(f)
+					if err != nil {
+						return err
+					}
+					all = append(all, rs...)
+				}
+			}
+			if out == "" {
+				out = filepath.Join(dirs[0], "best.npz")
+			}
+			var testSet cifar.Set
+			if test {
+				ds, err := e.loader.Load(dataDir(data, e))
+				if err != nil {
+					return err
+				}
+				if numTest < 1 || numTest > ds.Test.N() {
+					return usageErrorf("--num-test is %d, want 1..%d", numTest, ds.Test.N())
+				}
+				testSet = ds.Test.Slice(0, numTest)
+			}
+			return report(all, out, test, testSet, asJSON, cmd.OutOrStdout(), cmd.ErrOrStderr(), false)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&out, "out", "o", "", "where to save the best model (default DIR/best.npz of the first DIR)")
+	f.BoolVar(&test, "test", false, "evaluate the best model on the test split")
+	f.StringVar(&data, "data", "", dataFlagHelp)
+	f.IntVar(&numTest, "num-test", cifar.DefaultNumTest, "test images for --test")
+	f.BoolVar(&asJSON, "json", false, "print the result as one JSON object")
+	return cmd
+}

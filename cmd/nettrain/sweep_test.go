@@ -1,0 +1,203 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nettrain/nettrain/internal/model"
+	"github.com/nettrain/nettrain/internal/sweep"
+)
+
+var smallSweep = []string{"--num-train", "150", "--num-val", "30", "--num-test", "20", "--hidden", "8,16", "--lr", "1e-5:1e-3", "--iters", "10", "--batch", "10", "--trials", "5", "--workers", "2"}
+
+func TestSweepCommand(t *testing.T) {
+	data := fixtureDir(t)
+	dir := filepath.Join(t.TempDir(), "sw")
+	r := runCmd(t, testEnv(), append([]string{"sweep", "--data", data, "--out", dir, "--test", "--json"}, smallSweep...)...)
+	if r.code != 0 {
+		t.Fatalf("sweep: exit %d\n%s", r.code, r.stderr)
+	}
+	var sum sweepSummary
+	if err := json.Unmarshal([]byte(r.stdout), &sum); err != nil {
+		t.Fatalf("--json: %v\n%s", err, r.stdout)
+	}
+	if sum.Trials != 5 || sum.OK != 5 || sum.Best == nil || sum.TestAcc == nil || len(sum.Top) != 5 || sum.Model != filepath.Join(dir, "best.npz") {
+		t.Errorf("summary %+v", sum)
+	}
+	for i := 1; i < len(sum.Top); i++ {
+		if sum.Top[i].ValAcc > sum.Top[i-1].ValAcc {
+			t.Errorf("top not ranked by val_acc: %v then %v", sum.Top[i-1].ValAcc, sum.Top[i].ValAcc)
+		}
+	}
+	if strings.Count(r.stderr, "\ntrial ") != 5 {
+		t.Errorf("stderr should have one line per trial:\n%s", r.stderr)
+	}
+	// The best model is a checkpoint eval takes, and scores what the sweep said.
+	r = runCmd(t, testEnv(), "eval", "--model", filepath.Join(dir, "best.npz"), "--data", data, "--json")
+	var ev evalResult
+	if err := json.Unmarshal([]byte(r.stdout), &ev); err != nil || r.code != 0 || ev.Accuracy != sum.Best.ValAcc {
+		t.Errorf("eval of best.npz: exit %d, accuracy %v, sweep said %v (%v)\n%s", r.code, ev.Accuracy, sum.Best.ValAcc, err, r.stderr)
+	}
+	// Plain output: the ranking table.
+	r = runCmd(t, testEnv(), append([]string{"sweep", "--data", data, "--out", dir, "-q"}, smallSweep...)...)
+	if r.code != 0 || !strings.Contains(r.stdout, "rank  trial  val_acc") || !strings.Contains(r.stdout, "best: trial") {
+		t.Errorf("plain output: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+func TestSweepShardsAndReport(t *testing.T) {
+	data := fixtureDir(t)
+	dir := t.TempDir()
+	for i, env := range []map[string]string{
+		{"SLURM_ARRAY_TASK_ID": "1", "SLURM_ARRAY_TASK_COUNT": "3", "SLURM_ARRAY_TASK_MIN": "1"},
+		{"SLURM_ARRAY_TASK_ID": "2", "SLURM_ARRAY_TASK_COUNT": "3", "SLURM_ARRAY_TASK_MIN": "1"},
+		{"JOB_COMPLETION_INDEX": "2", "NETTRAIN_SHARDS": "3"},
+	} {
+		e := testEnv()
+		e.getenv = func(k string) string { return env[k] }
+		r := runCmd(t, e, append([]string{"sweep", "--data", data, "--out", dir, "-q"}, smallSweep...)...)
+		if r.code != 0 || !strings.Contains(r.stdout, "this was one shard") {
+			t.Fatalf("shard %d: exit %d\n%s%s", i, r.code, r.stdout, r.stderr)
+		}
+	}
+	for i := range 3 {
+		if _, err := os.Stat(filepath.Join(dir, sweep.ResultsFile(i, 3))); err != nil {
+			t.Errorf("shard %d wrote no results: %v", i, err)
+		}
+	}
+	out := filepath.Join(t.TempDir(), "best.npz")
+	r := runCmd(t, testEnv(), "sweep", "report", dir, "--out", out, "--json")
+	var sum sweepSummary
+	if err := json.Unmarshal([]byte(r.stdout), &sum); err != nil || r.code != 0 || sum.Trials != 5 || sum.OK != 5 {
+		t.Fatalf("report: exit %d, %+v, %v\n%s", r.code, sum, err, r.stderr)
+	}
+	// The merged ranking is the one a single unsharded sweep gives.
+	single := filepath.Join(t.TempDir(), "single")
+	r = runCmd(t, testEnv(), append([]string{"sweep", "--data", data, "--out", single, "--json", "-q"}, smallSweep...)...)
+	var one sweepSummary
+	json.Unmarshal([]byte(r.stdout), &one)
+	for i := range one.Top {
+		if one.Top[i].Trial != sum.Top[i].Trial || one.Top[i].ValAcc != sum.Top[i].ValAcc {
+			t.Errorf("rank %d: merged shards give trial %d (%v), one sweep trial %d (%v)", i+1, sum.Top[i].Trial, sum.Top[i].ValAcc, one.Top[i].Trial, one.Top[i].ValAcc)
+		}
+	}
+	if _, err := model.Load(out); err != nil {
+		t.Errorf("report's best model: %v", err)
+	}
+}
+
+func TestParseShard(t *testing.T) {
+	none := func(string) string { return "" }
+	for _, tc := range []struct {
+		flag string
+		env  map[string]string
+		i, n int
+		bad  bool
+	}{
+		{"", nil, 0, 1, false},
+		{"2/5", nil, 2, 5, false},
+		{"5/5", nil, 0, 0, true},
+		{"-1/5", nil, 0, 0, true},
+		{"x", nil, 0, 0, true},
+		{"", map[string]string{"SLURM_ARRAY_TASK_ID": "3", "SLURM_ARRAY_TASK_COUNT": "4"}, 3, 4, false},
+		{"", map[string]string{"SLURM_ARRAY_TASK_ID": "4", "SLURM_ARRAY_TASK_COUNT": "4", "SLURM_ARRAY_TASK_MIN": "1"}, 3, 4, false},
+		{"", map[string]string{"JOB_COMPLETION_INDEX": "1", "NETTRAIN_SHARDS": "2"}, 1, 2, false},
+		{"", map[string]string{"JOB_COMPLETION_INDEX": "1"}, 0, 0, true},
+		{"1/2", map[string]string{"SLURM_ARRAY_TASK_ID": "0", "SLURM_ARRAY_TASK_COUNT": "4"}, 1, 2, false}, // the flag wins
+	} {
+		getenv := none
+		if tc.env != nil {
+			getenv = func(k string) string { return tc.env[k] }
+		}
+		i, n, err := parseShard(tc.flag, getenv)
+		if (err != nil) != tc.bad || !tc.bad && (i != tc.i || n != tc.n) {
+			t.Errorf("parseShard(%q, %v) = %d, %d, %v", tc.flag, tc.env, i, n, err)
+		}
+	}
+}
+
+func TestSweepBadInput(t *testing.T) {
+	data := fixtureDir(t)
+	dir := t.TempDir()
+	base := []string{"sweep", "--data", data, "--out", filepath.Join(dir, "s"), "--num-train", "150", "--num-val", "30"}
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{append(base, "--lr", "1e-2:1e-4"), 2, "--lr \"1e-2:1e-4\": the range is empty"},
+		{append(base, "--hidden", "0,10"), 2, "--hidden takes 0"},
+		{append(base, "--mode", "bayes"), 2, `--mode is "bayes"`},
+		{append(base, "--mode", "grid"), 2, "lo:hi:n"},
+		{append(base, "--shard", "3/3"), 2, "--shard gives shard"},
+		{append(base, "--workers", "0"), 2, "--workers is 0"},
+		{append(base, "--trials", "0"), 2, "--trials is 0"},
+		{append(base, "--halving", "--halving-eta", "1"), 2, "--halving-eta is 1"},
+		{append(base, "--config", filepath.Join(dir, "none.yaml")), 2, "--config"},
+		{[]string{"sweep", "report", dir}, 1, "holds no results"},
+	} {
+		r := runCmd(t, testEnv(), tc.args...)
+		first, _, _ := strings.Cut(r.stderr, "\n")
+		if r.code != tc.code || !strings.Contains(first, tc.want) {
+			t.Errorf("%v: exit %d, %q; want %d and %q", tc.args[len(base)-1:], r.code, first, tc.code, tc.want)
+		}
+	}
+}
+
+// A sweep killed with SIGKILL and run again completes without repeating
+// the trials that had finished.
+func TestSweepKilledThenResumed(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: skipping process tests")
+	}
+	bin, data := nettrainBinary(t), fullSizeData(t)
+	dir := filepath.Join(t.TempDir(), "sw")
+	args := []string{"sweep", "--data", data, "--out", dir, "--trials", "10", "--hidden", "32", "--iters", "150", "--batch", "50",
+		"--num-train", "2000", "--num-val", "100", "--workers", "1"}
+	cmd := exec.Command(bin, args...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	results := filepath.Join(dir, "results.jsonl")
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		b, _ := os.ReadFile(results)
+		if bytes.Count(b, []byte("\n")) >= 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatal("no 3 results in 60 s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	before, _ := sweep.ReadResults(results)
+	if len(before) >= 10 {
+		t.Skip("the sweep finished before the kill landed")
+	}
+	out, err := exec.Command(bin, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("rerun: %v\n%s", err, out)
+	}
+	if n := strings.Count(string(out), "\ntrial "); n != 10-len(before) {
+		t.Errorf("the rerun trained %d trials, want %d (10 less the %d finished)\n%s", n, 10-len(before), len(before), out)
+	}
+	after, _ := sweep.ReadResults(results)
+	seen := map[int]int{}
+	for _, r := range after {
+		seen[r.Trial]++
+	}
+	if len(after) != 10 || len(seen) != 10 {
+		t.Errorf("%d results for %d distinct trials after the rerun, want 10 and 10", len(after), len(seen))
+	}
+	t.Logf("killed after %d finished trials; the rerun trained the other %d", len(before), 10-len(before))
+}

@@ -1,0 +1,461 @@
+package sweep
+
+import (
+	"bufio"
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nettrain/nettrain/internal/cifar"
+	"github.com/nettrain/nettrain/internal/fsutil"
+	"github.com/nettrain/nettrain/internal/model"
+	"github.com/nettrain/nettrain/internal/sgd"
+)
+
+// Statuses of a finished trial.
+const (
+	StatusOK       = "ok"
+	StatusDiverged = "diverged"
+	StatusFailed   = "failed"
+)
+
+// Result is one finished trial at one rung (rung 0 without halving).
+type Result struct {
+	Trial      int     `json:"trial"`
+	Rung       int     `json:"rung"`
+	Config     Trial   `json:"config"`
+	Iters      int     `json:"iters"` // iterations trained in all
+	Status     string  `json:"status"`
+	Error      string  `json:"error,omitempty"`
+	ValAcc     float64 `json:"val_acc"`
+	TrainAcc   float64 `json:"train_acc"`
+	FinalLoss  float64 `json:"final_loss"`
+	Seconds    float64 `json:"seconds"`
+	Checkpoint string  `json:"checkpoint,omitempty"` // relative to the sweep directory
+	// Set when the results are read back, for reports over many files.
+	Dir string `json:"-"`
+}
+
+// Data is what every trial learns from; it is shared, read-only.
+type Data struct {
+	Train, Val cifar.Set
+	Mean       []float64
+}
+
+// Runner runs the trials of one shard of a space.
+type Runner struct {
+	Space   Space
+	Dir     string
+	Data    Data
+	Workers int // trials in parallel; 0 means 1
+	Shard   int // this shard, 0-based
+	Shards  int // shards in all; 0 means 1
+	Force   bool
+	NumTest int // recorded in checkpoints for eval; 0 means cifar.DefaultNumTest
+
+	// Progress, if set, is called after each result with the results done
+	// and expected so far (the total grows as halving promotes trials).
+	Progress func(r Result, done, total int)
+}
+
+// ResultsFile returns the name of the results file of shard i of n.
+func ResultsFile(i, n int) string {
+	if n <= 1 {
+		return "results.jsonl"
+	}
+	return fmt.Sprintf("results-shard-%d-of-%d.jsonl", i, n)
+}
+
+type task struct {
+	trial  Trial
+	rung   int
+	budget int    // iterations the trial has trained when this task ends
+	from   string // checkpoint to resume from, or ""
+	done   int    // iterations in that checkpoint
+}
+
+// Run runs every trial of the shard that results file does not already
+// hold, and returns all of the shard's results, old and new. A cancelled
+// ctx stops the trials in flight (they are not recorded) and returns its
+// error with the results so far.
+func (r *Runner) Run(ctx context.Context) ([]Result, error) {
+	if err := r.Space.Check(); err != nil {
+		return nil, err
+	}
+	shards := max(r.Shards, 1)
+	if r.Shard < 0 || r.Shard >= shards {
+		return nil, fmt.Errorf("shard %d of %d does not exist", r.Shard, shards)
+	}
+	if err := os.MkdirAll(filepath.Join(r.Dir, "trials"), 0o755); err != nil {
+		return nil, err
+	}
+	resultsPath := filepath.Join(r.Dir, ResultsFile(r.Shard, shards))
+	if err := r.checkSpace(resultsPath); err != nil {
+		return nil, err
+	}
+	results, err := ReadResults(resultsPath)
+	if err != nil {
+		return nil, err
+	}
+	out, err := openAppend(resultsPath)
+	if err != nil {
+		return nil, err
+	}
+	defer out.Close()
+
+	have := map[[2]int]Result{}
+	for _, res := range results {
+		have[[2]int{res.Trial, res.Rung}] = res
+	}
+	var trials []Trial
+	for i := r.Shard; i < r.Space.NumTrials(); i += shards {
+		trials = append(trials, r.Space.Trial(i))
+	}
+
+	var mu sync.Mutex // guards results, out, done
+	done := 0
+	total := len(trials)
+	record := func(res Result) error {
+		mu.Lock()
+		defer mu.Unlock()
+		b, _ := json.Marshal(res)
+		if _, err := out.Write(append(b, '\n')); err != nil {
+			return err
+		}
+		if err := out.Sync(); err != nil {
+			return err
+		}
+		results = append(results, res)
+		done++
+		if r.Progress != nil {
+			r.Progress(res, done, total)
+		}
+		return nil
+	}
+
+	// Rung by rung: all of a rung's trials finish before the next is chosen.
+	alive := trials
+	for rung := 0; len(alive) > 0; rung++ {
+		var tasks []task
+		for _, t := range alive {
+			budget := r.budget(t, rung)
+			if _, ok := have[[2]int{t.Index, rung}]; ok {
+				done++ // finished in an earlier run
+				continue
+			}
+			tk := task{trial: t, rung: rung, budget: budget}
+			if rung > 0 {
+				prev := have[[2]int{t.Index, rung - 1}]
+				tk.from, tk.done = prev.Checkpoint, prev.Iters
+			}
+			tasks = append(tasks, tk)
+		}
+		if r.Progress != nil && done > 0 && rung == 0 {
+			r.Progress(Result{Trial: -1}, done, total)
+		}
+		if err := r.runTasks(ctx, tasks, record); err != nil {
+			return results, err
+		}
+		for _, res := range results {
+			have[[2]int{res.Trial, res.Rung}] = res
+		}
+		alive = r.promote(alive, rung, have)
+		total += len(alive)
+	}
+	return results, nil
+}
+
+// budget returns the iterations trial t has trained at the end of rung.
+func (r *Runner) budget(t Trial, rung int) int {
+	h := r.Space.Halving
+	if h == nil {
+		return t.Iters
+	}
+	b := float64(h.MinIters) * math.Pow(float64(h.Eta), float64(rung))
+	return int(min(b, float64(t.Iters)))
+}
+
+// promote returns the trials that go on from rung: none without halving;
+// with it, the best ceil(n/eta) of the rung's ok trials by validation
+// accuracy (ties to the lower index), leaving out those already complete.
+func (r *Runner) promote(alive []Trial, rung int, have map[[2]int]Result) []Trial {
+	h := r.Space.Halving
+	if h == nil {
+		return nil
+	}
+	var ok []Result
+	for _, t := range alive {
+		if res, found := have[[2]int{t.Index, rung}]; found && res.Status == StatusOK {
+			ok = append(ok, res)
+		}
+	}
+	sort.SliceStable(ok, func(i, j int) bool {
+		if ok[i].ValAcc != ok[j].ValAcc {
+			return ok[i].ValAcc > ok[j].ValAcc
+		}
+		return ok[i].Trial < ok[j].Trial
+	})
+	keep := (len(alive) + h.Eta - 1) / h.Eta
+	var next []Trial
+	for _, res := range ok[:min(keep, len(ok))] {
+		if res.Iters < res.Config.Iters {
+			next = append(next, res.Config)
+		}
+	}
+	sort.Slice(next, func(i, j int) bool { return next[i].Index < next[j].Index })
+	return next
+}
+
+func (r *Runner) runTasks(ctx context.Context, tasks []task, record func(Result) error) error {
+	workers := max(r.Workers, 1)
+	next := make(chan task)
+	var wg sync.WaitGroup
+	var errMu sync.Mutex
+	var firstErr error
+	for range min(workers, len(tasks)) {
+		wg.Go(func() {
+			for t := range next {
+				res, err := r.runTask(ctx, t)
+				if err == nil {
+					err = record(res)
+				}
+				if err == nil && t.from != "" && t.from != res.Checkpoint {
+					// The previous rung's checkpoint is no longer needed once
+					// this rung's result is on disk.
+					os.Remove(filepath.Join(r.Dir, t.from))
+				}
+				if err != nil {
+					errMu.Lock()
+					if firstErr == nil {
+						firstErr = err
+					}
+					errMu.Unlock()
+				}
+			}
+		})
+	}
+	for _, t := range tasks {
+		if ctx.Err() != nil {
+			break
+		}
+		next <- t
+	}
+	close(next)
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return firstErr
+}
+
+// trialMeta is the JSON stored in a trial's checkpoint: the same config
+// and state keys as nettrain train writes, so eval and train --resume take
+// the checkpoint as it is.
+type trialMeta struct {
+	Config map[string]any `json:"config"`
+	State  struct {
+		Iter     int  `json:"iter"`
+		Complete bool `json:"complete"`
+	} `json:"state"`
+	Sweep struct {
+		Trial int `json:"trial"`
+		Rung  int `json:"rung"`
+	} `json:"sweep"`
+}
+
+// runTask trains one trial up to the task's budget. Only a cancelled ctx or
+// a failure to write is an error; a trial that fails is a Result.
+func (r *Runner) runTask(ctx context.Context, t task) (Result, error) {
+	start := time.Now()
+	tr := t.trial
+	res := Result{Trial: tr.Index, Rung: t.rung, Config: tr, Iters: t.budget, Status: StatusOK, Dir: r.Dir}
+	fail := func(status string, err error) (Result, error) {
+		res.Status, res.Error, res.Seconds = status, err.Error(), time.Since(start).Seconds()
+		return res, nil
+	}
+	var net *model.Net
+	if t.from != "" {
+		ck, err := model.Load(filepath.Join(r.Dir, t.from))
+		if err != nil {
+			return fail(StatusFailed, err)
+		}
+		net = ck.Net
+	} else {
+		net = sgd.Init(cifar.D, tr.Hidden, cifar.Classes, r.Space.Std, tr.Seed)
+	}
+	cfg := sgd.Config{Iters: t.budget, Batch: tr.Batch, LR: tr.LR, LRDecay: tr.LRDecay, Reg: tr.Reg,
+		Seed: tr.Seed, Precision: r.Space.Precision, Start: t.done}
+	hist, err := sgd.Train(ctx, net, sgd.Data(r.Data), cfg, sgd.Hooks{})
+	var de *sgd.DivergedError
+	switch {
+	case ctx.Err() != nil:
+		return res, ctx.Err()
+	case errors.As(err, &de):
+		return fail(StatusDiverged, err)
+	case err != nil:
+		return fail(StatusFailed, err)
+	}
+	res.FinalLoss = hist.Loss[len(hist.Loss)-1]
+	res.ValAcc = model.Accuracy(r.predict(net, r.Data.Val), r.Data.Val.Y)
+	res.TrainAcc = model.Accuracy(r.predict(net, r.Data.Train), r.Data.Train.Y)
+
+	var meta trialMeta
+	meta.Config = map[string]any{
+		"hidden": tr.Hidden, "lr": tr.LR, "lr_decay": tr.LRDecay, "reg": tr.Reg, "iters": tr.Iters,
+		"batch": tr.Batch, "std": r.Space.Std, "seed": tr.Seed, "num_train": r.Space.NumTrain,
+		"num_val": r.Space.NumVal, "num_test": cmp.Or(r.NumTest, cifar.DefaultNumTest), "precision": r.Space.Precision,
+	}
+	meta.State.Iter, meta.State.Complete = t.budget, t.budget == tr.Iters
+	meta.Sweep.Trial, meta.Sweep.Rung = tr.Index, t.rung
+	b, _ := json.Marshal(meta)
+	// One file per rung, so that a kill between saving it and recording the
+	// result leaves the previous rung's checkpoint for the rerun.
+	res.Checkpoint = filepath.Join("trials", fmt.Sprintf("%04d-rung%d.npz", tr.Index, t.rung))
+	if err := model.Save(filepath.Join(r.Dir, res.Checkpoint), &model.Checkpoint{Net: net, Mean: r.Data.Mean, Meta: b}); err != nil {
+		return res, err
+	}
+	res.Seconds = time.Since(start).Seconds()
+	return res, nil
+}
+
+func (r *Runner) predict(net *model.Net, s cifar.Set) []uint8 {
+	if r.Space.Precision == sgd.Float64 {
+		return net.PredictSet(nil, s, r.Data.Mean)
+	}
+	return model.PredictSet(model.RawOf[float32](net), nil, s, r.Data.Mean)
+}
+
+// checkSpace writes the space to sweep.json, or, if one is there, makes
+// sure it is the same: resuming with another space is an error unless
+// Force, which sets the old results aside.
+func (r *Runner) checkSpace(resultsPath string) error {
+	path := filepath.Join(r.Dir, "sweep.json")
+	want, _ := json.MarshalIndent(r.Space, "", "  ")
+	want = append(want, '\n')
+	old, err := os.ReadFile(path)
+	switch {
+	case err == nil && string(old) == string(want):
+		return nil
+	case err == nil && !r.Force:
+		return fmt.Errorf("%s holds a sweep over another search space (see its sweep.json); rerun with the same flags to resume it, pick another --out, or pass --force to start over", r.Dir)
+	case err == nil:
+		stamp := time.Now().UTC().Format("20060102T150405")
+		entries, _ := filepath.Glob(filepath.Join(r.Dir, "results*.jsonl"))
+		for _, e := range entries {
+			if err := os.Rename(e, e+".replaced-"+stamp); err != nil {
+				return err
+			}
+		}
+	case !errors.Is(err, os.ErrNotExist):
+		return err
+	}
+	return fsutil.WriteAtomic(path, func(w io.Writer) error { _, err := w.Write(want); return err })
+}
+
+// ReadResults reads a results file; a missing file is no results. A torn
+// last line (a kill in the middle of a write) is skipped.
+func ReadResults(path string) ([]Result, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []Result
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<16), 1<<24)
+	line := 0
+	for sc.Scan() {
+		line++
+		var res Result
+		if err := json.Unmarshal(sc.Bytes(), &res); err != nil {
+			continue
+		}
+		res.Dir = filepath.Dir(path)
+		out = append(out, res)
+	}
+	return out, sc.Err()
+}
+
+// openAppend opens path to append whole lines: if the file ends without a
+// newline (a torn write), one is added first.
+func openAppend(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	st, err := f.Stat()
+	if err == nil && st.Size() > 0 {
+		var last [1]byte
+		if _, err := f.ReadAt(last[:], st.Size()-1); err == nil && last[0] != '\n' {
+			_, err = f.Write([]byte{'\n'})
+		}
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// Latest returns each trial's last ok result (the one its checkpoint
+// holds), best validation accuracy first, ties to the lower trial.
+func Latest(results []Result) []Result {
+	type key struct {
+		dir   string
+		trial int
+	}
+	last := map[key]Result{}
+	for _, res := range results {
+		k := key{res.Dir, res.Trial}
+		if prev, ok := last[k]; !ok || res.Rung >= prev.Rung {
+			last[k] = res
+		}
+	}
+	var out []Result
+	for _, res := range last {
+		if res.Status == StatusOK {
+			out = append(out, res)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].ValAcc != out[j].ValAcc {
+			return out[i].ValAcc > out[j].ValAcc
+		}
+		if out[i].Dir != out[j].Dir {
+			return out[i].Dir < out[j].Dir
+		}
+		return out[i].Trial < out[j].Trial
+	})
+	return out
+}
+
+// CopyFile copies src to dst atomically.
+func CopyFile(dst, src string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	return fsutil.WriteAtomic(dst, func(w io.Writer) error { _, err := io.Copy(w, in); return err })
+}
+
+// Describe formats a trial's hyperparameters for a table.
+func (t Trial) Describe() string {
+	return strings.Join([]string{
+		fmt.Sprintf("hidden %d", t.Hidden), fmt.Sprintf("lr %.3g", t.LR), fmt.Sprintf("reg %.3g", t.Reg),
+		fmt.Sprintf("iters %d", t.Iters), fmt.Sprintf("batch %d", t.Batch), fmt.Sprintf("decay %.3g", t.LRDecay),
+	}, "  ")
+}

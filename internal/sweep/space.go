@@ -1,0 +1,350 @@
+package sweep
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Param is the values one hyperparameter may take: a list, or a range
+// [Lo, Hi] sampled log-uniformly (Log) or uniformly, optionally with N
+// evenly spaced points for grid search.
+type Param struct {
+	Values []float64 `json:"values,omitempty"`
+	Lo     float64   `json:"lo,omitempty"`
+	Hi     float64   `json:"hi,omitempty"`
+	N      int       `json:"n,omitempty"`
+	Log    bool      `json:"log,omitempty"`
+}
+
+// IsRange reports whether p is a range rather than a list.
+func (p Param) IsRange() bool { return p.Values == nil }
+
+// String is p in the flag syntax: "a,b,c" or "lo:hi" or "lo:hi:n".
+func (p Param) String() string {
+	if !p.IsRange() {
+		s := make([]string, len(p.Values))
+		for i, v := range p.Values {
+			s[i] = strconv.FormatFloat(v, 'g', -1, 64)
+		}
+		return strings.Join(s, ",")
+	}
+	s := strconv.FormatFloat(p.Lo, 'g', -1, 64) + ":" + strconv.FormatFloat(p.Hi, 'g', -1, 64)
+	if p.N > 0 {
+		s += ":" + strconv.Itoa(p.N)
+	}
+	return s
+}
+
+// ParseParam parses "a,b,c" (a list), "lo:hi" (a range) or "lo:hi:n" (a
+// range with n grid points). Ranges of lr and reg are log-uniform, others
+// uniform; integer hyperparameters are rounded when drawn.
+func ParseParam(name, s string) (Param, error) {
+	s = strings.TrimSpace(s)
+	bad := func(why string) (Param, error) {
+		return Param{}, fmt.Errorf("--%s %q: %s; want a list such as 50,100,200 or a range lo:hi (or lo:hi:n for a grid)", name, s, why)
+	}
+	if s == "" {
+		return bad("empty")
+	}
+	num := func(t string) (float64, error) {
+		v, err := strconv.ParseFloat(strings.TrimSpace(t), 64)
+		if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+			return 0, fmt.Errorf("%q is not a number", t)
+		}
+		return v, nil
+	}
+	if strings.Contains(s, ":") {
+		parts := strings.Split(s, ":")
+		if len(parts) > 3 {
+			return bad("too many colons")
+		}
+		lo, err := num(parts[0])
+		if err != nil {
+			return bad(err.Error())
+		}
+		hi, err := num(parts[1])
+		if err != nil {
+			return bad(err.Error())
+		}
+		if !(lo < hi) {
+			return bad("the range is empty (lo must be below hi)")
+		}
+		p := Param{Lo: lo, Hi: hi, Log: name == "lr" || name == "reg"}
+		if p.Log && lo <= 0 {
+			return bad("a log-uniform range needs lo > 0")
+		}
+		if len(parts) == 3 {
+			n, err := strconv.Atoi(parts[2])
+			if err != nil || n < 2 {
+				return bad("n must be an integer >= 2")
+			}
+			p.N = n
+		}
+		return p, nil
+	}
+	var p Param
+	for _, t := range strings.Split(s, ",") {
+		v, err := num(t)
+		if err != nil {
+			return bad(err.Error())
+		}
+		p.Values = append(p.Values, v)
+	}
+	return p, nil
+}
+
+// grid returns the points of p for grid search.
+func (p Param) grid() ([]float64, error) {
+	if !p.IsRange() {
+		return p.Values, nil
+	}
+	if p.N == 0 {
+		return nil, errors.New("a range needs a number of points (lo:hi:n) in grid mode")
+	}
+	out := make([]float64, p.N)
+	for i := range out {
+		t := float64(i) / float64(p.N-1)
+		if p.Log {
+			out[i] = math.Exp(math.Log(p.Lo) + t*(math.Log(p.Hi)-math.Log(p.Lo)))
+		} else {
+			out[i] = p.Lo + t*(p.Hi-p.Lo)
+		}
+	}
+	out[0], out[p.N-1] = p.Lo, p.Hi // exactly the ends the user wrote
+	return out, nil
+}
+
+// draw returns a random value of p.
+func (p Param) draw(rng *rand.Rand) float64 {
+	if !p.IsRange() {
+		return p.Values[rng.IntN(len(p.Values))]
+	}
+	u := rng.Float64()
+	if p.Log {
+		return math.Exp(math.Log(p.Lo) + u*(math.Log(p.Hi)-math.Log(p.Lo)))
+	}
+	return p.Lo + u*(p.Hi-p.Lo)
+}
+
+// Names are the searched hyperparameters, in the order trials draw them.
+var Names = []string{"hidden", "lr", "reg", "iters", "batch", "lr_decay"}
+
+// Space is what a sweep searches.
+type Space struct {
+	Mode    string           `json:"mode"`   // "grid" or "random"
+	Trials  int              `json:"trials"` // random mode
+	Seed    uint64           `json:"seed"`
+	Params  map[string]Param `json:"params"` // by Names
+	Halving *Halving         `json:"halving,omitempty"`
+	// Fixed for every trial.
+	Std       float64 `json:"std"`
+	NumTrain  int     `json:"num_train"`
+	NumVal    int     `json:"num_val"`
+	Precision string  `json:"precision"`
+}
+
+// Halving is successive halving: every trial runs MinIters iterations;
+// the best 1/Eta (by validation accuracy) go on to Eta times as many, and
+// so on up to the iters of their config.
+type Halving struct {
+	Eta      int `json:"eta"`
+	MinIters int `json:"min_iters"`
+}
+
+// Trial is one configuration drawn from a space.
+type Trial struct {
+	Index   int     `json:"trial"`
+	Hidden  int     `json:"hidden"`
+	LR      float64 `json:"lr"`
+	Reg     float64 `json:"reg"`
+	Iters   int     `json:"iters"`
+	Batch   int     `json:"batch"`
+	LRDecay float64 `json:"lr_decay"`
+	Seed    uint64  `json:"seed"` // of the trial's weights and minibatches
+}
+
+// Check validates s.
+func (s Space) Check() error {
+	if s.Mode != "grid" && s.Mode != "random" {
+		return fmt.Errorf("--mode is %q, want grid or random", s.Mode)
+	}
+	if s.Mode == "random" && s.Trials < 1 {
+		return fmt.Errorf("--trials is %d, want at least 1", s.Trials)
+	}
+	for _, name := range Names {
+		p, ok := s.Params[name]
+		if !ok {
+			return fmt.Errorf("no values for %s", name)
+		}
+		vals := p.Values
+		if p.IsRange() {
+			vals = []float64{p.Lo, p.Hi}
+		}
+		for _, v := range vals {
+			if err := checkValue(name, v); err != nil {
+				return err
+			}
+		}
+		if s.Mode == "grid" {
+			if _, err := p.grid(); err != nil {
+				return fmt.Errorf("--%s %s: %v", flagName(name), p, err)
+			}
+		}
+	}
+	if h := s.Halving; h != nil {
+		if h.Eta < 2 {
+			return fmt.Errorf("--halving-eta is %d, want at least 2", h.Eta)
+		}
+		if h.MinIters < 1 {
+			return fmt.Errorf("--halving-min-iters is %d, want at least 1", h.MinIters)
+		}
+	}
+	return nil
+}
+
+func flagName(name string) string { return strings.ReplaceAll(name, "_", "-") }
+
+func checkValue(name string, v float64) error {
+	ok := true
+	switch name {
+	case "hidden", "iters", "batch":
+		ok = v >= 1
+	case "lr":
+		ok = v > 0
+	case "reg":
+		ok = v >= 0
+	case "lr_decay":
+		ok = v > 0 && v <= 1
+	}
+	if !ok {
+		return fmt.Errorf("--%s takes %v, out of range", flagName(name), v)
+	}
+	return nil
+}
+
+// NumTrials returns the number of trials: the grid's size, or Trials.
+func (s Space) NumTrials() int {
+	if s.Mode == "random" {
+		return s.Trials
+	}
+	n := 1
+	for _, name := range Names {
+		g, _ := s.Params[name].grid()
+		n *= len(g)
+	}
+	return n
+}
+
+// Trial returns trial i: in grid mode the i-th combination (the last
+// hyperparameter varying fastest), in random mode a draw from a generator
+// seeded by the sweep seed and i alone.
+func (s Space) Trial(i int) Trial {
+	v := map[string]float64{}
+	if s.Mode == "grid" {
+		k := i
+		for j := len(Names) - 1; j >= 0; j-- {
+			g, _ := s.Params[Names[j]].grid()
+			v[Names[j]] = g[k%len(g)]
+			k /= len(g)
+		}
+	} else {
+		rng := rand.New(rand.NewPCG(s.Seed, uint64(i)))
+		for _, name := range Names {
+			v[name] = s.Params[name].draw(rng)
+		}
+	}
+	return Trial{
+		Index: i, Hidden: int(math.Round(v["hidden"])), LR: v["lr"], Reg: v["reg"],
+		Iters: int(math.Round(v["iters"])), Batch: int(math.Round(v["batch"])), LRDecay: v["lr_decay"],
+		Seed: s.Seed ^ (uint64(i)+1)*0x9e3779b97f4a7c15,
+	}
+}
+
+// fileSpace is a --config file: each hyperparameter a number, a list or a
+// range string, the rest as the flags.
+type fileSpace struct {
+	Mode      string         `yaml:"mode"`
+	Trials    int            `yaml:"trials"`
+	Seed      *uint64        `yaml:"seed"`
+	Params    map[string]any `yaml:",inline"`
+	Halving   *Halving       `yaml:"halving"`
+	Std       float64        `yaml:"std"`
+	NumTrain  int            `yaml:"num_train"`
+	NumVal    int            `yaml:"num_val"`
+	Precision string         `yaml:"precision"`
+}
+
+// ReadConfig reads a space from a YAML or JSON file into s: what the file
+// sets replaces s's values, and a key it does not know is an error.
+func ReadConfig(path string, s *Space) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("--config: %w", err)
+	}
+	var f fileSpace
+	if err := yaml.Unmarshal(b, &f); err != nil {
+		return fmt.Errorf("--config %s: %v", path, err)
+	}
+	if f.Mode != "" {
+		s.Mode = f.Mode
+	}
+	if f.Trials != 0 {
+		s.Trials = f.Trials
+	}
+	if f.Seed != nil {
+		s.Seed = *f.Seed
+	}
+	if f.Halving != nil {
+		s.Halving = f.Halving
+	}
+	if f.Std != 0 {
+		s.Std = f.Std
+	}
+	if f.NumTrain != 0 {
+		s.NumTrain = f.NumTrain
+	}
+	if f.NumVal != 0 {
+		s.NumVal = f.NumVal
+	}
+	if f.Precision != "" {
+		s.Precision = f.Precision
+	}
+	known := map[string]bool{}
+	for _, n := range Names {
+		known[n] = true
+	}
+	for key, raw := range f.Params {
+		name := strings.ReplaceAll(key, "-", "_")
+		if !known[name] {
+			return fmt.Errorf("--config %s: unknown key %q (hyperparameters are %s)", path, key, strings.Join(Names, ", "))
+		}
+		var text string
+		switch v := raw.(type) {
+		case string:
+			text = v
+		case int, float64:
+			text = fmt.Sprint(v)
+		case []any:
+			parts := make([]string, len(v))
+			for i, x := range v {
+				parts[i] = fmt.Sprint(x)
+			}
+			text = strings.Join(parts, ",")
+		default:
+			return fmt.Errorf("--config %s: %s is a %T, want a number, a list or a range string", path, key, raw)
+		}
+		p, err := ParseParam(flagName(name), text)
+		if err != nil {
+			return fmt.Errorf("--config %s: %v", path, err)
+		}
+		s.Params[name] = p
+	}
+	return nil
+}
