@@ -13,7 +13,7 @@ TAGS     ?= $(if $(HAVE_OPENBLAS),openblas,)
 # Extra flags for `make train`, e.g. make train ARGS="--hidden 200 --lr 1e-3 --iters 4000"
 ARGS     ?=
 
-.PHONY: all build test vet fmt-check lint bench data train clean help
+.PHONY: all build test vet fmt-check lint bench data train clean help slurm-test fuzz
 
 all: build
 
@@ -25,6 +25,8 @@ help:
 	@echo "make data    fetch CIFAR-10 into $(DATA) unless it is already there"
 	@echo "make train   build, fetch the data if missing, and train with the defaults (ARGS=... for more flags)"
 	@echo "make clean   remove build outputs"
+	@echo "make fuzz    run each fuzz target for FUZZTIME (default 5m)"
+	@echo "make slurm-test  start a one-node Slurm cluster (root; installs slurm-wlm) and run a sweep job array on it"
 
 build:
 	@[ -n "$(TAGS)" ] || echo "note: OpenBLAS not found (apt-get install libopenblas-dev for a faster nettrain); building with gonum's pure-Go BLAS"
@@ -69,6 +71,14 @@ data:
 
 train: build data
 	$(BIN) train --data "$(DATA)" $(ARGS)
+
+FUZZTIME ?= 5m
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzReadBatch$$' -fuzztime $(FUZZTIME) ./internal/cifar
+	$(GO) test -run '^$$' -fuzz '^FuzzRead$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./internal/model
+
+slurm-test:
+	NETTRAIN_DATA="$(DATA)" scripts/slurm_test.sh
 
 clean:
 	rm -rf bin
