@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
@@ -12,6 +14,7 @@ import (
 
 	"github.com/nettrain/nettrain/internal/cifar"
 	"github.com/nettrain/nettrain/internal/model"
+	"github.com/nettrain/nettrain/internal/plots"
 	"github.com/nettrain/nettrain/internal/sgd"
 )
 
@@ -23,6 +26,7 @@ type evalOptions struct {
 	// which of sizes the user set; the rest come from the checkpoint
 	setTrain, setVal, setTest bool
 	precision                 string // "" means the model's
+	plots                     string
 	json                      bool
 }
 
@@ -53,6 +57,7 @@ trained with (from its metadata), else to cs231n's 49000/1000/1000.`,
 	f.IntVar(&opts.sizes.Val, "num-val", cifar.DefaultNumVal, "validation images (default: the model's, else 1000)")
 	f.IntVar(&opts.sizes.Test, "num-test", cifar.DefaultNumTest, "test images (default: the model's, else 1000; 10000 is all)")
 	f.StringVar(&opts.precision, "precision", "", "arithmetic of scoring: float32 or float64 (default: the model's training precision)")
+	f.StringVar(&opts.plots, "plots", "", "write confusion.png into this directory")
 	f.BoolVar(&opts.json, "json", false, "print the result as one JSON object")
 	return cmd
 }
@@ -145,6 +150,15 @@ func runEval(_ context.Context, o evalOptions, stdout io.Writer, e env) error {
 		res.PerClass = append(res.PerClass, cs)
 	}
 
+	if o.plots != "" {
+		if err := os.MkdirAll(o.plots, 0o755); err != nil {
+			return fmt.Errorf("--plots: %w", err)
+		}
+		err := plots.WriteFile(filepath.Join(o.plots, "confusion.png"), func(w io.Writer) error { return plots.Confusion(w, res.Confusion, ds.Classes) })
+		if err != nil {
+			return err
+		}
+	}
 	if o.json {
 		return writeJSON(stdout, res)
 	}

@@ -119,7 +119,7 @@ func runGradcheck(o gradcheckOptions, stdout io.Writer, e env) error {
 		}
 	}
 	net := model.New(d, o.hidden, c, o.std, rng)
-	checks := model.GradCheck(net, x, y, o.reg, gradcheckStep)
+	checks := model.GradCheck(net, x, y, o.reg, gradcheckStep, nil)
 
 	failed := ""
 	for _, pc := range checks {

@@ -89,6 +89,7 @@ Results go to stdout, progress and logs to stderr. Exit status: 0 success,
 		newGradcheckCmd(e),
 		newDataCmd(e),
 		newSweepCmd(e),
+		newPlotCmd(),
 		newVersionCmd(),
 	)
 	return root

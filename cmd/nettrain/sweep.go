@@ -290,6 +290,9 @@ func runSweep(ctx context.Context, o sweepOptions, stdout, stderr io.Writer, e e
 		return err
 	}
 	logf("sweep: done in %.1fs\n", time.Since(start).Seconds())
+	if err := writeSweepPlot(o.out, results); err != nil {
+		return err
+	}
 	out := ""
 	if shards == 1 {
 		out = filepath.Join(o.out, "best.npz")
@@ -389,6 +392,9 @@ func newSweepReportCmd(e env) *cobra.Command {
 			}
 			if out == "" {
 				out = filepath.Join(dirs[0], "best.npz")
+			}
+			if err := writeSweepPlot(filepath.Dir(out), all); err != nil {
+				return err
 			}
 			var testSet cifar.Set
 			if test {

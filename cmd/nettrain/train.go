@@ -25,6 +25,7 @@ type trainOptions struct {
 	out     string
 	metrics string
 	resume  string
+	plots   string
 	test    bool
 	quiet   bool
 	json    bool
@@ -78,6 +79,7 @@ uninterrupted run would have.`,
 	f.StringVarP(&opts.out, "out", "o", "nettrain-model.npz", "where to save the model (.npz; with --resume, default the resumed file)")
 	f.StringVar(&opts.metrics, "metrics", "", "stream metrics to this file as JSON Lines (appended to with --resume)")
 	f.StringVar(&opts.resume, "resume", "", "carry on training from this checkpoint")
+	f.StringVar(&opts.plots, "plots", "", "write loss.png, accuracy.png and weights.png into this directory")
 	f.BoolVar(&opts.test, "test", false, "also report accuracy on the test split")
 	f.BoolVarP(&opts.quiet, "quiet", "q", false, "no progress or log output on stderr")
 	f.BoolVar(&opts.json, "json", false, "print the result as one JSON object on stdout")
@@ -186,6 +188,11 @@ func runTrain(ctx context.Context, o trainOptions, stdout, stderr io.Writer, e e
 	// Fail now, not after the run, if the model cannot be saved.
 	if st, err := os.Stat(filepath.Dir(o.out)); err != nil || !st.IsDir() {
 		return fmt.Errorf("--out %s: directory %s does not exist", o.out, filepath.Dir(o.out))
+	}
+	if o.plots != "" {
+		if err := os.MkdirAll(o.plots, 0o755); err != nil {
+			return fmt.Errorf("--plots: %w", err)
+		}
 	}
 	logf := func(format string, args ...any) {
 		if !o.quiet {
@@ -346,6 +353,13 @@ func runTrain(ctx context.Context, o trainOptions, stdout, stderr io.Writer, e e
 		}
 	}
 	logf("trained %d iterations in %.1fs; model saved to %s\n", len(hist.Loss), time.Since(trainStart).Seconds(), o.out)
+	if o.plots != "" {
+		// A resumed run has only this part's losses; plot --metrics draws the whole.
+		if _, err := writeRunPlots(o.plots, hist.Loss, epochs, net); err != nil {
+			return err
+		}
+		logf("plots in %s\n", o.plots)
+	}
 
 	if o.json {
 		return writeJSON(stdout, struct {

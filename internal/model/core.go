@@ -62,7 +62,13 @@ func (r *Raw[T]) Params() [4][]T { return [4][]T{r.W1, r.B1, r.W2, r.B2} }
 
 // Workspace holds the activations of one batch so that Loss and Predict
 // allocate nothing after the first call. A Workspace serves one goroutine.
+//
+// Dropout, when not nil, is the inverted-dropout mask of the hidden layer
+// for Loss: a row-major (N, H) slice of 0 (dropped) or 1/(1-p) (kept).
+// Predict ignores it: dropout is off at evaluation.
 type Workspace[T Float] struct {
+	Dropout []T
+
 	h      []T // (N, H) hidden activations, ReLU applied
 	scores []T // (N, C) scores, then dscores
 	dh     []T // (N, H) gradient at the hidden layer
@@ -115,6 +121,24 @@ func (r *Raw[T]) Loss(grads *Raw[T], ws *Workspace[T], x []T, y []uint8, reg flo
 	nrows := len(y)
 	d, hid, c := r.D, r.H, r.C
 	r.forward(ws, x, nrows)
+	if ws.Dropout != nil {
+		// Inverted dropout: h = relu(z) * mask, the mask already scaled by
+		// 1/(1-p) so that evaluation needs no rescaling. The scores are
+		// recomputed from the masked h.
+		if len(ws.Dropout) != nrows*hid {
+			panic("model: dropout mask has the wrong shape")
+		}
+		for i, m := range ws.Dropout {
+			ws.h[i] *= m
+		}
+		gemm(blas.NoTrans, blas.NoTrans, nrows, c, hid, 1, ws.h, hid, r.W2, c, 0, ws.scores, c)
+		for i := range nrows {
+			row := ws.scores[i*c : (i+1)*c : (i+1)*c]
+			for j, b := range r.B2[:c] {
+				row[j] += b
+			}
+		}
+	}
 
 	// Softmax cross-entropy, fused with its gradient
 	// dscores = (softmax - onehot(y)) / N, written over the scores.
@@ -159,11 +183,15 @@ func (r *Raw[T]) Loss(grads *Raw[T], ws *Workspace[T], x []T, y []uint8, reg flo
 	gemm(blas.Trans, blas.NoTrans, hid, c, nrows, 1, ws.h, hid, ws.scores, c, T(reg), grads.W2, c)
 	colSum(grads.B2, ws.scores, c)
 
-	// dh = (dscores W2^T) * [z > 0]; h > 0 exactly where z > 0.
+	// dz = (dscores W2^T) * [z > 0]; h > 0 exactly where z > 0 (and,
+	// with dropout, the unit was kept, whose mask value scales dh).
 	gemm(blas.NoTrans, blas.Trans, nrows, hid, c, 1, ws.scores, c, r.W2, c, 0, ws.dh, hid)
 	for i, v := range ws.h {
-		if v <= 0 {
+		switch {
+		case v <= 0:
 			ws.dh[i] = 0
+		case ws.Dropout != nil:
+			ws.dh[i] *= ws.Dropout[i]
 		}
 	}
 

@@ -21,12 +21,13 @@ func RelErr(a, b float64) float64 {
 
 // GradCheck compares the analytic gradients of n.Loss on the batch x, y with
 // centered differences (f(p+h) - f(p-h)) / 2h for every entry of W1, b1, W2
-// and b2, in float64. It perturbs n in place and restores each entry
-// exactly before it returns.
-func GradCheck(n *Net, x []float64, y []uint8, reg, h float64) [4]ParamCheck {
+// and b2, in float64. dropout, if not nil, is a fixed inverted-dropout mask
+// (see Workspace) used by every evaluation. It perturbs n in place and
+// restores each entry exactly before it returns.
+func GradCheck(n *Net, x []float64, y []uint8, reg, h float64, dropout []float64) [4]ParamCheck {
 	d, hid, c := n.Dims()
 	grads := Zeros(d, hid, c)
-	ws := &Workspace[float64]{}
+	ws := &Workspace[float64]{Dropout: dropout}
 	n.Loss(grads, ws, x, y, reg)
 
 	var out [4]ParamCheck

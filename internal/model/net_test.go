@@ -1,6 +1,7 @@
 package model_test
 
 import (
+	"bytes"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -51,9 +52,10 @@ func TestLossMatchesReference(t *testing.T) {
 		grads := model.Zeros(tc.d, tc.h, tc.c)
 		ws := &model.Workspace[float64]{}
 		// Twice, so that a second call through the same workspace is checked too.
+
 		for range 2 {
 			loss := net.Loss(grads, ws, x, y, tc.reg)
-			refLoss, ref := model.LossRef(net, mat.NewDense(tc.n, tc.d, x), y, tc.reg)
+			refLoss, ref := model.LossRef(net, mat.NewDense(tc.n, tc.d, x), y, tc.reg, nil)
 			// 1e-12: both sum the same terms in different orders.
 			if !scalar.EqualWithinRel(loss, refLoss, 1e-12) {
 				t.Errorf("%+v: loss %v, reference %v", tc, loss, refLoss)
@@ -149,29 +151,48 @@ func TestLossLargeScores(t *testing.T) {
 }
 
 func TestGradCheck(t *testing.T) {
+	// dropoutMask returns a fixed inverted-dropout mask dropping about p.
+	dropoutMask := func(n, h int, p float64) []float64 {
+		rng := rand.New(rand.NewPCG(3, 3))
+		m := make([]float64, n*h)
+		for i := range m {
+			if rng.Float64() >= p {
+				m[i] = 1 / (1 - p)
+			}
+		}
+		return m
+	}
 	for _, tc := range []struct {
 		name       string
 		n, d, h, c int
 		std, reg   float64
+		dropout    []float64
+		xscale     float64 // inputs are xscale * N(0,1); 0 means 10, as cs231n's toy
 	}{
-		{"toy reg=0", 5, 4, 10, 3, 0.1, 0},
-		{"toy reg=0.05", 5, 4, 10, 3, 0.1, 0.05},
-		{"wider reg=0", 8, 12, 16, 10, 0.1, 0},
-		{"wider reg=1", 8, 12, 16, 10, 0.1, 1},
+		{"toy reg=0", 5, 4, 10, 3, 0.1, 0, nil, 0},
+		{"toy reg=0.05", 5, 4, 10, 3, 0.1, 0.05, nil, 0},
+		{"wider reg=0", 8, 12, 16, 10, 0.1, 0, nil, 0},
+		{"wider reg=1", 8, 12, 16, 10, 0.1, 1, nil, 0},
+		{"dropout 0.5 reg=0.01", 8, 12, 16, 10, 0.5, 0.01, dropoutMask(8, 16, 0.5), 1},
+		{"dropout 0.2 reg=0.1", 8, 12, 16, 10, 0.5, 0.1, dropoutMask(8, 16, 0.2), 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(7, 7))
 			net := model.New(tc.d, tc.h, tc.c, tc.std, rng)
 			x := make([]float64, tc.n*tc.d)
+			xscale := tc.xscale
+			if xscale == 0 {
+				xscale = 10
+			}
 			for i := range x {
-				x[i] = 10 * rng.NormFloat64()
+				x[i] = xscale * rng.NormFloat64()
 			}
 			y := make([]uint8, tc.n)
 			for i := range y {
 				y[i] = uint8(rng.IntN(tc.c))
 			}
 			before := net.Clone()
-			for _, pc := range model.GradCheck(net, x, y, tc.reg, 1e-5) {
+			for _, pc := range model.GradCheck(net, x, y, tc.reg, 1e-5, tc.dropout) {
 				// cs231n reports 1e-9..1e-11 for this problem; 1e-7 is its bar.
 				if pc.MaxRelErr > 1e-7 {
 					t.Errorf("%s: max relative error %v at %d (analytic %v, numerical %v)", pc.Name, pc.MaxRelErr, pc.Worst, pc.Analytic, pc.Numeric)
@@ -221,7 +242,7 @@ func TestLossFloat32MatchesReference(t *testing.T) {
 		}
 		grads := model.NewRaw[float32](3072, 30, 10)
 		loss := raw.Loss(grads, nil, x32, y, reg)
-		refLoss, ref := model.LossRef(net, mat.NewDense(50, 3072, x), y, reg)
+		refLoss, ref := model.LossRef(net, mat.NewDense(50, 3072, x), y, reg, nil)
 		if !scalar.EqualWithinRel(loss, refLoss, 1e-6) {
 			t.Errorf("reg %v: float32 loss %v, reference %v", reg, loss, refLoss)
 		}
@@ -257,5 +278,37 @@ func TestLossAllocatesNothing(t *testing.T) {
 		raw.Step(grads, 1e-4)
 	}); n != 0 {
 		t.Errorf("Loss and Step allocate %v times per call", n)
+	}
+}
+
+// Dropout in the fast path against the reference with the same mask.
+func TestDropoutMatchesReference(t *testing.T) {
+	net, x, y := randomProblem(13, 20, 100, 30, 10, 1e-2)
+	rng := rand.New(rand.NewPCG(4, 4))
+	mask := make([]float64, 20*30)
+	for i := range mask {
+		if rng.Float64() >= 0.3 {
+			mask[i] = 1 / 0.7
+		}
+	}
+	grads := model.Zeros(100, 30, 10)
+	ws := &model.Workspace[float64]{Dropout: mask}
+	loss := net.Loss(grads, ws, x, y, 0.1)
+	refLoss, ref := model.LossRef(net, mat.NewDense(20, 100, x), y, 0.1, mask)
+	if !scalar.EqualWithinRel(loss, refLoss, 1e-12) {
+		t.Errorf("loss %v, reference %v", loss, refLoss)
+	}
+	for k, g := range grads.Params() {
+		if !floats.EqualApprox(g, ref.Params()[k], 1e-12*floats.Norm(ref.Params()[k], math.Inf(1))) {
+			t.Errorf("d%s differs from the reference", model.ParamNames[k])
+		}
+	}
+	noDrop, _ := model.LossRef(net, mat.NewDense(20, 100, x), y, 0.1, nil)
+	if loss == noDrop {
+		t.Error("the mask changed nothing")
+	}
+	// Predict ignores the mask: dropout is off at evaluation.
+	if p, q := net.Predict(nil, ws, x), net.Predict(nil, nil, x); !bytes.Equal(p, q) {
+		t.Error("Predict used the dropout mask")
 	}
 }

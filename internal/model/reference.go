@@ -9,9 +9,10 @@ import (
 
 // LossRef is the plain reference for Loss: the formulas of DESIGN.md written
 // with mat.Dense methods and fresh allocations, one step per line. It returns
-// the loss and the gradients. It is slow; tests and gradcheck compare the fast
-// path with it.
-func LossRef(n *Net, X *mat.Dense, y []uint8, reg float64) (float64, *Net) {
+// the loss and the gradients. dropout, if not nil, is an inverted-dropout
+// mask (N, H) applied to the hidden layer. It is slow; tests compare the
+// fast path with it.
+func LossRef(n *Net, X *mat.Dense, y []uint8, reg float64, dropout []float64) (float64, *Net) {
 	nrows, _ := X.Dims()
 	d, hid, c := n.Dims()
 
@@ -21,6 +22,11 @@ func LossRef(n *Net, X *mat.Dense, y []uint8, reg float64) (float64, *Net) {
 	z.Apply(func(_, j int, v float64) float64 { return v + n.B1[j] }, &z)
 	var h mat.Dense
 	h.Apply(func(_, _ int, v float64) float64 { return math.Max(v, 0) }, &z)
+	var mask *mat.Dense
+	if dropout != nil {
+		mask = mat.NewDense(nrows, hid, dropout)
+		h.MulElem(&h, mask) // h = relu(z) * mask
+	}
 	var scores mat.Dense
 	scores.Mul(&h, n.W2)
 	scores.Apply(func(_, j int, v float64) float64 { return v + n.B2[j] }, &scores)
@@ -55,7 +61,10 @@ func LossRef(n *Net, X *mat.Dense, y []uint8, reg float64) (float64, *Net) {
 	colSums(g.B2, dscores)
 
 	var dz mat.Dense
-	dz.Mul(dscores, n.W2.T())
+	dz.Mul(dscores, n.W2.T()) // dh
+	if mask != nil {
+		dz.MulElem(&dz, mask) // back through the mask
+	}
 	dz.Apply(func(i, j int, v float64) float64 {
 		if z.At(i, j) > 0 {
 			return v

@@ -1,0 +1,352 @@
+// Package plots draws nettrain's pictures as PNG: the loss per iteration,
+// train and validation accuracy per epoch, the first-layer weights as a grid
+// of colour tiles (cs231n's show_net_weights), the confusion matrix as a
+// heat map, and a sweep's validation accuracy over learning rate and
+// regularisation. Charts use gonum.org/v1/plot; the weight grid is drawn
+// pixel by pixel with the standard library's image packages.
+package plots
+
+import (
+	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+	"io"
+	"math"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/palette/moreland"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
+
+	"github.com/nettrain/nettrain/internal/cifar"
+	"github.com/nettrain/nettrain/internal/fsutil"
+	"github.com/nettrain/nettrain/internal/model"
+)
+
+// Chart sizes: at vgimg's 96 dpi, 768x480 and 640x640 pixels.
+const (
+	chartW, chartH = 8 * vg.Inch, 5 * vg.Inch
+	squareSide     = 640 * vg.Inch / 96
+)
+
+// Epoch is what the accuracy chart needs of an epoch record.
+type Epoch struct {
+	Epoch    int
+	TrainAcc float64
+	ValAcc   float64
+}
+
+// WriteFile writes a PNG made by draw to path atomically.
+func WriteFile(path string, draw func(io.Writer) error) error {
+	if err := fsutil.WriteAtomic(path, draw); err != nil {
+		return fmt.Errorf("plots: %s: %w", filepath.Base(path), err)
+	}
+	return nil
+}
+
+func savePNG(w io.Writer, p *plot.Plot, width, height vg.Length) error {
+	wt, err := p.WriterTo(width, height, "png")
+	if err != nil {
+		return err
+	}
+	_, err = wt.WriteTo(w)
+	return err
+}
+
+// Smooth returns the exponential moving average of v with the given
+// weight on the past (0.98 makes a curve readable over thousands of
+// iterations), debiased at the start as in Adam.
+func Smooth(v []float64, beta float64) []float64 {
+	out := make([]float64, len(v))
+	var avg float64
+	for i, x := range v {
+		avg = beta*avg + (1-beta)*x
+		out[i] = avg / (1 - math.Pow(beta, float64(i+1)))
+	}
+	return out
+}
+
+// Loss draws the loss of every iteration (raw, light) and smoothed.
+func Loss(w io.Writer, losses []float64) error {
+	p := plot.New()
+	p.Title.Text = "Training loss"
+	p.X.Label.Text = "iteration"
+	p.Y.Label.Text = "loss"
+	raw, smooth := make(plotter.XYs, len(losses)), make(plotter.XYs, len(losses))
+	for i, l := range Smooth(losses, 0.98) {
+		raw[i] = plotter.XY{X: float64(i + 1), Y: losses[i]}
+		smooth[i] = plotter.XY{X: float64(i + 1), Y: l}
+	}
+	lr, err := plotter.NewLine(raw)
+	if err != nil {
+		return err
+	}
+	lr.Color = color.RGBA{R: 150, G: 180, B: 230, A: 255}
+	ls, err := plotter.NewLine(smooth)
+	if err != nil {
+		return err
+	}
+	ls.Color = color.RGBA{R: 20, G: 60, B: 160, A: 255}
+	ls.Width = vg.Points(2)
+	p.Add(plotter.NewGrid(), lr, ls)
+	p.Legend.Add("per iteration", lr)
+	p.Legend.Add("smoothed", ls)
+	p.Legend.Top = true
+	return savePNG(w, p, chartW, chartH)
+}
+
+// Accuracy draws train and validation accuracy per epoch.
+func Accuracy(w io.Writer, epochs []Epoch) error {
+	p := plot.New()
+	p.Title.Text = "Classification accuracy"
+	p.X.Label.Text = "epoch"
+	p.Y.Label.Text = "accuracy"
+	p.Y.Min, p.Y.Max = 0, 1
+	train, val := make(plotter.XYs, len(epochs)), make(plotter.XYs, len(epochs))
+	for i, e := range epochs {
+		train[i] = plotter.XY{X: float64(e.Epoch), Y: e.TrainAcc}
+		val[i] = plotter.XY{X: float64(e.Epoch), Y: e.ValAcc}
+	}
+	p.Add(plotter.NewGrid())
+	for _, s := range []struct {
+		name string
+		xys  plotter.XYs
+		c    color.Color
+	}{{"train (minibatch)", train, color.RGBA{R: 30, G: 100, B: 200, A: 255}}, {"validation", val, color.RGBA{R: 220, G: 90, B: 20, A: 255}}} {
+		if len(s.xys) == 0 {
+			continue
+		}
+		l, pts, err := plotter.NewLinePoints(s.xys)
+		if err != nil {
+			return err
+		}
+		l.Color, pts.Color = s.c, s.c
+		l.Width = vg.Points(2)
+		p.Add(l, pts)
+		p.Legend.Add(s.name, l, pts)
+	}
+	p.Legend.Top, p.Legend.Left = true, true
+	return savePNG(w, p, chartW, chartH)
+}
+
+// WeightGrid draws the first-layer weights as cs231n's show_net_weights
+// does: each hidden unit's column of W1 as a 32x32 colour tile, rescaled on
+// its own to 0..255, the tiles in a square grid of ceil(sqrt(H)) columns,
+// one pixel of black between them; then every pixel enlarged scale times.
+func WeightGrid(net *model.Net, scale int) *image.RGBA {
+	d, h, _ := net.Dims()
+	if d != cifar.D {
+		panic("plots: WeightGrid: the net does not take CIFAR-10 images")
+	}
+	const side, pad = cifar.Width, 1
+	cols := int(math.Ceil(math.Sqrt(float64(h))))
+	rows := (h + cols - 1) / cols
+	size := func(n int) int { return (n*side + (n-1)*pad) * scale }
+	img := image.NewRGBA(image.Rect(0, 0, size(cols), size(rows)))
+	for i := range img.Pix {
+		if i%4 == 3 {
+			img.Pix[i] = 255 // opaque black background
+		}
+	}
+	w1 := net.W1.RawMatrix()
+	plane := cifar.Height * cifar.Width
+	for u := range h {
+		lo, hi := math.Inf(1), math.Inf(-1)
+		for j := range d {
+			v := w1.Data[j*w1.Stride+u]
+			lo, hi = min(lo, v), max(hi, v)
+		}
+		x0, y0 := (u%cols)*(side+pad), (u/cols)*(side+pad)
+		for r := range cifar.Height {
+			for c := range cifar.Width {
+				var px [3]uint8
+				for ch := range 3 {
+					v := w1.Data[(ch*plane+r*cifar.Width+c)*w1.Stride+u]
+					if hi > lo {
+						px[ch] = uint8(math.Round(255 * (v - lo) / (hi - lo)))
+					}
+				}
+				for dy := range scale {
+					for dx := range scale {
+						img.SetRGBA((x0+c)*scale+dx, (y0+r)*scale+dy, color.RGBA{R: px[0], G: px[1], B: px[2], A: 255})
+					}
+				}
+			}
+		}
+	}
+	return img
+}
+
+// Weights writes WeightGrid(net, scale) as PNG.
+func Weights(w io.Writer, net *model.Net, scale int) error {
+	return png.Encode(w, WeightGrid(net, scale))
+}
+
+// confusionGrid is a confusion matrix as plotter.GridXYZ: column c is the
+// predicted class, row r the true class counted from the top.
+type confusionGrid [][]int
+
+func (g confusionGrid) Dims() (int, int)    { return len(g), len(g) }
+func (g confusionGrid) Z(c, r int) float64 { return float64(g[len(g)-1-r][c]) }
+func (g confusionGrid) X(c int) float64    { return float64(c) }
+func (g confusionGrid) Y(r int) float64    { return float64(r) }
+
+// Confusion draws the confusion matrix (rows true class, columns
+// predicted) as a labelled heat map with the count in each cell.
+func Confusion(w io.Writer, confusion [][]int, classes []string) error {
+	n := len(confusion)
+	p := plot.New()
+	p.Title.Text = "Confusion matrix"
+	p.X.Label.Text = "predicted class"
+	p.Y.Label.Text = "true class"
+	pal := moreland.Kindlmann()
+	top := 1.0
+	for _, row := range confusion {
+		for _, v := range row {
+			top = max(top, float64(v))
+		}
+	}
+	pal.SetMin(0)
+	pal.SetMax(top)
+	hm := plotter.NewHeatMap(confusionGrid(confusion), pal.Palette(256))
+	hm.Min, hm.Max = 0, top
+	p.Add(hm)
+	var labels plotter.XYLabels
+	for r, row := range confusion {
+		for c, v := range row {
+			labels.XYs = append(labels.XYs, plotter.XY{X: float64(c), Y: float64(n - 1 - r)})
+			labels.Labels = append(labels.Labels, strconv.Itoa(v))
+		}
+	}
+	l, err := plotter.NewLabels(labels)
+	if err != nil {
+		return err
+	}
+	for i, r := range labels.XYs {
+		v := float64(confusion[n-1-int(r.Y)][int(r.X)])
+		l.TextStyle[i].Color = color.White
+		if v > 0.6*top {
+			l.TextStyle[i].Color = color.Black
+		}
+		l.TextStyle[i].XAlign, l.TextStyle[i].YAlign = draw.XCenter, draw.YCenter
+	}
+	p.Add(l)
+	names := classes
+	p.NominalX(names...)
+	rev := slices.Clone(names)
+	slices.Reverse(rev)
+	p.NominalY(rev...)
+	p.X.Tick.Label.Rotation = math.Pi / 4
+	p.X.Tick.Label.XAlign, p.X.Tick.Label.YAlign = draw.XRight, draw.YCenter
+	return savePNG(w, p, squareSide, squareSide)
+}
+
+// SweepPoint is one trial of a sweep.
+type SweepPoint struct {
+	Hidden int
+	LR     float64
+	Reg    float64
+	ValAcc float64
+}
+
+// Sweep draws the validation accuracy of a sweep's trials over learning
+// rate and regularisation, log axes, one panel per hidden size, each point
+// coloured by its accuracy and labelled with it. Points with reg 0 cannot
+// sit on a log axis and are left out.
+func Sweep(w io.Writer, points []SweepPoint) error {
+	byHidden := map[int][]SweepPoint{}
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, pt := range points {
+		if pt.LR > 0 && pt.Reg > 0 {
+			byHidden[pt.Hidden] = append(byHidden[pt.Hidden], pt)
+			lo, hi = min(lo, pt.ValAcc), max(hi, pt.ValAcc)
+		}
+	}
+	hiddens := make([]int, 0, len(byHidden))
+	for h := range byHidden {
+		hiddens = append(hiddens, h)
+	}
+	sort.Ints(hiddens)
+	if len(hiddens) == 0 {
+		hiddens = []int{0}
+	}
+	if !(hi > lo) {
+		lo, hi = lo-0.01, hi+0.01
+	}
+	pal := moreland.SmoothBlueRed()
+	pal.SetMin(lo)
+	pal.SetMax(hi)
+
+	plots := make([][]*plot.Plot, 1)
+	for _, h := range hiddens {
+		p := plot.New()
+		p.Title.Text = fmt.Sprintf("hidden %d", h)
+		if h == 0 {
+			p.Title.Text = "no trials to show"
+		}
+		p.X.Label.Text = "learning rate"
+		p.Y.Label.Text = "regularisation"
+		pts := byHidden[h]
+		if len(pts) > 0 {
+			p.X.Scale, p.Y.Scale = plot.LogScale{}, plot.LogScale{}
+			p.X.Tick.Marker, p.Y.Tick.Marker = plot.LogTicks{Prec: -1}, plot.LogTicks{Prec: -1}
+			xys := make(plotter.XYs, len(pts))
+			var labels plotter.XYLabels
+			for i, pt := range pts {
+				xys[i] = plotter.XY{X: pt.LR, Y: pt.Reg}
+				labels.XYs = append(labels.XYs, xys[i])
+				labels.Labels = append(labels.Labels, fmt.Sprintf("%.3f", pt.ValAcc))
+			}
+			sc, err := plotter.NewScatter(xys)
+			if err != nil {
+				return err
+			}
+			sc.GlyphStyleFunc = func(i int) draw.GlyphStyle {
+				c, err := pal.At(pts[i].ValAcc)
+				if err != nil {
+					c = color.Gray{Y: 128}
+				}
+				return draw.GlyphStyle{Color: c, Radius: vg.Points(6), Shape: draw.CircleGlyph{}}
+			}
+			l, err := plotter.NewLabels(labels)
+			if err != nil {
+				return err
+			}
+			l.Offset = vg.Point{X: vg.Points(7), Y: vg.Points(-3)}
+			p.Add(plotter.NewGrid(), sc, l)
+			pad := func(a *plot.Axis, v []float64) {
+				a.Min, a.Max = slices.Min(v)/1.5, slices.Max(v)*1.5
+			}
+			lrs, regs := make([]float64, len(pts)), make([]float64, len(pts))
+			for i, pt := range pts {
+				lrs[i], regs[i] = pt.LR, pt.Reg
+			}
+			pad(&p.X, lrs)
+			pad(&p.Y, regs)
+		}
+		plots[0] = append(plots[0], p)
+	}
+	panel := 420 * vg.Inch / 96
+	width, height := panel*vg.Length(len(plots[0])), panel+30*vg.Inch/96
+	img := vgimg.New(width, height)
+	dc := draw.New(img)
+	// A title line with the colour scale's ends.
+	title := plot.New().Title.TextStyle
+	title.XAlign = draw.XCenter
+	dc.FillText(title, vg.Point{X: width / 2, Y: height - 20*vg.Inch/96},
+		fmt.Sprintf("validation accuracy by learning rate and regularisation (blue %.3f .. red %.3f)", lo, hi))
+	tiles := draw.Tiles{Rows: 1, Cols: len(plots[0])}
+	canvases := plot.Align(plots, tiles, draw.Crop(dc, 0, 0, 0, -30*vg.Inch/96))
+	for i, p := range plots[0] {
+		p.Draw(canvases[0][i])
+	}
+	_, err := vgimg.PngCanvas{Canvas: img}.WriteTo(w)
+	return err
+}
