@@ -1,5 +1,7 @@
 package cifar
 
+import "math"
+
 // Mean returns the mean image of s, a D-vector of float64. The sums are
 // exact (integers), so the mean is the correctly rounded quotient and does
 // not depend on the order of the images.
@@ -25,17 +27,70 @@ type Float interface{ ~float32 | ~float64 }
 // y. The subtraction is done in float64 and rounded once to T.
 // It panics if dst or y is too short or an index is out of range.
 func Gather[T Float](dst []T, y []uint8, s Set, idx []int, mean []float64) {
-	if len(dst) < len(idx)*D || len(y) < len(idx) || len(mean) != D {
+	GatherAug(dst, y, s, idx, mean, nil, nil)
+}
+
+// GatherAug is Gather with two options for training: scale, if not nil,
+// multiplies each input after the mean is subtracted, (p - mean[j]) *
+// scale[j] (per-channel standardisation); flip, if not nil, mirrors image r
+// left to right where flip[r] is true.
+func GatherAug[T Float](dst []T, y []uint8, s Set, idx []int, mean, scale []float64, flip []bool) {
+	if len(dst) < len(idx)*D || len(y) < len(idx) || len(mean) != D || scale != nil && len(scale) != D || flip != nil && len(flip) < len(idx) {
 		panic("cifar: Gather: buffer too short")
 	}
 	for r, i := range idx {
 		src := s.Row(i)
 		row := dst[r*D : (r+1)*D : (r+1)*D]
-		for j, p := range src {
-			row[j] = T(float64(p) - mean[j])
+		switch {
+		case flip != nil && flip[r]:
+			// Pixel (c, y, x) comes from (c, y, 31-x).
+			for j := range row {
+				k := j - j%Width + (Width - 1 - j%Width)
+				v := float64(src[k]) - mean[j]
+				if scale != nil {
+					v *= scale[j]
+				}
+				row[j] = T(v)
+			}
+		case scale != nil:
+			for j, p := range src {
+				row[j] = T((float64(p) - mean[j]) * scale[j])
+			}
+		default:
+			for j, p := range src {
+				row[j] = T(float64(p) - mean[j])
+			}
 		}
 		y[r] = s.Y[i]
 	}
+}
+
+// ChannelStats returns the per-channel mean and standard deviation of s's
+// pixels, each broadcast to a D-vector, for per-channel standardisation:
+// (p - mean) / std, so scale = 1/std.
+func ChannelStats(s Set) (mean, scale []float64) {
+	plane := Height * Width
+	var sum, sq [Channels]float64
+	for i := range s.N() {
+		for j, p := range s.Row(i) {
+			v := float64(p)
+			sum[j/plane] += v
+			sq[j/plane] += v * v
+		}
+	}
+	mean, scale = make([]float64, D), make([]float64, D)
+	n := float64(s.N() * plane)
+	for c := range Channels {
+		m := sum[c] / n
+		std := math.Sqrt(max(sq[c]/n-m*m, 0))
+		if std == 0 {
+			std = 1
+		}
+		for j := c * plane; j < (c+1)*plane; j++ {
+			mean[j], scale[j] = m, 1/std
+		}
+	}
+	return mean, scale
 }
 
 // GatherRange is Gather for the consecutive images [i, i+n) of s.

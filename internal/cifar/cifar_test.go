@@ -2,6 +2,7 @@ package cifar_test
 
 import (
 	"bytes"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -230,5 +231,39 @@ func TestMeanAndGather(t *testing.T) {
 	cifar.Gather(x[:3*cifar.D], y, s, []int{4, 5, 6}, mean)
 	if !slices.Equal(xr, x[:3*cifar.D]) {
 		t.Error("GatherRange(4, 3) differs from Gather([4 5 6])")
+	}
+}
+
+func TestGatherAug(t *testing.T) {
+	s := cifartest.RandomSet(3, rand.New(rand.NewPCG(7, 7)))
+	mean, scale := cifar.ChannelStats(s)
+	// Per-channel: the standardised pixels have mean 0 and variance 1.
+	x := make([]float64, 3*cifar.D)
+	y := make([]uint8, 3)
+	cifar.GatherAug(x, y, s, []int{0, 1, 2}, mean, scale, nil)
+	for c := range 3 {
+		var sum, sq float64
+		for i := range 3 {
+			for _, v := range x[i*cifar.D+c*1024 : i*cifar.D+(c+1)*1024] {
+				sum += v
+				sq += v * v
+			}
+		}
+		n := 3 * 1024.0
+		if math.Abs(sum/n) > 1e-9 || math.Abs(sq/n-1) > 1e-9 {
+			t.Errorf("channel %d: mean %v, variance %v after standardising", c, sum/n, sq/n)
+		}
+	}
+	// Flip: pixel (c, y, x) of the flipped image is (c, y, 31-x) of the original.
+	plain := cifar.Mean(s)
+	xf := make([]float64, 2*cifar.D)
+	cifar.GatherAug(xf, y, s, []int{1, 1}, plain, nil, []bool{false, true})
+	for _, p := range [][3]int{{0, 0, 0}, {1, 5, 7}, {2, 31, 31}, {0, 12, 31}} {
+		c, r, col := p[0], p[1], p[2]
+		orig := xf[c*1024+r*32+col] + plain[c*1024+r*32+col]
+		flipped := xf[cifar.D+c*1024+r*32+(31-col)] + plain[c*1024+r*32+(31-col)]
+		if orig != flipped {
+			t.Errorf("pixel %v: %v unflipped, %v in the mirror", p, orig, flipped)
+		}
 	}
 }

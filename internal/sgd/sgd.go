@@ -24,8 +24,43 @@ type Config struct {
 	// Start is the number of iterations already done, for resuming: the run
 	// goes on from iteration Start+1 with the learning rate decayed as it was
 	// then, and, since each iteration draws its minibatch from its own
-	// seeded generator, ends exactly as a run that never stopped.
+	// seeded generator, ends exactly as a run that never stopped. Init
+	// carries the rest of the state (optimizer, best weights) from History.State.
 	Start int
+	Init  *State
+
+	// Beyond cs231n's SGD; the zero values keep its behaviour exactly.
+	Optimizer string  // "sgd" (also ""), "momentum", "nesterov" or "adam", as cs231n's optim.py
+	Momentum  float64 // of momentum and nesterov; 0 means 0.9
+	Beta1     float64 // of adam; 0 means 0.9
+	Beta2     float64 // of adam; 0 means 0.999
+	Eps       float64 // of adam; 0 means 1e-8
+	Schedule  string  // "step" (also ""): LR *= LRDecay after each epoch; "cosine": LR*(1+cos(pi*(it-1)/Iters))/2
+	Dropout   float64 // probability of dropping a hidden unit in training (inverted dropout), in [0, 1)
+	Flip      bool    // mirror each training image left to right with probability 1/2
+	KeepBest  bool    // end with the weights of the epoch with the best validation accuracy
+	Patience  int     // stop after this many epochs without a better validation accuracy; 0 never
+}
+
+// Optimizers and schedules.
+const (
+	SGD      = "sgd"
+	Momentum = "momentum"
+	Nesterov = "nesterov"
+	Adam     = "adam"
+	Step     = "step"
+	Cosine   = "cosine"
+)
+
+// State is what a run carries from one iteration to the next besides the
+// weights and the iteration count, so that a resumed run ends exactly where
+// an uninterrupted one does.
+type State struct {
+	Slots      map[string][]float64 // optimizer state by "slot.param", e.g. "v.W1", "m.b2"
+	Best       *model.Net           // with KeepBest: the best weights so far, or nil
+	BestValAcc float64
+	BestEpoch  int
+	SinceBest  int // epochs since the best
 }
 
 // Precisions.
@@ -56,6 +91,16 @@ func (c Config) Check() error {
 		return fmt.Errorf("--precision is %q, want float32 or float64", c.Precision)
 	case c.Start < 0 || c.Start >= c.Iters:
 		return fmt.Errorf("%d iterations already done of --iters %d: nothing to train (raise --iters)", c.Start, c.Iters)
+	case c.Optimizer != "" && c.Optimizer != SGD && c.Optimizer != Momentum && c.Optimizer != Nesterov && c.Optimizer != Adam:
+		return fmt.Errorf("--optimizer is %q, want sgd, momentum, nesterov or adam", c.Optimizer)
+	case !(c.Momentum >= 0 && c.Momentum < 1):
+		return fmt.Errorf("--momentum is %v, want a number in [0, 1)", c.Momentum)
+	case c.Schedule != "" && c.Schedule != Step && c.Schedule != Cosine:
+		return fmt.Errorf("--schedule is %q, want step or cosine", c.Schedule)
+	case !(c.Dropout >= 0 && c.Dropout < 1):
+		return fmt.Errorf("--dropout is %v, want a probability in [0, 1)", c.Dropout)
+	case c.Patience < 0:
+		return fmt.Errorf("--patience is %d, want 0 (never stop early) or more", c.Patience)
 	}
 	return nil
 }
@@ -88,6 +133,7 @@ func batchSeed(seed uint64, it int) (uint64, uint64) {
 type Data struct {
 	Train, Val cifar.Set
 	Mean       []float64 // (D) subtracted from every image
+	Scale      []float64 // (D) then multiplying every input, or nil (see cifar.GatherAug)
 }
 
 // Epoch is the record taken at the end of an epoch.
@@ -102,8 +148,10 @@ type Epoch struct {
 
 // History is what a run recorded.
 type History struct {
-	Loss   []float64 // loss per iteration
-	Epochs []Epoch
+	Loss    []float64 // loss per iteration
+	Epochs  []Epoch
+	State   State // to resume from, as Config.Init
+	Stopped bool  // stopped early: Patience epochs without improvement
 }
 
 // Hooks are called from the training goroutine; nil hooks are skipped.
@@ -134,6 +182,12 @@ func LRAt(c Config, epochLen, iter int) float64 {
 	return lr
 }
 
+// cosineLR is the learning rate of iteration it (1-based) under the cosine
+// schedule: from c.LR down to 0 over c.Iters iterations.
+func cosineLR(c Config, it int) float64 {
+	return c.LR * 0.5 * (1 + math.Cos(math.Pi*float64(it-1)/float64(c.Iters)))
+}
+
 // EpochLen returns the iterations in one epoch: max(numTrain/batch, 1).
 func EpochLen(numTrain, batch int) int { return max(numTrain/batch, 1) }
 
@@ -159,21 +213,46 @@ func Train(ctx context.Context, net *model.Net, data Data, c Config, hooks Hooks
 	return train[float32](ctx, net, data, c, hooks)
 }
 
-// minibatch is one gathered batch: rows with the mean subtracted, labels.
+// minibatch is one gathered batch: rows with the mean subtracted, labels,
+// and the dropout mask of its iteration.
 type minibatch[T model.Float] struct {
-	x []T // (Batch, D)
-	y []uint8
+	x    []T // (Batch, D)
+	y    []uint8
+	mask []T // (Batch, H) or nil
 }
 
 func train[T model.Float](ctx context.Context, net *model.Net, data Data, c Config, hooks Hooks) (hist History, err error) {
 	d, h, k := net.Dims()
 	raw := model.RawOf[T](net)
-	defer model.SetFrom(net, raw)
 	grads := model.NewRaw[T](d, h, k)
+	opt := newOptimizer(raw, c)
+	st := State{BestValAcc: -1}
+	if c.Init != nil {
+		st = *c.Init
+		if err := opt.load(st.Slots); err != nil {
+			return hist, err
+		}
+	}
+	defer func() {
+		if c.KeepBest && st.Best != nil && err == nil {
+			// End on the best epoch's weights.
+			for i, p := range net.Params() {
+				copy(p, st.Best.Params()[i])
+			}
+		} else {
+			model.SetFrom(net, raw)
+		}
+		st.Slots = opt.save()
+		hist.State = st
+	}()
 	ws := &model.Workspace[T]{}
 	pred := make([]uint8, c.Batch)
 	valPred := make([]uint8, data.Val.N())
 	var scorer model.Scorer[T]
+	scored := raw // the weights scored on validation: raw, folded with Scale
+	if data.Scale != nil {
+		scored = model.NewRaw[T](d, h, k)
+	}
 	epochLen := EpochLen(data.Train.N(), c.Batch)
 	hist.Loss = make([]float64, 0, c.Iters-c.Start)
 
@@ -182,14 +261,23 @@ func train[T model.Float](ctx context.Context, net *model.Net, data Data, c Conf
 	free := make(chan *minibatch[T], 2)
 	full := make(chan *minibatch[T], 2)
 	for range 2 {
-		free <- &minibatch[T]{x: make([]T, c.Batch*d), y: make([]uint8, c.Batch)}
+		mb := &minibatch[T]{x: make([]T, c.Batch*d), y: make([]uint8, c.Batch)}
+		if c.Dropout > 0 {
+			mb.mask = make([]T, c.Batch*h)
+		}
+		free <- mb
 	}
 	done := make(chan struct{})
 	defer close(done)
 	go func() {
 		idx := make([]int, c.Batch)
+		var flip []bool
+		if c.Flip {
+			flip = make([]bool, c.Batch)
+		}
 		pcg := rand.NewPCG(0, 0)
 		rng := rand.New(pcg)
+		keep := T(1 / (1 - c.Dropout))
 		for it := c.Start + 1; it <= c.Iters; it++ {
 			var mb *minibatch[T]
 			select {
@@ -197,11 +285,22 @@ func train[T model.Float](ctx context.Context, net *model.Net, data Data, c Conf
 			case <-done:
 				return
 			}
+			// Everything random about iteration it comes from its own
+			// generator, drawn in this order: indices, flips, dropout.
 			pcg.Seed(batchSeed(c.Seed, it))
 			for i := range idx {
 				idx[i] = rng.IntN(data.Train.N())
 			}
-			cifar.Gather(mb.x, mb.y, data.Train, idx, data.Mean)
+			for i := range flip {
+				flip[i] = rng.Uint64()&1 == 1
+			}
+			for i := range mb.mask {
+				mb.mask[i] = 0
+				if rng.Float64() >= c.Dropout {
+					mb.mask[i] = keep
+				}
+			}
+			cifar.GatherAug(mb.x, mb.y, data.Train, idx, data.Mean, data.Scale, flip)
 			full <- mb
 		}
 	}()
@@ -212,33 +311,91 @@ func train[T model.Float](ctx context.Context, net *model.Net, data Data, c Conf
 			return hist, fmt.Errorf("training stopped after iteration %d: %w", it-1, err)
 		}
 		mb := <-full
+		if c.Schedule == Cosine {
+			lr = cosineLR(c, it)
+		}
+		ws.Dropout = mb.mask
 		loss := raw.Loss(grads, ws, mb.x, mb.y, c.Reg)
 		if math.IsNaN(loss) || math.IsInf(loss, 0) {
 			return hist, &DivergedError{Iter: it, Loss: loss, LR: c.LR}
 		}
-		raw.Step(grads, lr)
+		opt.step(raw, grads, lr, it)
 		hist.Loss = append(hist.Loss, loss)
 		if hooks.Iter != nil {
 			hooks.Iter(it, loss)
 		}
 
 		if it%epochLen == 0 {
+			if data.Scale != nil {
+				foldScale(scored, raw, data.Scale)
+			}
+			ws.Dropout = nil
 			raw.Predict(pred, ws, mb.x)
 			e := Epoch{
 				Epoch:    it / epochLen,
 				Iter:     it,
 				Loss:     loss,
 				TrainAcc: model.Accuracy(pred, mb.y),
-				ValAcc:   model.Accuracy(scorer.PredictSet(raw, valPred, data.Val, data.Mean), data.Val.Y),
+				ValAcc:   model.Accuracy(scorer.PredictSet(scored, valPred, data.Val, data.Mean), data.Val.Y),
 				LR:       lr,
 			}
 			hist.Epochs = append(hist.Epochs, e)
 			if hooks.Epoch != nil {
 				hooks.Epoch(e)
 			}
-			lr *= c.LRDecay
+			if e.ValAcc > st.BestValAcc {
+				st.BestValAcc, st.BestEpoch, st.SinceBest = e.ValAcc, e.Epoch, 0
+				if c.KeepBest {
+					if st.Best == nil {
+						st.Best = model.Zeros(d, h, k)
+					}
+					model.SetFrom(st.Best, raw)
+				}
+			} else {
+				st.SinceBest++
+			}
+			if c.Schedule != Cosine {
+				lr *= c.LRDecay
+			}
+			if c.Patience > 0 && st.SinceBest >= c.Patience {
+				hist.Stopped = true
+				free <- mb
+				return hist, nil
+			}
 		}
 		free <- mb
 	}
 	return hist, nil
+}
+
+// foldScale sets dst to src with each row j of W1 multiplied by scale[j]:
+// the net on unscaled (mean-subtracted) inputs that computes what src does
+// on scaled ones.
+func foldScale[T model.Float](dst, src *model.Raw[T], scale []float64) {
+	copy(dst.B1, src.B1)
+	copy(dst.W2, src.W2)
+	copy(dst.B2, src.B2)
+	for j, s := range scale {
+		row, out := src.W1[j*src.H:(j+1)*src.H], dst.W1[j*src.H:(j+1)*src.H]
+		for i, w := range row {
+			out[i] = T(float64(w) * s)
+		}
+	}
+}
+
+// FoldScale returns net with each row j of W1 multiplied by scale[j], for
+// saving a net trained on scaled inputs as one that takes mean-subtracted
+// inputs. A nil scale returns net itself.
+func FoldScale(net *model.Net, scale []float64) *model.Net {
+	if scale == nil {
+		return net
+	}
+	out := net.Clone()
+	w1 := out.W1.RawMatrix()
+	for j, s := range scale {
+		for i := range w1.Cols {
+			w1.Data[j*w1.Stride+i] *= s
+		}
+	}
+	return out
 }

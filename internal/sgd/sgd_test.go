@@ -227,3 +227,113 @@ func TestResumeIsExact(t *testing.T) {
 		t.Errorf("Start == Iters: err = %v", err)
 	}
 }
+
+// Every new option resumes exactly too: a run stopped and resumed with its
+// State ends where an uninterrupted one ends.
+func TestResumeIsExactWithOptions(t *testing.T) {
+	data := testData(300, 20, 10)
+	mean, scale := cifar.ChannelStats(data.Train)
+	scaled := sgd.Data{Train: data.Train, Val: data.Val, Mean: mean, Scale: scale}
+	for _, tc := range []struct {
+		name string
+		c    sgd.Config
+		data sgd.Data
+	}{
+		{"momentum+flip", sgd.Config{Optimizer: sgd.Momentum, Flip: true}, data},
+		{"nesterov+cosine", sgd.Config{Optimizer: sgd.Nesterov, Schedule: sgd.Cosine}, data},
+		{"adam+dropout+keepbest", sgd.Config{Optimizer: sgd.Adam, Dropout: 0.3, KeepBest: true}, scaled},
+	} {
+		cfg := tc.c
+		cfg.Iters, cfg.Batch, cfg.LR, cfg.LRDecay, cfg.Reg, cfg.Seed = 40, 20, 1e-4, 0.8, 0.1, 11
+		if cfg.Optimizer == sgd.Adam {
+			cfg.LR = 1e-3
+		}
+		whole := sgd.Init(cifar.D, 12, cifar.Classes, 1e-3, 11)
+		hw, err := sgd.Train(context.Background(), whole, tc.data, cfg, sgd.Hooks{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Interrupt after iteration 23, as a signal does, and resume.
+		net := sgd.Init(cifar.D, 12, cifar.Classes, 1e-3, 11)
+		ctx, cancel := context.WithCancel(context.Background())
+		h1, err := sgd.Train(ctx, net, tc.data, cfg, sgd.Hooks{Iter: func(it int, _ float64) {
+			if it == 23 {
+				cancel()
+			}
+		}})
+		cancel()
+		if !errors.Is(err, context.Canceled) || len(h1.Loss) != 23 {
+			t.Fatalf("%s: interrupted run: %v after %d iterations", tc.name, err, len(h1.Loss))
+		}
+		rest := cfg
+		rest.Start, rest.Init = 23, &h1.State
+		if _, err := sgd.Train(context.Background(), net, tc.data, rest, sgd.Hooks{}); err != nil {
+			t.Fatal(err)
+		}
+		for i, p := range net.Params() {
+			for j := range p {
+				if math.Float64bits(p[j]) != math.Float64bits(whole.Params()[i][j]) {
+					t.Fatalf("%s: %s[%d] differs after resuming", tc.name, model.ParamNames[i], j)
+				}
+			}
+		}
+		if cfg.KeepBest && hw.State.Best == nil {
+			t.Errorf("%s: no best weights kept", tc.name)
+		}
+	}
+}
+
+func TestKeepBestAndPatience(t *testing.T) {
+	data := testData(200, 40, 12)
+	// A learning rate that overshoots after a while: the best epoch is not the last.
+	cfg := sgd.Config{Iters: 400, Batch: 20, LR: 2e-3, LRDecay: 1, Reg: 0, Seed: 12, KeepBest: true}
+	net := sgd.Init(cifar.D, 16, cifar.Classes, 1e-3, 12)
+	hist, err := sgd.Train(context.Background(), net, data, cfg, sgd.Hooks{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	best := 0.0
+	for _, e := range hist.Epochs {
+		best = max(best, e.ValAcc)
+	}
+	got := model.Accuracy(model.PredictSet(model.RawOf[float32](net), nil, data.Val, data.Mean), data.Val.Y)
+	if got != best || hist.State.BestValAcc != best {
+		t.Errorf("kept weights score %v, best epoch %v (state %v)", got, best, hist.State.BestValAcc)
+	}
+	cfg.Patience = 2
+	cfg.KeepBest = false
+	net = sgd.Init(cifar.D, 16, cifar.Classes, 1e-3, 12)
+	hist, err = sgd.Train(context.Background(), net, data, cfg, sgd.Hooks{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hist.Stopped && hist.State.SinceBest != 2 {
+		t.Errorf("stopped with %d epochs since the best, want 2", hist.State.SinceBest)
+	}
+	if !hist.Stopped && len(hist.Epochs) != 40 {
+		t.Errorf("neither stopped nor ran all epochs: %d", len(hist.Epochs))
+	}
+	t.Logf("patience 2: stopped %v after %d epochs (best epoch %d)", hist.Stopped, len(hist.Epochs), hist.State.BestEpoch)
+}
+
+// Each optimizer learns: the loss on a small set falls well below ln 10.
+func TestOptimizersLearn(t *testing.T) {
+	data := testData(40, 10, 13)
+	for _, c := range []sgd.Config{
+		{Optimizer: sgd.SGD, LR: 1e-3},
+		{Optimizer: sgd.Momentum, LR: 2e-4},
+		{Optimizer: sgd.Nesterov, LR: 2e-4},
+		{Optimizer: sgd.Adam, LR: 1e-3},
+		{Optimizer: sgd.Adam, LR: 1e-3, Dropout: 0.2, Flip: true, Schedule: sgd.Cosine},
+	} {
+		c.Iters, c.Batch, c.LRDecay, c.Seed = 150, 20, 1, 13
+		net := sgd.Init(cifar.D, 32, cifar.Classes, 1e-3, 13)
+		hist, err := sgd.Train(context.Background(), net, data, c, sgd.Hooks{})
+		if err != nil {
+			t.Fatalf("%+v: %v", c, err)
+		}
+		if last := hist.Loss[len(hist.Loss)-1]; !(last < 0.5) {
+			t.Errorf("%s (dropout %v): loss %v -> %v, want below 0.5", c.Optimizer, c.Dropout, hist.Loss[0], last)
+		}
+	}
+}

@@ -1,0 +1,130 @@
+package sgd
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/nettrain/nettrain/internal/model"
+)
+
+// optimizer updates the parameters from their gradients, as cs231n's
+// optim.py: sgd, sgd_momentum, Nesterov momentum (the CS231n notes' form)
+// and adam, in the precision of the weights.
+type optimizer[T model.Float] struct {
+	kind              string
+	mu                float64
+	beta1, beta2, eps float64
+	v, m              [4][]T // velocity (momentum, nesterov), or second moment v and first m (adam)
+	prev              []T    // nesterov: the velocity before this step, one parameter at a time
+}
+
+func newOptimizer[T model.Float](r *model.Raw[T], c Config) *optimizer[T] {
+	o := &optimizer[T]{kind: c.Optimizer, mu: c.Momentum, beta1: c.Beta1, beta2: c.Beta2, eps: c.Eps}
+	if o.kind == "" {
+		o.kind = SGD
+	}
+	if o.mu == 0 {
+		o.mu = 0.9
+	}
+	if o.beta1 == 0 {
+		o.beta1 = 0.9
+	}
+	if o.beta2 == 0 {
+		o.beta2 = 0.999
+	}
+	if o.eps == 0 {
+		o.eps = 1e-8
+	}
+	for i, p := range r.Params() {
+		switch o.kind {
+		case Momentum, Nesterov:
+			o.v[i] = make([]T, len(p))
+		case Adam:
+			o.v[i], o.m[i] = make([]T, len(p)), make([]T, len(p))
+		}
+	}
+	return o
+}
+
+// step updates r at iteration it (1-based; adam's bias correction uses it).
+func (o *optimizer[T]) step(r, g *model.Raw[T], lr float64, it int) {
+	if o.kind == SGD {
+		r.Step(g, lr)
+		return
+	}
+	mu, lrT := T(o.mu), T(lr)
+	for i, p := range r.Params() {
+		dp := g.Params()[i]
+		switch o.kind {
+		case Momentum:
+			v := o.v[i]
+			for j := range p {
+				v[j] = mu*v[j] - lrT*dp[j]
+				p[j] += v[j]
+			}
+		case Nesterov:
+			v := o.v[i]
+			for j := range p {
+				prev := v[j]
+				v[j] = mu*v[j] - lrT*dp[j]
+				p[j] += -mu*prev + (1+mu)*v[j]
+			}
+		case Adam:
+			m, v := o.m[i], o.v[i]
+			b1, b2 := T(o.beta1), T(o.beta2)
+			c1 := 1 - math.Pow(o.beta1, float64(it))
+			c2 := 1 - math.Pow(o.beta2, float64(it))
+			// lr * mt / (sqrt(vt) + eps) with mt = m/c1, vt = v/c2.
+			a, e := T(lr/c1), T(o.eps)
+			s2 := T(1 / c2)
+			for j := range p {
+				m[j] = b1*m[j] + (1-b1)*dp[j]
+				v[j] = b2*v[j] + (1-b2)*dp[j]*dp[j]
+				p[j] -= a * m[j] / (T(math.Sqrt(float64(v[j]*s2))) + e)
+			}
+		}
+	}
+}
+
+// save returns the optimizer's state as float64 slices by "slot.param".
+func (o *optimizer[T]) save() map[string][]float64 {
+	out := map[string][]float64{}
+	for i, name := range model.ParamNames {
+		for _, slot := range []struct {
+			name string
+			v    []T
+		}{{"v", o.v[i]}, {"m", o.m[i]}} {
+			if slot.v == nil {
+				continue
+			}
+			f := make([]float64, len(slot.v))
+			for j, x := range slot.v {
+				f[j] = float64(x)
+			}
+			out[slot.name+"."+name] = f
+		}
+	}
+	return out
+}
+
+// load restores what save returned.
+func (o *optimizer[T]) load(slots map[string][]float64) error {
+	for i, name := range model.ParamNames {
+		for _, slot := range []struct {
+			name string
+			v    []T
+		}{{"v", o.v[i]}, {"m", o.m[i]}} {
+			if slot.v == nil {
+				continue
+			}
+			f, ok := slots[slot.name+"."+name]
+			if !ok || len(f) != len(slot.v) {
+				return fmt.Errorf("the checkpoint has no %s state %s.%s of %d numbers; resume with the optimizer it was trained with", o.kind, slot.name, name, len(slot.v))
+			}
+			for j, x := range f {
+				slot.v[j] = T(x)
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,62 @@
+package sgd
+
+import (
+	"math"
+	"testing"
+
+	"github.com/nettrain/nettrain/internal/model"
+)
+
+// The update rules against cs231n's optim.py, worked by hand for one
+// parameter over two steps.
+func TestOptimizerRules(t *testing.T) {
+	type run struct {
+		name string
+		c    Config
+		want [2]float64 // the parameter after step 1 and step 2
+	}
+	// w0 = 1, gradient 0.5 then -0.25, lr 0.1.
+	const lr = 0.1
+	g := [2]float64{0.5, -0.25}
+	// momentum 0.9: v1 = -0.05, w1 = 0.95; v2 = 0.9*-0.05 + 0.025 = -0.02, w2 = 0.93.
+	// nesterov: v1 = -0.05, w1 = 1 - 0.9*0 + 1.9*-0.05 = 0.905;
+	//           v2 = -0.02, w2 = 0.905 + 0.9*0.05 + 1.9*-0.02 = 0.912.
+	// adam: m1 = 0.05, v1 = 0.00025, mt = 0.5, vt = 0.25, w1 = 1 - 0.1*0.5/(0.5+1e-8);
+	//       m2 = 0.045 - 0.025 = 0.02, v2 = 0.00024975 + 0.0000625 = 0.00031225,
+	//       mt = 0.02/0.19, vt = 0.00031225/0.001999, w2 = w1 - 0.1*mt/(sqrt(vt)+1e-8).
+	adam1 := 1 - 0.1*0.5/(0.5+1e-8)
+	adam2 := adam1 - 0.1*(0.02/0.19)/(math.Sqrt(0.00031225/(1-0.999*0.999))+1e-8)
+	for _, tc := range []run{
+		{"sgd", Config{}, [2]float64{0.95, 0.975}},
+		{"momentum", Config{Optimizer: Momentum}, [2]float64{0.95, 0.93}},
+		{"nesterov", Config{Optimizer: Nesterov}, [2]float64{0.905, 0.912}},
+		{"adam", Config{Optimizer: Adam}, [2]float64{adam1, adam2}},
+	} {
+		r := model.NewRaw[float64](1, 1, 1)
+		r.W1[0] = 1
+		grads := model.NewRaw[float64](1, 1, 1)
+		o := newOptimizer(r, tc.c)
+		for s := range 2 {
+			grads.W1[0] = g[s]
+			o.step(r, grads, lr, s+1)
+			if math.Abs(r.W1[0]-tc.want[s]) > 1e-12 {
+				t.Errorf("%s step %d: w = %.15g, want %.15g", tc.name, s+1, r.W1[0], tc.want[s])
+			}
+		}
+		// save and load round-trip the state.
+		o2 := newOptimizer(r, tc.c)
+		if err := o2.load(o.save()); err != nil {
+			t.Errorf("%s: load: %v", tc.name, err)
+		}
+	}
+	if err := newOptimizer(model.NewRaw[float64](1, 1, 1), Config{Optimizer: Adam}).load(map[string][]float64{}); err == nil {
+		t.Error("adam loaded a state without its slots")
+	}
+}
+
+func TestCosine(t *testing.T) {
+	c := Config{LR: 0.2, Iters: 100}
+	if cosineLR(c, 1) != 0.2 || math.Abs(cosineLR(c, 51)-0.1) > 1e-15 || cosineLR(c, 100) >= 0.001 {
+		t.Errorf("cosine: %v %v %v", cosineLR(c, 1), cosineLR(c, 51), cosineLR(c, 100))
+	}
+}
