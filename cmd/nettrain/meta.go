@@ -37,6 +37,16 @@ type runConfig struct {
 	// Precision of training and scoring: float32 or float64. Checkpoints
 	// from before it existed, or from numpy, are scored in float64.
 	Precision string `json:"precision"`
+
+	// Beyond cs231n (zero values: its behaviour).
+	Optimizer  string  `json:"optimizer,omitempty"`
+	Momentum   float64 `json:"momentum,omitempty"`
+	Schedule   string  `json:"schedule,omitempty"`
+	Dropout    float64 `json:"dropout,omitempty"`
+	Flip       bool    `json:"flip,omitempty"`
+	Preprocess string  `json:"preprocess,omitempty"`
+	KeepBest   bool    `json:"keep_best,omitempty"`
+	Patience   int     `json:"patience,omitempty"`
 }
 
 // runResults are a finished run's numbers.
@@ -62,9 +72,13 @@ type runMeta struct {
 // runState is how far a run got: what train --resume needs besides the
 // weights and the config.
 type runState struct {
-	Iter        int  `json:"iter"`        // iterations done
-	Complete    bool `json:"complete"`    // Iter == Config.Iters
-	Interrupted bool `json:"interrupted"` // stopped by a signal
+	Iter        int     `json:"iter"`        // iterations done
+	Complete    bool    `json:"complete"`    // Iter == Config.Iters, or stopped early
+	Interrupted bool    `json:"interrupted"` // stopped by a signal
+	Stopped     bool    `json:"stopped_early,omitempty"`
+	BestValAcc  float64 `json:"best_val_acc,omitempty"`
+	BestEpoch   int     `json:"best_epoch,omitempty"`
+	SinceBest   int     `json:"since_best,omitempty"`
 }
 
 // jsonLines writes JSON Lines to a file, flushing each line as it is written.

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -76,6 +77,14 @@ uninterrupted run would have.`,
 	f.IntVar(&opts.NumVal, "num-val", cifar.DefaultNumVal, "validation images: the next N after the training images")
 	f.IntVar(&opts.NumTest, "num-test", cifar.DefaultNumTest, "test images: the first N of test_batch.bin (10000 is all)")
 	f.StringVar(&opts.Precision, "precision", def.Precision, "arithmetic of training and scoring: float32 (fast) or float64 (reference)")
+	f.StringVar(&opts.Optimizer, "optimizer", sgd.SGD, "update rule: sgd, momentum, nesterov or adam (cs231n's optim.py)")
+	f.Float64Var(&opts.Momentum, "momentum", 0.9, "momentum of --optimizer momentum and nesterov")
+	f.StringVar(&opts.Schedule, "schedule", sgd.Step, "learning-rate schedule: step (times --lr-decay each epoch) or cosine (to 0 over --iters)")
+	f.Float64Var(&opts.Dropout, "dropout", 0, "probability of dropping a hidden unit in training (inverted dropout)")
+	f.BoolVar(&opts.Flip, "flip", false, "mirror training images left to right at random")
+	f.StringVar(&opts.Preprocess, "preprocess", "mean", "input preprocessing: mean (subtract the mean image) or channel (per-channel standardisation)")
+	f.BoolVar(&opts.KeepBest, "keep-best", false, "save the weights of the epoch with the best validation accuracy")
+	f.IntVar(&opts.Patience, "patience", 0, "stop after this many epochs without a better validation accuracy (0: never)")
 	f.StringVarP(&opts.out, "out", "o", "nettrain-model.npz", "where to save the model (.npz; with --resume, default the resumed file)")
 	f.StringVar(&opts.metrics, "metrics", "", "stream metrics to this file as JSON Lines (appended to with --resume)")
 	f.StringVar(&opts.resume, "resume", "", "carry on training from this checkpoint")
@@ -87,7 +96,9 @@ uninterrupted run would have.`,
 }
 
 func (o trainOptions) sgdConfig() sgd.Config {
-	return sgd.Config{Iters: o.Iters, Batch: o.Batch, LR: o.LR, LRDecay: o.LRDecay, Reg: o.Reg, Seed: o.Seed, Precision: o.Precision}
+	return sgd.Config{Iters: o.Iters, Batch: o.Batch, LR: o.LR, LRDecay: o.LRDecay, Reg: o.Reg, Seed: o.Seed, Precision: o.Precision,
+		Optimizer: o.Optimizer, Momentum: o.Momentum, Schedule: o.Schedule, Dropout: o.Dropout, Flip: o.Flip,
+		KeepBest: o.KeepBest, Patience: o.Patience}
 }
 
 func (o trainOptions) sizes() cifar.Sizes {
@@ -104,6 +115,9 @@ func (o trainOptions) check() error {
 	}
 	if o.Precision != sgd.Float32 && o.Precision != sgd.Float64 {
 		return usageErrorf("--precision is %q, want float32 or float64", o.Precision)
+	}
+	if o.Preprocess != "mean" && o.Preprocess != "channel" {
+		return usageErrorf("--preprocess is %q, want mean or channel", o.Preprocess)
 	}
 	if err := o.sgdConfig().Check(); err != nil {
 		return usageError{err}
@@ -144,6 +158,9 @@ func resumeFrom(o *trainOptions, e env) (*model.Checkpoint, runMeta, error) {
 		{"hidden", o.Hidden, c.Hidden}, {"lr", o.LR, c.LR}, {"lr-decay", o.LRDecay, c.LRDecay},
 		{"reg", o.Reg, c.Reg}, {"batch", o.Batch, c.Batch}, {"std", o.Std, c.Std}, {"seed", o.Seed, c.Seed},
 		{"num-train", o.NumTrain, c.NumTrain}, {"num-val", o.NumVal, c.NumVal}, {"precision", o.Precision, c.Precision},
+		{"optimizer", o.Optimizer, cmp.Or(c.Optimizer, sgd.SGD)}, {"momentum", o.Momentum, c.Momentum},
+		{"schedule", o.Schedule, cmp.Or(c.Schedule, sgd.Step)}, {"dropout", o.Dropout, c.Dropout}, {"flip", o.Flip, c.Flip},
+		{"preprocess", o.Preprocess, cmp.Or(c.Preprocess, "mean")}, {"keep-best", o.KeepBest, c.KeepBest}, {"patience", o.Patience, c.Patience},
 	}
 	for _, f := range fixed {
 		if o.changed(f.flag) && f.got != f.want {
@@ -152,6 +169,7 @@ func resumeFrom(o *trainOptions, e env) (*model.Checkpoint, runMeta, error) {
 	}
 	data, iters, numTest := o.Data, o.Iters, o.NumTest
 	o.runConfig = c
+	o.Optimizer, o.Schedule, o.Preprocess = cmp.Or(c.Optimizer, sgd.SGD), cmp.Or(c.Schedule, sgd.Step), cmp.Or(c.Preprocess, "mean")
 	if o.changed("data") {
 		o.Data = data
 	}
@@ -209,7 +227,10 @@ func runTrain(ctx context.Context, o trainOptions, stdout, stderr io.Writer, e e
 	if err != nil {
 		return usageError{err}
 	}
-	mean := cifar.Mean(sp.Train)
+	mean, scale := cifar.Mean(sp.Train), []float64(nil)
+	if o.Preprocess == "channel" {
+		mean, scale = cifar.ChannelStats(sp.Train)
+	}
 	logf("loaded %s: %d train, %d val, %d test images (%.1fs)\n", o.Data, sp.Train.N(), sp.Val.N(), sp.Test.N(), time.Since(start).Seconds())
 
 	cfg := o.sgdConfig()
@@ -219,7 +240,11 @@ func runTrain(ctx context.Context, o trainOptions, stdout, stderr io.Writer, e e
 		if !equalBits(resumed.Mean, mean) {
 			return fmt.Errorf("--resume %s: the mean image of this training split differs from the checkpoint's: --data %s is not the data it was trained on", o.resume, o.Data)
 		}
-		net, cfg.Start = resumed.Net, prev.State.Iter
+		cfg.Start = prev.State.Iter
+		var err error
+		if net, cfg.Init, err = trainingState(resumed, prev.State); err != nil {
+			return fmt.Errorf("--resume %s: %w", o.resume, err)
+		}
 		logf("resuming %s at iteration %d of %d\n", o.resume, cfg.Start, cfg.Iters)
 	} else {
 		net = sgd.Init(cifar.D, o.Hidden, cifar.Classes, o.Std, o.Seed)
@@ -289,7 +314,7 @@ func runTrain(ctx context.Context, o trainOptions, stdout, stderr io.Writer, e e
 		},
 	}
 	trainStart := time.Now()
-	hist, err := sgd.Train(ctx, net, sgd.Data{Train: sp.Train, Val: sp.Val, Mean: mean}, cfg, hooks)
+	hist, err := sgd.Train(ctx, net, sgd.Data{Train: sp.Train, Val: sp.Val, Mean: mean, Scale: scale}, cfg, hooks)
 	if bar != nil {
 		bar.Exit()
 	}
@@ -300,11 +325,13 @@ func runTrain(ctx context.Context, o trainOptions, stdout, stderr io.Writer, e e
 	case interrupted:
 		// Save what there is, so that --resume carries on exactly.
 		state.Interrupted = true
+		state.BestValAcc, state.BestEpoch, state.SinceBest = hist.State.BestValAcc, hist.State.BestEpoch, hist.State.SinceBest
 		meta, merr := json.Marshal(runMeta{Nettrain: version(), Config: o.runConfig, State: state, Classes: ds.Classes, Epochs: epochs})
 		if merr != nil {
 			return merr
 		}
-		if serr := model.Save(o.out, &model.Checkpoint{Net: net, Mean: mean, Meta: meta}); serr != nil {
+		ck := &model.Checkpoint{Net: sgd.FoldScale(net, scale), Mean: mean, Meta: meta, Extra: extraState(net, scale, cfg, hist.State)}
+		if serr := model.Save(o.out, ck); serr != nil {
 			return fmt.Errorf("interrupted, and the checkpoint could not be saved: %w", serr)
 		}
 		if metrics != nil {
@@ -321,11 +348,20 @@ func runTrain(ctx context.Context, o trainOptions, stdout, stderr io.Writer, e e
 		return fmt.Errorf("--metrics: %w", metricsErr)
 	}
 
-	state.Complete = true
+	state.Complete, state.Stopped = true, hist.Stopped
+	state.BestValAcc, state.BestEpoch, state.SinceBest = hist.State.BestValAcc, hist.State.BestEpoch, hist.State.SinceBest
+	if hist.Stopped {
+		logf("stopped early: %d epochs without a better validation accuracy (best %.4f at epoch %d)\n", o.Patience, state.BestValAcc, state.BestEpoch)
+	}
+	// The model to save and score: with KeepBest, net holds the best epoch's
+	// weights; with --preprocess channel, folded to take mean-subtracted
+	// inputs, so that eval (and numpy) need nothing but W1, b1, W2, b2, mean.
+	extra := extraState(net, scale, cfg, hist.State)
+	saved := sgd.FoldScale(net, scale)
 	res := runResults{
 		FinalLoss: hist.Loss[len(hist.Loss)-1],
-		TrainAcc:  model.Accuracy(predictSet(net, o.Precision, sp.Train, mean), sp.Train.Y),
-		ValAcc:    model.Accuracy(predictSet(net, o.Precision, sp.Val, mean), sp.Val.Y),
+		TrainAcc:  model.Accuracy(predictSet(saved, o.Precision, sp.Train, mean), sp.Train.Y),
+		ValAcc:    model.Accuracy(predictSet(saved, o.Precision, sp.Val, mean), sp.Val.Y),
 		Iters:     state.Iter,
 		Seconds:   time.Since(trainStart).Seconds(),
 	}
@@ -333,14 +369,14 @@ func runTrain(ctx context.Context, o trainOptions, stdout, stderr io.Writer, e e
 		res.Seconds += prev.Results.Seconds
 	}
 	if o.test {
-		acc := model.Accuracy(predictSet(net, o.Precision, sp.Test, mean), sp.Test.Y)
+		acc := model.Accuracy(predictSet(saved, o.Precision, sp.Test, mean), sp.Test.Y)
 		res.TestAcc = &acc
 	}
 	meta, err := json.Marshal(runMeta{Nettrain: version(), Config: o.runConfig, State: state, Results: &res, Classes: ds.Classes, Epochs: epochs})
 	if err != nil {
 		return err
 	}
-	if err := model.Save(o.out, &model.Checkpoint{Net: net, Mean: mean, Meta: meta}); err != nil {
+	if err := model.Save(o.out, &model.Checkpoint{Net: saved, Mean: mean, Meta: meta, Extra: extra}); err != nil {
 		return err
 	}
 	if metrics != nil {
@@ -355,7 +391,7 @@ func runTrain(ctx context.Context, o trainOptions, stdout, stderr io.Writer, e e
 	logf("trained %d iterations in %.1fs; model saved to %s\n", len(hist.Loss), time.Since(trainStart).Seconds(), o.out)
 	if o.plots != "" {
 		// A resumed run has only this part's losses; plot --metrics draws the whole.
-		if _, err := writeRunPlots(o.plots, hist.Loss, epochs, net); err != nil {
+		if _, err := writeRunPlots(o.plots, hist.Loss, epochs, saved); err != nil {
 			return err
 		}
 		logf("plots in %s\n", o.plots)
@@ -401,4 +437,68 @@ func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// extraState returns the arrays a checkpoint needs beyond the saved model
+// for train --resume to carry on exactly: the optimizer's state ("opt.*"),
+// the last weights as trained ("train.*") when the saved model differs
+// from them (folded preprocessing, or the best epoch kept), and the best
+// weights so far ("best.*") with --keep-best.
+func extraState(net *model.Net, scale []float64, cfg sgd.Config, st sgd.State) map[string][]float64 {
+	extra := map[string][]float64{}
+	for k, v := range st.Slots {
+		extra["opt."+k] = v
+	}
+	last := net
+	if st.Last != nil {
+		last = st.Last // net was set to the best epoch's weights
+	}
+	if scale != nil || cfg.KeepBest {
+		for i, p := range last.Params() {
+			extra["train."+model.ParamNames[i]] = p
+		}
+	}
+	if cfg.KeepBest && st.Best != nil {
+		for i, p := range st.Best.Params() {
+			extra["best."+model.ParamNames[i]] = p
+		}
+	}
+	return extra
+}
+
+// trainingState rebuilds what sgd.Train needs to resume from a checkpoint
+// written by train: the weights as trained and the State.
+func trainingState(ck *model.Checkpoint, rs runState) (*model.Net, *sgd.State, error) {
+	d, h, c := ck.Net.Dims()
+	net := ck.Net
+	take := func(prefix string) (*model.Net, bool) {
+		if _, ok := ck.Extra[prefix+"W1"]; !ok {
+			return nil, false
+		}
+		n := model.Zeros(d, h, c)
+		for i, p := range n.Params() {
+			v := ck.Extra[prefix+model.ParamNames[i]]
+			if len(v) != len(p) {
+				return nil, false
+			}
+			copy(p, v)
+		}
+		return n, true
+	}
+	if n, ok := take("train."); ok {
+		net = n
+	}
+	st := &sgd.State{Slots: map[string][]float64{}, BestValAcc: rs.BestValAcc, BestEpoch: rs.BestEpoch, SinceBest: rs.SinceBest}
+	if rs.BestEpoch == 0 {
+		st.BestValAcc = -1
+	}
+	if n, ok := take("best."); ok {
+		st.Best = n
+	}
+	for k, v := range ck.Extra {
+		if rest, ok := strings.CutPrefix(k, "opt."); ok {
+			st.Slots[rest] = v
+		}
+	}
+	return net, st, nil
 }

@@ -8,8 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"os"
+	"slices"
 	"strings"
 
 	"codeberg.org/sbinet/npyio/npy"
@@ -30,6 +32,9 @@ type Checkpoint struct {
 	Net  *Net
 	Mean []float64       // (D) mean image subtracted from every input
 	Meta json.RawMessage // JSON object, or nil
+	// Extra holds further 1-D float64 arrays by name, such as a training
+	// run's optimizer state; eval does not need them.
+	Extra map[string][]float64
 }
 
 // Save writes ck to path atomically.
@@ -60,6 +65,14 @@ func Write(w io.Writer, ck *Checkpoint) error {
 	}
 	if ck.Meta != nil {
 		if err := zw.Write("meta.npy", string(ck.Meta)); err != nil {
+			return err
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(ck.Extra)) {
+		if isCore(name) {
+			panic("model: Write: extra array named like a core one: " + name)
+		}
+		if err := zw.Write(name+".npy", ck.Extra[name]); err != nil {
 			return err
 		}
 	}
@@ -177,6 +190,20 @@ func Read(r io.ReaderAt, size int64) (ck *Checkpoint, err error) {
 		Net:  &Net{W1: mat.NewDense(d, h, w1), B1: b1, W2: mat.NewDense(h, c, w2), B2: b2},
 		Mean: mean,
 	}
+	for name, f := range files {
+		name = strings.TrimSuffix(name, ".npy")
+		if isCore(name) {
+			continue
+		}
+		v, _, err := readArray(f, size, 1)
+		if err != nil {
+			return nil, fmt.Errorf("array %q %w", name, err)
+		}
+		if ck.Extra == nil {
+			ck.Extra = map[string][]float64{}
+		}
+		ck.Extra[name] = v
+	}
 	if f, ok := files["meta.npy"]; ok {
 		s, err := readString(f, size)
 		if err != nil {
@@ -188,6 +215,11 @@ func Read(r io.ReaderAt, size int64) (ck *Checkpoint, err error) {
 		ck.Meta = json.RawMessage(s)
 	}
 	return ck, nil
+}
+
+// isCore reports whether name is one of the arrays every checkpoint has.
+func isCore(name string) bool {
+	return slices.Contains([]string{"W1", "b1", "W2", "b2", "mean", "meta"}, name)
 }
 
 // openNpy opens the npy entry f after checking its sizes, and returns its

@@ -138,7 +138,7 @@ func Accuracy(w io.Writer, epochs []Epoch) error {
 
 // WeightGrid draws the first-layer weights as cs231n's show_net_weights
 // does: each hidden unit's column of W1 as a 32x32 colour tile, rescaled on
-// its own to 0..255, the tiles in a square grid of ceil(sqrt(H)) columns,
+// its own to 0..255, the tiles in a square grid of ceil(sqrt(H)) a side,
 // one pixel of black between them; then every pixel enlarged scale times.
 func WeightGrid(net *model.Net, scale int) *image.RGBA {
 	d, h, _ := net.Dims()
@@ -147,7 +147,7 @@ func WeightGrid(net *model.Net, scale int) *image.RGBA {
 	}
 	const side, pad = cifar.Width, 1
 	cols := int(math.Ceil(math.Sqrt(float64(h))))
-	rows := (h + cols - 1) / cols
+	rows := cols // square, as cs231n's visualize_grid
 	size := func(n int) int { return (n*side + (n-1)*pad) * scale }
 	img := image.NewRGBA(image.Rect(0, 0, size(cols), size(rows)))
 	for i := range img.Pix {

@@ -58,6 +58,7 @@ const (
 type State struct {
 	Slots      map[string][]float64 // optimizer state by "slot.param", e.g. "v.W1", "m.b2"
 	Best       *model.Net           // with KeepBest: the best weights so far, or nil
+	Last       *model.Net           // with KeepBest, when the net was set to Best: the last weights
 	BestValAcc float64
 	BestEpoch  int
 	SinceBest  int // epochs since the best
@@ -235,7 +236,9 @@ func train[T model.Float](ctx context.Context, net *model.Net, data Data, c Conf
 	}
 	defer func() {
 		if c.KeepBest && st.Best != nil && err == nil {
-			// End on the best epoch's weights.
+			// End on the best epoch's weights, keeping the last for a resume.
+			st.Last = model.Zeros(d, h, k)
+			model.SetFrom(st.Last, raw)
 			for i, p := range net.Params() {
 				copy(p, st.Best.Params()[i])
 			}

@@ -295,7 +295,7 @@ func (r *Runner) runTask(ctx context.Context, t task) (Result, error) {
 	}
 	cfg := sgd.Config{Iters: t.budget, Batch: tr.Batch, LR: tr.LR, LRDecay: tr.LRDecay, Reg: tr.Reg,
 		Seed: tr.Seed, Precision: r.Space.Precision, Start: t.done}
-	hist, err := sgd.Train(ctx, net, sgd.Data(r.Data), cfg, sgd.Hooks{})
+	hist, err := sgd.Train(ctx, net, sgd.Data{Train: r.Data.Train, Val: r.Data.Val, Mean: r.Data.Mean}, cfg, sgd.Hooks{})
 	var de *sgd.DivergedError
 	switch {
 	case ctx.Err() != nil:

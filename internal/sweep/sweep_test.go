@@ -240,7 +240,7 @@ func TestHalving(t *testing.T) {
 	}
 	tr := fin.Config
 	net := sgd.Init(cifar.D, tr.Hidden, cifar.Classes, s.Std, tr.Seed)
-	if _, err := sgd.Train(context.Background(), net, sgd.Data(data), sgd.Config{Iters: 36, Batch: tr.Batch, LR: tr.LR, LRDecay: tr.LRDecay, Reg: tr.Reg, Seed: tr.Seed, Precision: s.Precision}, sgd.Hooks{}); err != nil {
+	if _, err := sgd.Train(context.Background(), net, sgd.Data{Train: data.Train, Val: data.Val, Mean: data.Mean}, sgd.Config{Iters: 36, Batch: tr.Batch, LR: tr.LR, LRDecay: tr.LRDecay, Reg: tr.Reg, Seed: tr.Seed, Precision: s.Precision}, sgd.Hooks{}); err != nil {
 		t.Fatal(err)
 	}
 	for k, p := range net.Params() {
