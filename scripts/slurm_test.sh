@@ -26,12 +26,13 @@ work=$(mktemp -d /tmp/nettrain-slurm.XXXXXX)
 chmod 755 "$work"
 host=$(hostname -s)
 export SLURM_CONF=$work/slurm.conf
+started_munge=
 cleanup() {
   scontrol shutdown >/dev/null 2>&1 || true
   sleep 1
-  [[ -f $work/munged.pid ]] && kill "$(cat "$work/munged.pid")" 2>/dev/null || true
   pkill -f "slurmd -D" 2>/dev/null || true
   pkill -f "slurmctld -D" 2>/dev/null || true
+  if [[ -n $started_munge ]]; then pkill -x munged 2>/dev/null || true; fi
 }
 trap cleanup EXIT
 
@@ -43,9 +44,11 @@ fi
 chown -R munge:munge /etc/munge /run/munge /var/lib/munge /var/log/munge
 chmod 400 /etc/munge/munge.key
 chmod 755 /run/munge
-runuser -u munge -- /usr/sbin/munged --pid-file="$work/munged.pid" 2>/dev/null \
-  || runuser -u munge -- /usr/sbin/munged
-sleep 1
+if ! munge -n 2>/dev/null | unmunge >/dev/null 2>&1; then
+  runuser -u munge -- /usr/sbin/munged
+  started_munge=1
+  sleep 1
+fi
 munge -n | unmunge >/dev/null || { say "munge does not work"; exit 1; }
 
 cpus=$(nproc)
@@ -75,8 +78,12 @@ MpiDefault=none
 NodeName=$host CPUs=$cpus RealMemory=$mem State=UNKNOWN
 PartitionName=debug Nodes=$host Default=YES MaxTime=INFINITE State=UP
 CONF
+# No cgroups for job control (proctrack/linuxproc, task/none); slurmd still
+# loads a cgroup plugin, so name the hierarchy this machine has.
+if [[ -f /sys/fs/cgroup/cgroup.controllers ]]; then cg=cgroup/v2; else cg=cgroup/v1; fi
 cat >"$work/cgroup.conf" <<CONF
-CgroupPlugin=disabled
+CgroupPlugin=$cg
+CgroupAutomount=no
 CONF
 
 slurmctld -D >"$work/slurmctld.out" 2>&1 &
@@ -85,7 +92,7 @@ for _ in $(seq 60); do
   sinfo -h -o %T 2>/dev/null | grep -qE '^(idle|mixed)' && break
   sleep 1
 done
-sinfo -h -o %T | grep -qE '^(idle|mixed)' || { say "the node did not come up"; tail -20 "$work"/slurm*.log "$work"/*.out >&2; exit 1; }
+sinfo -h -o %T | grep -qE '^(idle|mixed)' || { say "the node did not come up"; for f in "$work"/slurmctld.log "$work"/slurmd.log; do tail -n 20 "$f" >&2; done; exit 1; }
 say "cluster up: $(sinfo -h -o '%P %D %T %C')"
 
 export NETTRAIN=$PWD/bin/nettrain NETTRAIN_DATA=$data SWEEP_OUT=$work/sweep

@@ -60,7 +60,7 @@ func TestPlots(t *testing.T) {
 	// sweep: sweep.png in the sweep directory, one panel per hidden size.
 	sw := filepath.Join(tmp, "sw")
 	r = runCmd(t, testEnv(), append([]string{"sweep", "--data", data, "--out", sw, "-q"}, smallSweep...)...)
-	if w, h := pngSize(t, filepath.Join(sw, "sweep.png")); r.code != 0 || w != 2*420 || h != 450 {
+	if w, h := pngSize(t, filepath.Join(sw, "sweep.png")); r.code != 0 || w != 2*420 || h != 460 {
 		t.Errorf("sweep: exit %d, sweep.png %dx%d", r.code, w, h)
 	}
 	// Bad metrics files.

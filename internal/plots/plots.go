@@ -321,29 +321,29 @@ func Sweep(w io.Writer, points []SweepPoint) error {
 			}
 			l.Offset = vg.Point{X: vg.Points(7), Y: vg.Points(-3)}
 			p.Add(plotter.NewGrid(), sc, l)
-			pad := func(a *plot.Axis, v []float64) {
-				a.Min, a.Max = slices.Min(v)/1.5, slices.Max(v)*1.5
+			pad := func(a *plot.Axis, v []float64, right float64) {
+				a.Min, a.Max = slices.Min(v)/1.5, slices.Max(v)*right
 			}
 			lrs, regs := make([]float64, len(pts)), make([]float64, len(pts))
 			for i, pt := range pts {
 				lrs[i], regs[i] = pt.LR, pt.Reg
 			}
-			pad(&p.X, lrs)
-			pad(&p.Y, regs)
+			pad(&p.X, lrs, 2.5) // room for the labels right of the points
+			pad(&p.Y, regs, 1.5)
 		}
 		plots[0] = append(plots[0], p)
 	}
-	panel := 420 * vg.Inch / 96
-	width, height := panel*vg.Length(len(plots[0])), panel+30*vg.Inch/96
+	panel, top := 420*vg.Inch/96, 40*vg.Inch/96
+	width, height := panel*vg.Length(len(plots[0])), panel+top
 	img := vgimg.New(width, height)
 	dc := draw.New(img)
 	// A title line with the colour scale's ends.
 	title := plot.New().Title.TextStyle
 	title.XAlign = draw.XCenter
-	dc.FillText(title, vg.Point{X: width / 2, Y: height - 20*vg.Inch/96},
+	dc.FillText(title, vg.Point{X: width / 2, Y: height - 16*vg.Inch/96},
 		fmt.Sprintf("validation accuracy by learning rate and regularisation (blue %.3f .. red %.3f)", lo, hi))
 	tiles := draw.Tiles{Rows: 1, Cols: len(plots[0])}
-	canvases := plot.Align(plots, tiles, draw.Crop(dc, 0, 0, 0, -30*vg.Inch/96))
+	canvases := plot.Align(plots, tiles, draw.Crop(dc, 0, 0, 0, -top))
 	for i, p := range plots[0] {
 		p.Draw(canvases[0][i])
 	}
