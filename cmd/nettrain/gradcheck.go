@@ -21,6 +21,7 @@ type gradcheckOptions struct {
 	std       float64
 	seed      uint64
 	tol       float64
+	dropout   float64
 	data      string
 	json      bool
 }
@@ -72,6 +73,7 @@ float64 round-off in the loss alone gives relative errors near 1e-6, so
 	f.Float64Var(&opts.std, "std", 0.1, "standard deviation of the weights")
 	f.Uint64Var(&opts.seed, "seed", 0, "random seed")
 	f.Float64Var(&opts.tol, "tol", 1e-7, "largest relative error allowed (1e-5 with --data unless set)")
+	f.Float64Var(&opts.dropout, "dropout", 0, "check with a fixed inverted-dropout mask dropping this fraction of hidden units")
 	f.StringVar(&opts.data, "data", "", "use real images from this CIFAR-10 directory")
 	f.BoolVar(&opts.json, "json", false, "print the result as JSON")
 	return cmd
@@ -93,6 +95,8 @@ func runGradcheck(o gradcheckOptions, stdout io.Writer, e env) error {
 		return usageErrorf("--std is %v, want a positive number", o.std)
 	case !(o.tol > 0):
 		return usageErrorf("--tol is %v, want a positive number", o.tol)
+	case !(o.dropout >= 0 && o.dropout < 1):
+		return usageErrorf("--dropout is %v, want a probability in [0, 1)", o.dropout)
 	}
 	rng := rand.New(rand.NewPCG(o.seed, o.seed))
 	var x []float64
@@ -119,7 +123,16 @@ func runGradcheck(o gradcheckOptions, stdout io.Writer, e env) error {
 		}
 	}
 	net := model.New(d, o.hidden, c, o.std, rng)
-	checks := model.GradCheck(net, x, y, o.reg, gradcheckStep, nil)
+	var mask []float64
+	if o.dropout > 0 {
+		mask = make([]float64, o.numInputs*o.hidden)
+		for i := range mask {
+			if rng.Float64() >= o.dropout {
+				mask[i] = 1 / (1 - o.dropout)
+			}
+		}
+	}
+	checks := model.GradCheck(net, x, y, o.reg, gradcheckStep, mask)
 
 	failed := ""
 	for _, pc := range checks {
@@ -141,7 +154,7 @@ func runGradcheck(o gradcheckOptions, stdout io.Writer, e env) error {
 			return err
 		}
 	} else {
-		fmt.Fprintf(stdout, "gradient check: N=%d D=%d H=%d C=%d reg=%g h=%g\n", o.numInputs, d, o.hidden, c, o.reg, gradcheckStep)
+		fmt.Fprintf(stdout, "gradient check: N=%d D=%d H=%d C=%d reg=%g dropout=%g h=%g\n", o.numInputs, d, o.hidden, c, o.reg, o.dropout, gradcheckStep)
 		fmt.Fprintf(stdout, "%-5s %8s  %s\n", "param", "entries", "max_rel_error")
 		for _, pc := range checks {
 			fmt.Fprintf(stdout, "%-5s %8d  %.3e\n", pc.Name, pc.Entries, pc.MaxRelErr)

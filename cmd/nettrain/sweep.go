@@ -35,6 +35,7 @@ type sweepOptions struct {
 	numVal    int
 	numTest   int
 	precision string
+	options   sweep.Options
 	config    string
 	workers   int
 	out       string
@@ -106,6 +107,14 @@ their own results files; 'nettrain sweep report DIR' merges them.`,
 	f.IntVar(&o.numVal, "num-val", cifar.DefaultNumVal, "validation images")
 	f.IntVar(&o.numTest, "num-test", cifar.DefaultNumTest, "test images for --test (10000 is all)")
 	f.StringVar(&o.precision, "precision", sgd.Float32, "float32 or float64")
+	f.StringVar(&o.options.Optimizer, "optimizer", "", "update rule of every trial: sgd, momentum, nesterov or adam")
+	f.Float64Var(&o.options.Momentum, "momentum", 0, "momentum of momentum and nesterov (default 0.9)")
+	f.StringVar(&o.options.Schedule, "schedule", "", "learning-rate schedule: step or cosine")
+	f.Float64Var(&o.options.Dropout, "dropout", 0, "dropout probability of the hidden layer")
+	f.BoolVar(&o.options.Flip, "flip", false, "mirror training images at random")
+	f.StringVar(&o.options.Preprocess, "preprocess", "", "mean or channel (per-channel standardisation)")
+	f.BoolVar(&o.options.KeepBest, "keep-best", false, "each trial keeps its best epoch's weights")
+	f.IntVar(&o.options.Patience, "patience", 0, "stop a trial after this many epochs without improvement")
 	f.StringVar(&o.config, "config", "", "read the search space from a YAML or JSON file (flags set on the command line win)")
 	f.IntVar(&o.workers, "workers", runtime.NumCPU(), "trials run in parallel, one core each")
 	f.StringVarP(&o.out, "out", "o", "sweep", "sweep directory")
@@ -122,7 +131,7 @@ their own results files; 'nettrain sweep report DIR' merges them.`,
 // flags set on the command line.
 func (o sweepOptions) space() (sweep.Space, error) {
 	s := sweep.Space{Mode: o.mode, Trials: o.trials, Seed: o.seed, Params: map[string]sweep.Param{},
-		Std: o.std, NumTrain: o.numTrain, NumVal: o.numVal, Precision: o.precision}
+		Std: o.std, NumTrain: o.numTrain, NumVal: o.numVal, Precision: o.precision, Options: o.options}
 	for _, name := range sweep.Names {
 		p, err := sweep.ParseParam(strings.ReplaceAll(name, "_", "-"), *o.params[name])
 		if err != nil {
@@ -145,6 +154,10 @@ func (o sweepOptions) space() (sweep.Space, error) {
 			"mode": func() { s.Mode = o.mode }, "trials": func() { s.Trials = o.trials }, "seed": func() { s.Seed = o.seed },
 			"std": func() { s.Std = o.std }, "num-train": func() { s.NumTrain = o.numTrain }, "num-val": func() { s.NumVal = o.numVal },
 			"precision": func() { s.Precision = o.precision },
+			"optimizer": func() { s.Options.Optimizer = o.options.Optimizer }, "momentum": func() { s.Options.Momentum = o.options.Momentum },
+			"schedule": func() { s.Options.Schedule = o.options.Schedule }, "dropout": func() { s.Options.Dropout = o.options.Dropout },
+			"flip": func() { s.Options.Flip = o.options.Flip }, "preprocess": func() { s.Options.Preprocess = o.options.Preprocess },
+			"keep-best": func() { s.Options.KeepBest = o.options.KeepBest }, "patience": func() { s.Options.Patience = o.options.Patience },
 		} {
 			if o.changed(flag) {
 				set()
@@ -174,6 +187,11 @@ func (o sweepOptions) space() (sweep.Space, error) {
 	}
 	if !(s.Std > 0) {
 		return s, fmt.Errorf("--std is %v, want a positive number", s.Std)
+	}
+	op := s.Options
+	if err := (sgd.Config{Iters: 1, Batch: 1, LR: 1, LRDecay: 1, Optimizer: op.Optimizer, Momentum: op.Momentum,
+		Schedule: op.Schedule, Dropout: op.Dropout, Patience: op.Patience}).Check(); err != nil {
+		return s, err
 	}
 	return s, s.Check()
 }
@@ -245,13 +263,16 @@ func runSweep(ctx context.Context, o sweepOptions, stdout, stderr io.Writer, e e
 	if err != nil {
 		return usageError{err}
 	}
-	mean := cifar.Mean(sp.Train)
+	mean, scale := cifar.Mean(sp.Train), []float64(nil)
+	if space.Options.Preprocess == "channel" {
+		mean, scale = cifar.ChannelStats(sp.Train)
+	}
 	n := space.NumTrials()
 	logf("sweep: %d trials (%s), shard %d of %d, %d workers, results in %s\n", n, space.Mode, shard, shards, o.workers, o.out)
 
 	var bar *progressbar.ProgressBar
 	best := -1.0
-	r := &sweep.Runner{Space: space, Dir: o.out, Data: sweep.Data{Train: sp.Train, Val: sp.Val, Mean: mean},
+	r := &sweep.Runner{Space: space, Dir: o.out, Data: sweep.Data{Train: sp.Train, Val: sp.Val, Mean: mean, Scale: scale},
 		Workers: o.workers, Shard: shard, Shards: shards, Force: o.force, NumTest: o.numTest}
 	terminal := !o.quiet && e.isTerminal(stderr)
 	r.Progress = func(res sweep.Result, done, total int) {

@@ -1,9 +1,9 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
-	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -241,10 +241,7 @@ func runTrain(ctx context.Context, o trainOptions, stdout, stderr io.Writer, e e
 			return fmt.Errorf("--resume %s: the mean image of this training split differs from the checkpoint's: --data %s is not the data it was trained on", o.resume, o.Data)
 		}
 		cfg.Start = prev.State.Iter
-		var err error
-		if net, cfg.Init, err = trainingState(resumed, prev.State); err != nil {
-			return fmt.Errorf("--resume %s: %w", o.resume, err)
-		}
+		net, cfg.Init = sgd.StateFrom(resumed, prev.State.BestValAcc, prev.State.BestEpoch, prev.State.SinceBest)
 		logf("resuming %s at iteration %d of %d\n", o.resume, cfg.Start, cfg.Iters)
 	} else {
 		net = sgd.Init(cifar.D, o.Hidden, cifar.Classes, o.Std, o.Seed)
@@ -330,7 +327,7 @@ func runTrain(ctx context.Context, o trainOptions, stdout, stderr io.Writer, e e
 		if merr != nil {
 			return merr
 		}
-		ck := &model.Checkpoint{Net: sgd.FoldScale(net, scale), Mean: mean, Meta: meta, Extra: extraState(net, scale, cfg, hist.State)}
+		ck := &model.Checkpoint{Net: sgd.FoldScale(net, scale), Mean: mean, Meta: meta, Extra: sgd.StateArrays(net, scale, cfg, hist.State)}
 		if serr := model.Save(o.out, ck); serr != nil {
 			return fmt.Errorf("interrupted, and the checkpoint could not be saved: %w", serr)
 		}
@@ -356,7 +353,7 @@ func runTrain(ctx context.Context, o trainOptions, stdout, stderr io.Writer, e e
 	// The model to save and score: with KeepBest, net holds the best epoch's
 	// weights; with --preprocess channel, folded to take mean-subtracted
 	// inputs, so that eval (and numpy) need nothing but W1, b1, W2, b2, mean.
-	extra := extraState(net, scale, cfg, hist.State)
+	extra := sgd.StateArrays(net, scale, cfg, hist.State)
 	saved := sgd.FoldScale(net, scale)
 	res := runResults{
 		FinalLoss: hist.Loss[len(hist.Loss)-1],
@@ -437,68 +434,4 @@ func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
-}
-
-// extraState returns the arrays a checkpoint needs beyond the saved model
-// for train --resume to carry on exactly: the optimizer's state ("opt.*"),
-// the last weights as trained ("train.*") when the saved model differs
-// from them (folded preprocessing, or the best epoch kept), and the best
-// weights so far ("best.*") with --keep-best.
-func extraState(net *model.Net, scale []float64, cfg sgd.Config, st sgd.State) map[string][]float64 {
-	extra := map[string][]float64{}
-	for k, v := range st.Slots {
-		extra["opt."+k] = v
-	}
-	last := net
-	if st.Last != nil {
-		last = st.Last // net was set to the best epoch's weights
-	}
-	if scale != nil || cfg.KeepBest {
-		for i, p := range last.Params() {
-			extra["train."+model.ParamNames[i]] = p
-		}
-	}
-	if cfg.KeepBest && st.Best != nil {
-		for i, p := range st.Best.Params() {
-			extra["best."+model.ParamNames[i]] = p
-		}
-	}
-	return extra
-}
-
-// trainingState rebuilds what sgd.Train needs to resume from a checkpoint
-// written by train: the weights as trained and the State.
-func trainingState(ck *model.Checkpoint, rs runState) (*model.Net, *sgd.State, error) {
-	d, h, c := ck.Net.Dims()
-	net := ck.Net
-	take := func(prefix string) (*model.Net, bool) {
-		if _, ok := ck.Extra[prefix+"W1"]; !ok {
-			return nil, false
-		}
-		n := model.Zeros(d, h, c)
-		for i, p := range n.Params() {
-			v := ck.Extra[prefix+model.ParamNames[i]]
-			if len(v) != len(p) {
-				return nil, false
-			}
-			copy(p, v)
-		}
-		return n, true
-	}
-	if n, ok := take("train."); ok {
-		net = n
-	}
-	st := &sgd.State{Slots: map[string][]float64{}, BestValAcc: rs.BestValAcc, BestEpoch: rs.BestEpoch, SinceBest: rs.SinceBest}
-	if rs.BestEpoch == 0 {
-		st.BestValAcc = -1
-	}
-	if n, ok := take("best."); ok {
-		st.Best = n
-	}
-	for k, v := range ck.Extra {
-		if rest, ok := strings.CutPrefix(k, "opt."); ok {
-			st.Slots[rest] = v
-		}
-	}
-	return net, st, nil
 }

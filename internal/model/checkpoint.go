@@ -2,6 +2,7 @@ package model
 
 import (
 	"archive/zip"
+	"bufio"
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
@@ -15,7 +16,6 @@ import (
 	"strings"
 
 	"codeberg.org/sbinet/npyio/npy"
-	"codeberg.org/sbinet/npyio/npz"
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/nettrain/nettrain/internal/fsutil"
@@ -45,13 +45,26 @@ func Save(path string, ck *Checkpoint) error {
 	return nil
 }
 
-// Write writes ck to w as an npz archive.
+// Write writes ck to w as an npz archive. Like numpy.savez it stores the
+// arrays uncompressed: float weights barely compress, and storing is many
+// times faster than deflating.
 func Write(w io.Writer, ck *Checkpoint) error {
 	d, _, _ := ck.Net.Dims()
 	if len(ck.Mean) != d {
 		panic("model: Write: mean has the wrong length")
 	}
-	zw := npz.NewWriter(w)
+	zw := zip.NewWriter(w)
+	put := func(name string, v any) error {
+		fw, err := zw.CreateHeader(&zip.FileHeader{Name: name + ".npy", Method: zip.Store})
+		if err != nil {
+			return err
+		}
+		bw := bufio.NewWriterSize(fw, 1<<16)
+		if err := npy.Write(bw, v); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		return bw.Flush()
+	}
 	arrays := []struct {
 		name string
 		v    any
@@ -59,12 +72,12 @@ func Write(w io.Writer, ck *Checkpoint) error {
 		{"W1", ck.Net.W1}, {"b1", ck.Net.B1}, {"W2", ck.Net.W2}, {"b2", ck.Net.B2}, {"mean", ck.Mean},
 	}
 	for _, a := range arrays {
-		if err := zw.Write(a.name+".npy", a.v); err != nil {
+		if err := put(a.name, a.v); err != nil {
 			return err
 		}
 	}
 	if ck.Meta != nil {
-		if err := zw.Write("meta.npy", string(ck.Meta)); err != nil {
+		if err := put("meta", string(ck.Meta)); err != nil {
 			return err
 		}
 	}
@@ -72,7 +85,7 @@ func Write(w io.Writer, ck *Checkpoint) error {
 		if isCore(name) {
 			panic("model: Write: extra array named like a core one: " + name)
 		}
-		if err := zw.Write(name+".npy", ck.Extra[name]); err != nil {
+		if err := put(name, ck.Extra[name]); err != nil {
 			return err
 		}
 	}

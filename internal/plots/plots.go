@@ -193,7 +193,7 @@ func Weights(w io.Writer, net *model.Net, scale int) error {
 // predicted class, row r the true class counted from the top.
 type confusionGrid [][]int
 
-func (g confusionGrid) Dims() (int, int)    { return len(g), len(g) }
+func (g confusionGrid) Dims() (int, int)   { return len(g), len(g) }
 func (g confusionGrid) Z(c, r int) float64 { return float64(g[len(g)-1-r][c]) }
 func (g confusionGrid) X(c int) float64    { return float64(c) }
 func (g confusionGrid) Y(r int) float64    { return float64(r) }

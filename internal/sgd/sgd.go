@@ -1,6 +1,7 @@
 package sgd
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -36,6 +37,9 @@ type Config struct {
 	Beta2     float64 // of adam; 0 means 0.999
 	Eps       float64 // of adam; 0 means 1e-8
 	Schedule  string  // "step" (also ""): LR *= LRDecay after each epoch; "cosine": LR*(1+cos(pi*(it-1)/Iters))/2
+	// ScheduleIters, if not 0, replaces Iters in the cosine schedule: a run
+	// cut short (a sweep's halving rung) follows the longer run's schedule.
+	ScheduleIters int
 	Dropout   float64 // probability of dropping a hidden unit in training (inverted dropout), in [0, 1)
 	Flip      bool    // mirror each training image left to right with probability 1/2
 	KeepBest  bool    // end with the weights of the epoch with the best validation accuracy
@@ -186,7 +190,7 @@ func LRAt(c Config, epochLen, iter int) float64 {
 // cosineLR is the learning rate of iteration it (1-based) under the cosine
 // schedule: from c.LR down to 0 over c.Iters iterations.
 func cosineLR(c Config, it int) float64 {
-	return c.LR * 0.5 * (1 + math.Cos(math.Pi*float64(it-1)/float64(c.Iters)))
+	return c.LR * 0.5 * (1 + math.Cos(math.Pi*float64(it-1)/float64(cmp.Or(c.ScheduleIters, c.Iters))))
 }
 
 // EpochLen returns the iterations in one epoch: max(numTrain/batch, 1).

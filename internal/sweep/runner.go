@@ -50,6 +50,7 @@ type Result struct {
 type Data struct {
 	Train, Val cifar.Set
 	Mean       []float64
+	Scale      []float64 // with Options.Preprocess "channel", else nil
 }
 
 // Runner runs the trials of one shard of a space.
@@ -264,8 +265,11 @@ func (r *Runner) runTasks(ctx context.Context, tasks []task, record func(Result)
 type trialMeta struct {
 	Config map[string]any `json:"config"`
 	State  struct {
-		Iter     int  `json:"iter"`
-		Complete bool `json:"complete"`
+		Iter       int     `json:"iter"`
+		Complete   bool    `json:"complete"`
+		BestValAcc float64 `json:"best_val_acc,omitempty"`
+		BestEpoch  int     `json:"best_epoch,omitempty"`
+		SinceBest  int     `json:"since_best,omitempty"`
 	} `json:"state"`
 	Sweep struct {
 		Trial int `json:"trial"`
@@ -283,19 +287,27 @@ func (r *Runner) runTask(ctx context.Context, t task) (Result, error) {
 		res.Status, res.Error, res.Seconds = status, err.Error(), time.Since(start).Seconds()
 		return res, nil
 	}
+	op := r.Space.Options
+	cfg := sgd.Config{Iters: t.budget, Batch: tr.Batch, LR: tr.LR, LRDecay: tr.LRDecay, Reg: tr.Reg,
+		Seed: tr.Seed, Precision: r.Space.Precision, Start: t.done,
+		Optimizer: op.Optimizer, Momentum: op.Momentum, Schedule: op.Schedule, Dropout: op.Dropout,
+		Flip: op.Flip, KeepBest: op.KeepBest, Patience: op.Patience, ScheduleIters: tr.Iters}
 	var net *model.Net
 	if t.from != "" {
 		ck, err := model.Load(filepath.Join(r.Dir, t.from))
 		if err != nil {
 			return fail(StatusFailed, err)
 		}
-		net = ck.Net
+		var prev trialMeta
+		if ck.Meta != nil {
+			json.Unmarshal(ck.Meta, &prev)
+		}
+		net, cfg.Init = sgd.StateFrom(ck, prev.State.BestValAcc, prev.State.BestEpoch, prev.State.SinceBest)
 	} else {
 		net = sgd.Init(cifar.D, tr.Hidden, cifar.Classes, r.Space.Std, tr.Seed)
 	}
-	cfg := sgd.Config{Iters: t.budget, Batch: tr.Batch, LR: tr.LR, LRDecay: tr.LRDecay, Reg: tr.Reg,
-		Seed: tr.Seed, Precision: r.Space.Precision, Start: t.done}
-	hist, err := sgd.Train(ctx, net, sgd.Data{Train: r.Data.Train, Val: r.Data.Val, Mean: r.Data.Mean}, cfg, sgd.Hooks{})
+	data := sgd.Data{Train: r.Data.Train, Val: r.Data.Val, Mean: r.Data.Mean, Scale: r.Data.Scale}
+	hist, err := sgd.Train(ctx, net, data, cfg, sgd.Hooks{})
 	var de *sgd.DivergedError
 	switch {
 	case ctx.Err() != nil:
@@ -306,22 +318,27 @@ func (r *Runner) runTask(ctx context.Context, t task) (Result, error) {
 		return fail(StatusFailed, err)
 	}
 	res.FinalLoss = hist.Loss[len(hist.Loss)-1]
-	res.ValAcc = model.Accuracy(r.predict(net, r.Data.Val), r.Data.Val.Y)
-	res.TrainAcc = model.Accuracy(r.predict(net, r.Data.Train), r.Data.Train.Y)
+	saved := sgd.FoldScale(net, r.Data.Scale) // takes mean-subtracted inputs, as eval gives
+	res.ValAcc = model.Accuracy(r.predict(saved, r.Data.Val), r.Data.Val.Y)
+	res.TrainAcc = model.Accuracy(r.predict(saved, r.Data.Train), r.Data.Train.Y)
 
 	var meta trialMeta
 	meta.Config = map[string]any{
 		"hidden": tr.Hidden, "lr": tr.LR, "lr_decay": tr.LRDecay, "reg": tr.Reg, "iters": tr.Iters,
 		"batch": tr.Batch, "std": r.Space.Std, "seed": tr.Seed, "num_train": r.Space.NumTrain,
 		"num_val": r.Space.NumVal, "num_test": cmp.Or(r.NumTest, cifar.DefaultNumTest), "precision": r.Space.Precision,
+		"optimizer": op.Optimizer, "momentum": op.Momentum, "schedule": op.Schedule, "dropout": op.Dropout,
+		"flip": op.Flip, "preprocess": op.Preprocess, "keep_best": op.KeepBest, "patience": op.Patience,
 	}
-	meta.State.Iter, meta.State.Complete = t.budget, t.budget == tr.Iters
+	meta.State.Iter, meta.State.Complete = t.budget, t.budget == tr.Iters || hist.Stopped
+	meta.State.BestValAcc, meta.State.BestEpoch, meta.State.SinceBest = hist.State.BestValAcc, hist.State.BestEpoch, hist.State.SinceBest
 	meta.Sweep.Trial, meta.Sweep.Rung = tr.Index, t.rung
 	b, _ := json.Marshal(meta)
 	// One file per rung, so that a kill between saving it and recording the
 	// result leaves the previous rung's checkpoint for the rerun.
 	res.Checkpoint = filepath.Join("trials", fmt.Sprintf("%04d-rung%d.npz", tr.Index, t.rung))
-	if err := model.Save(filepath.Join(r.Dir, res.Checkpoint), &model.Checkpoint{Net: net, Mean: r.Data.Mean, Meta: b}); err != nil {
+	ck := &model.Checkpoint{Net: saved, Mean: r.Data.Mean, Meta: b, Extra: sgd.StateArrays(net, r.Data.Scale, cfg, hist.State)}
+	if err := model.Save(filepath.Join(r.Dir, res.Checkpoint), ck); err != nil {
 		return res, err
 	}
 	res.Seconds = time.Since(start).Seconds()

@@ -148,6 +148,20 @@ type Space struct {
 	NumTrain  int     `json:"num_train"`
 	NumVal    int     `json:"num_val"`
 	Precision string  `json:"precision"`
+	Options   Options `json:"options"`
+}
+
+// Options are the training options beyond cs231n's SGD that every trial
+// of a sweep uses (see sgd.Config); the zero value is cs231n's training.
+type Options struct {
+	Optimizer  string  `json:"optimizer,omitempty" yaml:"optimizer"`
+	Momentum   float64 `json:"momentum,omitempty" yaml:"momentum"`
+	Schedule   string  `json:"schedule,omitempty" yaml:"schedule"`
+	Dropout    float64 `json:"dropout,omitempty" yaml:"dropout"`
+	Flip       bool    `json:"flip,omitempty" yaml:"flip"`
+	Preprocess string  `json:"preprocess,omitempty" yaml:"preprocess"`
+	KeepBest   bool    `json:"keep_best,omitempty" yaml:"keep_best"`
+	Patience   int     `json:"patience,omitempty" yaml:"patience"`
 }
 
 // Halving is successive halving: every trial runs MinIters iterations;
@@ -197,6 +211,9 @@ func (s Space) Check() error {
 				return fmt.Errorf("--%s %s: %v", flagName(name), p, err)
 			}
 		}
+	}
+	if p := s.Options.Preprocess; p != "" && p != "mean" && p != "channel" {
+		return fmt.Errorf("--preprocess is %q, want mean or channel", p)
 	}
 	if h := s.Halving; h != nil {
 		if h.Eta < 2 {
@@ -279,6 +296,7 @@ type fileSpace struct {
 	NumTrain  int            `yaml:"num_train"`
 	NumVal    int            `yaml:"num_val"`
 	Precision string         `yaml:"precision"`
+	Options   `yaml:",inline"`
 }
 
 // ReadConfig reads a space from a YAML or JSON file into s: what the file
@@ -315,6 +333,9 @@ func ReadConfig(path string, s *Space) error {
 	}
 	if f.Precision != "" {
 		s.Precision = f.Precision
+	}
+	if f.Options != (Options{}) {
+		s.Options = f.Options
 	}
 	known := map[string]bool{}
 	for _, n := range Names {

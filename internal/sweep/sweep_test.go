@@ -193,10 +193,23 @@ func TestTornResultsLine(t *testing.T) {
 
 // Successive halving: 9 trials, eta 3, 4 then 12 then 36 iterations; the
 // promoted trials carry on from their checkpoints and end bit for bit where
-// training from scratch for 36 iterations ends.
+// training from scratch for 36 iterations ends, with cs231n's SGD and with
+// every option that carries state (Adam, cosine schedule, dropout, flips,
+// per-channel standardisation).
 func TestHalving(t *testing.T) {
+	t.Run("sgd", func(t *testing.T) { testHalving(t, Options{}) })
+	t.Run("options", func(t *testing.T) {
+		testHalving(t, Options{Optimizer: sgd.Adam, Schedule: sgd.Cosine, Dropout: 0.2, Flip: true, Preprocess: "channel"})
+	})
+}
+
+func testHalving(t *testing.T, op Options) {
 	data := testData(t)
+	if op.Preprocess == "channel" {
+		data.Mean, data.Scale = cifar.ChannelStats(data.Train)
+	}
 	s := testSpace()
+	s.Options = op
 	s.Trials = 9
 	s.Params["iters"] = Param{Values: []float64{36}}
 	s.Halving = &Halving{Eta: 3, MinIters: 4}
@@ -240,9 +253,12 @@ func TestHalving(t *testing.T) {
 	}
 	tr := fin.Config
 	net := sgd.Init(cifar.D, tr.Hidden, cifar.Classes, s.Std, tr.Seed)
-	if _, err := sgd.Train(context.Background(), net, sgd.Data{Train: data.Train, Val: data.Val, Mean: data.Mean}, sgd.Config{Iters: 36, Batch: tr.Batch, LR: tr.LR, LRDecay: tr.LRDecay, Reg: tr.Reg, Seed: tr.Seed, Precision: s.Precision}, sgd.Hooks{}); err != nil {
+	cfg := sgd.Config{Iters: 36, Batch: tr.Batch, LR: tr.LR, LRDecay: tr.LRDecay, Reg: tr.Reg, Seed: tr.Seed, Precision: s.Precision,
+		Optimizer: op.Optimizer, Schedule: op.Schedule, Dropout: op.Dropout, Flip: op.Flip}
+	if _, err := sgd.Train(context.Background(), net, sgd.Data{Train: data.Train, Val: data.Val, Mean: data.Mean, Scale: data.Scale}, cfg, sgd.Hooks{}); err != nil {
 		t.Fatal(err)
 	}
+	net = sgd.FoldScale(net, data.Scale) // as saved
 	for k, p := range net.Params() {
 		for i := range p {
 			if p[i] != ck.Net.Params()[k][i] {
