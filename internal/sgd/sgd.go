@@ -40,10 +40,10 @@ type Config struct {
 	// ScheduleIters, if not 0, replaces Iters in the cosine schedule: a run
 	// cut short (a sweep's halving rung) follows the longer run's schedule.
 	ScheduleIters int
-	Dropout   float64 // probability of dropping a hidden unit in training (inverted dropout), in [0, 1)
-	Flip      bool    // mirror each training image left to right with probability 1/2
-	KeepBest  bool    // end with the weights of the epoch with the best validation accuracy
-	Patience  int     // stop after this many epochs without a better validation accuracy; 0 never
+	Dropout       float64 // probability of dropping a hidden unit in training (inverted dropout), in [0, 1)
+	Flip          bool    // mirror each training image left to right with probability 1/2
+	KeepBest      bool    // end with the weights of the epoch with the best validation accuracy
+	Patience      int     // stop after this many epochs without a better validation accuracy; 0 never
 }
 
 // Optimizers and schedules.
