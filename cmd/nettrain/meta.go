@@ -45,6 +45,7 @@ type runConfig struct {
 	Dropout    float64 `json:"dropout,omitempty"`
 	Flip       bool    `json:"flip,omitempty"`
 	Preprocess string  `json:"preprocess,omitempty"`
+	ZCAEps     float64 `json:"zca_eps,omitempty"`
 	KeepBest   bool    `json:"keep_best,omitempty"`
 	Patience   int     `json:"patience,omitempty"`
 }

@@ -82,7 +82,8 @@ uninterrupted run would have.`,
 	f.StringVar(&opts.Schedule, "schedule", sgd.Step, "learning-rate schedule: step (times --lr-decay each epoch) or cosine (to 0 over --iters)")
 	f.Float64Var(&opts.Dropout, "dropout", 0, "probability of dropping a hidden unit in training (inverted dropout)")
 	f.BoolVar(&opts.Flip, "flip", false, "mirror training images left to right at random")
-	f.StringVar(&opts.Preprocess, "preprocess", "mean", "input preprocessing: mean (subtract the mean image) or channel (per-channel standardisation)")
+	f.StringVar(&opts.Preprocess, "preprocess", "mean", "input preprocessing: mean (subtract the mean image), channel (per-channel standardisation) or zca (whitening fitted on the train split)")
+	f.Float64Var(&opts.ZCAEps, "zca-eps", 0.1, "ZCA regulariser, in units of pixels scaled to [0, 1]")
 	f.BoolVar(&opts.KeepBest, "keep-best", false, "save the weights of the epoch with the best validation accuracy")
 	f.IntVar(&opts.Patience, "patience", 0, "stop after this many epochs without a better validation accuracy (0: never)")
 	f.StringVarP(&opts.out, "out", "o", "nettrain-model.npz", "where to save the model (.npz; with --resume, default the resumed file)")
@@ -116,8 +117,11 @@ func (o trainOptions) check() error {
 	if o.Precision != sgd.Float32 && o.Precision != sgd.Float64 {
 		return usageErrorf("--precision is %q, want float32 or float64", o.Precision)
 	}
-	if o.Preprocess != "mean" && o.Preprocess != "channel" {
-		return usageErrorf("--preprocess is %q, want mean or channel", o.Preprocess)
+	if o.Preprocess != "mean" && o.Preprocess != "channel" && o.Preprocess != "zca" {
+		return usageErrorf("--preprocess is %q, want mean, channel or zca", o.Preprocess)
+	}
+	if !(o.ZCAEps > 0) {
+		return usageErrorf("--zca-eps is %v, want a positive number", o.ZCAEps)
 	}
 	if err := o.sgdConfig().Check(); err != nil {
 		return usageError{err}
@@ -161,6 +165,7 @@ func resumeFrom(o *trainOptions, e env) (*model.Checkpoint, runMeta, error) {
 		{"optimizer", o.Optimizer, cmp.Or(c.Optimizer, sgd.SGD)}, {"momentum", o.Momentum, c.Momentum},
 		{"schedule", o.Schedule, cmp.Or(c.Schedule, sgd.Step)}, {"dropout", o.Dropout, c.Dropout}, {"flip", o.Flip, c.Flip},
 		{"preprocess", o.Preprocess, cmp.Or(c.Preprocess, "mean")}, {"keep-best", o.KeepBest, c.KeepBest}, {"patience", o.Patience, c.Patience},
+		{"zca-eps", o.ZCAEps, cmp.Or(c.ZCAEps, 0.1)},
 	}
 	for _, f := range fixed {
 		if o.changed(f.flag) && f.got != f.want {
@@ -170,6 +175,7 @@ func resumeFrom(o *trainOptions, e env) (*model.Checkpoint, runMeta, error) {
 	data, iters, numTest := o.Data, o.Iters, o.NumTest
 	o.runConfig = c
 	o.Optimizer, o.Schedule, o.Preprocess = cmp.Or(c.Optimizer, sgd.SGD), cmp.Or(c.Schedule, sgd.Step), cmp.Or(c.Preprocess, "mean")
+	o.ZCAEps = cmp.Or(c.ZCAEps, 0.1)
 	if o.changed("data") {
 		o.Data = data
 	}
@@ -227,10 +233,24 @@ func runTrain(ctx context.Context, o trainOptions, stdout, stderr io.Writer, e e
 	if err != nil {
 		return usageError{err}
 	}
-	mean, scale := cifar.Mean(sp.Train), []float64(nil)
-	if o.Preprocess == "channel" {
-		mean, scale = cifar.ChannelStats(sp.Train)
+	data := sgd.Data{Train: sp.Train, Val: sp.Val}
+	data.Mean = cifar.Mean(sp.Train)
+	switch o.Preprocess {
+	case "channel":
+		data.Mean, data.Scale = cifar.ChannelStats(sp.Train)
+	case "zca":
+		t0 := time.Now()
+		if data.Mean, data.Whiten, err = sgd.FitZCA(sp.Train, o.ZCAEps); err != nil {
+			return err
+		}
+		if o.Precision == sgd.Float64 {
+			data.Dense = sgd.WhitenSet[float64](sp.Train, data.Mean, data.Whiten)
+		} else {
+			data.Dense = sgd.WhitenSet[float32](sp.Train, data.Mean, data.Whiten)
+		}
+		logf("fitted ZCA whitening on %d images (%.1fs)\n", sp.Train.N(), time.Since(t0).Seconds())
 	}
+	mean := data.Mean
 	logf("loaded %s: %d train, %d val, %d test images (%.1fs)\n", o.Data, sp.Train.N(), sp.Val.N(), sp.Test.N(), time.Since(start).Seconds())
 
 	cfg := o.sgdConfig()
@@ -311,7 +331,7 @@ func runTrain(ctx context.Context, o trainOptions, stdout, stderr io.Writer, e e
 		},
 	}
 	trainStart := time.Now()
-	hist, err := sgd.Train(ctx, net, sgd.Data{Train: sp.Train, Val: sp.Val, Mean: mean, Scale: scale}, cfg, hooks)
+	hist, err := sgd.Train(ctx, net, data, cfg, hooks)
 	if bar != nil {
 		bar.Exit()
 	}
@@ -327,7 +347,7 @@ func runTrain(ctx context.Context, o trainOptions, stdout, stderr io.Writer, e e
 		if merr != nil {
 			return merr
 		}
-		ck := &model.Checkpoint{Net: sgd.FoldScale(net, scale), Mean: mean, Meta: meta, Extra: sgd.StateArrays(net, scale, cfg, hist.State)}
+		ck := &model.Checkpoint{Net: data.Fold(net), Mean: mean, Meta: meta, Extra: sgd.StateArrays(net, data, cfg, hist.State)}
 		if serr := model.Save(o.out, ck); serr != nil {
 			return fmt.Errorf("interrupted, and the checkpoint could not be saved: %w", serr)
 		}
@@ -353,8 +373,8 @@ func runTrain(ctx context.Context, o trainOptions, stdout, stderr io.Writer, e e
 	// The model to save and score: with KeepBest, net holds the best epoch's
 	// weights; with --preprocess channel, folded to take mean-subtracted
 	// inputs, so that eval (and numpy) need nothing but W1, b1, W2, b2, mean.
-	extra := sgd.StateArrays(net, scale, cfg, hist.State)
-	saved := sgd.FoldScale(net, scale)
+	extra := sgd.StateArrays(net, data, cfg, hist.State)
+	saved := data.Fold(net)
 	res := runResults{
 		FinalLoss: hist.Loss[len(hist.Loss)-1],
 		TrainAcc:  model.Accuracy(predictSet(saved, o.Precision, sp.Train, mean), sp.Train.Y),

@@ -234,6 +234,12 @@ func (r *Raw[T]) Step(grads *Raw[T], lr float64) {
 	}
 }
 
+// Gemm is C = alpha op(A) op(B) + beta C through blas64 or blas32, on
+// row-major slices, for callers that work in either precision.
+func Gemm[T Float](tA, tB blas.Transpose, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+	gemm(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
 // gemm is C = alpha op(A) op(B) + beta C through blas64 or blas32.
 func gemm[T Float](tA, tB blas.Transpose, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
 	switch a := any(a).(type) {

@@ -9,10 +9,10 @@ import (
 // StateArrays returns the arrays a checkpoint needs beyond the saved model
 // for a resumed run to carry on exactly: the optimizer's state ("opt.*"),
 // the last weights as trained ("train.*") when the saved model differs from
-// them (inputs scaled, so the saved W1 is folded; or the best epoch kept),
+// them (preprocessing folded into the saved W1, or the best epoch kept),
 // and the best weights so far ("best.*") with KeepBest. net is the net
-// Train returned, scale the data's Scale.
-func StateArrays(net *model.Net, scale []float64, c Config, st State) map[string][]float64 {
+// Train returned.
+func StateArrays(net *model.Net, data Data, c Config, st State) map[string][]float64 {
 	extra := map[string][]float64{}
 	for k, v := range st.Slots {
 		extra["opt."+k] = v
@@ -21,7 +21,7 @@ func StateArrays(net *model.Net, scale []float64, c Config, st State) map[string
 	if st.Last != nil {
 		last = st.Last // net was set to the best epoch's weights
 	}
-	if scale != nil || c.KeepBest {
+	if data.folded() || c.KeepBest {
 		for i, p := range last.Params() {
 			extra["train."+model.ParamNames[i]] = p
 		}

@@ -8,6 +8,9 @@ import (
 	"math"
 	"math/rand/v2"
 
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/mat"
+
 	"github.com/nettrain/nettrain/internal/cifar"
 	"github.com/nettrain/nettrain/internal/model"
 )
@@ -139,7 +142,31 @@ type Data struct {
 	Train, Val cifar.Set
 	Mean       []float64 // (D) subtracted from every image
 	Scale      []float64 // (D) then multiplying every input, or nil (see cifar.GatherAug)
+
+	// ZCA whitening: Whiten is the (D, D) matrix Z, inputs (x - Mean) Z, and
+	// Dense the training inputs so transformed (WhitenSet), in the run's
+	// precision. Both nil without whitening.
+	Whiten *mat.Dense
+	Dense  any
 }
+
+// Fold returns net as a net on mean-subtracted inputs: the preprocessing
+// (Scale or Whiten) folded into W1, which it multiplies from the left. It
+// returns net itself when there is none.
+func (d Data) Fold(net *model.Net) *model.Net {
+	switch {
+	case d.Whiten != nil:
+		out := net.Clone()
+		out.W1.Mul(d.Whiten, net.W1)
+		return out
+	case d.Scale != nil:
+		return FoldScale(net, d.Scale)
+	}
+	return net
+}
+
+// folded reports whether d has preprocessing to fold.
+func (d Data) folded() bool { return d.Whiten != nil || d.Scale != nil }
 
 // Epoch is the record taken at the end of an epoch.
 type Epoch struct {
@@ -252,12 +279,23 @@ func train[T model.Float](ctx context.Context, net *model.Net, data Data, c Conf
 		st.Slots = opt.save()
 		hist.State = st
 	}()
+	dense, err := checkDense[T](data)
+	if err != nil {
+		return hist, err
+	}
+	var whiten []T // Z in T, for folding
+	if data.Whiten != nil {
+		whiten = make([]T, d*d)
+		for i, v := range data.Whiten.RawMatrix().Data {
+			whiten[i] = T(v)
+		}
+	}
 	ws := &model.Workspace[T]{}
 	pred := make([]uint8, c.Batch)
 	valPred := make([]uint8, data.Val.N())
 	var scorer model.Scorer[T]
-	scored := raw // the weights scored on validation: raw, folded with Scale
-	if data.Scale != nil {
+	scored := raw // the weights scored on validation: raw, with preprocessing folded in
+	if data.folded() {
 		scored = model.NewRaw[T](d, h, k)
 	}
 	epochLen := EpochLen(data.Train.N(), c.Batch)
@@ -307,7 +345,11 @@ func train[T model.Float](ctx context.Context, net *model.Net, data Data, c Conf
 					mb.mask[i] = keep
 				}
 			}
-			cifar.GatherAug(mb.x, mb.y, data.Train, idx, data.Mean, data.Scale, flip)
+			if dense != nil {
+				gatherDense(mb.x, mb.y, dense, data.Train.Y, idx, flip)
+			} else {
+				cifar.GatherAug(mb.x, mb.y, data.Train, idx, data.Mean, data.Scale, flip)
+			}
 			full <- mb
 		}
 	}()
@@ -333,7 +375,13 @@ func train[T model.Float](ctx context.Context, net *model.Net, data Data, c Conf
 		}
 
 		if it%epochLen == 0 {
-			if data.Scale != nil {
+			switch {
+			case whiten != nil:
+				copy(scored.B1, raw.B1)
+				copy(scored.W2, raw.W2)
+				copy(scored.B2, raw.B2)
+				model.Gemm(blas.NoTrans, blas.NoTrans, d, h, d, 1, whiten, d, raw.W1, h, 0, scored.W1, h)
+			case data.Scale != nil:
 				foldScale(scored, raw, data.Scale)
 			}
 			ws.Dropout = nil

@@ -16,6 +16,8 @@ import (
 	"sync"
 	"time"
 
+	"gonum.org/v1/gonum/mat"
+
 	"github.com/nettrain/nettrain/internal/cifar"
 	"github.com/nettrain/nettrain/internal/fsutil"
 	"github.com/nettrain/nettrain/internal/model"
@@ -51,6 +53,8 @@ type Data struct {
 	Train, Val cifar.Set
 	Mean       []float64
 	Scale      []float64 // with Options.Preprocess "channel", else nil
+	Whiten     *mat.Dense
+	Dense      any // with Options.Preprocess "zca": see sgd.Data
 }
 
 // Runner runs the trials of one shard of a space.
@@ -306,7 +310,7 @@ func (r *Runner) runTask(ctx context.Context, t task) (Result, error) {
 	} else {
 		net = sgd.Init(cifar.D, tr.Hidden, cifar.Classes, r.Space.Std, tr.Seed)
 	}
-	data := sgd.Data{Train: r.Data.Train, Val: r.Data.Val, Mean: r.Data.Mean, Scale: r.Data.Scale}
+	data := sgd.Data{Train: r.Data.Train, Val: r.Data.Val, Mean: r.Data.Mean, Scale: r.Data.Scale, Whiten: r.Data.Whiten, Dense: r.Data.Dense}
 	hist, err := sgd.Train(ctx, net, data, cfg, sgd.Hooks{})
 	var de *sgd.DivergedError
 	switch {
@@ -318,7 +322,7 @@ func (r *Runner) runTask(ctx context.Context, t task) (Result, error) {
 		return fail(StatusFailed, err)
 	}
 	res.FinalLoss = hist.Loss[len(hist.Loss)-1]
-	saved := sgd.FoldScale(net, r.Data.Scale) // takes mean-subtracted inputs, as eval gives
+	saved := data.Fold(net) // takes mean-subtracted inputs, as eval gives
 	res.ValAcc = model.Accuracy(r.predict(saved, r.Data.Val), r.Data.Val.Y)
 	res.TrainAcc = model.Accuracy(r.predict(saved, r.Data.Train), r.Data.Train.Y)
 
@@ -337,7 +341,7 @@ func (r *Runner) runTask(ctx context.Context, t task) (Result, error) {
 	// One file per rung, so that a kill between saving it and recording the
 	// result leaves the previous rung's checkpoint for the rerun.
 	res.Checkpoint = filepath.Join("trials", fmt.Sprintf("%04d-rung%d.npz", tr.Index, t.rung))
-	ck := &model.Checkpoint{Net: saved, Mean: r.Data.Mean, Meta: b, Extra: sgd.StateArrays(net, r.Data.Scale, cfg, hist.State)}
+	ck := &model.Checkpoint{Net: saved, Mean: r.Data.Mean, Meta: b, Extra: sgd.StateArrays(net, data, cfg, hist.State)}
 	if err := model.Save(filepath.Join(r.Dir, res.Checkpoint), ck); err != nil {
 		return res, err
 	}

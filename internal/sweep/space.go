@@ -160,6 +160,7 @@ type Options struct {
 	Dropout    float64 `json:"dropout,omitempty" yaml:"dropout"`
 	Flip       bool    `json:"flip,omitempty" yaml:"flip"`
 	Preprocess string  `json:"preprocess,omitempty" yaml:"preprocess"`
+	ZCAEps     float64 `json:"zca_eps,omitempty" yaml:"zca_eps"`
 	KeepBest   bool    `json:"keep_best,omitempty" yaml:"keep_best"`
 	Patience   int     `json:"patience,omitempty" yaml:"patience"`
 }
@@ -212,8 +213,8 @@ func (s Space) Check() error {
 			}
 		}
 	}
-	if p := s.Options.Preprocess; p != "" && p != "mean" && p != "channel" {
-		return fmt.Errorf("--preprocess is %q, want mean or channel", p)
+	if p := s.Options.Preprocess; p != "" && p != "mean" && p != "channel" && p != "zca" {
+		return fmt.Errorf("--preprocess is %q, want mean, channel or zca", p)
 	}
 	if h := s.Halving; h != nil {
 		if h.Eta < 2 {
