@@ -43,10 +43,8 @@ func GatherAug[T Float](dst []T, y []uint8, s Set, idx []int, mean, scale []floa
 		row := dst[r*D : (r+1)*D : (r+1)*D]
 		switch {
 		case flip != nil && flip[r]:
-			// Pixel (c, y, x) comes from (c, y, 31-x).
 			for j := range row {
-				k := j - j%Width + (Width - 1 - j%Width)
-				v := float64(src[k]) - mean[j]
+				v := float64(src[Mirror(j)]) - mean[j]
 				if scale != nil {
 					v *= scale[j]
 				}
@@ -64,6 +62,10 @@ func GatherAug[T Float](dst []T, y []uint8, s Set, idx []int, mean, scale []floa
 		y[r] = s.Y[i]
 	}
 }
+
+// Mirror returns the input that input j comes from in the left-right mirror
+// image: pixel (c, y, x) from (c, y, 31-x).
+func Mirror(j int) int { return j - j%Width + (Width - 1 - j%Width) }
 
 // ChannelStats returns the per-channel mean and standard deviation of s's
 // pixels, each broadcast to a D-vector, for per-channel standardisation:

@@ -16,10 +16,6 @@ import (
 	"github.com/nettrain/nettrain/internal/model"
 )
 
-// flipIndex returns the input that pixel j comes from in the left-right
-// mirror image.
-func flipIndex(j int) int { return j - j%cifar.Width + (cifar.Width - 1 - j%cifar.Width) }
-
 // FitZCA fits ZCA whitening on the images of s: it returns the mean image
 // and the symmetric (D, D) matrix Z such that (x - mean) Z has identity
 // covariance up to eps, Z = U diag(1/sqrt(lambda + eps*255^2)) U^T from the
@@ -36,7 +32,7 @@ func FitZCA(s cifar.Set, eps float64) (mean []float64, z *mat.Dense, err error) 
 	m := cifar.Mean(s)
 	mean = make([]float64, d)
 	for j := range d {
-		mean[j] = (m[j] + m[flipIndex(j)]) / 2
+		mean[j] = (m[j] + m[cifar.Mirror(j)]) / 2
 	}
 	// Covariance: sum over chunks of X^T X, in two partial sums (a fixed
 	// number, so the result does not depend on the cores) run in parallel.
@@ -72,7 +68,7 @@ func FitZCA(s cifar.Set, eps float64) (mean []float64, z *mat.Dense, err error) 
 	sym := mat.NewSymDense(d, nil)
 	for i := range d {
 		for j := i; j < d; j++ {
-			sym.SetSym(i, j, (cov.At(i, j)+cov.At(flipIndex(i), flipIndex(j)))/2)
+			sym.SetSym(i, j, (cov.At(i, j)+cov.At(cifar.Mirror(i), cifar.Mirror(j)))/2)
 		}
 	}
 	vecs := make([]float64, d*d)
@@ -136,7 +132,7 @@ func gatherDense[T model.Float](dst []T, y []uint8, inputs []T, labels []uint8, 
 		src, row := inputs[i*d:(i+1)*d], dst[r*d:(r+1)*d]
 		if flip != nil && flip[r] {
 			for j := range row {
-				row[j] = src[flipIndex(j)]
+				row[j] = src[cifar.Mirror(j)]
 			}
 		} else {
 			copy(row, src)
