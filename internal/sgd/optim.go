@@ -15,7 +15,6 @@ type optimizer[T model.Float] struct {
 	mu                float64
 	beta1, beta2, eps float64
 	v, m              [4][]T // velocity (momentum, nesterov), or second moment v and first m (adam)
-	prev              []T    // nesterov: the velocity before this step, one parameter at a time
 }
 
 func newOptimizer[T model.Float](r *model.Raw[T], c Config) *optimizer[T] {

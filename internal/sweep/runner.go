@@ -420,7 +420,7 @@ func openAppend(path string) (*os.File, error) {
 	st, err := f.Stat()
 	if err == nil && st.Size() > 0 {
 		var last [1]byte
-		if _, err := f.ReadAt(last[:], st.Size()-1); err == nil && last[0] != '\n' {
+		if _, rerr := f.ReadAt(last[:], st.Size()-1); rerr == nil && last[0] != '\n' {
 			_, err = f.Write([]byte{'\n'})
 		}
 	}
