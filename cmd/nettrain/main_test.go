@@ -4,13 +4,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/nettrain/nettrain/internal/blasimpl"
 	"github.com/nettrain/nettrain/internal/cifar"
 	"github.com/nettrain/nettrain/internal/cifartest"
 	"github.com/nettrain/nettrain/internal/model"
@@ -269,6 +272,56 @@ func TestTrainOnEveryFormat(t *testing.T) {
 			if !equalBits(p, first.Net.Params()[k]) {
 				t.Errorf("--data %s: %s differs from the binary directory's model", data, model.ParamNames[k])
 			}
+		}
+	}
+}
+
+// Every preprocessing and option through the command: the saved model
+// (preprocessing folded into W1) scores in eval what train printed, and
+// carries the state train --resume needs.
+func TestTrainOptions(t *testing.T) {
+	data := fixtureDir(t)
+	tmp := t.TempDir()
+	cases := [][]string{
+		{"--preprocess", "channel", "--optimizer", "adam", "--lr", "1e-3", "--dropout", "0.2", "--flip", "--keep-best"},
+		{"--optimizer", "momentum", "--schedule", "cosine", "--lr", "1e-5", "--patience", "2"},
+	}
+	if blasimpl.Native {
+		// gonum's pure-Go eigendecomposition of 3072x3072 takes minutes.
+		cases = append(cases, []string{"--preprocess", "zca", "--optimizer", "nesterov", "--lr", "0.01", "--schedule", "cosine", "--flip"})
+	}
+	for i, extra := range cases {
+		out := filepath.Join(tmp, fmt.Sprintf("m%d.npz", i))
+		args := append(append([]string{"train", "--data", data, "--iters", "30", "--batch", "10", "--hidden", "12", "--std", "1e-2", "-q", "--json", "--out", out}, small...), extra...)
+		r := runCmd(t, testEnv(), args...)
+		if r.code != 0 {
+			t.Fatalf("%v: exit %d %s", extra, r.code, r.stderr)
+		}
+		var res runResults
+		json.Unmarshal([]byte(r.stdout), &res)
+		r = runCmd(t, testEnv(), "eval", "--model", out, "--data", data, "--json")
+		var ev evalResult
+		if err := json.Unmarshal([]byte(r.stdout), &ev); err != nil || ev.Accuracy != res.ValAcc {
+			t.Errorf("%v: eval %v, train said %v (%v %s)", extra, ev.Accuracy, res.ValAcc, err, r.stderr)
+		}
+		ck, _ := model.Load(out)
+		var meta runMeta
+		json.Unmarshal(ck.Meta, &meta)
+		if meta.Config.Optimizer != extra[slices.Index(extra, "--optimizer")+1] {
+			t.Errorf("%v: meta config %+v", extra, meta.Config)
+		}
+		if slices.Contains(extra, "--preprocess") || slices.Contains(extra, "--keep-best") {
+			if _, ok := ck.Extra["train.W1"]; !ok {
+				t.Errorf("%v: no train.W1 for resuming", extra)
+			}
+		}
+		if o := meta.Config.Optimizer; o != "sgd" && len(ck.Extra["opt.v.W1"]) != 3072*12 {
+			t.Errorf("%v: optimizer state %d numbers", extra, len(ck.Extra["opt.v.W1"]))
+		}
+		// Training longer from the finished model works with the same options.
+		r = runCmd(t, testEnv(), "train", "--resume", out, "--data", data, "--iters", "40", "-q", "--out", filepath.Join(tmp, fmt.Sprintf("r%d.npz", i)))
+		if r.code != 0 {
+			t.Errorf("%v: resume: exit %d %s", extra, r.code, r.stderr)
 		}
 	}
 }

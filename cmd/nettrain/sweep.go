@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -112,7 +113,8 @@ their own results files; 'nettrain sweep report DIR' merges them.`,
 	f.StringVar(&o.options.Schedule, "schedule", "", "learning-rate schedule: step or cosine")
 	f.Float64Var(&o.options.Dropout, "dropout", 0, "dropout probability of the hidden layer")
 	f.BoolVar(&o.options.Flip, "flip", false, "mirror training images at random")
-	f.StringVar(&o.options.Preprocess, "preprocess", "", "mean or channel (per-channel standardisation)")
+	f.StringVar(&o.options.Preprocess, "preprocess", "", "mean, channel (per-channel standardisation) or zca (whitening)")
+	f.Float64Var(&o.options.ZCAEps, "zca-eps", 0, "ZCA regulariser in [0,1]-pixel units (default 0.1)")
 	f.BoolVar(&o.options.KeepBest, "keep-best", false, "each trial keeps its best epoch's weights")
 	f.IntVar(&o.options.Patience, "patience", 0, "stop a trial after this many epochs without improvement")
 	f.StringVar(&o.config, "config", "", "read the search space from a YAML or JSON file (flags set on the command line win)")
@@ -158,6 +160,7 @@ func (o sweepOptions) space() (sweep.Space, error) {
 			"schedule": func() { s.Options.Schedule = o.options.Schedule }, "dropout": func() { s.Options.Dropout = o.options.Dropout },
 			"flip": func() { s.Options.Flip = o.options.Flip }, "preprocess": func() { s.Options.Preprocess = o.options.Preprocess },
 			"keep-best": func() { s.Options.KeepBest = o.options.KeepBest }, "patience": func() { s.Options.Patience = o.options.Patience },
+			"zca-eps": func() { s.Options.ZCAEps = o.options.ZCAEps },
 		} {
 			if o.changed(flag) {
 				set()
@@ -263,16 +266,28 @@ func runSweep(ctx context.Context, o sweepOptions, stdout, stderr io.Writer, e e
 	if err != nil {
 		return usageError{err}
 	}
-	mean, scale := cifar.Mean(sp.Train), []float64(nil)
-	if space.Options.Preprocess == "channel" {
-		mean, scale = cifar.ChannelStats(sp.Train)
+	data := sweep.Data{Train: sp.Train, Val: sp.Val, Mean: cifar.Mean(sp.Train)}
+	switch space.Options.Preprocess {
+	case "channel":
+		data.Mean, data.Scale = cifar.ChannelStats(sp.Train)
+	case "zca":
+		t0 := time.Now()
+		if data.Mean, data.Whiten, err = sgd.FitZCA(sp.Train, cmp.Or(space.Options.ZCAEps, 0.1)); err != nil {
+			return err
+		}
+		if space.Precision == sgd.Float64 {
+			data.Dense = sgd.WhitenSet[float64](sp.Train, data.Mean, data.Whiten)
+		} else {
+			data.Dense = sgd.WhitenSet[float32](sp.Train, data.Mean, data.Whiten)
+		}
+		logf("sweep: fitted ZCA whitening on %d images (%.1fs)\n", sp.Train.N(), time.Since(t0).Seconds())
 	}
 	n := space.NumTrials()
 	logf("sweep: %d trials (%s), shard %d of %d, %d workers, results in %s\n", n, space.Mode, shard, shards, o.workers, o.out)
 
 	var bar *progressbar.ProgressBar
 	best := -1.0
-	r := &sweep.Runner{Space: space, Dir: o.out, Data: sweep.Data{Train: sp.Train, Val: sp.Val, Mean: mean, Scale: scale},
+	r := &sweep.Runner{Space: space, Dir: o.out, Data: data,
 		Workers: o.workers, Shard: shard, Shards: shards, Force: o.force, NumTest: o.numTest}
 	terminal := !o.quiet && e.isTerminal(stderr)
 	r.Progress = func(res sweep.Result, done, total int) {

@@ -332,7 +332,7 @@ func (r *Runner) runTask(ctx context.Context, t task) (Result, error) {
 		"batch": tr.Batch, "std": r.Space.Std, "seed": tr.Seed, "num_train": r.Space.NumTrain,
 		"num_val": r.Space.NumVal, "num_test": cmp.Or(r.NumTest, cifar.DefaultNumTest), "precision": r.Space.Precision,
 		"optimizer": op.Optimizer, "momentum": op.Momentum, "schedule": op.Schedule, "dropout": op.Dropout,
-		"flip": op.Flip, "preprocess": op.Preprocess, "keep_best": op.KeepBest, "patience": op.Patience,
+		"flip": op.Flip, "preprocess": op.Preprocess, "zca_eps": op.ZCAEps, "keep_best": op.KeepBest, "patience": op.Patience,
 	}
 	meta.State.Iter, meta.State.Complete = t.budget, t.budget == tr.Iters || hist.Stopped
 	meta.State.BestValAcc, meta.State.BestEpoch, meta.State.SinceBest = hist.State.BestValAcc, hist.State.BestEpoch, hist.State.SinceBest
