@@ -214,8 +214,8 @@ func TestSecondSignalQuits(t *testing.T) {
 	}
 	bin, data := nettrainBinary(t), fullSizeData(t)
 	out := filepath.Join(t.TempDir(), "big.npz")
-	// A big net (W1 is 3072 x 3000) so that saving takes a while.
-	cmd := exec.Command(bin, "train", "--data", data, "--hidden", "3000", "--batch", "8", "--iters", "100000", "--num-train", "2000", "--num-val", "10", "--quiet", "--out", out, "--metrics", out+".jsonl")
+	// A big net (W1 is 3072 x 6000, 147 MB) so that saving takes a while.
+	cmd := exec.Command(bin, "train", "--data", data, "--hidden", "6000", "--batch", "8", "--iters", "100000", "--num-train", "2000", "--num-val", "10", "--quiet", "--out", out, "--metrics", out+".jsonl")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {

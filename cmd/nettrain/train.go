@@ -358,7 +358,12 @@ func runTrain(ctx context.Context, o trainOptions, stdout, stderr io.Writer, e e
 				Model string `json:"model"`
 			}{"interrupted", state.Iter, o.out})
 		}
-		return fmt.Errorf("%w after iteration %d of %d; checkpoint saved, resume with: nettrain train --resume %s", errInterrupted, state.Iter, cfg.Iters, shellQuote(o.out))
+		summary := ""
+		if len(epochs) > 0 {
+			last := epochs[len(epochs)-1]
+			summary = fmt.Sprintf(" (epoch %d: loss %.4f, val_acc %.3f)", last.Epoch, last.Loss, last.ValAcc)
+		}
+		return fmt.Errorf("%w after iteration %d of %d%s; checkpoint saved, resume with: nettrain train --resume %s", errInterrupted, state.Iter, cfg.Iters, summary, shellQuote(o.out))
 	case err != nil:
 		return err
 	case metricsErr != nil:
