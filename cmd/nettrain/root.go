@@ -69,8 +69,9 @@ func newRootCmd(e env) *cobra.Command {
 		Use:   "nettrain",
 		Short: "Train and evaluate the cs231n two-layer network on CIFAR-10",
 		Long: `nettrain trains the two-layer fully connected network of Stanford cs231n
-assignment 1 (affine, ReLU, affine, softmax, L2) on the CIFAR-10 binary batches
-with minibatch SGD, evaluates saved models and checks the gradients.
+assignment 1 (affine, ReLU, affine, softmax, L2) on CIFAR-10 with minibatch
+SGD, evaluates saved models, checks the gradients, searches hyperparameters
+(in parallel, or on a cluster), fetches the data and draws the pictures.
 
 Results go to stdout, progress and logs to stderr. Exit status: 0 success,
 1 failed run, 2 usage error, 130 interrupted.`,
@@ -132,4 +133,4 @@ func dataDir(flag string, e env) string {
 	return "data/cifar-10-batches-bin"
 }
 
-const dataFlagHelp = "CIFAR-10 binary directory (default $NETTRAIN_DATA, else ./data/cifar-10-batches-bin)"
+const dataFlagHelp = "CIFAR-10: binary or Python directory, or its .tar.gz (default $NETTRAIN_DATA, else ./data/cifar-10-batches-bin)"
