@@ -129,7 +129,7 @@ func runEval(_ context.Context, o evalOptions, stdout io.Writer, e env) error {
 		return usageError{err}
 	}
 	set := map[string]cifar.Set{"train": sp.Train, "val": sp.Val, "test": sp.Test}[o.split]
-	pred := predictSet(ck.Net, precision, set, ck.Mean)
+	pred := sgd.PredictSet(ck.Net, precision, set, ck.Mean)
 
 	res := evalResult{Model: o.model, Split: o.split, N: set.N(), Accuracy: model.Accuracy(pred, set.Y)}
 	res.Confusion = make([][]int, c)

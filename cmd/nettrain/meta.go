@@ -5,19 +5,8 @@ import (
 	"encoding/json"
 	"os"
 
-	"github.com/nettrain/nettrain/internal/cifar"
-	"github.com/nettrain/nettrain/internal/model"
 	"github.com/nettrain/nettrain/internal/sgd"
 )
-
-// predictSet scores the images of s in the given precision, the one the
-// model was trained in, so that train and eval print the same accuracy.
-func predictSet(n *model.Net, precision string, s cifar.Set, mean []float64) []uint8 {
-	if precision == sgd.Float32 {
-		return model.PredictSet(model.RawOf[float32](n), nil, s, mean)
-	}
-	return n.PredictSet(nil, s, mean)
-}
 
 // runConfig is a training run's configuration, as the flags gave it. It is
 // stored in checkpoints and printed by --json.
@@ -117,12 +106,4 @@ func (j *jsonLines) close() error {
 		return err
 	}
 	return j.f.Close()
-}
-
-// jsonUnmarshal is json.Unmarshal for metadata that may be absent: errors
-// leave v as it was.
-func jsonUnmarshal(b []byte, v any) {
-	if b != nil {
-		_ = json.Unmarshal(b, v)
-	}
 }

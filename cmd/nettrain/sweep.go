@@ -3,6 +3,7 @@ package main
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -266,20 +267,12 @@ func runSweep(ctx context.Context, o sweepOptions, stdout, stderr io.Writer, e e
 	if err != nil {
 		return usageError{err}
 	}
-	data := sweep.Data{Train: sp.Train, Val: sp.Val, Mean: cifar.Mean(sp.Train)}
-	switch space.Options.Preprocess {
-	case "channel":
-		data.Mean, data.Scale = cifar.ChannelStats(sp.Train)
-	case "zca":
-		t0 := time.Now()
-		if data.Mean, data.Whiten, err = sgd.FitZCA(sp.Train, cmp.Or(space.Options.ZCAEps, 0.1)); err != nil {
-			return err
-		}
-		if space.Precision == sgd.Float64 {
-			data.Dense = sgd.WhitenSet[float64](sp.Train, data.Mean, data.Whiten)
-		} else {
-			data.Dense = sgd.WhitenSet[float32](sp.Train, data.Mean, data.Whiten)
-		}
+	t0 := time.Now()
+	data, err := sgd.Prepare(sp.Train, sp.Val, space.Options.Preprocess, cmp.Or(space.Options.ZCAEps, 0.1), space.Precision)
+	if err != nil {
+		return err
+	}
+	if data.Whiten != nil {
 		logf("sweep: fitted ZCA whitening on %d images (%.1fs)\n", sp.Train.N(), time.Since(t0).Seconds())
 	}
 	n := space.NumTrials()
@@ -374,8 +367,8 @@ func report(results []sweep.Result, out string, test bool, testSet cifar.Set, as
 				return err
 			}
 			var meta runMeta
-			jsonUnmarshal(ck.Meta, &meta)
-			acc := model.Accuracy(predictSet(ck.Net, meta.Config.Precision, testSet, ck.Mean), testSet.Y)
+			json.Unmarshal(ck.Meta, &meta) // absent or foreign metadata: float64 scoring
+			acc := model.Accuracy(sgd.PredictSet(ck.Net, meta.Config.Precision, testSet, ck.Mean), testSet.Y)
 			sum.TestAcc = &acc
 		}
 	}

@@ -82,7 +82,7 @@ uninterrupted run would have.`,
 	f.StringVar(&opts.Schedule, "schedule", sgd.Step, "learning-rate schedule: step (times --lr-decay each epoch) or cosine (to 0 over --iters)")
 	f.Float64Var(&opts.Dropout, "dropout", 0, "probability of dropping a hidden unit in training (inverted dropout)")
 	f.BoolVar(&opts.Flip, "flip", false, "mirror training images left to right at random")
-	f.StringVar(&opts.Preprocess, "preprocess", "mean", "input preprocessing: mean (subtract the mean image), channel (per-channel standardisation) or zca (whitening fitted on the train split)")
+	f.StringVar(&opts.Preprocess, "preprocess", sgd.PreMean, "input preprocessing: mean (subtract the mean image), channel (per-channel standardisation) or zca (whitening fitted on the train split)")
 	f.Float64Var(&opts.ZCAEps, "zca-eps", 0.1, "ZCA regulariser, in units of pixels scaled to [0, 1]")
 	f.BoolVar(&opts.KeepBest, "keep-best", false, "save the weights of the epoch with the best validation accuracy")
 	f.IntVar(&opts.Patience, "patience", 0, "stop after this many epochs without a better validation accuracy (0: never)")
@@ -117,7 +117,7 @@ func (o trainOptions) check() error {
 	if o.Precision != sgd.Float32 && o.Precision != sgd.Float64 {
 		return usageErrorf("--precision is %q, want float32 or float64", o.Precision)
 	}
-	if o.Preprocess != "mean" && o.Preprocess != "channel" && o.Preprocess != "zca" {
+	if o.Preprocess != sgd.PreMean && o.Preprocess != sgd.PreChannel && o.Preprocess != sgd.PreZCA {
 		return usageErrorf("--preprocess is %q, want mean, channel or zca", o.Preprocess)
 	}
 	if !(o.ZCAEps > 0) {
@@ -164,7 +164,7 @@ func resumeFrom(o *trainOptions, e env) (*model.Checkpoint, runMeta, error) {
 		{"num-train", o.NumTrain, c.NumTrain}, {"num-val", o.NumVal, c.NumVal}, {"precision", o.Precision, c.Precision},
 		{"optimizer", o.Optimizer, cmp.Or(c.Optimizer, sgd.SGD)}, {"momentum", o.Momentum, c.Momentum},
 		{"schedule", o.Schedule, cmp.Or(c.Schedule, sgd.Step)}, {"dropout", o.Dropout, c.Dropout}, {"flip", o.Flip, c.Flip},
-		{"preprocess", o.Preprocess, cmp.Or(c.Preprocess, "mean")}, {"keep-best", o.KeepBest, c.KeepBest}, {"patience", o.Patience, c.Patience},
+		{"preprocess", o.Preprocess, cmp.Or(c.Preprocess, sgd.PreMean)}, {"keep-best", o.KeepBest, c.KeepBest}, {"patience", o.Patience, c.Patience},
 		{"zca-eps", o.ZCAEps, cmp.Or(c.ZCAEps, 0.1)},
 	}
 	for _, f := range fixed {
@@ -174,7 +174,7 @@ func resumeFrom(o *trainOptions, e env) (*model.Checkpoint, runMeta, error) {
 	}
 	data, iters, numTest := o.Data, o.Iters, o.NumTest
 	o.runConfig = c
-	o.Optimizer, o.Schedule, o.Preprocess = cmp.Or(c.Optimizer, sgd.SGD), cmp.Or(c.Schedule, sgd.Step), cmp.Or(c.Preprocess, "mean")
+	o.Optimizer, o.Schedule, o.Preprocess = cmp.Or(c.Optimizer, sgd.SGD), cmp.Or(c.Schedule, sgd.Step), cmp.Or(c.Preprocess, sgd.PreMean)
 	o.ZCAEps = cmp.Or(c.ZCAEps, 0.1)
 	if o.changed("data") {
 		o.Data = data
@@ -233,25 +233,16 @@ func runTrain(ctx context.Context, o trainOptions, stdout, stderr io.Writer, e e
 	if err != nil {
 		return usageError{err}
 	}
-	data := sgd.Data{Train: sp.Train, Val: sp.Val}
-	data.Mean = cifar.Mean(sp.Train)
-	switch o.Preprocess {
-	case "channel":
-		data.Mean, data.Scale = cifar.ChannelStats(sp.Train)
-	case "zca":
-		t0 := time.Now()
-		if data.Mean, data.Whiten, err = sgd.FitZCA(sp.Train, o.ZCAEps); err != nil {
-			return err
-		}
-		if o.Precision == sgd.Float64 {
-			data.Dense = sgd.WhitenSet[float64](sp.Train, data.Mean, data.Whiten)
-		} else {
-			data.Dense = sgd.WhitenSet[float32](sp.Train, data.Mean, data.Whiten)
-		}
+	logf("loaded %s: %d train, %d val, %d test images (%.1fs)\n", o.Data, sp.Train.N(), sp.Val.N(), sp.Test.N(), time.Since(start).Seconds())
+	t0 := time.Now()
+	data, err := sgd.Prepare(sp.Train, sp.Val, o.Preprocess, o.ZCAEps, o.Precision)
+	if err != nil {
+		return err
+	}
+	if data.Whiten != nil {
 		logf("fitted ZCA whitening on %d images (%.1fs)\n", sp.Train.N(), time.Since(t0).Seconds())
 	}
 	mean := data.Mean
-	logf("loaded %s: %d train, %d val, %d test images (%.1fs)\n", o.Data, sp.Train.N(), sp.Val.N(), sp.Test.N(), time.Since(start).Seconds())
 
 	cfg := o.sgdConfig()
 	var net *model.Net
@@ -382,8 +373,8 @@ func runTrain(ctx context.Context, o trainOptions, stdout, stderr io.Writer, e e
 	saved := data.Fold(net)
 	res := runResults{
 		FinalLoss: hist.Loss[len(hist.Loss)-1],
-		TrainAcc:  model.Accuracy(predictSet(saved, o.Precision, sp.Train, mean), sp.Train.Y),
-		ValAcc:    model.Accuracy(predictSet(saved, o.Precision, sp.Val, mean), sp.Val.Y),
+		TrainAcc:  model.Accuracy(sgd.PredictSet(saved, o.Precision, sp.Train, mean), sp.Train.Y),
+		ValAcc:    model.Accuracy(sgd.PredictSet(saved, o.Precision, sp.Val, mean), sp.Val.Y),
 		Iters:     state.Iter,
 		Seconds:   time.Since(trainStart).Seconds(),
 	}
@@ -391,7 +382,7 @@ func runTrain(ctx context.Context, o trainOptions, stdout, stderr io.Writer, e e
 		res.Seconds += prev.Results.Seconds
 	}
 	if o.test {
-		acc := model.Accuracy(predictSet(saved, o.Precision, sp.Test, mean), sp.Test.Y)
+		acc := model.Accuracy(sgd.PredictSet(saved, o.Precision, sp.Test, mean), sp.Test.Y)
 		res.TestAcc = &acc
 	}
 	meta, err := json.Marshal(runMeta{Nettrain: version(), Config: o.runConfig, State: state, Results: &res, Classes: ds.Classes, Epochs: epochs})

@@ -8,9 +8,6 @@ import (
 	"math"
 	"math/rand/v2"
 
-	"gonum.org/v1/gonum/blas"
-	"gonum.org/v1/gonum/mat"
-
 	"github.com/nettrain/nettrain/internal/cifar"
 	"github.com/nettrain/nettrain/internal/model"
 )
@@ -136,37 +133,6 @@ func batchSeed(seed uint64, it int) (uint64, uint64) {
 	z = (z ^ z>>27) * 0x94d049bb133111eb
 	return seed ^ streamBatch, z ^ z>>31
 }
-
-// Data is what Train learns from.
-type Data struct {
-	Train, Val cifar.Set
-	Mean       []float64 // (D) subtracted from every image
-	Scale      []float64 // (D) then multiplying every input, or nil (see cifar.GatherAug)
-
-	// ZCA whitening: Whiten is the (D, D) matrix Z, inputs (x - Mean) Z, and
-	// Dense the training inputs so transformed (WhitenSet), in the run's
-	// precision. Both nil without whitening.
-	Whiten *mat.Dense
-	Dense  any
-}
-
-// Fold returns net as a net on mean-subtracted inputs: the preprocessing
-// (Scale or Whiten) folded into W1, which it multiplies from the left. It
-// returns net itself when there is none.
-func (d Data) Fold(net *model.Net) *model.Net {
-	switch {
-	case d.Whiten != nil:
-		out := net.Clone()
-		out.W1.Mul(d.Whiten, net.W1)
-		return out
-	case d.Scale != nil:
-		return FoldScale(net, d.Scale)
-	}
-	return net
-}
-
-// folded reports whether d has preprocessing to fold.
-func (d Data) folded() bool { return d.Whiten != nil || d.Scale != nil }
 
 // Epoch is the record taken at the end of an epoch.
 type Epoch struct {
@@ -375,17 +341,10 @@ func train[T model.Float](ctx context.Context, net *model.Net, data Data, c Conf
 		}
 
 		if it%epochLen == 0 {
-			switch {
-			case whiten != nil:
-				copy(scored.B1, raw.B1)
-				copy(scored.W2, raw.W2)
-				copy(scored.B2, raw.B2)
-				model.Gemm(blas.NoTrans, blas.NoTrans, d, h, d, 1, whiten, d, raw.W1, h, 0, scored.W1, h)
-			case data.Scale != nil:
-				foldScale(scored, raw, data.Scale)
+			if data.folded() {
+				fold(scored, raw, data.Scale, whiten)
 			}
-			ws.Dropout = nil
-			raw.Predict(pred, ws, mb.x)
+			raw.Predict(pred, ws, mb.x) // Predict ignores ws.Dropout
 			e := Epoch{
 				Epoch:    it / epochLen,
 				Iter:     it,
@@ -421,36 +380,4 @@ func train[T model.Float](ctx context.Context, net *model.Net, data Data, c Conf
 		free <- mb
 	}
 	return hist, nil
-}
-
-// foldScale sets dst to src with each row j of W1 multiplied by scale[j]:
-// the net on unscaled (mean-subtracted) inputs that computes what src does
-// on scaled ones.
-func foldScale[T model.Float](dst, src *model.Raw[T], scale []float64) {
-	copy(dst.B1, src.B1)
-	copy(dst.W2, src.W2)
-	copy(dst.B2, src.B2)
-	for j, s := range scale {
-		row, out := src.W1[j*src.H:(j+1)*src.H], dst.W1[j*src.H:(j+1)*src.H]
-		for i, w := range row {
-			out[i] = T(float64(w) * s)
-		}
-	}
-}
-
-// FoldScale returns net with each row j of W1 multiplied by scale[j], for
-// saving a net trained on scaled inputs as one that takes mean-subtracted
-// inputs. A nil scale returns net itself.
-func FoldScale(net *model.Net, scale []float64) *model.Net {
-	if scale == nil {
-		return net
-	}
-	out := net.Clone()
-	w1 := out.W1.RawMatrix()
-	for j, s := range scale {
-		for i := range w1.Cols {
-			w1.Data[j*w1.Stride+i] *= s
-		}
-	}
-	return out
 }

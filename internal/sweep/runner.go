@@ -16,8 +16,6 @@ import (
 	"sync"
 	"time"
 
-	"gonum.org/v1/gonum/mat"
-
 	"github.com/nettrain/nettrain/internal/cifar"
 	"github.com/nettrain/nettrain/internal/fsutil"
 	"github.com/nettrain/nettrain/internal/model"
@@ -48,23 +46,14 @@ type Result struct {
 	Dir string `json:"-"`
 }
 
-// Data is what every trial learns from; it is shared, read-only.
-type Data struct {
-	Train, Val cifar.Set
-	Mean       []float64
-	Scale      []float64 // with Options.Preprocess "channel", else nil
-	Whiten     *mat.Dense
-	Dense      any // with Options.Preprocess "zca": see sgd.Data
-}
-
 // Runner runs the trials of one shard of a space.
 type Runner struct {
 	Space   Space
 	Dir     string
-	Data    Data
-	Workers int // trials in parallel; 0 means 1
-	Shard   int // this shard, 0-based
-	Shards  int // shards in all; 0 means 1
+	Data    sgd.Data // shared by every trial, read-only
+	Workers int      // trials in parallel; 0 means 1
+	Shard   int      // this shard, 0-based
+	Shards  int      // shards in all; 0 means 1
 	Force   bool
 	NumTest int // recorded in checkpoints for eval; 0 means cifar.DefaultNumTest
 
@@ -310,7 +299,7 @@ func (r *Runner) runTask(ctx context.Context, t task) (Result, error) {
 	} else {
 		net = sgd.Init(cifar.D, tr.Hidden, cifar.Classes, r.Space.Std, tr.Seed)
 	}
-	data := sgd.Data{Train: r.Data.Train, Val: r.Data.Val, Mean: r.Data.Mean, Scale: r.Data.Scale, Whiten: r.Data.Whiten, Dense: r.Data.Dense}
+	data := r.Data
 	hist, err := sgd.Train(ctx, net, data, cfg, sgd.Hooks{})
 	var de *sgd.DivergedError
 	switch {
@@ -323,8 +312,8 @@ func (r *Runner) runTask(ctx context.Context, t task) (Result, error) {
 	}
 	res.FinalLoss = hist.Loss[len(hist.Loss)-1]
 	saved := data.Fold(net) // takes mean-subtracted inputs, as eval gives
-	res.ValAcc = model.Accuracy(r.predict(saved, r.Data.Val), r.Data.Val.Y)
-	res.TrainAcc = model.Accuracy(r.predict(saved, r.Data.Train), r.Data.Train.Y)
+	res.ValAcc = model.Accuracy(sgd.PredictSet(saved, r.Space.Precision, data.Val, data.Mean), data.Val.Y)
+	res.TrainAcc = model.Accuracy(sgd.PredictSet(saved, r.Space.Precision, data.Train, data.Mean), data.Train.Y)
 
 	var meta trialMeta
 	meta.Config = map[string]any{
@@ -347,13 +336,6 @@ func (r *Runner) runTask(ctx context.Context, t task) (Result, error) {
 	}
 	res.Seconds = time.Since(start).Seconds()
 	return res, nil
-}
-
-func (r *Runner) predict(net *model.Net, s cifar.Set) []uint8 {
-	if r.Space.Precision == sgd.Float64 {
-		return net.PredictSet(nil, s, r.Data.Mean)
-	}
-	return model.PredictSet(model.RawOf[float32](net), nil, s, r.Data.Mean)
 }
 
 // checkSpace writes the space to sweep.json, or, if one is there, makes

@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/nettrain/nettrain/internal/sgd"
 )
 
 // Param is the values one hyperparameter may take: a list, or a range
@@ -213,7 +215,7 @@ func (s Space) Check() error {
 			}
 		}
 	}
-	if p := s.Options.Preprocess; p != "" && p != "mean" && p != "channel" && p != "zca" {
+	if p := s.Options.Preprocess; p != "" && p != sgd.PreMean && p != sgd.PreChannel && p != sgd.PreZCA {
 		return fmt.Errorf("--preprocess is %q, want mean, channel or zca", p)
 	}
 	if h := s.Halving; h != nil {

@@ -99,11 +99,11 @@ func TestTrialsAreDeterministic(t *testing.T) {
 	}
 }
 
-func testData(t *testing.T) Data {
+func testData(t *testing.T) sgd.Data {
 	rng := rand.New(rand.NewPCG(5, 5))
 	s := cifartest.RandomSet(180, rng)
 	train := s.Slice(0, 150)
-	return Data{Train: train, Val: s.Slice(150, 180), Mean: cifar.Mean(train)}
+	return sgd.Data{Train: train, Val: s.Slice(150, 180), Mean: cifar.Mean(train)}
 }
 
 func run(t *testing.T, r *Runner) []Result {
@@ -255,10 +255,10 @@ func testHalving(t *testing.T, op Options) {
 	net := sgd.Init(cifar.D, tr.Hidden, cifar.Classes, s.Std, tr.Seed)
 	cfg := sgd.Config{Iters: 36, Batch: tr.Batch, LR: tr.LR, LRDecay: tr.LRDecay, Reg: tr.Reg, Seed: tr.Seed, Precision: s.Precision,
 		Optimizer: op.Optimizer, Schedule: op.Schedule, Dropout: op.Dropout, Flip: op.Flip}
-	if _, err := sgd.Train(context.Background(), net, sgd.Data{Train: data.Train, Val: data.Val, Mean: data.Mean, Scale: data.Scale}, cfg, sgd.Hooks{}); err != nil {
+	if _, err := sgd.Train(context.Background(), net, data, cfg, sgd.Hooks{}); err != nil {
 		t.Fatal(err)
 	}
-	net = sgd.FoldScale(net, data.Scale) // as saved
+	net = data.Fold(net) // as saved
 	for k, p := range net.Params() {
 		for i := range p {
 			if p[i] != ck.Net.Params()[k][i] {

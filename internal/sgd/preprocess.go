@@ -1,0 +1,107 @@
+package sgd
+
+import (
+	"fmt"
+
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/mat"
+
+	"github.com/nettrain/nettrain/internal/cifar"
+	"github.com/nettrain/nettrain/internal/model"
+)
+
+// Data is what Train learns from.
+type Data struct {
+	Train, Val cifar.Set
+	Mean       []float64 // (D) subtracted from every image
+	Scale      []float64 // (D) then multiplying every input, or nil (see cifar.GatherAug)
+
+	// ZCA whitening: Whiten is the (D, D) matrix Z, inputs (x - Mean) Z, and
+	// Dense the training inputs so transformed (WhitenSet), in the run's
+	// precision. Both nil without whitening.
+	Whiten *mat.Dense
+	Dense  any
+}
+
+// Preprocessings of Prepare.
+const (
+	PreMean    = "mean"    // subtract the mean image (cs231n)
+	PreChannel = "channel" // per-channel standardisation
+	PreZCA     = "zca"     // ZCA whitening
+)
+
+// Prepare returns the Data of a run on the train and val splits with the
+// given preprocessing ("" is PreMean); zcaEps and precision matter for
+// PreZCA only, which fits the whitening and whitens the train split once.
+func Prepare(train, val cifar.Set, preprocess string, zcaEps float64, precision string) (Data, error) {
+	d := Data{Train: train, Val: val}
+	switch preprocess {
+	case "", PreMean:
+		d.Mean = cifar.Mean(train)
+	case PreChannel:
+		d.Mean, d.Scale = cifar.ChannelStats(train)
+	case PreZCA:
+		var err error
+		if d.Mean, d.Whiten, err = FitZCA(train, zcaEps); err != nil {
+			return d, err
+		}
+		if precision == Float64 {
+			d.Dense = WhitenSet[float64](train, d.Mean, d.Whiten)
+		} else {
+			d.Dense = WhitenSet[float32](train, d.Mean, d.Whiten)
+		}
+	default:
+		return d, fmt.Errorf("--preprocess is %q, want mean, channel or zca", preprocess)
+	}
+	return d, nil
+}
+
+// folded reports whether d has preprocessing to fold into W1.
+func (d Data) folded() bool { return d.Whiten != nil || d.Scale != nil }
+
+// Fold returns net as a net on mean-subtracted inputs: the preprocessing
+// (Scale or Whiten) folded into W1, which it multiplies from the left. It
+// returns net itself when there is none.
+func (d Data) Fold(net *model.Net) *model.Net {
+	if !d.folded() {
+		return net
+	}
+	out := net.Clone()
+	var whiten []float64
+	if d.Whiten != nil {
+		whiten = d.Whiten.RawMatrix().Data
+	}
+	fold(out.Raw(), net.Raw(), d.Scale, whiten)
+	return out
+}
+
+// fold sets dst to src with the preprocessing folded into W1: row j of W1
+// multiplied by scale[j], or W1 multiplied from the left by the (D, D)
+// whitening matrix. The result takes mean-subtracted inputs and computes
+// what src does on preprocessed ones.
+func fold[T model.Float](dst, src *model.Raw[T], scale []float64, whiten []T) {
+	copy(dst.B1, src.B1)
+	copy(dst.W2, src.W2)
+	copy(dst.B2, src.B2)
+	switch {
+	case whiten != nil:
+		model.Gemm(blas.NoTrans, blas.NoTrans, src.D, src.H, src.D, 1, whiten, src.D, src.W1, src.H, 0, dst.W1, src.H)
+	case scale != nil:
+		for j, s := range scale {
+			row, out := src.W1[j*src.H:(j+1)*src.H], dst.W1[j*src.H:(j+1)*src.H]
+			for i, w := range row {
+				out[i] = T(float64(w) * s)
+			}
+		}
+	}
+}
+
+// PredictSet scores the images of s in the given precision (Float32, else
+// float64): the one a run trained in, so that what a run reports and what
+// eval prints agree.
+func PredictSet(net *model.Net, precision string, s cifar.Set, mean []float64) []uint8 {
+	if precision == Float32 {
+		return model.PredictSet(model.RawOf[float32](net), nil, s, mean)
+	}
+	return net.PredictSet(nil, s, mean)
+}
