@@ -86,18 +86,28 @@ func (ws *Workspace[T]) fit(nrows, h, c int) {
 }
 
 // forward computes h = max(X W1 + b1, 0) and scores = h W2 + b2 into ws for
-// the rows of x, a row-major (nrows, D) slice.
-func (r *Raw[T]) forward(ws *Workspace[T], x []T, nrows int) {
+// the rows of x, a row-major (nrows, D) slice. With a dropout mask, h is
+// multiplied by it before the second layer (inverted dropout: the mask is
+// already scaled by 1/(1-p), so evaluation needs no rescaling).
+func (r *Raw[T]) forward(ws *Workspace[T], x []T, nrows int, mask []T) {
 	d, hid, c := r.D, r.H, r.C
 	if len(x) != nrows*d {
 		panic("model: X has the wrong shape")
 	}
 	ws.fit(nrows, hid, c)
 	gemm(blas.NoTrans, blas.NoTrans, nrows, hid, d, 1, x, d, r.W1, hid, 0, ws.h, hid) // z = X W1
+	if mask != nil && len(mask) != nrows*hid {
+		panic("model: dropout mask has the wrong shape")
+	}
 	for i := range nrows {
 		row := ws.h[i*hid : (i+1)*hid : (i+1)*hid]
 		for j, b := range r.B1[:hid] {
 			row[j] = max(row[j]+b, 0) // h = max(z + b1, 0), in place
+		}
+		if mask != nil {
+			for j, m := range mask[i*hid : (i+1)*hid] {
+				row[j] *= m
+			}
 		}
 	}
 	gemm(blas.NoTrans, blas.NoTrans, nrows, c, hid, 1, ws.h, hid, r.W2, c, 0, ws.scores, c) // h W2
@@ -120,25 +130,7 @@ func (r *Raw[T]) Loss(grads *Raw[T], ws *Workspace[T], x []T, y []uint8, reg flo
 	}
 	nrows := len(y)
 	d, hid, c := r.D, r.H, r.C
-	r.forward(ws, x, nrows)
-	if ws.Dropout != nil {
-		// Inverted dropout: h = relu(z) * mask, the mask already scaled by
-		// 1/(1-p) so that evaluation needs no rescaling. The scores are
-		// recomputed from the masked h.
-		if len(ws.Dropout) != nrows*hid {
-			panic("model: dropout mask has the wrong shape")
-		}
-		for i, m := range ws.Dropout {
-			ws.h[i] *= m
-		}
-		gemm(blas.NoTrans, blas.NoTrans, nrows, c, hid, 1, ws.h, hid, r.W2, c, 0, ws.scores, c)
-		for i := range nrows {
-			row := ws.scores[i*c : (i+1)*c : (i+1)*c]
-			for j, b := range r.B2[:c] {
-				row[j] += b
-			}
-		}
-	}
+	r.forward(ws, x, nrows, ws.Dropout)
 
 	// Softmax cross-entropy, fused with its gradient
 	// dscores = (softmax - onehot(y)) / N, written over the scores.
@@ -209,7 +201,7 @@ func (r *Raw[T]) Predict(dst []uint8, ws *Workspace[T], x []T) []uint8 {
 		ws = &Workspace[T]{}
 	}
 	nrows := len(x) / r.D
-	r.forward(ws, x, nrows)
+	r.forward(ws, x, nrows, nil)
 	if dst == nil {
 		dst = make([]uint8, nrows)
 	}

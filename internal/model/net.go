@@ -83,7 +83,7 @@ func (n *Net) Scores(dst []float64, ws *Workspace[float64], x []float64) []float
 		ws = &Workspace[float64]{}
 	}
 	r := n.Raw()
-	r.forward(ws, x, len(x)/r.D)
+	r.forward(ws, x, len(x)/r.D, nil)
 	if dst == nil {
 		dst = make([]float64, len(ws.scores))
 	}
