@@ -86,9 +86,6 @@ type Loader struct {
 	RecordsPerBatch int
 }
 
-// Load reads the official batches from path with the default Loader.
-func Load(path string) (*Dataset, error) { return Loader{}.Load(path) }
-
 // Load reads CIFAR-10 from path, in whichever form it is: the binary
 // directory (data_batch_1.bin .. data_batch_5.bin, test_batch.bin and
 // optionally batches.meta.txt), the Python directory cs231n uses

@@ -88,7 +88,7 @@ func TestBadArchivesAndPickles(t *testing.T) {
 	}{
 		{"truncated archive", archive[:len(archive)/2], nil, []string{"damaged archive", "truncated download"}},
 		{"gzip that is not a tar", gz([]byte("hello, not a tar file")), nil, []string{"damaged archive"}},
-		{"corrupt gzip", append(append([]byte{}, archive[:20]...), bytes.Repeat([]byte{0xff}, 200)...), nil, []string{"cifar.tgz"}},
+		{"corrupt gzip", append(append([]byte{}, archive[:20]...), bytes.Repeat([]byte{0xff}, 200)...), nil, []string{"cifar.tgz", "damaged archive"}},
 		{"archive missing a batch", cifartest.TarGz("cifar-10-batches-bin", without(bin, "data_batch_4.bin")), nil, []string{"no data_batch_4.bin"}},
 		{"archive with a short batch", cifartest.TarGz("cifar-10-batches-bin", with(bin, "test_batch.bin", bin["test_batch.bin"][:100])), nil, []string{"test_batch.bin: 100 bytes"}},
 		{"archive with no batches", cifartest.TarGz("x", map[string][]byte{"a.txt": []byte("a")}), nil, []string{"holds no CIFAR-10 batches"}},

@@ -43,10 +43,19 @@ func TestOptimizerRules(t *testing.T) {
 				t.Errorf("%s step %d: w = %.15g, want %.15g", tc.name, s+1, r.W1[0], tc.want[s])
 			}
 		}
-		// save and load round-trip the state.
-		o2 := newOptimizer(r, tc.c)
+		// save and load carry the state: a third step from a loaded copy is
+		// the third step of the original.
+		r2 := model.NewRaw[float64](1, 1, 1)
+		r2.W1[0] = r.W1[0]
+		o2 := newOptimizer(r2, tc.c)
 		if err := o2.load(o.save()); err != nil {
-			t.Errorf("%s: load: %v", tc.name, err)
+			t.Fatalf("%s: load: %v", tc.name, err)
+		}
+		grads.W1[0] = 0.125
+		o.step(r, grads, lr, 3)
+		o2.step(r2, grads, lr, 3)
+		if r.W1[0] != r2.W1[0] {
+			t.Errorf("%s: step after load %v, without %v", tc.name, r2.W1[0], r.W1[0])
 		}
 	}
 	if err := newOptimizer(model.NewRaw[float64](1, 1, 1), Config{Optimizer: Adam}).load(map[string][]float64{}); err == nil {
