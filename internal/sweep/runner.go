@@ -365,8 +365,9 @@ func (r *Runner) checkSpace(resultsPath string) error {
 	return fsutil.WriteAtomic(path, func(w io.Writer) error { _, err := w.Write(want); return err })
 }
 
-// ReadResults reads a results file; a missing file is no results. A torn
-// last line (a kill in the middle of a write) is skipped.
+// ReadResults reads a results file; a missing file is no results. A line
+// that does not parse (the torn last line of a kill in the middle of a
+// write) is skipped, so its trial runs again.
 func ReadResults(path string) ([]Result, error) {
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
@@ -379,9 +380,7 @@ func ReadResults(path string) ([]Result, error) {
 	var out []Result
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<16), 1<<24)
-	line := 0
 	for sc.Scan() {
-		line++
 		var res Result
 		if err := json.Unmarshal(sc.Bytes(), &res); err != nil {
 			continue
