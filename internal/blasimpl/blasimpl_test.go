@@ -1,7 +1,6 @@
 package blasimpl
 
 import (
-	"math"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -32,38 +31,5 @@ func TestUseAgreesWithGonum(t *testing.T) {
 	gonum.Implementation{}.Dgemm(blas.NoTrans, blas.NoTrans, m, n, k, 1, a, k, b, n, 0, want, n)
 	if !floats.EqualApprox(got, want, 1e-12) {
 		t.Errorf("%s Dgemm differs from gonum's", name)
-	}
-}
-
-// EigenSym's eigenpairs satisfy A v = lambda v, in ascending order.
-func TestEigenSym(t *testing.T) {
-	rng := rand.New(rand.NewPCG(2, 2))
-	n := 40
-	a := make([]float64, n*n)
-	for i := range n {
-		for j := i; j < n; j++ {
-			v := rng.NormFloat64()
-			a[i*n+j], a[j*n+i] = v, v
-		}
-	}
-	orig := append([]float64(nil), a...)
-	w := make([]float64, n)
-	if !EigenSym(n, a, w) {
-		t.Fatal("did not converge")
-	}
-	for k := range n {
-		v := a[k*n : (k+1)*n]
-		if k > 0 && w[k] < w[k-1] {
-			t.Errorf("eigenvalues not ascending at %d", k)
-		}
-		for i := range n {
-			var av float64
-			for j := range n {
-				av += orig[i*n+j] * v[j]
-			}
-			if math.Abs(av-w[k]*v[i]) > 1e-10 {
-				t.Fatalf("pair %d: (A v)[%d] = %v, lambda v = %v", k, i, av, w[k]*v[i])
-			}
-		}
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas32"
 	"gonum.org/v1/gonum/blas/blas64"
+
+	"github.com/nettrain/nettrain/internal/gemm"
 )
 
 // Float is the element type of the fast path: float32 for speed, float64
@@ -66,8 +68,12 @@ func (r *Raw[T]) Params() [4][]T { return [4][]T{r.W1, r.B1, r.W2, r.B2} }
 // Dropout, when not nil, is the inverted-dropout mask of the hidden layer
 // for Loss: a row-major (N, H) slice of 0 (dropped) or 1/(1-p) (kept).
 // Predict ignores it: dropout is off at evaluation.
+//
+// Threads, when above 0, is how many threads each matrix product of Loss
+// and Predict may use; 0 means gemm.Threads(). Results do not depend on it.
 type Workspace[T Float] struct {
 	Dropout []T
+	Threads int
 
 	h      []T // (N, H) hidden activations, ReLU applied
 	scores []T // (N, C) scores, then dscores
@@ -95,7 +101,7 @@ func (r *Raw[T]) forward(ws *Workspace[T], x []T, nrows int, mask []T) {
 		panic("model: X has the wrong shape")
 	}
 	ws.fit(nrows, hid, c)
-	gemm(blas.NoTrans, blas.NoTrans, nrows, hid, d, 1, x, d, r.W1, hid, 0, ws.h, hid) // z = X W1
+	ws.gemm(blas.NoTrans, blas.NoTrans, nrows, hid, d, 1, x, d, r.W1, hid, 0, ws.h, hid) // z = X W1
 	if mask != nil && len(mask) != nrows*hid {
 		panic("model: dropout mask has the wrong shape")
 	}
@@ -110,7 +116,7 @@ func (r *Raw[T]) forward(ws *Workspace[T], x []T, nrows int, mask []T) {
 			}
 		}
 	}
-	gemm(blas.NoTrans, blas.NoTrans, nrows, c, hid, 1, ws.h, hid, r.W2, c, 0, ws.scores, c) // h W2
+	ws.gemm(blas.NoTrans, blas.NoTrans, nrows, c, hid, 1, ws.h, hid, r.W2, c, 0, ws.scores, c) // h W2
 	for i := range nrows {
 		row := ws.scores[i*c : (i+1)*c : (i+1)*c]
 		for j, b := range r.B2[:c] {
@@ -171,13 +177,13 @@ func (r *Raw[T]) Loss(grads *Raw[T], ws *Workspace[T], x []T, y []uint8, reg flo
 	}
 
 	// dW2 = h^T dscores + reg W2; db2 = sum_rows(dscores).
-	copy(grads.W2, r.W2)
-	gemm(blas.Trans, blas.NoTrans, hid, c, nrows, 1, ws.h, hid, ws.scores, c, T(reg), grads.W2, c)
+	scaled(grads.W2, T(reg), r.W2)
+	ws.gemm(blas.Trans, blas.NoTrans, hid, c, nrows, 1, ws.h, hid, ws.scores, c, 1, grads.W2, c)
 	colSum(grads.B2, ws.scores, c)
 
 	// dz = (dscores W2^T) * [z > 0]; h > 0 exactly where z > 0 (and,
 	// with dropout, the unit was kept, whose mask value scales dh).
-	gemm(blas.NoTrans, blas.Trans, nrows, hid, c, 1, ws.scores, c, r.W2, c, 0, ws.dh, hid)
+	ws.gemm(blas.NoTrans, blas.Trans, nrows, hid, c, 1, ws.scores, c, r.W2, c, 0, ws.dh, hid)
 	for i, v := range ws.h {
 		switch {
 		case v <= 0:
@@ -188,8 +194,8 @@ func (r *Raw[T]) Loss(grads *Raw[T], ws *Workspace[T], x []T, y []uint8, reg flo
 	}
 
 	// dW1 = X^T dh + reg W1; db1 = sum_rows(dh).
-	copy(grads.W1, r.W1)
-	gemm(blas.Trans, blas.NoTrans, d, hid, nrows, 1, x, d, ws.dh, hid, T(reg), grads.W1, hid)
+	scaled(grads.W1, T(reg), r.W1)
+	ws.gemm(blas.Trans, blas.NoTrans, d, hid, nrows, 1, x, d, ws.dh, hid, 1, grads.W1, hid)
 	colSum(grads.B1, ws.dh, hid)
 	return loss
 }
@@ -226,19 +232,20 @@ func (r *Raw[T]) Step(grads *Raw[T], lr float64) {
 	}
 }
 
-// Gemm is C = alpha op(A) op(B) + beta C through blas64 or blas32, on
-// row-major slices, for callers that work in either precision.
-func Gemm[T Float](tA, tB blas.Transpose, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
-	gemm(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+// gemm is C = alpha op(A) op(B) + beta C on ws.Threads threads.
+func (ws *Workspace[T]) gemm(tA, tB blas.Transpose, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+	nt := ws.Threads
+	if nt <= 0 {
+		nt = gemm.Threads()
+	}
+	gemm.GemmThreads(nt, tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
-// gemm is C = alpha op(A) op(B) + beta C through blas64 or blas32.
-func gemm[T Float](tA, tB blas.Transpose, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
-	switch a := any(a).(type) {
-	case []float64:
-		blas64.Implementation().Dgemm(tA, tB, m, n, k, float64(alpha), a, lda, any(b).([]float64), ldb, float64(beta), any(c).([]float64), ldc)
-	case []float32:
-		blas32.Implementation().Sgemm(tA, tB, m, n, k, float32(alpha), a, lda, any(b).([]float32), ldb, float32(beta), any(c).([]float32), ldc)
+// scaled sets dst to alpha*src.
+func scaled[T Float](dst []T, alpha T, src []T) {
+	src = src[:len(dst)]
+	for i, v := range src {
+		dst[i] = alpha * v
 	}
 }
 

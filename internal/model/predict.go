@@ -1,10 +1,10 @@
 package model
 
 import (
-	"runtime"
 	"sync"
 
 	"github.com/nettrain/nettrain/internal/cifar"
+	"github.com/nettrain/nettrain/internal/gemm"
 )
 
 // chunkRows is how many images a Scorer scores at a time. It is fixed, not
@@ -39,15 +39,18 @@ func (sc *Scorer[T]) PredictSet(r *Raw[T], dst []uint8, s cifar.Set, mean []floa
 		panic("model: PredictSet: net does not take CIFAR-10 images")
 	}
 	chunks := (s.N() + chunkRows - 1) / chunkRows
-	if n := min(runtime.GOMAXPROCS(0), chunks); len(sc.workers) < n {
-		sc.workers = append(sc.workers, make([]scoreWorker[T], n-len(sc.workers))...)
+	// Chunks in parallel, one thread each: no product is split.
+	nw := min(gemm.Threads(), chunks)
+	if len(sc.workers) < nw {
+		sc.workers = append(sc.workers, make([]scoreWorker[T], nw-len(sc.workers))...)
 	}
 	rows := min(chunkRows, s.N())
 	var next sync.Mutex // guards k
 	k := 0
 	var wg sync.WaitGroup
-	for w := range sc.workers[:min(len(sc.workers), chunks)] {
+	for w := range sc.workers[:nw] {
 		sw := &sc.workers[w]
+		sw.ws.Threads = 1
 		if len(sw.x) < rows*r.D {
 			sw.x, sw.y = make([]T, rows*r.D), make([]uint8, rows)
 		}

@@ -7,6 +7,7 @@ import (
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/nettrain/nettrain/internal/cifar"
+	"github.com/nettrain/nettrain/internal/gemm"
 	"github.com/nettrain/nettrain/internal/model"
 )
 
@@ -85,7 +86,7 @@ func fold[T model.Float](dst, src *model.Raw[T], scale []float64, whiten []T) {
 	copy(dst.B2, src.B2)
 	switch {
 	case whiten != nil:
-		model.Gemm(blas.NoTrans, blas.NoTrans, src.D, src.H, src.D, 1, whiten, src.D, src.W1, src.H, 0, dst.W1, src.H)
+		gemm.Gemm(blas.NoTrans, blas.NoTrans, src.D, src.H, src.D, 1, whiten, src.D, src.W1, src.H, 0, dst.W1, src.H)
 	case scale != nil:
 		for j, s := range scale {
 			row, out := src.W1[j*src.H:(j+1)*src.H], dst.W1[j*src.H:(j+1)*src.H]

@@ -7,7 +7,6 @@ import (
 
 	"gonum.org/v1/gonum/mat"
 
-	"github.com/nettrain/nettrain/internal/blasimpl"
 	"github.com/nettrain/nettrain/internal/cifar"
 	"github.com/nettrain/nettrain/internal/cifartest"
 	"github.com/nettrain/nettrain/internal/model"
@@ -21,9 +20,6 @@ func mirror(j int) int { return j - j%32 + 31 - j%32 }
 // data spans), and a net folded with Z scores raw inputs as the net scores
 // whitened ones.
 func TestZCA(t *testing.T) {
-	if !blasimpl.Native {
-		t.Skip("gonum's pure-Go eigendecomposition of a 3072x3072 matrix takes minutes; build with -tags openblas to run this test")
-	}
 	s := cifartest.RandomSet(400, rand.New(rand.NewPCG(14, 14)))
 	mean, z, err := sgd.FitZCA(s, 1e-6)
 	if err != nil {

@@ -1,0 +1,244 @@
+// Command asmgen writes internal/gemm's micro-kernels in Go assembly with
+// avo (github.com/mmcloughlin/avo). Run it through go generate in
+// internal/gemm; TestGeneratedKernelsUpToDate checks that the committed
+// kernel_amd64.s is what it writes.
+//
+// Every kernel computes one mr x nr tile of C = A B over k steps of the inner
+// dimension, keeping the tile in vector registers: at each step p it loads
+// row p of the packed B panel (nr values, nr/lanes vectors), broadcasts
+// A[i,p] for each of the mr rows, and does acc[i] = fma(A[i,p], B[p,:],
+// acc[i]). So every element of C is one FMA chain over p in order, whatever
+// the vector width: the AVX-512 and AVX2 kernels give the same bits.
+//
+// Two ways to read A, one kernel each:
+//   - "rows": A[i,p] at a + i*lda + p (A not transposed, row-major), mr row
+//     streams addressed from mr/3 base registers plus lda scaled by 1 or 2;
+//   - "cols": A[i,p] at a + p*lda + i (A transposed, or a packed panel).
+package main
+
+import (
+	"fmt"
+
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	"github.com/mmcloughlin/avo/reg"
+)
+
+// isa describes one instruction set's vectors.
+type isa struct {
+	name  string
+	bytes int // vector width in bytes
+	vec   func(i int) reg.VecPhysical
+}
+
+var (
+	avx512 = isa{"avx512", 64, func(i int) reg.VecPhysical { return zmm[i] }}
+	avx2   = isa{"avx2", 32, func(i int) reg.VecPhysical { return ymm[i] }}
+)
+
+var zmm = []reg.VecPhysical{
+	reg.Z0, reg.Z1, reg.Z2, reg.Z3, reg.Z4, reg.Z5, reg.Z6, reg.Z7,
+	reg.Z8, reg.Z9, reg.Z10, reg.Z11, reg.Z12, reg.Z13, reg.Z14, reg.Z15,
+	reg.Z16, reg.Z17, reg.Z18, reg.Z19, reg.Z20, reg.Z21, reg.Z22, reg.Z23,
+	reg.Z24, reg.Z25, reg.Z26, reg.Z27, reg.Z28, reg.Z29, reg.Z30, reg.Z31,
+}
+
+var ymm = []reg.VecPhysical{
+	reg.Y0, reg.Y1, reg.Y2, reg.Y3, reg.Y4, reg.Y5, reg.Y6, reg.Y7,
+	reg.Y8, reg.Y9, reg.Y10, reg.Y11, reg.Y12, reg.Y13, reg.Y14, reg.Y15,
+}
+
+// elem describes one element type.
+type elem struct {
+	name  string // Go type
+	short string // in function names
+	size  int
+	load  func(m, v Op) // vector load
+	store func(v, m Op) // vector store
+	bcast func(m, v Op) // broadcast one element
+	fma   func(b, t, acc Op)
+	zero  func(v Op)
+}
+
+var (
+	f32 = elem{"float32", "S", 4,
+		func(m, v Op) { VMOVUPS(m, v) }, func(v, m Op) { VMOVUPS(v, m) },
+		func(m, v Op) { VBROADCASTSS(m, v) }, func(b, t, acc Op) { VFMADD231PS(b, t, acc) },
+		func(v Op) { VXORPS(v, v, v) }}
+	f64 = elem{"float64", "D", 8,
+		func(m, v Op) { VMOVUPD(m, v) }, func(v, m Op) { VMOVUPD(v, m) },
+		func(m, v Op) { VBROADCASTSD(m, v) }, func(b, t, acc Op) { VFMADD231PD(b, t, acc) },
+		func(v Op) { VXORPD(v, v, v) }}
+)
+
+// Tile shapes: mr rows by nv vectors. AVX-512: 24 accumulators, 2 for B and
+// 6 for broadcasts out of 32 registers; AVX2: 12, 2 and 2 out of 16.
+// prefetchAhead is how far ahead, in bytes, the rows kernels prefetch A.
+const prefetchAhead = 256
+
+// prefetchAheadSteps is how many steps ahead the cols kernels prefetch A.
+const prefetchAheadSteps = 8
+
+const (
+	mr512, nv512 = 12, 2
+	mr256, nv256 = 6, 2
+)
+
+func main() {
+	ConstraintExpr("amd64")
+	for _, e := range []elem{f32, f64} {
+		for _, mode := range []string{"rows", "cols"} {
+			kernel(avx512, e, mr512, nv512, mode)
+			kernel(avx2, e, mr256, nv256, mode)
+		}
+	}
+	Generate()
+}
+
+// kernel writes func kern<S|D>_<isa>_<mode>(k int, a *T, lda int, b *T, c *T, ldc int, load bool):
+// C[0:mr, 0:nr] (row stride ldc) = (load ? C : 0) + A B, B a packed panel of k rows of nr values.
+func kernel(is isa, e elem, mr, nv int, mode string) {
+	name := fmt.Sprintf("kern%s_%s_%s", e.short, is.name, mode)
+	TEXT(name, NOSPLIT, fmt.Sprintf("func(k int, a *%s, lda int, b *%s, c *%s, ldc int, load bool)", e.name, e.name, e.name))
+	Doc(fmt.Sprintf("%s is the %dx%d %s micro-kernel reading A by %s.", name, mr, nv*is.bytes/e.size, is.name, mode))
+	nr := nv * is.bytes / e.size
+	acc := func(i, v int) reg.VecPhysical { return is.vec(i*nv + v) }
+	bv := func(v int) reg.VecPhysical { return is.vec(mr*nv + v) }
+	ntmp := len(zmm) - mr*nv - nv
+	if is.bytes == 32 {
+		ntmp = len(ymm) - mr*nv - nv
+	}
+	tmp := func(i int) reg.VecPhysical { return is.vec(mr*nv + nv + i%ntmp) }
+
+	k := Load(Param("k"), GP64())
+	a := Load(Param("a"), GP64())
+	lda := Load(Param("lda"), GP64())
+	b := Load(Param("b"), GP64())
+	c := Load(Param("c"), GP64())
+	ldc := Load(Param("ldc"), GP64())
+	shift := U8(2)
+	if e.size == 8 {
+		shift = U8(3)
+	}
+	SHLQ(shift, lda)
+	SHLQ(shift, ldc)
+
+	// The accumulators start from C or from zero.
+	load := Load(Param("load"), GP8())
+	CMPB(load, U8(0))
+	JE(LabelRef(name + "_zero"))
+	cp := GP64()
+	MOVQ(c, cp)
+	for i := range mr {
+		for v := range nv {
+			e.load(Mem{Base: cp, Disp: v * is.bytes}, acc(i, v))
+		}
+		if i < mr-1 {
+			ADDQ(ldc, cp)
+		}
+	}
+	JMP(LabelRef(name + "_body"))
+	Label(name + "_zero")
+	for i := range mr {
+		for v := range nv {
+			e.zero(acc(i, v))
+		}
+	}
+	Label(name + "_body")
+
+	// step emits one step of p: A[i,p] for row i at aAddr(i, u).
+	step := func(u int, aAddr func(i, u int) Mem) {
+		for v := range nv {
+			e.load(Mem{Base: b, Disp: (u*nr + v*is.bytes/e.size) * e.size}, bv(v))
+		}
+		for i := range mr {
+			t := tmp(i)
+			e.bcast(aAddr(i, u), t)
+			for v := range nv {
+				e.fma(bv(v), t, acc(i, v))
+			}
+		}
+	}
+
+	switch mode {
+	case "cols":
+		// A[i,p] at a + p*lda + i: one pointer, advanced by lda per step,
+		// and one prefetchAheadSteps steps ahead for the prefetches.
+		pf := GP64()
+		LEAQ(Mem{Base: a, Index: lda, Scale: prefetchAheadSteps}, pf)
+		Label(name + "_loop")
+		TESTQ(k, k)
+		JE(LabelRef(name + "_done"))
+		PREFETCHT0(Mem{Base: pf})
+		PREFETCHT0(Mem{Base: pf, Disp: mr*e.size - 1})
+		step(0, func(i, _ int) Mem { return Mem{Base: a, Disp: i * e.size} })
+		ADDQ(lda, a)
+		ADDQ(lda, pf)
+		ADDQ(U32(nr*e.size), b)
+		DECQ(k)
+		JMP(LabelRef(name + "_loop"))
+	case "rows":
+		// A[i,p] at a + i*lda + p: bases at rows 0, 3, 6, ... and row
+		// 3q+s at base q plus lda*s; steps unrolled by 4.
+		nb := (mr + 2) / 3
+		bases := make([]reg.GPVirtual, nb)
+		for q := range bases {
+			bases[q] = GP64()
+			if q == 0 {
+				MOVQ(a, bases[q])
+			} else {
+				LEAQ(Mem{Base: bases[q-1], Index: lda, Scale: 2}, bases[q])
+				ADDQ(lda, bases[q])
+			}
+		}
+		addr := func(i, u int) Mem {
+			m := Mem{Base: bases[i/3], Disp: u * e.size}
+			if s := i % 3; s > 0 {
+				m.Index, m.Scale = lda, uint8(s)
+			}
+			return m
+		}
+		const unroll = 4
+		Label(name + "_loop4")
+		CMPQ(k, U8(unroll))
+		JL(LabelRef(name + "_loop1"))
+		for u := range unroll {
+			// Prefetch the A rows a few cache lines ahead: mr row streams
+			// lda apart are more than the hardware prefetcher follows.
+			for i := u * mr / unroll; i < (u+1)*mr/unroll; i++ {
+				m := addr(i, 0)
+				m.Disp += prefetchAhead
+				PREFETCHT0(m)
+			}
+			step(u, addr)
+		}
+		for _, r := range bases {
+			ADDQ(U8(unroll*e.size), r)
+		}
+		ADDQ(U32(unroll*nr*e.size), b)
+		SUBQ(U8(unroll), k)
+		JMP(LabelRef(name + "_loop4"))
+		Label(name + "_loop1")
+		TESTQ(k, k)
+		JE(LabelRef(name + "_done"))
+		step(0, addr)
+		for _, r := range bases {
+			ADDQ(U8(e.size), r)
+		}
+		ADDQ(U32(nr*e.size), b)
+		DECQ(k)
+		JMP(LabelRef(name + "_loop1"))
+	}
+
+	Label(name + "_done")
+	for i := range mr {
+		for v := range nv {
+			e.store(acc(i, v), Mem{Base: c, Disp: v * is.bytes})
+		}
+		if i < mr-1 {
+			ADDQ(ldc, c)
+		}
+	}
+	VZEROUPPER()
+	RET()
+}
