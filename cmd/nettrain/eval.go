@@ -28,6 +28,7 @@ type evalOptions struct {
 	precision                 string // "" means the model's
 	plots                     string
 	json                      bool
+	threads                   int
 }
 
 func newEvalCmd(e env) *cobra.Command {
@@ -59,6 +60,7 @@ trained with (from its metadata), else to cs231n's 49000/1000/1000.`,
 	f.StringVar(&opts.precision, "precision", "", "arithmetic of scoring: float32 or float64 (default: the model's training precision)")
 	f.StringVar(&opts.plots, "plots", "", "write confusion.png into this directory")
 	f.BoolVar(&opts.json, "json", false, "print the result as one JSON object")
+	addThreadsFlag(f, &opts.threads)
 	return cmd
 }
 
@@ -79,6 +81,10 @@ type evalResult struct {
 }
 
 func runEval(_ context.Context, o evalOptions, stdout io.Writer, e env) error {
+	if err := checkThreads(o.threads); err != nil {
+		return err
+	}
+	useThreads(o.threads, 1)
 	switch o.split {
 	case "train", "val", "test":
 	default:

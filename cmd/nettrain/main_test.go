@@ -16,6 +16,7 @@ import (
 	"github.com/nettrain/nettrain/internal/blasimpl"
 	"github.com/nettrain/nettrain/internal/cifar"
 	"github.com/nettrain/nettrain/internal/cifartest"
+	"github.com/nettrain/nettrain/internal/gemm"
 	"github.com/nettrain/nettrain/internal/model"
 )
 
@@ -222,6 +223,10 @@ func TestVersion(t *testing.T) {
 	r := runCmd(t, testEnv(), "version")
 	if r.code != 0 || !strings.HasPrefix(r.stdout, "nettrain ") {
 		t.Errorf("version: exit %d, %q", r.code, r.stdout)
+	}
+	want := fmt.Sprintf("GEMM: %s kernel, %d threads", gemm.Kernel(), gemm.Threads())
+	if !strings.Contains(r.stdout, want) {
+		t.Errorf("version does not say %q:\n%s", want, r.stdout)
 	}
 	r = runCmd(t, testEnv(), "completion", "bash")
 	if r.code != 0 || !strings.Contains(r.stdout, "bash completion") {

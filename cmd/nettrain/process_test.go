@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -216,17 +217,40 @@ func TestSecondSignalQuits(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "big.npz")
 	// A big net (W1 is 3072 x 6000, 147 MB) so that saving takes a while.
 	cmd := exec.Command(bin, "train", "--data", data, "--hidden", "6000", "--batch", "8", "--iters", "100000", "--num-train", "2000", "--num-val", "10", "--quiet", "--out", out, "--metrics", out+".jsonl")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = pw
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	pw.Close()
+	var stderr bytes.Buffer
+	first := make(chan struct{}) // the first signal was taken
+	copied := make(chan struct{})
+	go func() {
+		defer close(copied)
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			stderr.WriteString(sc.Text() + "\n")
+			if strings.Contains(sc.Text(), "stopping after this iteration") {
+				close(first)
+			}
+		}
+	}()
 	done := make(chan struct{})
 	var waitErr error
-	go func() { waitErr = cmd.Wait(); close(done) }()
+	go func() { waitErr = cmd.Wait(); <-copied; close(done) }()
 	waitForIter(t, out+".jsonl", 3, done)
 	cmd.Process.Signal(syscall.SIGINT)
-	time.Sleep(20 * time.Millisecond)
+	// The second signal as soon as the first is taken: during the last
+	// iteration or the save (147 MB), not merged with the first.
+	select {
+	case <-first:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no word of the first signal in 30 s")
+	}
 	cmd.Process.Signal(syscall.SIGINT)
 	select {
 	case <-done:

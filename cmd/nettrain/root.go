@@ -13,6 +13,7 @@ import (
 
 	"github.com/nettrain/nettrain/internal/blasimpl"
 	"github.com/nettrain/nettrain/internal/cifar"
+	"github.com/nettrain/nettrain/internal/gemm"
 )
 
 // Exit codes, as DESIGN.md.
@@ -101,6 +102,9 @@ Results go to stdout, progress and logs to stderr. Exit status: 0 success,
 // command only for a usage error.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, e env) int {
 	blasimpl.Use()
+	if err := gemm.EnvError(); err != nil {
+		fmt.Fprintf(stderr, "nettrain: warning: %v\n", err)
+	}
 	root := newRootCmd(e)
 	root.SetArgs(args)
 	root.SetOut(stdout)

@@ -40,6 +40,7 @@ type sweepOptions struct {
 	options   sweep.Options
 	config    string
 	workers   int
+	threads   int // shared by the workers
 	out       string
 	shard     string
 	force     bool
@@ -119,7 +120,8 @@ their own results files; 'nettrain sweep report DIR' merges them.`,
 	f.BoolVar(&o.options.KeepBest, "keep-best", false, "each trial keeps its best epoch's weights")
 	f.IntVar(&o.options.Patience, "patience", 0, "stop a trial after this many epochs without improvement")
 	f.StringVar(&o.config, "config", "", "read the search space from a YAML or JSON file (flags set on the command line win)")
-	f.IntVar(&o.workers, "workers", runtime.NumCPU(), "trials run in parallel, one core each")
+	f.IntVar(&o.workers, "workers", runtime.NumCPU(), "trials run in parallel")
+	addThreadsFlag(f, &o.threads)
 	f.StringVarP(&o.out, "out", "o", "sweep", "sweep directory")
 	f.StringVar(&o.shard, "shard", "", "run shard i of n (i/n, 0-based)")
 	f.BoolVar(&o.force, "force", false, "start over in --out even if it holds a sweep over another space")
@@ -249,6 +251,10 @@ func runSweep(ctx context.Context, o sweepOptions, stdout, stderr io.Writer, e e
 	if o.workers < 1 {
 		return usageErrorf("--workers is %d, want at least 1", o.workers)
 	}
+	if err := checkThreads(o.threads); err != nil {
+		return err
+	}
+	useThreads(o.threads, 1) // for the preprocessing, before the workers start
 	sz := cifar.Sizes{Train: space.NumTrain, Val: space.NumVal, Test: o.numTest}
 	if err := sz.Check(cifar.TrainBatches*cifar.RecordsPerBatch, cifar.RecordsPerBatch); err != nil {
 		return usageError{err}
@@ -275,6 +281,7 @@ func runSweep(ctx context.Context, o sweepOptions, stdout, stderr io.Writer, e e
 	if data.Whiten != nil {
 		logf("sweep: fitted ZCA whitening on %d images (%.1fs)\n", sp.Train.N(), time.Since(t0).Seconds())
 	}
+	useThreads(o.threads, o.workers)
 	n := space.NumTrials()
 	logf("sweep: %d trials (%s), shard %d of %d, %d workers, results in %s\n", n, space.Mode, shard, shards, o.workers, o.out)
 

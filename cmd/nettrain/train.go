@@ -30,6 +30,7 @@ type trainOptions struct {
 	test    bool
 	quiet   bool
 	json    bool
+	threads int
 	changed func(flag string) bool // whether the user set a flag
 }
 
@@ -93,6 +94,7 @@ uninterrupted run would have.`,
 	f.BoolVar(&opts.test, "test", false, "also report accuracy on the test split")
 	f.BoolVarP(&opts.quiet, "quiet", "q", false, "no progress or log output on stderr")
 	f.BoolVar(&opts.json, "json", false, "print the result as one JSON object on stdout")
+	addThreadsFlag(f, &opts.threads)
 	return cmd
 }
 
@@ -108,6 +110,9 @@ func (o trainOptions) sizes() cifar.Sizes {
 
 // check validates the flags before any work is done.
 func (o trainOptions) check() error {
+	if err := checkThreads(o.threads); err != nil {
+		return err
+	}
 	if o.Hidden < 1 {
 		return usageErrorf("--hidden is %d, want at least 1", o.Hidden)
 	}
@@ -209,6 +214,7 @@ func runTrain(ctx context.Context, o trainOptions, stdout, stderr io.Writer, e e
 	if err := o.check(); err != nil {
 		return err
 	}
+	useThreads(o.threads, 1)
 	// Fail now, not after the run, if the model cannot be saved.
 	if st, err := os.Stat(filepath.Dir(o.out)); err != nil || !st.IsDir() {
 		return fmt.Errorf("--out %s: directory %s does not exist", o.out, filepath.Dir(o.out))

@@ -4,10 +4,13 @@ import (
 	"fmt"
 	"runtime"
 	"runtime/debug"
+	"slices"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/nettrain/nettrain/internal/blasimpl"
+	"github.com/nettrain/nettrain/internal/gemm"
 )
 
 // buildVersion is set by the Makefile: -ldflags "-X main.buildVersion=...".
@@ -26,10 +29,16 @@ func version() string {
 func newVersionCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
-		Short: "Print the version of nettrain",
+		Short: "Print the version of nettrain, its matrix kernel and threads",
 		Args:  usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, err := fmt.Fprintf(cmd.OutOrStdout(), "nettrain %s (%s, %s/%s)\nBLAS: %s\n", version(), runtime.Version(), runtime.GOOS, runtime.GOARCH, blasimpl.Name())
+			kernel := fmt.Sprintf("%s kernel, %d threads", gemm.Kernel(), gemm.Threads())
+			if !slices.Contains(gemm.Kernels(), gemm.Kernel()) {
+				kernel = gemm.Kernel() + " backend, 1 thread"
+			}
+			_, err := fmt.Fprintf(cmd.OutOrStdout(), "nettrain %s (%s, %s/%s)\nGEMM: %s (this CPU runs: %s; choose with %s)\nBLAS: %s\n",
+				version(), runtime.Version(), runtime.GOOS, runtime.GOARCH,
+				kernel, strings.Join(gemm.Kernels(), ", "), gemm.EnvKernel, blasimpl.Name())
 			return err
 		},
 	}

@@ -62,12 +62,24 @@ func Register(b Backend) {
 // benchmarks.
 const EnvKernel = "NETTRAIN_GEMM"
 
+// envErr is why $NETTRAIN_GEMM could not be followed, if it could not.
+var envErr error
+
 func init() {
 	if name := os.Getenv(EnvKernel); name != "" {
 		if err := Use(name); err != nil {
-			fmt.Fprintf(os.Stderr, "nettrain: %s=%s: %v; using %s\n", EnvKernel, name, err, Kernel())
+			envErr = fmt.Errorf("%s=%s: %w; using %s", EnvKernel, name, err, Kernel())
 		}
 	}
+}
+
+// EnvError says why $NETTRAIN_GEMM was not followed, or is nil. A backend
+// registered later (Register) may still take the name.
+func EnvError() error {
+	if envErr != nil && backend != nil && backend.Name == os.Getenv(EnvKernel) {
+		return nil
+	}
+	return envErr
 }
 
 // Kernel names the micro-kernel in use: "avx512", "avx2" or "go", or the
