@@ -6,10 +6,16 @@ BIN      := bin/nettrain
 VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -X main.buildVersion=$(VERSION)
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
-# OpenBLAS behind gonum when libopenblas is installed (apt-get install
-# libopenblas-dev), else gonum's pure-Go BLAS. TAGS= forces pure Go.
+# The default build is Go and Go assembly only (CGO_ENABLED=0): our own
+# GEMM kernels, the fast path. TAGS=openblas also links OpenBLAS (apt-get
+# install libopenblas-dev) as a backend to compare against, selected at run
+# time with NETTRAIN_GEMM=openblas.
+TAGS     ?=
 HAVE_OPENBLAS := $(shell ls /usr/lib/*/libopenblas.so /usr/lib/libopenblas.so /usr/local/lib/libopenblas.so 2>/dev/null | head -1)
-TAGS     ?= $(if $(HAVE_OPENBLAS),openblas,)
+# The OpenBLAS kernel make bench also forces (its own CPU detection may pick
+# a slow one): SkylakeX on AVX-512 CPUs, Haswell on AVX2 ones.
+OPENBLAS_BEST ?= $(if $(shell grep -m1 -o avx512f /proc/cpuinfo 2>/dev/null),SkylakeX,Haswell)
+DATA_OK  := $(wildcard $(DATA)/test_batch.bin)
 # Extra flags for `make train`, e.g. make train ARGS="--hidden 200 --lr 1e-3 --iters 4000"
 ARGS     ?=
 
@@ -21,7 +27,7 @@ help:
 	@echo "make build   build $(BIN)"
 	@echo "make test    gofmt check, go vet, and every test (the real-data test runs when the data is found)"
 	@echo "make lint    staticcheck"
-	@echo "make bench   Go benchmarks, then the default run timed end to end on the real data"
+	@echo "make bench   our GEMM kernels against gonum and OpenBLAS, training steps, numpy, and end-to-end runs on the real data"
 	@echo "make data    fetch CIFAR-10 into $(DATA) unless it is already there"
 	@echo "make train   build, fetch the data if missing, and train with the defaults (ARGS=... for more flags)"
 	@echo "make clean   remove build outputs"
@@ -29,8 +35,7 @@ help:
 	@echo "make slurm-test  start a one-node Slurm cluster (root; installs slurm-wlm) and run a sweep job array on it"
 
 build:
-	@[ -n "$(TAGS)" ] || echo "note: OpenBLAS not found (apt-get install libopenblas-dev for a faster nettrain); building with gonum's pure-Go BLAS"
-	$(GO) build -tags "$(TAGS)" -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/nettrain
+	CGO_ENABLED=$(if $(TAGS),1,0) $(GO) build -tags "$(TAGS)" -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/nettrain
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -40,31 +45,34 @@ vet:
 	$(GO) vet ./...
 	$(GO) vet -tags openblas ./...
 
-# With OpenBLAS, the whole suite runs on it and again (-short: no real-data
-# run) on the pure-Go BLAS, so both builds stay correct.
+# Every test on the default build; with OpenBLAS installed, the suite again
+# (-short: no real-data run) on the openblas build.
 test: fmt-check vet
-	$(GO) test -count=1 -tags "$(TAGS)" ./...
-	@if [ -n "$(TAGS)" ]; then echo "again with gonum's pure-Go BLAS:"; $(GO) test -count=1 -short ./...; fi
+	$(GO) test -count=1 ./...
+	@if [ -n "$(HAVE_OPENBLAS)" ]; then echo "again on the openblas build:"; $(GO) test -count=1 -short -tags openblas ./...; fi
 
 lint: vet
 	$(GO) run $(STATICCHECK) ./...
 	$(GO) run $(STATICCHECK) -tags openblas ./...
 
-# Benchmarks of this build, the pure-Go baseline in the same run, numpy's
-# cs231n loop when numpy is installed, and the default run end to end.
-# OpenBLAS picks its kernel from the CPU unless OPENBLAS_CORETYPE is set;
-# the kernel in use is printed first.
+# One run, one machine: the CPU, our kernels against gonum's pure Go and
+# OpenBLAS (its own kernel choice and OPENBLAS_BEST) per product shape,
+# whole training steps on each, scoring, numpy's cs231n loop, and the
+# default run and a ZCA fit end to end on the real data.
+BENCH_OB = $(GO) test -tags openblas -run '^$$'
 bench: build
+	@echo "== CPU: $$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $$(nproc) cores"
 	@$(BIN) version | sed -n 2p
-	$(GO) test -tags "$(TAGS)" -run '^$$' -bench . -benchmem -benchtime 2s ./internal/...
-	@echo "baseline, gonum pure-Go BLAS:"
-	$(GO) test -run '^$$' -bench 'Step' -benchmem -benchtime 20x ./internal/sgd
-	@if [ -f "$(DATA)/test_batch.bin" ] && /usr/bin/python3 -c 'import numpy' 2>/dev/null; then \
-		echo "baseline, numpy (cs231n's loop):"; /usr/bin/python3 scripts/bench_numpy.py "$(DATA)"; fi
-	@if [ -f "$(DATA)/test_batch.bin" ] && [ -x /usr/bin/time ]; then \
-		echo "default run on $(DATA), end to end:"; \
-		/usr/bin/time -f "wall %es  max RSS %MKB" $(BIN) train --data "$(DATA)" --out /tmp/nettrain-bench.npz --quiet; \
-	else echo "no data at $(DATA) (or no /usr/bin/time): skipping the end-to-end timing (make data, or set NETTRAIN_DATA)"; fi
+	@echo "== GEMM per shape (float32; GFLOPS), our kernels and gonum's pure Go:"
+	$(GO) test -run '^$$' -bench 'Sgemm|MicroKernel' -benchtime 1s ./internal/gemm
+	@if [ -n "$(HAVE_OPENBLAS)" ]; then 		echo "== OpenBLAS, the kernel it picks:"; $(BENCH_OB) -bench 'Sgemm/openblas' -benchtime 1s ./internal/gemm | grep -e GFLOPS; 		echo "== OpenBLAS, OPENBLAS_CORETYPE=$(OPENBLAS_BEST):"; OPENBLAS_CORETYPE=$(OPENBLAS_BEST) $(BENCH_OB) -bench 'Sgemm/openblas' -benchtime 1s ./internal/gemm | grep -e GFLOPS; 	else echo "== no OpenBLAS (apt-get install libopenblas-dev to compare with it)"; fi
+	@echo "== training steps and scoring, our kernels:"
+	$(GO) test -run '^$$' -bench 'Step|PredictSet' -benchtime 200x ./internal/sgd ./internal/model
+	@echo "== training steps, gonum's pure Go (the build before our kernels):"
+	NETTRAIN_GEMM=gonum $(GO) test -run '^$$' -bench 'Step_F32/threads=1' -benchtime 10x ./internal/sgd | grep Step
+	@if [ -n "$(HAVE_OPENBLAS)" ]; then 		echo "== training steps, OpenBLAS (one thread), its kernel, then $(OPENBLAS_BEST):"; 		NETTRAIN_GEMM=openblas $(BENCH_OB) -bench 'Step_F32/threads=1' -benchtime 100x ./internal/sgd | grep Step; 		NETTRAIN_GEMM=openblas OPENBLAS_CORETYPE=$(OPENBLAS_BEST) $(BENCH_OB) -bench 'Step_F32/threads=1' -benchtime 100x ./internal/sgd | grep Step; fi
+	@if [ -n "$(DATA_OK)" ] && /usr/bin/python3 -c 'import numpy' 2>/dev/null; then 		echo "== numpy (cs231n's loop, float64):"; /usr/bin/python3 scripts/bench_numpy.py "$(DATA)"; 		/usr/bin/python3 scripts/bench_numpy.py "$(DATA)" --default-run; fi
+	@if [ -n "$(DATA_OK)" ] && [ -x /usr/bin/time ]; then 		echo "== nettrain default run on $(DATA), end to end:"; 		/usr/bin/time -f "wall %es  max RSS %MKB" $(BIN) train --data "$(DATA)" --out /tmp/nettrain-bench.npz --quiet; 		echo "== ZCA fit on the 49000 training images (and 1 iteration), end to end:"; 		/usr/bin/time -f "wall %es  max RSS %MKB" $(BIN) train --data "$(DATA)" --preprocess zca --iters 1 --out /tmp/nettrain-bench.npz 2>&1 | grep -e fitted -e wall; 	else echo "== no data at $(DATA) (or no /usr/bin/time): skipping the end-to-end timings (make data, or set NETTRAIN_DATA)"; fi
 
 data:
 	scripts/get_cifar10.sh "$(DATA)"

@@ -1,12 +1,15 @@
-package gemm
+package gemm_test
 
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"gonum.org/v1/gonum/blas"
-	"gonum.org/v1/gonum/blas/gonum"
+
+	"github.com/nettrain/nettrain/internal/blasimpl"
+	"github.com/nettrain/nettrain/internal/gemm"
 )
 
 // benchShapes are the products of a training step (batch 200, hidden 50 and
@@ -26,10 +29,7 @@ var benchShapes = []struct {
 
 var sink float32
 
-// gemmFunc is one Sgemm implementation under test.
-type gemmFunc func(tA, tB blas.Transpose, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int)
-
-func benchmarkShapes(b *testing.B, f gemmFunc) {
+func benchmarkShapes(b *testing.B, nt int) {
 	for _, s := range benchShapes {
 		b.Run(s.name, func(b *testing.B) {
 			rng := rand.New(rand.NewPCG(1, 1))
@@ -47,10 +47,10 @@ func benchmarkShapes(b *testing.B, f gemmFunc) {
 			if s.tB == blas.Trans {
 				ldb = s.k
 			}
-			f(s.tA, s.tB, s.m, s.n, s.k, 1, a, lda, bb, ldb, 0, c, s.n)
+			gemm.GemmThreads(nt, s.tA, s.tB, s.m, s.n, s.k, 1, a, lda, bb, ldb, 0, c, s.n)
 			b.ResetTimer()
 			for range b.N {
-				f(s.tA, s.tB, s.m, s.n, s.k, 1, a, lda, bb, ldb, 0, c, s.n)
+				gemm.GemmThreads(nt, s.tA, s.tB, s.m, s.n, s.k, 1, a, lda, bb, ldb, 0, c, s.n)
 			}
 			sink = c[0]
 			b.ReportMetric(2*float64(s.m*s.n*s.k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOPS")
@@ -58,26 +58,24 @@ func benchmarkShapes(b *testing.B, f gemmFunc) {
 	}
 }
 
-// BenchmarkSgemm times every kernel of this CPU on one and on all threads.
+// BenchmarkSgemm times float32 products of the net's shapes on every SIMD
+// kernel of this CPU, on one and two threads, and on the backends (gonum's
+// pure Go; OpenBLAS in the openblas build, which pins it to one thread and
+// lets OPENBLAS_CORETYPE choose its kernel).
 func BenchmarkSgemm(b *testing.B) {
-	saved := Kernel()
-	defer Use(saved)
-	for _, name := range Kernels() {
-		if name == "go" {
-			continue // about 1 GFLOPS: BenchmarkSgemmGoKernel
+	blasimpl.Use()
+	saved := gemm.Kernel()
+	defer gemm.Use(saved)
+	for _, name := range append(slices.DeleteFunc(gemm.Kernels(), func(s string) bool { return s == "go" }), "gonum", "openblas") {
+		if err := gemm.Use(name); err != nil {
+			continue // openblas without the build tag
 		}
-		Use(name)
-		for _, nt := range []int{1, 2} {
-			b.Run(fmt.Sprintf("%s/threads=%d", name, nt), func(b *testing.B) {
-				benchmarkShapes(b, func(tA, tB blas.Transpose, m, n, k int, alpha float32, a []float32, lda int, bb []float32, ldb int, beta float32, c []float32, ldc int) {
-					GemmThreads(nt, tA, tB, m, n, k, alpha, a, lda, bb, ldb, beta, c, ldc)
-				})
-			})
+		threads := []int{1, 2}
+		if !slices.Contains(gemm.Kernels(), name) {
+			threads = []int{1}
+		}
+		for _, nt := range threads {
+			b.Run(fmt.Sprintf("%s/threads=%d", name, nt), func(b *testing.B) { benchmarkShapes(b, nt) })
 		}
 	}
-}
-
-// BenchmarkSgemmGonum is the baseline: gonum's pure-Go Sgemm.
-func BenchmarkSgemmGonum(b *testing.B) {
-	benchmarkShapes(b, gonum.Implementation{}.Sgemm)
 }

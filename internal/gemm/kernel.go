@@ -8,6 +8,7 @@ import (
 	"unsafe"
 
 	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/gonum"
 )
 
 // kernel is one micro-kernel set for element type T: rows reads A[i,p] at
@@ -35,9 +36,10 @@ func available() ([]kernel[float32], []kernel[float64]) {
 // active is the index of the kernel in use in kernels32 and kernels64.
 var active = 0
 
-// Backend is another library's whole product, registered for comparison
-// (the openblas build registers OpenBLAS): selected by name with Use, it
-// replaces the kernels, and its results are only as reproducible as it is.
+// Backend is another library's whole product, for comparison: gonum's
+// pure-Go BLAS ("gonum", always there) and OpenBLAS ("openblas", registered
+// by the openblas build). Selected by name with Use, it replaces the
+// kernels, and its results are only as reproducible as it is.
 type Backend struct {
 	Name  string
 	Sgemm func(tA, tB blas.Transpose, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int)
@@ -45,7 +47,7 @@ type Backend struct {
 }
 
 var (
-	backends []Backend
+	backends = []Backend{{Name: "gonum", Sgemm: gonum.Implementation{}.Sgemm, Dgemm: gonum.Implementation{}.Dgemm}}
 	backend  *Backend // the one in use, or nil for the kernels
 )
 

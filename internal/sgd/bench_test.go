@@ -2,10 +2,12 @@ package sgd_test
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 
 	"github.com/nettrain/nettrain/internal/cifar"
+	"github.com/nettrain/nettrain/internal/gemm"
 	"github.com/nettrain/nettrain/internal/sgd"
 )
 
@@ -15,8 +17,18 @@ var benchData = sync.OnceValue(func() sgd.Data { return testData(49000, 1000, 1)
 
 // benchmarkStep times whole training iterations (draw, gather, forward,
 // backward, update, and the epochs' validation scoring) with batch 200 and
-// h hidden units; b.N iterations.
+// h hidden units, on 1 thread and on 2; b.N iterations.
 func benchmarkStep(b *testing.B, precision string, h int) {
+	defer gemm.SetThreads(0)
+	for _, nt := range []int{1, 2} {
+		b.Run(fmt.Sprintf("threads=%d", nt), func(b *testing.B) {
+			gemm.SetThreads(nt)
+			benchmarkStepOn(b, precision, h)
+		})
+	}
+}
+
+func benchmarkStepOn(b *testing.B, precision string, h int) {
 	data := benchData()
 	net := sgd.Init(cifar.D, h, cifar.Classes, 1e-4, 1)
 	cfg := sgd.Config{Iters: b.N, Batch: 200, LR: 1e-7, LRDecay: 0.95, Reg: 0.25, Precision: precision}
