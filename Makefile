@@ -67,7 +67,8 @@ bench: build
 	$(GO) test -run '^$$' -bench 'Sgemm|MicroKernel' -benchtime 1s ./internal/gemm
 	@if [ -n "$(HAVE_OPENBLAS)" ]; then 		echo "== OpenBLAS, the kernel it picks:"; $(BENCH_OB) -bench 'Sgemm/openblas' -benchtime 1s ./internal/gemm | grep -e GFLOPS; 		echo "== OpenBLAS, OPENBLAS_CORETYPE=$(OPENBLAS_BEST):"; OPENBLAS_CORETYPE=$(OPENBLAS_BEST) $(BENCH_OB) -bench 'Sgemm/openblas' -benchtime 1s ./internal/gemm | grep -e GFLOPS; 	else echo "== no OpenBLAS (apt-get install libopenblas-dev to compare with it)"; fi
 	@echo "== training steps and scoring, our kernels:"
-	$(GO) test -run '^$$' -bench 'Step|PredictSet' -benchtime 200x ./internal/sgd ./internal/model
+	$(GO) test -run '^$$' -bench 'Step' -benchtime 200x ./internal/sgd
+	$(GO) test -run '^$$' -bench 'PredictSet' -benchtime 3x ./internal/model
 	@echo "== training steps, gonum's pure Go (the build before our kernels):"
 	NETTRAIN_GEMM=gonum $(GO) test -run '^$$' -bench 'Step_F32/threads=1' -benchtime 10x ./internal/sgd | grep Step
 	@if [ -n "$(HAVE_OPENBLAS)" ]; then 		echo "== training steps, OpenBLAS (one thread), its kernel, then $(OPENBLAS_BEST):"; 		NETTRAIN_GEMM=openblas $(BENCH_OB) -bench 'Step_F32/threads=1' -benchtime 100x ./internal/sgd | grep Step; 		NETTRAIN_GEMM=openblas OPENBLAS_CORETYPE=$(OPENBLAS_BEST) $(BENCH_OB) -bench 'Step_F32/threads=1' -benchtime 100x ./internal/sgd | grep Step; fi
