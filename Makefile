@@ -85,6 +85,7 @@ FUZZTIME ?= 5m
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzReadBatch$$' -fuzztime $(FUZZTIME) ./internal/cifar
 	$(GO) test -run '^$$' -fuzz '^FuzzRead$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./internal/model
+	$(GO) test -run '^$$' -fuzz '^FuzzGemm$$' -fuzztime $(FUZZTIME) ./internal/gemm
 
 slurm-test:
 	NETTRAIN_DATA="$(DATA)" scripts/slurm_test.sh

@@ -139,25 +139,53 @@ func gemm[T Float](kr *kernel[T], nt int, tA, tB bool, m, n, k int, alpha T, a [
 		jb.run(&jb.scratch[0], 0, nIr, 0, nJr)
 		return
 	}
-	jb.packed.Add(nw)
+	// Work is handed out in units, taken by whoever is free: the caller
+	// and nw-1 pool goroutines. A pool goroutine that starts late (its
+	// core busy) finds less to do, and the caller never waits idle for it.
+	// Which goroutine computes a tile does not change its bits.
+	jb.rowUnits = min(nIr, jb.tr*unitsPerThread)
+	jb.units = jb.rowUnits * jb.tc
+	jb.packUnits = min(k, nw*unitsPerThread)
+	jb.nextPack.Store(0)
+	jb.nextUnit.Store(0)
+	jb.packed.Add(jb.packUnits)
+	jb.computed.Add(jb.units)
 	jb.done.Add(nw - 1)
 	workers.start(nw - 1)
 	for w := 1; w < nw; w++ {
 		workers.tasks <- task{jb, w}
 	}
 	jb.work(0)
-	jb.done.Wait()
+	jb.computed.Wait()
+	jb.done.Wait() // no pool goroutine holds jb when it goes back to the pool
 	jb.a, jb.b, jb.c, jb.bp = nil, nil, nil, nil
 }
 
-// work is worker w's share of a product on several threads: pack a share
-// of B's rows, wait for the others to pack theirs, compute a block of tiles.
+// unitsPerThread is how many units of work a product on several threads
+// is cut into per thread, so that one late thread delays it little.
+const unitsPerThread = 4
+
+// work takes units of a product until none is left: first B's rows to pack,
+// then, once all of B is packed, blocks of tiles to compute.
 func (jb *job[T]) work(w int) {
-	jb.pack(0, jb.nJr, w*jb.k/(jb.tr*jb.tc), (w+1)*jb.k/(jb.tr*jb.tc))
-	jb.packed.Done()
+	for {
+		u := int(jb.nextPack.Add(1)) - 1
+		if u >= jb.packUnits {
+			break
+		}
+		jb.pack(0, jb.nJr, u*jb.k/jb.packUnits, (u+1)*jb.k/jb.packUnits)
+		jb.packed.Done()
+	}
 	jb.packed.Wait()
-	r, q := w/jb.tc, w%jb.tc
-	jb.run(&jb.scratch[w], r*jb.nIr/jb.tr, (r+1)*jb.nIr/jb.tr, q*jb.nJr/jb.tc, (q+1)*jb.nJr/jb.tc)
+	for {
+		u := int(jb.nextUnit.Add(1)) - 1
+		if u >= jb.units {
+			break
+		}
+		r, q := u/jb.tc, u%jb.tc
+		jb.run(&jb.scratch[w], r*jb.nIr/jb.rowUnits, (r+1)*jb.nIr/jb.rowUnits, q*jb.nJr/jb.tc, (q+1)*jb.nJr/jb.tc)
+		jb.computed.Done()
+	}
 	if w > 0 {
 		jb.done.Done()
 	}
@@ -256,8 +284,13 @@ type job[T Float] struct {
 	nIr, nJr int // tiles of C
 	tr, tc   int // grid of workers over them
 	scratch  []scratch[T]
-	packed   sync.WaitGroup // workers that have not packed their share yet
-	done     sync.WaitGroup // workers but the caller not finished
+
+	// Several threads: units of work and who has taken them.
+	rowUnits, units, packUnits int
+	nextPack, nextUnit         atomic.Int64
+	packed                     sync.WaitGroup // pack units not done
+	computed                   sync.WaitGroup // compute units not done
+	done                       sync.WaitGroup // pool goroutines not finished
 }
 
 // scratch is one worker's buffers for edge tiles.
