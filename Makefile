@@ -65,15 +65,35 @@ bench: build
 	@$(BIN) version | sed -n 2p
 	@echo "== GEMM per shape (float32; GFLOPS), our kernels and gonum's pure Go:"
 	$(GO) test -run '^$$' -bench 'Sgemm|MicroKernel' -benchtime 1s ./internal/gemm
-	@if [ -n "$(HAVE_OPENBLAS)" ]; then 		echo "== OpenBLAS, the kernel it picks:"; $(BENCH_OB) -bench 'Sgemm/openblas' -benchtime 1s ./internal/gemm | grep -e GFLOPS; 		echo "== OpenBLAS, OPENBLAS_CORETYPE=$(OPENBLAS_BEST):"; OPENBLAS_CORETYPE=$(OPENBLAS_BEST) $(BENCH_OB) -bench 'Sgemm/openblas' -benchtime 1s ./internal/gemm | grep -e GFLOPS; 	else echo "== no OpenBLAS (apt-get install libopenblas-dev to compare with it)"; fi
+	@if [ -n "$(HAVE_OPENBLAS)" ]; then \
+		echo "== OpenBLAS, the kernel it picks:"; \
+		$(BENCH_OB) -bench 'Sgemm/openblas' -benchtime 1s ./internal/gemm | grep -e GFLOPS; \
+		echo "== OpenBLAS, OPENBLAS_CORETYPE=$(OPENBLAS_BEST):"; \
+		OPENBLAS_CORETYPE=$(OPENBLAS_BEST) $(BENCH_OB) -bench 'Sgemm/openblas' -benchtime 1s ./internal/gemm | grep -e GFLOPS; \
+	else echo "== no OpenBLAS (apt-get install libopenblas-dev to compare with it)"; fi
 	@echo "== training steps and scoring, our kernels:"
 	$(GO) test -run '^$$' -bench 'Step' -benchtime 200x ./internal/sgd
 	$(GO) test -run '^$$' -bench 'PredictSet' -benchtime 3x ./internal/model
 	@echo "== training steps, gonum's pure Go (the build before our kernels):"
 	NETTRAIN_GEMM=gonum $(GO) test -run '^$$' -bench 'Step_F32/threads=1' -benchtime 10x ./internal/sgd | grep Step
-	@if [ -n "$(HAVE_OPENBLAS)" ]; then 		echo "== training steps, OpenBLAS (one thread), its kernel, then $(OPENBLAS_BEST):"; 		NETTRAIN_GEMM=openblas $(BENCH_OB) -bench 'Step_F32/threads=1' -benchtime 100x ./internal/sgd | grep Step; 		NETTRAIN_GEMM=openblas OPENBLAS_CORETYPE=$(OPENBLAS_BEST) $(BENCH_OB) -bench 'Step_F32/threads=1' -benchtime 100x ./internal/sgd | grep Step; fi
-	@if [ -n "$(DATA_OK)" ] && /usr/bin/python3 -c 'import numpy' 2>/dev/null; then 		echo "== numpy (cs231n's loop, float64):"; /usr/bin/python3 scripts/bench_numpy.py "$(DATA)"; 		/usr/bin/python3 scripts/bench_numpy.py "$(DATA)" --default-run; fi
-	@if [ -n "$(DATA_OK)" ] && [ -x /usr/bin/time ]; then 		echo "== nettrain default run on $(DATA), end to end:"; 		/usr/bin/time -f "wall %es  max RSS %MKB" $(BIN) train --data "$(DATA)" --out /tmp/nettrain-bench.npz --quiet; 		echo "== ZCA fit on the 49000 training images (and 1 iteration), end to end:"; 		/usr/bin/time -f "wall %es  max RSS %MKB" $(BIN) train --data "$(DATA)" --preprocess zca --iters 1 --out /tmp/nettrain-bench.npz 2>&1 | grep -e fitted -e wall; 	else echo "== no data at $(DATA) (or no /usr/bin/time): skipping the end-to-end timings (make data, or set NETTRAIN_DATA)"; fi
+	@if [ -n "$(HAVE_OPENBLAS)" ]; then \
+		echo "== training steps, OpenBLAS (one thread), its kernel, then $(OPENBLAS_BEST):"; \
+		NETTRAIN_GEMM=openblas $(BENCH_OB) -bench 'Step_F32/threads=1' -benchtime 100x ./internal/sgd | grep Step; \
+		NETTRAIN_GEMM=openblas OPENBLAS_CORETYPE=$(OPENBLAS_BEST) $(BENCH_OB) -bench 'Step_F32/threads=1' -benchtime 100x ./internal/sgd | grep Step; \
+	fi
+	@if [ -n "$(DATA_OK)" ] && /usr/bin/python3 -c 'import numpy' 2>/dev/null; then \
+		echo "== numpy (cs231n's loop, float64):"; \
+		/usr/bin/python3 scripts/bench_numpy.py "$(DATA)"; \
+		/usr/bin/python3 scripts/bench_numpy.py "$(DATA)" --default-run; \
+	fi
+	@if [ -n "$(DATA_OK)" ] && [ -x /usr/bin/time ]; then \
+		echo "== nettrain default run on $(DATA), end to end:"; \
+		/usr/bin/time -f "wall %es  max RSS %MKB" $(BIN) train --data "$(DATA)" --out /tmp/nettrain-bench.npz --quiet; \
+		echo "== nettrain train --hidden 500 --iters 500, end to end:"; \
+		/usr/bin/time -f "wall %es  max RSS %MKB" $(BIN) train --data "$(DATA)" --hidden 500 --iters 500 --out /tmp/nettrain-bench.npz --quiet; \
+		echo "== ZCA fit on the 49000 training images (and 1 iteration), end to end:"; \
+		/usr/bin/time -f "wall %es  max RSS %MKB" $(BIN) train --data "$(DATA)" --preprocess zca --iters 1 --out /tmp/nettrain-bench.npz 2>&1 | grep -e fitted -e wall; \
+	else echo "== no data at $(DATA) (or no /usr/bin/time): skipping the end-to-end timings (make data, or set NETTRAIN_DATA)"; fi
 
 data:
 	scripts/get_cifar10.sh "$(DATA)"
