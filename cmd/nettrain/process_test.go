@@ -17,6 +17,7 @@ import (
 
 	"github.com/nettrain/nettrain/internal/cifar"
 	"github.com/nettrain/nettrain/internal/cifartest"
+	"github.com/nettrain/nettrain/internal/gemm"
 	"github.com/nettrain/nettrain/internal/model"
 )
 
@@ -324,4 +325,32 @@ func TestKillDuringSave(t *testing.T) {
 		t.Error("no kill landed after a completed save; nothing was checked")
 	}
 	t.Logf("%d of 12 kills checked a checkpoint", loads)
+}
+
+// NETTRAIN_GEMM picks the kernel for the whole process, and `version` says
+// which one runs; a name this CPU cannot run is a one-line warning, and
+// the best kernel runs instead.
+func TestKernelFromEnvironment(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: skipping process tests")
+	}
+	bin := nettrainBinary(t)
+	for _, name := range append(gemm.Kernels(), "gonum") {
+		cmd := exec.Command(bin, "version")
+		cmd.Env = append(os.Environ(), gemm.EnvKernel+"="+name)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s=%s nettrain version: %v\n%s", gemm.EnvKernel, name, err, out)
+		}
+		if !strings.Contains(string(out), "GEMM: "+name+" ") {
+			t.Errorf("%s=%s: version says\n%s", gemm.EnvKernel, name, out)
+		}
+	}
+	cmd := exec.Command(bin, "version")
+	cmd.Env = append(os.Environ(), gemm.EnvKernel+"=vax")
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), `warning: NETTRAIN_GEMM=vax: gemm: no kernel "vax"`) ||
+		!strings.Contains(string(out), "GEMM: "+gemm.Kernels()[0]+" kernel") {
+		t.Errorf("NETTRAIN_GEMM=vax: %v\n%s", err, out)
+	}
 }
