@@ -299,13 +299,21 @@ type scratch[T Float] struct {
 	apan  []T // an edge panel of A, packed by columns (lda mr)
 }
 
-// pack packs rows p0 to p1 of panels jr0 to jr1 of B, zero-padding the
-// last panel to nr columns.
+// inPlace reports whether a panel of B w columns wide is read where it is
+// instead of packed: a whole panel of B not transposed is nr consecutive
+// values in each row already, and packing it would only add a pass over B.
+func (jb *job[T]) inPlace(w int) bool { return !jb.tB && w == jb.kr.nr }
+
+// pack packs rows p0 to p1 of panels jr0 to jr1 of B that are not read in
+// place, zero-padding the last panel to nr columns.
 func (jb *job[T]) pack(jr0, jr1, p0, p1 int) {
 	nr, k := jb.kr.nr, jb.k
 	for jr := jr0; jr < jr1; jr++ {
 		j0 := jr * nr
 		w := min(nr, jb.n-j0)
+		if jb.inPlace(w) {
+			continue
+		}
 		panel := jb.bp[jr*k*nr : (jr+1)*k*nr]
 		if !jb.tB {
 			for p := p0; p < p1; p++ {
@@ -342,9 +350,12 @@ func (jb *job[T]) run(sc *scratch[T], ir0, ir1, jr0, jr1 int) {
 			kb := min(kc, k-pc)
 			load := jb.load || pc > 0
 			for jr := jr0; jr < jr1; jr++ {
-				b := &jb.bp[jr*k*nr+pc*nr]
 				j0 := jr * nr
 				w := min(nr, jb.n-j0)
+				b, ldb := &jb.bp[jr*k*nr+pc*nr], nr
+				if jb.inPlace(w) {
+					b, ldb = &jb.b[pc*jb.ldb+j0], jb.ldb
+				}
 				for ir := ic; ir < ic1; ir++ {
 					i0 := ir * mr
 					h := min(mr, jb.m-i0)
@@ -367,7 +378,7 @@ func (jb *job[T]) run(sc *scratch[T], ir0, ir1, jr0, jr1 int) {
 						a = &jb.a[i0*jb.lda+pc]
 					}
 					if keep == 0 && h == mr && w == nr {
-						fn(kb, a, lda, b, &jb.c[i0*jb.ldc+j0], jb.ldc, load)
+						fn(kb, a, lda, b, ldb, &jb.c[i0*jb.ldc+j0], jb.ldc, load)
 						continue
 					}
 					if load {
@@ -375,7 +386,7 @@ func (jb *job[T]) run(sc *scratch[T], ir0, ir1, jr0, jr1 int) {
 							copy(ctile[i*nr:i*nr+w], jb.c[(i0+i)*jb.ldc+j0:])
 						}
 					}
-					fn(kb, a, lda, b, &ctile[0], nr, load)
+					fn(kb, a, lda, b, ldb, &ctile[0], nr, load)
 					for i := keep; i < h; i++ {
 						copy(jb.c[(i0+i)*jb.ldc+j0:(i0+i)*jb.ldc+j0+w], ctile[i*nr:i*nr+w])
 					}

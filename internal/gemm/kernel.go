@@ -14,11 +14,11 @@ import (
 // kernel is one micro-kernel set for element type T: rows reads A[i,p] at
 // a[i*lda+p], cols at a[p*lda+i]. Both compute the mr x nr tile
 // C[i,j] (row stride ldc) = (load ? C[i,j] : 0) + sum_p A[i,p] B[p,j] as an
-// FMA chain over p, B a packed panel of k rows of nr values.
+// FMA chain over p, B[p,j] at b[p*ldb+j] (a packed panel has ldb = nr).
 type kernel[T Float] struct {
 	name       string
 	mr, nr     int
-	rows, cols func(k int, a *T, lda int, b *T, c *T, ldc int, load bool)
+	rows, cols func(k int, a *T, lda int, b *T, ldb int, c *T, ldc int, load bool)
 }
 
 // Float is the element type: float32 or float64.
@@ -138,24 +138,28 @@ func kernelFor[T Float]() *kernel[T] {
 // float64, fma32 for float32), so that it gives the SIMD kernels' bits.
 func goKernel[T Float]() kernel[T] {
 	var z T
-	var body func(k int, a *T, rs, cs int, b *T, c *T, ldc int, load bool)
+	var body func(k int, a *T, rs, cs int, b *T, ldb int, c *T, ldc int, load bool)
 	switch any(z).(type) {
 	case float32:
-		body = any(goBody32).(func(k int, a *T, rs, cs int, b *T, c *T, ldc int, load bool))
+		body = any(goBody32).(func(k int, a *T, rs, cs int, b *T, ldb int, c *T, ldc int, load bool))
 	default:
-		body = any(goBody64).(func(k int, a *T, rs, cs int, b *T, c *T, ldc int, load bool))
+		body = any(goBody64).(func(k int, a *T, rs, cs int, b *T, ldb int, c *T, ldc int, load bool))
 	}
 	return kernel[T]{
 		name: "go", mr: goMR, nr: goNR,
-		rows: func(k int, a *T, lda int, b *T, c *T, ldc int, load bool) { body(k, a, lda, 1, b, c, ldc, load) },
-		cols: func(k int, a *T, lda int, b *T, c *T, ldc int, load bool) { body(k, a, 1, lda, b, c, ldc, load) },
+		rows: func(k int, a *T, lda int, b *T, ldb int, c *T, ldc int, load bool) {
+			body(k, a, lda, 1, b, ldb, c, ldc, load)
+		},
+		cols: func(k int, a *T, lda int, b *T, ldb int, c *T, ldc int, load bool) {
+			body(k, a, 1, lda, b, ldb, c, ldc, load)
+		},
 	}
 }
 
 const goMR, goNR = 4, 4
 
 // goBody64 is the plain-Go tile: A[i,p] at a[i*rs+p*cs].
-func goBody64(k int, a *float64, rs, cs int, b *float64, c *float64, ldc int, load bool) {
+func goBody64(k int, a *float64, rs, cs int, b *float64, ldb int, c *float64, ldc int, load bool) {
 	var acc [goMR][goNR]float64
 	if load {
 		for i := range goMR {
@@ -163,7 +167,7 @@ func goBody64(k int, a *float64, rs, cs int, b *float64, c *float64, ldc int, lo
 		}
 	}
 	for p := range k {
-		bp := (*[goNR]float64)(unsafe.Pointer(at(b, p*goNR)))
+		bp := (*[goNR]float64)(unsafe.Pointer(at(b, p*ldb)))
 		for i := range goMR {
 			ai := *at(a, i*rs+p*cs)
 			for j := range goNR {
@@ -177,7 +181,7 @@ func goBody64(k int, a *float64, rs, cs int, b *float64, c *float64, ldc int, lo
 }
 
 // goBody32 is goBody64 in float32.
-func goBody32(k int, a *float32, rs, cs int, b *float32, c *float32, ldc int, load bool) {
+func goBody32(k int, a *float32, rs, cs int, b *float32, ldb int, c *float32, ldc int, load bool) {
 	var acc [goMR][goNR]float32
 	if load {
 		for i := range goMR {
@@ -185,7 +189,7 @@ func goBody32(k int, a *float32, rs, cs int, b *float32, c *float32, ldc int, lo
 		}
 	}
 	for p := range k {
-		bp := (*[goNR]float32)(unsafe.Pointer(at(b, p*goNR)))
+		bp := (*[goNR]float32)(unsafe.Pointer(at(b, p*ldb)))
 		for i := range goMR {
 			ai := *at(a, i*rs+p*cs)
 			for j := range goNR {

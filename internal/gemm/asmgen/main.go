@@ -95,13 +95,13 @@ func main() {
 	Generate()
 }
 
-// kernel writes func kern<S|D>_<isa>_<mode>(k int, a *T, lda int, b *T, c *T, ldc int, load bool):
-// C[0:mr, 0:nr] (row stride ldc) = (load ? C : 0) + A B, B a packed panel of k rows of nr values.
+// kernel writes func kern<S|D>_<isa>_<mode>(k int, a *T, lda int, b *T, ldb int, c *T, ldc int, load bool):
+// C[0:mr, 0:nr] (row stride ldc) = (load ? C : 0) + A B, B k rows of nr
+// values ldb apart (a packed panel, ldb = nr, or B itself).
 func kernel(is isa, e elem, mr, nv int, mode string) {
 	name := fmt.Sprintf("kern%s_%s_%s", e.short, is.name, mode)
-	TEXT(name, NOSPLIT, fmt.Sprintf("func(k int, a *%s, lda int, b *%s, c *%s, ldc int, load bool)", e.name, e.name, e.name))
+	TEXT(name, NOSPLIT, fmt.Sprintf("func(k int, a *%s, lda int, b *%s, ldb int, c *%s, ldc int, load bool)", e.name, e.name, e.name))
 	Doc(fmt.Sprintf("%s is the %dx%d %s micro-kernel reading A by %s.", name, mr, nv*is.bytes/e.size, is.name, mode))
-	nr := nv * is.bytes / e.size
 	acc := func(i, v int) reg.VecPhysical { return is.vec(i*nv + v) }
 	bv := func(v int) reg.VecPhysical { return is.vec(mr*nv + v) }
 	ntmp := len(zmm) - mr*nv - nv
@@ -114,6 +114,7 @@ func kernel(is isa, e elem, mr, nv int, mode string) {
 	a := Load(Param("a"), GP64())
 	lda := Load(Param("lda"), GP64())
 	b := Load(Param("b"), GP64())
+	ldb := Load(Param("ldb"), GP64())
 	c := Load(Param("c"), GP64())
 	ldc := Load(Param("ldc"), GP64())
 	shift := U8(2)
@@ -122,6 +123,7 @@ func kernel(is isa, e elem, mr, nv int, mode string) {
 	}
 	SHLQ(shift, lda)
 	SHLQ(shift, ldc)
+	SHLQ(shift, ldb)
 
 	// The accumulators start from C or from zero.
 	load := Load(Param("load"), GP8())
@@ -146,11 +148,13 @@ func kernel(is isa, e elem, mr, nv int, mode string) {
 	}
 	Label(name + "_body")
 
-	// step emits one step of p: A[i,p] for row i at aAddr(i, u).
+	// step emits one step of p: A[i,p] for row i at aAddr(i, u), B's
+	// row at b, which it then moves to the next row.
 	step := func(u int, aAddr func(i, u int) Mem) {
 		for v := range nv {
-			e.load(Mem{Base: b, Disp: (u*nr + v*is.bytes/e.size) * e.size}, bv(v))
+			e.load(Mem{Base: b, Disp: v * is.bytes}, bv(v))
 		}
+		ADDQ(ldb, b)
 		for i := range mr {
 			t := tmp(i)
 			e.bcast(aAddr(i, u), t)
@@ -174,7 +178,6 @@ func kernel(is isa, e elem, mr, nv int, mode string) {
 		step(0, func(i, _ int) Mem { return Mem{Base: a, Disp: i * e.size} })
 		ADDQ(lda, a)
 		ADDQ(lda, pf)
-		ADDQ(U32(nr*e.size), b)
 		DECQ(k)
 		JMP(LabelRef(name + "_loop"))
 	case "rows":
@@ -215,7 +218,6 @@ func kernel(is isa, e elem, mr, nv int, mode string) {
 		for _, r := range bases {
 			ADDQ(U8(unroll*e.size), r)
 		}
-		ADDQ(U32(unroll*nr*e.size), b)
 		SUBQ(U8(unroll), k)
 		JMP(LabelRef(name + "_loop4"))
 		Label(name + "_loop1")
@@ -225,7 +227,6 @@ func kernel(is isa, e elem, mr, nv int, mode string) {
 		for _, r := range bases {
 			ADDQ(U8(e.size), r)
 		}
-		ADDQ(U32(nr*e.size), b)
 		DECQ(k)
 		JMP(LabelRef(name + "_loop1"))
 	}
