@@ -27,6 +27,7 @@ func FuzzGemm(f *testing.F) {
 			return // nothing to check; the shape checks cover them
 		}
 		nt := 1 + int(flags>>6)
+		defer splitAll()()
 		saved := Kernel()
 		defer Use(saved)
 		want32, want64 := reference[float32](p), reference[float64](p)

@@ -85,14 +85,15 @@ func randomProblem(rng *rand.Rand, maxDim int) problem {
 	return p
 }
 
-// setStrides sets the leading dimensions to the stored widths plus pad.
+// setStrides sets the leading dimensions to the stored widths plus pad
+// (at least 1, as BLAS wants).
 func (p *problem) setStrides(pad int) {
-	p.lda, p.ldb, p.ldc = p.k+pad, p.n+pad, p.n+pad
+	p.lda, p.ldb, p.ldc = max(1, p.k+pad), max(1, p.n+pad), max(1, p.n+pad)
 	if p.tA == blas.Trans {
-		p.lda = p.m + pad
+		p.lda = max(1, p.m+pad)
 	}
 	if p.tB == blas.Trans {
-		p.ldb = p.k + pad
+		p.ldb = max(1, p.k+pad)
 	}
 }
 
@@ -126,7 +127,16 @@ func sameBits[T Float](x, y []T) int {
 	return -1
 }
 
+// splitAll makes every product, however small, run on as many threads as
+// it is given, until the returned function is called.
+func splitAll() (restore func()) {
+	saved := minParallel
+	minParallel = 0
+	return func() { minParallel = saved }
+}
+
 func testAgainstReference[T Float](t *testing.T, probs []problem) {
+	defer splitAll()()
 	for _, p := range probs {
 		want := reference[T](p)
 		for _, nt := range []int{1, 2, 3} {
