@@ -59,28 +59,24 @@ lint: vet
 # OpenBLAS (its own kernel choice and OPENBLAS_BEST) per product shape,
 # whole training steps on each, scoring, numpy's cs231n loop, and the
 # default run and a ZCA fit end to end on the real data.
-BENCH_OB = $(GO) test -tags openblas -run '^$$'
+# Benchmarks interleave the implementations shape by shape (ours, gonum's,
+# OpenBLAS's with OPENBLAS_BEST forced) and run 3 times: the machines are
+# shared, and only numbers from the same moments compare.
+BENCH_TAGS = $(if $(HAVE_OPENBLAS),-tags openblas,)
+BENCH_ENV  = $(if $(HAVE_OPENBLAS),OPENBLAS_CORETYPE=$(OPENBLAS_BEST),)
 bench: build
 	@echo "== CPU: $$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $$(nproc) cores"
 	@$(BIN) version | sed -n 2p
-	@echo "== GEMM per shape (float32; GFLOPS), our kernels and gonum's pure Go:"
-	$(GO) test -run '^$$' -bench 'Sgemm|MicroKernel' -benchtime 1s ./internal/gemm
+	@[ -n "$(HAVE_OPENBLAS)" ] || echo "== no OpenBLAS (apt-get install libopenblas-dev to compare with it)"
+	@echo "== GEMM per shape, float32, GFLOPS: our kernels, gonum's pure Go$(if $(HAVE_OPENBLAS),$(comma) OpenBLAS with OPENBLAS_CORETYPE=$(OPENBLAS_BEST),):"
+	$(BENCH_ENV) $(GO) test $(BENCH_TAGS) -run '^$$' -bench 'Sgemm|MicroKernel' -benchtime 0.5s -count 3 ./internal/gemm
 	@if [ -n "$(HAVE_OPENBLAS)" ]; then \
-		echo "== OpenBLAS, the kernel it picks:"; \
-		$(BENCH_OB) -bench 'Sgemm/openblas' -benchtime 1s ./internal/gemm | grep -e GFLOPS; \
-		echo "== OpenBLAS, OPENBLAS_CORETYPE=$(OPENBLAS_BEST):"; \
-		OPENBLAS_CORETYPE=$(OPENBLAS_BEST) $(BENCH_OB) -bench 'Sgemm/openblas' -benchtime 1s ./internal/gemm | grep -e GFLOPS; \
-	else echo "== no OpenBLAS (apt-get install libopenblas-dev to compare with it)"; fi
-	@echo "== training steps and scoring, our kernels:"
-	$(GO) test -run '^$$' -bench 'Step' -benchtime 200x ./internal/sgd
-	$(GO) test -run '^$$' -bench 'PredictSet' -benchtime 3x ./internal/model
-	@echo "== training steps, gonum's pure Go (the build before our kernels):"
-	NETTRAIN_GEMM=gonum $(GO) test -run '^$$' -bench 'Step_F32/threads=1' -benchtime 10x ./internal/sgd | grep Step
-	@if [ -n "$(HAVE_OPENBLAS)" ]; then \
-		echo "== training steps, OpenBLAS (one thread), its kernel, then $(OPENBLAS_BEST):"; \
-		NETTRAIN_GEMM=openblas $(BENCH_OB) -bench 'Step_F32/threads=1' -benchtime 100x ./internal/sgd | grep Step; \
-		NETTRAIN_GEMM=openblas OPENBLAS_CORETYPE=$(OPENBLAS_BEST) $(BENCH_OB) -bench 'Step_F32/threads=1' -benchtime 100x ./internal/sgd | grep Step; \
+		echo "== OpenBLAS with the kernel it picks itself:"; \
+		$(GO) test -tags openblas -run '^$$' -bench 'Sgemm/.*/openblas' -benchtime 0.5s ./internal/gemm | grep -e GFLOPS; \
 	fi
+	@echo "== training steps (ours on 1 and 2 threads, then the backends), and scoring:"
+	$(BENCH_ENV) $(GO) test $(BENCH_TAGS) -run '^$$' -bench 'Step' -benchtime 1s ./internal/sgd
+	$(GO) test -run '^$$' -bench 'PredictSet' -benchtime 3x ./internal/model
 	@if [ -n "$(DATA_OK)" ] && /usr/bin/python3 -c 'import numpy' 2>/dev/null; then \
 		echo "== numpy (cs231n's loop, float64):"; \
 		/usr/bin/python3 scripts/bench_numpy.py "$(DATA)"; \
@@ -94,6 +90,8 @@ bench: build
 		echo "== ZCA fit on the 49000 training images (and 1 iteration), end to end:"; \
 		/usr/bin/time -f "wall %es  max RSS %MKB" $(BIN) train --data "$(DATA)" --preprocess zca --iters 1 --out /tmp/nettrain-bench.npz 2>&1 | grep -e fitted -e wall; \
 	else echo "== no data at $(DATA) (or no /usr/bin/time): skipping the end-to-end timings (make data, or set NETTRAIN_DATA)"; fi
+
+comma := ,
 
 data:
 	scripts/get_cifar10.sh "$(DATA)"

@@ -3,7 +3,6 @@ package gemm_test
 import (
 	"fmt"
 	"math/rand/v2"
-	"slices"
 	"testing"
 
 	"gonum.org/v1/gonum/blas"
@@ -29,53 +28,65 @@ var benchShapes = []struct {
 
 var sink float32
 
-func benchmarkShapes(b *testing.B, nt int) {
-	for _, s := range benchShapes {
-		b.Run(s.name, func(b *testing.B) {
-			rng := rand.New(rand.NewPCG(1, 1))
-			a, bb, c := make([]float32, s.m*s.k), make([]float32, s.k*s.n), make([]float32, s.m*s.n)
-			for i := range a {
-				a[i] = float32(rng.NormFloat64())
-			}
-			for i := range bb {
-				bb[i] = float32(rng.NormFloat64())
-			}
-			lda, ldb := s.k, s.n
-			if s.tA == blas.Trans {
-				lda = s.m
-			}
-			if s.tB == blas.Trans {
-				ldb = s.k
-			}
-			gemm.GemmThreads(nt, s.tA, s.tB, s.m, s.n, s.k, 1, a, lda, bb, ldb, 0, c, s.n)
-			b.ResetTimer()
-			for range b.N {
-				gemm.GemmThreads(nt, s.tA, s.tB, s.m, s.n, s.k, 1, a, lda, bb, ldb, 0, c, s.n)
-			}
-			sink = c[0]
-			b.ReportMetric(2*float64(s.m*s.n*s.k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOPS")
-		})
+// benchmarkShape times one product shape on nt threads with the kernel or
+// backend in use.
+func benchmarkShape(b *testing.B, tA, tB blas.Transpose, m, n, k, nt int) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	a, bb, c := make([]float32, m*k), make([]float32, k*n), make([]float32, m*n)
+	for i := range a {
+		a[i] = float32(rng.NormFloat64())
 	}
+	for i := range bb {
+		bb[i] = float32(rng.NormFloat64())
+	}
+	lda, ldb := k, n
+	if tA == blas.Trans {
+		lda = m
+	}
+	if tB == blas.Trans {
+		ldb = k
+	}
+	gemm.GemmThreads(nt, tA, tB, m, n, k, 1, a, lda, bb, ldb, 0, c, n)
+	b.ResetTimer()
+	for range b.N {
+		gemm.GemmThreads(nt, tA, tB, m, n, k, 1, a, lda, bb, ldb, 0, c, n)
+	}
+	sink = c[0]
+	b.ReportMetric(2*float64(m*n*k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOPS")
 }
 
-// BenchmarkSgemm times float32 products of the net's shapes on every SIMD
-// kernel of this CPU, on one and two threads, and on the backends (gonum's
-// pure Go; OpenBLAS in the openblas build, which pins it to one thread and
-// lets OPENBLAS_CORETYPE choose its kernel).
+// BenchmarkSgemm times float32 products of the net's shapes, each shape on
+// every SIMD kernel of this CPU (one and two threads) and on the backends
+// one after the other, so that their ratios come from the same moments:
+// gonum's pure Go, and OpenBLAS in the openblas build (pinned to one
+// thread; OPENBLAS_CORETYPE chooses its kernel).
 func BenchmarkSgemm(b *testing.B) {
 	blasimpl.Use()
 	saved := gemm.Kernel()
 	defer gemm.Use(saved)
-	for _, name := range append(slices.DeleteFunc(gemm.Kernels(), func(s string) bool { return s == "go" }), "gonum", "openblas") {
-		if err := gemm.Use(name); err != nil {
-			continue // openblas without the build tag
+	type impl struct {
+		name string
+		nt   int
+	}
+	var impls []impl
+	for _, name := range gemm.Kernels() {
+		if name != "go" { // about 0.5 GFLOPS: BenchmarkMicroKernel
+			impls = append(impls, impl{name, 1}, impl{name, 2})
 		}
-		threads := []int{1, 2}
-		if !slices.Contains(gemm.Kernels(), name) {
-			threads = []int{1}
+	}
+	for _, name := range []string{"gonum", "openblas"} {
+		if gemm.Use(name) == nil { // openblas only in the openblas build
+			impls = append(impls, impl{name, 1})
 		}
-		for _, nt := range threads {
-			b.Run(fmt.Sprintf("%s/threads=%d", name, nt), func(b *testing.B) { benchmarkShapes(b, nt) })
-		}
+	}
+	for _, s := range benchShapes {
+		b.Run(s.name, func(b *testing.B) {
+			for _, im := range impls {
+				gemm.Use(im.name)
+				b.Run(fmt.Sprintf("%s/threads=%d", im.name, im.nt), func(b *testing.B) {
+					benchmarkShape(b, s.tA, s.tB, s.m, s.n, s.k, im.nt)
+				})
+			}
+		})
 	}
 }

@@ -189,46 +189,53 @@ func TestKernelsMatchReference(t *testing.T) {
 	})
 }
 
-// The definition agrees with gonum's BLAS to rounding: this is what ties
-// the exact arithmetic to the textbook product.
-func TestReferenceAgreesWithGonum(t *testing.T) {
-	rng := rand.New(rand.NewPCG(3, 4))
-	for range 200 {
-		p := randomProblem(rng, 60)
-		a, b, c := data[float64](p)
-		got := append([]float64(nil), c...)
-		Gemm(p.tA, p.tB, p.m, p.n, p.k, p.alpha, a, p.lda, b, p.ldb, p.beta, got, p.ldc)
-		want := append([]float64(nil), c...)
-		gonum.Implementation{}.Dgemm(p.tA, p.tB, p.m, p.n, p.k, p.alpha, a, p.lda, b, p.ldb, p.beta, want, p.ldc)
-		for i := range got {
-			if math.IsNaN(want[i]) {
-				if !math.IsNaN(got[i]) {
-					t.Fatalf("%v: padding C[%d] written: %v", p, i, got[i])
+// Every kernel agrees with gonum's BLAS to rounding (a different summation
+// order): this ties the exact arithmetic to the textbook product.
+func TestKernelsAgreeWithGonum(t *testing.T) {
+	defer splitAll()()
+	withKernel(t, func(t *testing.T, _ string) {
+		rng := rand.New(rand.NewPCG(3, 4))
+		for range 200 {
+			p := randomProblem(rng, 60)
+			nt := 1 + rng.IntN(3)
+			a, b, c := data[float64](p)
+			got := append([]float64(nil), c...)
+			GemmThreads(nt, p.tA, p.tB, p.m, p.n, p.k, p.alpha, a, p.lda, b, p.ldb, p.beta, got, p.ldc)
+			want := append([]float64(nil), c...)
+			gonum.Implementation{}.Dgemm(p.tA, p.tB, p.m, p.n, p.k, p.alpha, a, p.lda, b, p.ldb, p.beta, want, p.ldc)
+			for i := range got {
+				if math.IsNaN(want[i]) {
+					if !math.IsNaN(got[i]) {
+						t.Fatalf("%v: padding C[%d] written: %v", p, i, got[i])
+					}
+					continue
 				}
-				continue
+				// Round-off of a k-term sum of N(0,1) products.
+				tol := 1e-13 * float64(p.k+1)
+				if !(math.Abs(got[i]-want[i]) <= tol) {
+					t.Fatalf("%v: C[%d] = %v, gonum %v", p, i, got[i], want[i])
+				}
 			}
-			// Round-off of a k-term sum of N(0,1) products.
-			tol := 1e-13 * float64(p.k+1)
-			if !(math.Abs(got[i]-want[i]) <= tol) {
-				t.Fatalf("%v: C[%d] = %v, gonum %v", p, i, got[i], want[i])
-			}
-		}
 
-		a32, b32, c32 := data[float32](p)
-		g32 := append([]float32(nil), c32...)
-		Gemm(p.tA, p.tB, p.m, p.n, p.k, float32(p.alpha), a32, p.lda, b32, p.ldb, float32(p.beta), g32, p.ldc)
-		w32 := append([]float32(nil), c32...)
-		gonum.Implementation{}.Sgemm(p.tA, p.tB, p.m, p.n, p.k, float32(p.alpha), a32, p.lda, b32, p.ldb, float32(p.beta), w32, p.ldc)
-		for i := range g32 {
-			if math.IsNaN(float64(w32[i])) {
-				continue
-			}
-			tol := 1e-5 * float64(p.k+1)
-			if !(math.Abs(float64(g32[i]-w32[i])) <= tol) {
-				t.Fatalf("float32 %v: C[%d] = %v, gonum %v", p, i, g32[i], w32[i])
+			a32, b32, c32 := data[float32](p)
+			g32 := append([]float32(nil), c32...)
+			GemmThreads(nt, p.tA, p.tB, p.m, p.n, p.k, float32(p.alpha), a32, p.lda, b32, p.ldb, float32(p.beta), g32, p.ldc)
+			w32 := append([]float32(nil), c32...)
+			gonum.Implementation{}.Sgemm(p.tA, p.tB, p.m, p.n, p.k, float32(p.alpha), a32, p.lda, b32, p.ldb, float32(p.beta), w32, p.ldc)
+			for i := range g32 {
+				if math.IsNaN(float64(w32[i])) {
+					if !math.IsNaN(float64(g32[i])) {
+						t.Fatalf("float32 %v: padding C[%d] written: %v", p, i, g32[i])
+					}
+					continue
+				}
+				tol := 1e-5 * float64(p.k+1)
+				if !(math.Abs(float64(g32[i]-w32[i])) <= tol) {
+					t.Fatalf("float32 %v: C[%d] = %v, gonum %v", p, i, g32[i], w32[i])
+				}
 			}
 		}
-	}
+	})
 }
 
 // The kernels agree with each other to the bit on a product of the net's

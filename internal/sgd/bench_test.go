@@ -17,12 +17,22 @@ var benchData = sync.OnceValue(func() sgd.Data { return testData(49000, 1000, 1)
 
 // benchmarkStep times whole training iterations (draw, gather, forward,
 // backward, update, and the epochs' validation scoring) with batch 200 and
-// h hidden units, on 1 thread and on 2; b.N iterations.
+// h hidden units: on our kernel with 1 thread and with 2, then on the
+// backends (gonum's pure Go; OpenBLAS in the openblas build), one after the
+// other so that their ratios come from the same moments; b.N iterations.
 func benchmarkStep(b *testing.B, precision string, h int) {
+	saved := gemm.Kernel()
+	defer gemm.Use(saved)
 	defer gemm.SetThreads(0)
-	for _, nt := range []int{1, 2} {
-		b.Run(fmt.Sprintf("threads=%d", nt), func(b *testing.B) {
-			gemm.SetThreads(nt)
+	for _, im := range []struct {
+		name string
+		nt   int
+	}{{saved, 1}, {saved, 2}, {"gonum", 1}, {"openblas", 1}} {
+		if gemm.Use(im.name) != nil {
+			continue // openblas only in the openblas build
+		}
+		b.Run(fmt.Sprintf("%s/threads=%d", im.name, im.nt), func(b *testing.B) {
+			gemm.SetThreads(im.nt)
 			benchmarkStepOn(b, precision, h)
 		})
 	}
