@@ -126,7 +126,11 @@ func gemm[T Float](kr *kernel[T], nt int, tA, tB bool, m, n, k int, alpha T, a [
 	nIr, nJr := (m+mr-1)/mr, (n+nr-1)/nr
 	jb := getJob[T]()
 	defer putJob(jb)
-	bp := getBuf[T](nJr * k * nr)
+	packed := nJr // panels to pack: all of a transposed B, else the edge one
+	if !tB {
+		packed = min(1, n%nr)
+	}
+	bp := getBuf[T](packed * k * nr)
 	defer putBuf(bp)
 	jb.kr, jb.tA, jb.tB, jb.m, jb.n, jb.k = kr, tA, tB, m, n, k
 	jb.a, jb.lda, jb.b, jb.ldb, jb.c, jb.ldc = a, lda, b, ldb, c, ldc
@@ -282,7 +286,7 @@ type job[T Float] struct {
 	c       []T
 	ldc     int
 	load    bool // C holds beta*C to add to
-	bp      []T  // packed B: panel jr at [jr*k*nr, (jr+1)*k*nr), row p of it at p*nr
+	bp      []T  // packed B: panel jr at slot(jr)*k*nr, row p of it at p*nr further
 
 	nIr, nJr int // tiles of C
 	tr, tc   int // grid of workers over them
@@ -307,6 +311,15 @@ type scratch[T Float] struct {
 // values in each row already, and packing it would only add a pass over B.
 func (jb *job[T]) inPlace(w int) bool { return !jb.tB && w == jb.kr.nr }
 
+// slot is where panel jr of B is packed in bp: a transposed B is packed
+// whole, panel by panel; otherwise only the last, partial panel is.
+func (jb *job[T]) slot(jr int) int {
+	if jb.tB {
+		return jr
+	}
+	return 0
+}
+
 // pack packs rows p0 to p1 of panels jr0 to jr1 of B that are not read in
 // place, zero-padding the last panel to nr columns.
 func (jb *job[T]) pack(jr0, jr1, p0, p1 int) {
@@ -317,7 +330,7 @@ func (jb *job[T]) pack(jr0, jr1, p0, p1 int) {
 		if jb.inPlace(w) {
 			continue
 		}
-		panel := jb.bp[jr*k*nr : (jr+1)*k*nr]
+		panel := jb.bp[jb.slot(jr)*k*nr : (jb.slot(jr)+1)*k*nr]
 		if !jb.tB {
 			for p := p0; p < p1; p++ {
 				row := panel[p*nr : (p+1)*nr]
@@ -355,9 +368,12 @@ func (jb *job[T]) run(sc *scratch[T], ir0, ir1, jr0, jr1 int) {
 			for jr := jr0; jr < jr1; jr++ {
 				j0 := jr * nr
 				w := min(nr, jb.n-j0)
-				b, ldb := &jb.bp[jr*k*nr+pc*nr], nr
+				var b *T
+				ldb := nr
 				if jb.inPlace(w) {
 					b, ldb = &jb.b[pc*jb.ldb+j0], jb.ldb
+				} else {
+					b = &jb.bp[jb.slot(jr)*k*nr+pc*nr]
 				}
 				for ir := ic; ir < ic1; ir++ {
 					i0 := ir * mr
@@ -380,8 +396,16 @@ func (jb *job[T]) run(sc *scratch[T], ir0, ir1, jr0, jr1 int) {
 					default:
 						a = &jb.a[i0*jb.lda+pc]
 					}
+					// The tile after this one, to prefetch.
+					cn := &jb.c[i0*jb.ldc+j0]
+					switch {
+					case ir+1 < ic1 && (ir+2)*mr <= jb.m:
+						cn = &jb.c[(ir+1)*mr*jb.ldc+j0]
+					case ir+1 >= ic1 && jr+1 < jr1:
+						cn = &jb.c[ic*mr*jb.ldc+j0+nr]
+					}
 					if keep == 0 && h == mr && w == nr {
-						fn(kb, a, lda, b, ldb, &jb.c[i0*jb.ldc+j0], jb.ldc, load)
+						fn(kb, a, lda, b, ldb, &jb.c[i0*jb.ldc+j0], jb.ldc, cn, load)
 						continue
 					}
 					if load {
@@ -389,7 +413,7 @@ func (jb *job[T]) run(sc *scratch[T], ir0, ir1, jr0, jr1 int) {
 							copy(ctile[i*nr:i*nr+w], jb.c[(i0+i)*jb.ldc+j0:])
 						}
 					}
-					fn(kb, a, lda, b, ldb, &ctile[0], nr, load)
+					fn(kb, a, lda, b, ldb, &ctile[0], nr, &ctile[0], load)
 					for i := keep; i < h; i++ {
 						copy(jb.c[(i0+i)*jb.ldc+j0:(i0+i)*jb.ldc+j0+w], ctile[i*nr:i*nr+w])
 					}

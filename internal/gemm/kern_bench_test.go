@@ -20,7 +20,7 @@ func BenchmarkMicroKernel(b *testing.B) {
 					fn, lda = kr.cols, kr.mr
 				}
 				for range b.N {
-					fn(kc, &a[0], lda, &bp[0], kr.nr, &c[0], kr.nr, true)
+					fn(kc, &a[0], lda, &bp[0], kr.nr, &c[0], kr.nr, &c[0], true)
 				}
 				b.ReportMetric(2*float64(kc*kr.mr*kr.nr)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOPS")
 			})

@@ -14,11 +14,12 @@ import (
 // kernel is one micro-kernel set for element type T: rows reads A[i,p] at
 // a[i*lda+p], cols at a[p*lda+i]. Both compute the mr x nr tile
 // C[i,j] (row stride ldc) = (load ? C[i,j] : 0) + sum_p A[i,p] B[p,j] as an
-// FMA chain over p, B[p,j] at b[p*ldb+j] (a packed panel has ldb = nr).
+// FMA chain over p, B[p,j] at b[p*ldb+j] (a packed panel has ldb = nr);
+// cn is the next tile of C, which the SIMD kernels prefetch.
 type kernel[T Float] struct {
 	name       string
 	mr, nr     int
-	rows, cols func(k int, a *T, lda int, b *T, ldb int, c *T, ldc int, load bool)
+	rows, cols func(k int, a *T, lda int, b *T, ldb int, c *T, ldc int, cn *T, load bool)
 }
 
 // Float is the element type: float32 or float64.
@@ -147,10 +148,10 @@ func goKernel[T Float]() kernel[T] {
 	}
 	return kernel[T]{
 		name: "go", mr: goMR, nr: goNR,
-		rows: func(k int, a *T, lda int, b *T, ldb int, c *T, ldc int, load bool) {
+		rows: func(k int, a *T, lda int, b *T, ldb int, c *T, ldc int, _ *T, load bool) {
 			body(k, a, lda, 1, b, ldb, c, ldc, load)
 		},
-		cols: func(k int, a *T, lda int, b *T, ldb int, c *T, ldc int, load bool) {
+		cols: func(k int, a *T, lda int, b *T, ldb int, c *T, ldc int, _ *T, load bool) {
 			body(k, a, 1, lda, b, ldb, c, ldc, load)
 		},
 	}

@@ -5,25 +5,25 @@
 package gemm
 
 // kernS_avx512_rows is the 12x32 avx512 micro-kernel reading A by rows.
-func kernS_avx512_rows(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, load bool)
+func kernS_avx512_rows(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, cn *float32, load bool)
 
 // kernS_avx2_rows is the 6x16 avx2 micro-kernel reading A by rows.
-func kernS_avx2_rows(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, load bool)
+func kernS_avx2_rows(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, cn *float32, load bool)
 
 // kernS_avx512_cols is the 12x32 avx512 micro-kernel reading A by cols.
-func kernS_avx512_cols(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, load bool)
+func kernS_avx512_cols(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, cn *float32, load bool)
 
 // kernS_avx2_cols is the 6x16 avx2 micro-kernel reading A by cols.
-func kernS_avx2_cols(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, load bool)
+func kernS_avx2_cols(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, cn *float32, load bool)
 
 // kernD_avx512_rows is the 12x16 avx512 micro-kernel reading A by rows.
-func kernD_avx512_rows(k int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, load bool)
+func kernD_avx512_rows(k int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, cn *float64, load bool)
 
 // kernD_avx2_rows is the 6x8 avx2 micro-kernel reading A by rows.
-func kernD_avx2_rows(k int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, load bool)
+func kernD_avx2_rows(k int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, cn *float64, load bool)
 
 // kernD_avx512_cols is the 12x16 avx512 micro-kernel reading A by cols.
-func kernD_avx512_cols(k int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, load bool)
+func kernD_avx512_cols(k int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, cn *float64, load bool)
 
 // kernD_avx2_cols is the 6x8 avx2 micro-kernel reading A by cols.
-func kernD_avx2_cols(k int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, load bool)
+func kernD_avx2_cols(k int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, cn *float64, load bool)

@@ -4,59 +4,95 @@
 
 #include "textflag.h"
 
-// func kernS_avx512_rows(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, load bool)
+// func kernS_avx512_rows(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, cn *float32, load bool)
 // Requires: AVX, AVX512DQ, AVX512F, MMX+
-TEXT ·kernS_avx512_rows(SB), NOSPLIT, $0-57
-	MOVQ    k+0(FP), AX
-	MOVQ    a+8(FP), CX
-	MOVQ    lda+16(FP), DX
-	MOVQ    b+24(FP), BX
-	MOVQ    ldb+32(FP), SI
-	MOVQ    c+40(FP), DI
-	MOVQ    ldc+48(FP), R8
-	SHLQ    $0x02, DX
-	SHLQ    $0x02, R8
-	SHLQ    $0x02, SI
-	MOVB    load+56(FP), R9
-	CMPB    R9, $0x00
-	JE      kernS_avx512_rows_zero
-	MOVQ    DI, R9
-	VMOVUPS (R9), Z0
-	VMOVUPS 64(R9), Z1
-	ADDQ    R8, R9
-	VMOVUPS (R9), Z2
-	VMOVUPS 64(R9), Z3
-	ADDQ    R8, R9
-	VMOVUPS (R9), Z4
-	VMOVUPS 64(R9), Z5
-	ADDQ    R8, R9
-	VMOVUPS (R9), Z6
-	VMOVUPS 64(R9), Z7
-	ADDQ    R8, R9
-	VMOVUPS (R9), Z8
-	VMOVUPS 64(R9), Z9
-	ADDQ    R8, R9
-	VMOVUPS (R9), Z10
-	VMOVUPS 64(R9), Z11
-	ADDQ    R8, R9
-	VMOVUPS (R9), Z12
-	VMOVUPS 64(R9), Z13
-	ADDQ    R8, R9
-	VMOVUPS (R9), Z14
-	VMOVUPS 64(R9), Z15
-	ADDQ    R8, R9
-	VMOVUPS (R9), Z16
-	VMOVUPS 64(R9), Z17
-	ADDQ    R8, R9
-	VMOVUPS (R9), Z18
-	VMOVUPS 64(R9), Z19
-	ADDQ    R8, R9
-	VMOVUPS (R9), Z20
-	VMOVUPS 64(R9), Z21
-	ADDQ    R8, R9
-	VMOVUPS (R9), Z22
-	VMOVUPS 64(R9), Z23
-	JMP     kernS_avx512_rows_body
+TEXT ·kernS_avx512_rows(SB), NOSPLIT, $0-65
+	MOVQ       k+0(FP), AX
+	MOVQ       a+8(FP), CX
+	MOVQ       lda+16(FP), DX
+	MOVQ       b+24(FP), BX
+	MOVQ       ldb+32(FP), SI
+	MOVQ       c+40(FP), DI
+	MOVQ       ldc+48(FP), R8
+	SHLQ       $0x02, DX
+	SHLQ       $0x02, R8
+	SHLQ       $0x02, SI
+	MOVQ       cn+56(FP), R9
+	PREFETCHT0 (R9)
+	PREFETCHT0 64(R9)
+	ADDQ       R8, R9
+	PREFETCHT0 (R9)
+	PREFETCHT0 64(R9)
+	ADDQ       R8, R9
+	PREFETCHT0 (R9)
+	PREFETCHT0 64(R9)
+	ADDQ       R8, R9
+	PREFETCHT0 (R9)
+	PREFETCHT0 64(R9)
+	ADDQ       R8, R9
+	PREFETCHT0 (R9)
+	PREFETCHT0 64(R9)
+	ADDQ       R8, R9
+	PREFETCHT0 (R9)
+	PREFETCHT0 64(R9)
+	ADDQ       R8, R9
+	PREFETCHT0 (R9)
+	PREFETCHT0 64(R9)
+	ADDQ       R8, R9
+	PREFETCHT0 (R9)
+	PREFETCHT0 64(R9)
+	ADDQ       R8, R9
+	PREFETCHT0 (R9)
+	PREFETCHT0 64(R9)
+	ADDQ       R8, R9
+	PREFETCHT0 (R9)
+	PREFETCHT0 64(R9)
+	ADDQ       R8, R9
+	PREFETCHT0 (R9)
+	PREFETCHT0 64(R9)
+	ADDQ       R8, R9
+	PREFETCHT0 (R9)
+	PREFETCHT0 64(R9)
+	MOVB       load+64(FP), R9
+	CMPB       R9, $0x00
+	JE         kernS_avx512_rows_zero
+	MOVQ       DI, R9
+	VMOVUPS    (R9), Z0
+	VMOVUPS    64(R9), Z1
+	ADDQ       R8, R9
+	VMOVUPS    (R9), Z2
+	VMOVUPS    64(R9), Z3
+	ADDQ       R8, R9
+	VMOVUPS    (R9), Z4
+	VMOVUPS    64(R9), Z5
+	ADDQ       R8, R9
+	VMOVUPS    (R9), Z6
+	VMOVUPS    64(R9), Z7
+	ADDQ       R8, R9
+	VMOVUPS    (R9), Z8
+	VMOVUPS    64(R9), Z9
+	ADDQ       R8, R9
+	VMOVUPS    (R9), Z10
+	VMOVUPS    64(R9), Z11
+	ADDQ       R8, R9
+	VMOVUPS    (R9), Z12
+	VMOVUPS    64(R9), Z13
+	ADDQ       R8, R9
+	VMOVUPS    (R9), Z14
+	VMOVUPS    64(R9), Z15
+	ADDQ       R8, R9
+	VMOVUPS    (R9), Z16
+	VMOVUPS    64(R9), Z17
+	ADDQ       R8, R9
+	VMOVUPS    (R9), Z18
+	VMOVUPS    64(R9), Z19
+	ADDQ       R8, R9
+	VMOVUPS    (R9), Z20
+	VMOVUPS    64(R9), Z21
+	ADDQ       R8, R9
+	VMOVUPS    (R9), Z22
+	VMOVUPS    64(R9), Z23
+	JMP        kernS_avx512_rows_body
 
 kernS_avx512_rows_zero:
 	VXORPS Z0, Z0, Z0
@@ -358,41 +394,53 @@ kernS_avx512_rows_done:
 	VZEROUPPER
 	RET
 
-// func kernS_avx2_rows(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, load bool)
+// func kernS_avx2_rows(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, cn *float32, load bool)
 // Requires: AVX, FMA3, MMX+
-TEXT ·kernS_avx2_rows(SB), NOSPLIT, $0-57
-	MOVQ    k+0(FP), AX
-	MOVQ    a+8(FP), CX
-	MOVQ    lda+16(FP), DX
-	MOVQ    b+24(FP), BX
-	MOVQ    ldb+32(FP), SI
-	MOVQ    c+40(FP), DI
-	MOVQ    ldc+48(FP), R8
-	SHLQ    $0x02, DX
-	SHLQ    $0x02, R8
-	SHLQ    $0x02, SI
-	MOVB    load+56(FP), R9
-	CMPB    R9, $0x00
-	JE      kernS_avx2_rows_zero
-	MOVQ    DI, R9
-	VMOVUPS (R9), Y0
-	VMOVUPS 32(R9), Y1
-	ADDQ    R8, R9
-	VMOVUPS (R9), Y2
-	VMOVUPS 32(R9), Y3
-	ADDQ    R8, R9
-	VMOVUPS (R9), Y4
-	VMOVUPS 32(R9), Y5
-	ADDQ    R8, R9
-	VMOVUPS (R9), Y6
-	VMOVUPS 32(R9), Y7
-	ADDQ    R8, R9
-	VMOVUPS (R9), Y8
-	VMOVUPS 32(R9), Y9
-	ADDQ    R8, R9
-	VMOVUPS (R9), Y10
-	VMOVUPS 32(R9), Y11
-	JMP     kernS_avx2_rows_body
+TEXT ·kernS_avx2_rows(SB), NOSPLIT, $0-65
+	MOVQ       k+0(FP), AX
+	MOVQ       a+8(FP), CX
+	MOVQ       lda+16(FP), DX
+	MOVQ       b+24(FP), BX
+	MOVQ       ldb+32(FP), SI
+	MOVQ       c+40(FP), DI
+	MOVQ       ldc+48(FP), R8
+	SHLQ       $0x02, DX
+	SHLQ       $0x02, R8
+	SHLQ       $0x02, SI
+	MOVQ       cn+56(FP), R9
+	PREFETCHT0 (R9)
+	ADDQ       R8, R9
+	PREFETCHT0 (R9)
+	ADDQ       R8, R9
+	PREFETCHT0 (R9)
+	ADDQ       R8, R9
+	PREFETCHT0 (R9)
+	ADDQ       R8, R9
+	PREFETCHT0 (R9)
+	ADDQ       R8, R9
+	PREFETCHT0 (R9)
+	MOVB       load+64(FP), R9
+	CMPB       R9, $0x00
+	JE         kernS_avx2_rows_zero
+	MOVQ       DI, R9
+	VMOVUPS    (R9), Y0
+	VMOVUPS    32(R9), Y1
+	ADDQ       R8, R9
+	VMOVUPS    (R9), Y2
+	VMOVUPS    32(R9), Y3
+	ADDQ       R8, R9
+	VMOVUPS    (R9), Y4
+	VMOVUPS    32(R9), Y5
+	ADDQ       R8, R9
+	VMOVUPS    (R9), Y6
+	VMOVUPS    32(R9), Y7
+	ADDQ       R8, R9
+	VMOVUPS    (R9), Y8
+	VMOVUPS    32(R9), Y9
+	ADDQ       R8, R9
+	VMOVUPS    (R9), Y10
+	VMOVUPS    32(R9), Y11
+	JMP        kernS_avx2_rows_body
 
 kernS_avx2_rows_zero:
 	VXORPS Y0, Y0, Y0
@@ -560,59 +608,95 @@ kernS_avx2_rows_done:
 	VZEROUPPER
 	RET
 
-// func kernS_avx512_cols(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, load bool)
+// func kernS_avx512_cols(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, cn *float32, load bool)
 // Requires: AVX, AVX512DQ, AVX512F, MMX+
-TEXT ·kernS_avx512_cols(SB), NOSPLIT, $0-57
-	MOVQ    k+0(FP), AX
-	MOVQ    a+8(FP), CX
-	MOVQ    lda+16(FP), DX
-	MOVQ    b+24(FP), BX
-	MOVQ    ldb+32(FP), SI
-	MOVQ    c+40(FP), DI
-	MOVQ    ldc+48(FP), R8
-	SHLQ    $0x02, DX
-	SHLQ    $0x02, R8
-	SHLQ    $0x02, SI
-	MOVB    load+56(FP), R9
-	CMPB    R9, $0x00
-	JE      kernS_avx512_cols_zero
-	MOVQ    DI, R9
-	VMOVUPS (R9), Z0
-	VMOVUPS 64(R9), Z1
-	ADDQ    R8, R9
-	VMOVUPS (R9), Z2
-	VMOVUPS 64(R9), Z3
-	ADDQ    R8, R9
-	VMOVUPS (R9), Z4
-	VMOVUPS 64(R9), Z5
-	ADDQ    R8, R9
-	VMOVUPS (R9), Z6
-	VMOVUPS 64(R9), Z7
-	ADDQ    R8, R9
-	VMOVUPS (R9), Z8
-	VMOVUPS 64(R9), Z9
-	ADDQ    R8, R9
-	VMOVUPS (R9), Z10
-	VMOVUPS 64(R9), Z11
-	ADDQ    R8, R9
-	VMOVUPS (R9), Z12
-	VMOVUPS 64(R9), Z13
-	ADDQ    R8, R9
-	VMOVUPS (R9), Z14
-	VMOVUPS 64(R9), Z15
-	ADDQ    R8, R9
-	VMOVUPS (R9), Z16
-	VMOVUPS 64(R9), Z17
-	ADDQ    R8, R9
-	VMOVUPS (R9), Z18
-	VMOVUPS 64(R9), Z19
-	ADDQ    R8, R9
-	VMOVUPS (R9), Z20
-	VMOVUPS 64(R9), Z21
-	ADDQ    R8, R9
-	VMOVUPS (R9), Z22
-	VMOVUPS 64(R9), Z23
-	JMP     kernS_avx512_cols_body
+TEXT ·kernS_avx512_cols(SB), NOSPLIT, $0-65
+	MOVQ       k+0(FP), AX
+	MOVQ       a+8(FP), CX
+	MOVQ       lda+16(FP), DX
+	MOVQ       b+24(FP), BX
+	MOVQ       ldb+32(FP), SI
+	MOVQ       c+40(FP), DI
+	MOVQ       ldc+48(FP), R8
+	SHLQ       $0x02, DX
+	SHLQ       $0x02, R8
+	SHLQ       $0x02, SI
+	MOVQ       cn+56(FP), R9
+	PREFETCHT0 (R9)
+	PREFETCHT0 64(R9)
+	ADDQ       R8, R9
+	PREFETCHT0 (R9)
+	PREFETCHT0 64(R9)
+	ADDQ       R8, R9
+	PREFETCHT0 (R9)
+	PREFETCHT0 64(R9)
+	ADDQ       R8, R9
+	PREFETCHT0 (R9)
+	PREFETCHT0 64(R9)
+	ADDQ       R8, R9
+	PREFETCHT0 (R9)
+	PREFETCHT0 64(R9)
+	ADDQ       R8, R9
+	PREFETCHT0 (R9)
+	PREFETCHT0 64(R9)
+	ADDQ       R8, R9
+	PREFETCHT0 (R9)
+	PREFETCHT0 64(R9)
+	ADDQ       R8, R9
+	PREFETCHT0 (R9)
+	PREFETCHT0 64(R9)
+	ADDQ       R8, R9
+	PREFETCHT0 (R9)
+	PREFETCHT0 64(R9)
+	ADDQ       R8, R9
+	PREFETCHT0 (R9)
+	PREFETCHT0 64(R9)
+	ADDQ       R8, R9
+	PREFETCHT0 (R9)
+	PREFETCHT0 64(R9)
+	ADDQ       R8, R9
+	PREFETCHT0 (R9)
+	PREFETCHT0 64(R9)
+	MOVB       load+64(FP), R9
+	CMPB       R9, $0x00
+	JE         kernS_avx512_cols_zero
+	MOVQ       DI, R9
+	VMOVUPS    (R9), Z0
+	VMOVUPS    64(R9), Z1
+	ADDQ       R8, R9
+	VMOVUPS    (R9), Z2
+	VMOVUPS    64(R9), Z3
+	ADDQ       R8, R9
+	VMOVUPS    (R9), Z4
+	VMOVUPS    64(R9), Z5
+	ADDQ       R8, R9
+	VMOVUPS    (R9), Z6
+	VMOVUPS    64(R9), Z7
+	ADDQ       R8, R9
+	VMOVUPS    (R9), Z8
+	VMOVUPS    64(R9), Z9
+	ADDQ       R8, R9
+	VMOVUPS    (R9), Z10
+	VMOVUPS    64(R9), Z11
+	ADDQ       R8, R9
+	VMOVUPS    (R9), Z12
+	VMOVUPS    64(R9), Z13
+	ADDQ       R8, R9
+	VMOVUPS    (R9), Z14
+	VMOVUPS    64(R9), Z15
+	ADDQ       R8, R9
+	VMOVUPS    (R9), Z16
+	VMOVUPS    64(R9), Z17
+	ADDQ       R8, R9
+	VMOVUPS    (R9), Z18
+	VMOVUPS    64(R9), Z19
+	ADDQ       R8, R9
+	VMOVUPS    (R9), Z20
+	VMOVUPS    64(R9), Z21
+	ADDQ       R8, R9
+	VMOVUPS    (R9), Z22
+	VMOVUPS    64(R9), Z23
+	JMP        kernS_avx512_cols_body
 
 kernS_avx512_cols_zero:
 	VXORPS Z0, Z0, Z0
@@ -731,41 +815,53 @@ kernS_avx512_cols_done:
 	VZEROUPPER
 	RET
 
-// func kernS_avx2_cols(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, load bool)
+// func kernS_avx2_cols(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, cn *float32, load bool)
 // Requires: AVX, FMA3, MMX+
-TEXT ·kernS_avx2_cols(SB), NOSPLIT, $0-57
-	MOVQ    k+0(FP), AX
-	MOVQ    a+8(FP), CX
-	MOVQ    lda+16(FP), DX
-	MOVQ    b+24(FP), BX
-	MOVQ    ldb+32(FP), SI
-	MOVQ    c+40(FP), DI
-	MOVQ    ldc+48(FP), R8
-	SHLQ    $0x02, DX
-	SHLQ    $0x02, R8
-	SHLQ    $0x02, SI
-	MOVB    load+56(FP), R9
-	CMPB    R9, $0x00
-	JE      kernS_avx2_cols_zero
-	MOVQ    DI, R9
-	VMOVUPS (R9), Y0
-	VMOVUPS 32(R9), Y1
-	ADDQ    R8, R9
-	VMOVUPS (R9), Y2
-	VMOVUPS 32(R9), Y3
-	ADDQ    R8, R9
-	VMOVUPS (R9), Y4
-	VMOVUPS 32(R9), Y5
-	ADDQ    R8, R9
-	VMOVUPS (R9), Y6
-	VMOVUPS 32(R9), Y7
-	ADDQ    R8, R9
-	VMOVUPS (R9), Y8
-	VMOVUPS 32(R9), Y9
-	ADDQ    R8, R9
-	VMOVUPS (R9), Y10
-	VMOVUPS 32(R9), Y11
-	JMP     kernS_avx2_cols_body
+TEXT ·kernS_avx2_cols(SB), NOSPLIT, $0-65
+	MOVQ       k+0(FP), AX
+	MOVQ       a+8(FP), CX
+	MOVQ       lda+16(FP), DX
+	MOVQ       b+24(FP), BX
+	MOVQ       ldb+32(FP), SI
+	MOVQ       c+40(FP), DI
+	MOVQ       ldc+48(FP), R8
+	SHLQ       $0x02, DX
+	SHLQ       $0x02, R8
+	SHLQ       $0x02, SI
+	MOVQ       cn+56(FP), R9
+	PREFETCHT0 (R9)
+	ADDQ       R8, R9
+	PREFETCHT0 (R9)
+	ADDQ       R8, R9
+	PREFETCHT0 (R9)
+	ADDQ       R8, R9
+	PREFETCHT0 (R9)
+	ADDQ       R8, R9
+	PREFETCHT0 (R9)
+	ADDQ       R8, R9
+	PREFETCHT0 (R9)
+	MOVB       load+64(FP), R9
+	CMPB       R9, $0x00
+	JE         kernS_avx2_cols_zero
+	MOVQ       DI, R9
+	VMOVUPS    (R9), Y0
+	VMOVUPS    32(R9), Y1
+	ADDQ       R8, R9
+	VMOVUPS    (R9), Y2
+	VMOVUPS    32(R9), Y3
+	ADDQ       R8, R9
+	VMOVUPS    (R9), Y4
+	VMOVUPS    32(R9), Y5
+	ADDQ       R8, R9
+	VMOVUPS    (R9), Y6
+	VMOVUPS    32(R9), Y7
+	ADDQ       R8, R9
+	VMOVUPS    (R9), Y8
+	VMOVUPS    32(R9), Y9
+	ADDQ       R8, R9
+	VMOVUPS    (R9), Y10
+	VMOVUPS    32(R9), Y11
+	JMP        kernS_avx2_cols_body
 
 kernS_avx2_cols_zero:
 	VXORPS Y0, Y0, Y0
@@ -836,59 +932,95 @@ kernS_avx2_cols_done:
 	VZEROUPPER
 	RET
 
-// func kernD_avx512_rows(k int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, load bool)
+// func kernD_avx512_rows(k int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, cn *float64, load bool)
 // Requires: AVX, AVX512DQ, AVX512F, MMX+
-TEXT ·kernD_avx512_rows(SB), NOSPLIT, $0-57
-	MOVQ    k+0(FP), AX
-	MOVQ    a+8(FP), CX
-	MOVQ    lda+16(FP), DX
-	MOVQ    b+24(FP), BX
-	MOVQ    ldb+32(FP), SI
-	MOVQ    c+40(FP), DI
-	MOVQ    ldc+48(FP), R8
-	SHLQ    $0x03, DX
-	SHLQ    $0x03, R8
-	SHLQ    $0x03, SI
-	MOVB    load+56(FP), R9
-	CMPB    R9, $0x00
-	JE      kernD_avx512_rows_zero
-	MOVQ    DI, R9
-	VMOVUPD (R9), Z0
-	VMOVUPD 64(R9), Z1
-	ADDQ    R8, R9
-	VMOVUPD (R9), Z2
-	VMOVUPD 64(R9), Z3
-	ADDQ    R8, R9
-	VMOVUPD (R9), Z4
-	VMOVUPD 64(R9), Z5
-	ADDQ    R8, R9
-	VMOVUPD (R9), Z6
-	VMOVUPD 64(R9), Z7
-	ADDQ    R8, R9
-	VMOVUPD (R9), Z8
-	VMOVUPD 64(R9), Z9
-	ADDQ    R8, R9
-	VMOVUPD (R9), Z10
-	VMOVUPD 64(R9), Z11
-	ADDQ    R8, R9
-	VMOVUPD (R9), Z12
-	VMOVUPD 64(R9), Z13
-	ADDQ    R8, R9
-	VMOVUPD (R9), Z14
-	VMOVUPD 64(R9), Z15
-	ADDQ    R8, R9
-	VMOVUPD (R9), Z16
-	VMOVUPD 64(R9), Z17
-	ADDQ    R8, R9
-	VMOVUPD (R9), Z18
-	VMOVUPD 64(R9), Z19
-	ADDQ    R8, R9
-	VMOVUPD (R9), Z20
-	VMOVUPD 64(R9), Z21
-	ADDQ    R8, R9
-	VMOVUPD (R9), Z22
-	VMOVUPD 64(R9), Z23
-	JMP     kernD_avx512_rows_body
+TEXT ·kernD_avx512_rows(SB), NOSPLIT, $0-65
+	MOVQ       k+0(FP), AX
+	MOVQ       a+8(FP), CX
+	MOVQ       lda+16(FP), DX
+	MOVQ       b+24(FP), BX
+	MOVQ       ldb+32(FP), SI
+	MOVQ       c+40(FP), DI
+	MOVQ       ldc+48(FP), R8
+	SHLQ       $0x03, DX
+	SHLQ       $0x03, R8
+	SHLQ       $0x03, SI
+	MOVQ       cn+56(FP), R9
+	PREFETCHT0 (R9)
+	PREFETCHT0 64(R9)
+	ADDQ       R8, R9
+	PREFETCHT0 (R9)
+	PREFETCHT0 64(R9)
+	ADDQ       R8, R9
+	PREFETCHT0 (R9)
+	PREFETCHT0 64(R9)
+	ADDQ       R8, R9
+	PREFETCHT0 (R9)
+	PREFETCHT0 64(R9)
+	ADDQ       R8, R9
+	PREFETCHT0 (R9)
+	PREFETCHT0 64(R9)
+	ADDQ       R8, R9
+	PREFETCHT0 (R9)
+	PREFETCHT0 64(R9)
+	ADDQ       R8, R9
+	PREFETCHT0 (R9)
+	PREFETCHT0 64(R9)
+	ADDQ       R8, R9
+	PREFETCHT0 (R9)
+	PREFETCHT0 64(R9)
+	ADDQ       R8, R9
+	PREFETCHT0 (R9)
+	PREFETCHT0 64(R9)
+	ADDQ       R8, R9
+	PREFETCHT0 (R9)
+	PREFETCHT0 64(R9)
+	ADDQ       R8, R9
+	PREFETCHT0 (R9)
+	PREFETCHT0 64(R9)
+	ADDQ       R8, R9
+	PREFETCHT0 (R9)
+	PREFETCHT0 64(R9)
+	MOVB       load+64(FP), R9
+	CMPB       R9, $0x00
+	JE         kernD_avx512_rows_zero
+	MOVQ       DI, R9
+	VMOVUPD    (R9), Z0
+	VMOVUPD    64(R9), Z1
+	ADDQ       R8, R9
+	VMOVUPD    (R9), Z2
+	VMOVUPD    64(R9), Z3
+	ADDQ       R8, R9
+	VMOVUPD    (R9), Z4
+	VMOVUPD    64(R9), Z5
+	ADDQ       R8, R9
+	VMOVUPD    (R9), Z6
+	VMOVUPD    64(R9), Z7
+	ADDQ       R8, R9
+	VMOVUPD    (R9), Z8
+	VMOVUPD    64(R9), Z9
+	ADDQ       R8, R9
+	VMOVUPD    (R9), Z10
+	VMOVUPD    64(R9), Z11
+	ADDQ       R8, R9
+	VMOVUPD    (R9), Z12
+	VMOVUPD    64(R9), Z13
+	ADDQ       R8, R9
+	VMOVUPD    (R9), Z14
+	VMOVUPD    64(R9), Z15
+	ADDQ       R8, R9
+	VMOVUPD    (R9), Z16
+	VMOVUPD    64(R9), Z17
+	ADDQ       R8, R9
+	VMOVUPD    (R9), Z18
+	VMOVUPD    64(R9), Z19
+	ADDQ       R8, R9
+	VMOVUPD    (R9), Z20
+	VMOVUPD    64(R9), Z21
+	ADDQ       R8, R9
+	VMOVUPD    (R9), Z22
+	VMOVUPD    64(R9), Z23
+	JMP        kernD_avx512_rows_body
 
 kernD_avx512_rows_zero:
 	VXORPD Z0, Z0, Z0
@@ -1190,41 +1322,53 @@ kernD_avx512_rows_done:
 	VZEROUPPER
 	RET
 
-// func kernD_avx2_rows(k int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, load bool)
+// func kernD_avx2_rows(k int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, cn *float64, load bool)
 // Requires: AVX, FMA3, MMX+
-TEXT ·kernD_avx2_rows(SB), NOSPLIT, $0-57
-	MOVQ    k+0(FP), AX
-	MOVQ    a+8(FP), CX
-	MOVQ    lda+16(FP), DX
-	MOVQ    b+24(FP), BX
-	MOVQ    ldb+32(FP), SI
-	MOVQ    c+40(FP), DI
-	MOVQ    ldc+48(FP), R8
-	SHLQ    $0x03, DX
-	SHLQ    $0x03, R8
-	SHLQ    $0x03, SI
-	MOVB    load+56(FP), R9
-	CMPB    R9, $0x00
-	JE      kernD_avx2_rows_zero
-	MOVQ    DI, R9
-	VMOVUPD (R9), Y0
-	VMOVUPD 32(R9), Y1
-	ADDQ    R8, R9
-	VMOVUPD (R9), Y2
-	VMOVUPD 32(R9), Y3
-	ADDQ    R8, R9
-	VMOVUPD (R9), Y4
-	VMOVUPD 32(R9), Y5
-	ADDQ    R8, R9
-	VMOVUPD (R9), Y6
-	VMOVUPD 32(R9), Y7
-	ADDQ    R8, R9
-	VMOVUPD (R9), Y8
-	VMOVUPD 32(R9), Y9
-	ADDQ    R8, R9
-	VMOVUPD (R9), Y10
-	VMOVUPD 32(R9), Y11
-	JMP     kernD_avx2_rows_body
+TEXT ·kernD_avx2_rows(SB), NOSPLIT, $0-65
+	MOVQ       k+0(FP), AX
+	MOVQ       a+8(FP), CX
+	MOVQ       lda+16(FP), DX
+	MOVQ       b+24(FP), BX
+	MOVQ       ldb+32(FP), SI
+	MOVQ       c+40(FP), DI
+	MOVQ       ldc+48(FP), R8
+	SHLQ       $0x03, DX
+	SHLQ       $0x03, R8
+	SHLQ       $0x03, SI
+	MOVQ       cn+56(FP), R9
+	PREFETCHT0 (R9)
+	ADDQ       R8, R9
+	PREFETCHT0 (R9)
+	ADDQ       R8, R9
+	PREFETCHT0 (R9)
+	ADDQ       R8, R9
+	PREFETCHT0 (R9)
+	ADDQ       R8, R9
+	PREFETCHT0 (R9)
+	ADDQ       R8, R9
+	PREFETCHT0 (R9)
+	MOVB       load+64(FP), R9
+	CMPB       R9, $0x00
+	JE         kernD_avx2_rows_zero
+	MOVQ       DI, R9
+	VMOVUPD    (R9), Y0
+	VMOVUPD    32(R9), Y1
+	ADDQ       R8, R9
+	VMOVUPD    (R9), Y2
+	VMOVUPD    32(R9), Y3
+	ADDQ       R8, R9
+	VMOVUPD    (R9), Y4
+	VMOVUPD    32(R9), Y5
+	ADDQ       R8, R9
+	VMOVUPD    (R9), Y6
+	VMOVUPD    32(R9), Y7
+	ADDQ       R8, R9
+	VMOVUPD    (R9), Y8
+	VMOVUPD    32(R9), Y9
+	ADDQ       R8, R9
+	VMOVUPD    (R9), Y10
+	VMOVUPD    32(R9), Y11
+	JMP        kernD_avx2_rows_body
 
 kernD_avx2_rows_zero:
 	VXORPD Y0, Y0, Y0
@@ -1392,59 +1536,95 @@ kernD_avx2_rows_done:
 	VZEROUPPER
 	RET
 
-// func kernD_avx512_cols(k int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, load bool)
+// func kernD_avx512_cols(k int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, cn *float64, load bool)
 // Requires: AVX, AVX512DQ, AVX512F, MMX+
-TEXT ·kernD_avx512_cols(SB), NOSPLIT, $0-57
-	MOVQ    k+0(FP), AX
-	MOVQ    a+8(FP), CX
-	MOVQ    lda+16(FP), DX
-	MOVQ    b+24(FP), BX
-	MOVQ    ldb+32(FP), SI
-	MOVQ    c+40(FP), DI
-	MOVQ    ldc+48(FP), R8
-	SHLQ    $0x03, DX
-	SHLQ    $0x03, R8
-	SHLQ    $0x03, SI
-	MOVB    load+56(FP), R9
-	CMPB    R9, $0x00
-	JE      kernD_avx512_cols_zero
-	MOVQ    DI, R9
-	VMOVUPD (R9), Z0
-	VMOVUPD 64(R9), Z1
-	ADDQ    R8, R9
-	VMOVUPD (R9), Z2
-	VMOVUPD 64(R9), Z3
-	ADDQ    R8, R9
-	VMOVUPD (R9), Z4
-	VMOVUPD 64(R9), Z5
-	ADDQ    R8, R9
-	VMOVUPD (R9), Z6
-	VMOVUPD 64(R9), Z7
-	ADDQ    R8, R9
-	VMOVUPD (R9), Z8
-	VMOVUPD 64(R9), Z9
-	ADDQ    R8, R9
-	VMOVUPD (R9), Z10
-	VMOVUPD 64(R9), Z11
-	ADDQ    R8, R9
-	VMOVUPD (R9), Z12
-	VMOVUPD 64(R9), Z13
-	ADDQ    R8, R9
-	VMOVUPD (R9), Z14
-	VMOVUPD 64(R9), Z15
-	ADDQ    R8, R9
-	VMOVUPD (R9), Z16
-	VMOVUPD 64(R9), Z17
-	ADDQ    R8, R9
-	VMOVUPD (R9), Z18
-	VMOVUPD 64(R9), Z19
-	ADDQ    R8, R9
-	VMOVUPD (R9), Z20
-	VMOVUPD 64(R9), Z21
-	ADDQ    R8, R9
-	VMOVUPD (R9), Z22
-	VMOVUPD 64(R9), Z23
-	JMP     kernD_avx512_cols_body
+TEXT ·kernD_avx512_cols(SB), NOSPLIT, $0-65
+	MOVQ       k+0(FP), AX
+	MOVQ       a+8(FP), CX
+	MOVQ       lda+16(FP), DX
+	MOVQ       b+24(FP), BX
+	MOVQ       ldb+32(FP), SI
+	MOVQ       c+40(FP), DI
+	MOVQ       ldc+48(FP), R8
+	SHLQ       $0x03, DX
+	SHLQ       $0x03, R8
+	SHLQ       $0x03, SI
+	MOVQ       cn+56(FP), R9
+	PREFETCHT0 (R9)
+	PREFETCHT0 64(R9)
+	ADDQ       R8, R9
+	PREFETCHT0 (R9)
+	PREFETCHT0 64(R9)
+	ADDQ       R8, R9
+	PREFETCHT0 (R9)
+	PREFETCHT0 64(R9)
+	ADDQ       R8, R9
+	PREFETCHT0 (R9)
+	PREFETCHT0 64(R9)
+	ADDQ       R8, R9
+	PREFETCHT0 (R9)
+	PREFETCHT0 64(R9)
+	ADDQ       R8, R9
+	PREFETCHT0 (R9)
+	PREFETCHT0 64(R9)
+	ADDQ       R8, R9
+	PREFETCHT0 (R9)
+	PREFETCHT0 64(R9)
+	ADDQ       R8, R9
+	PREFETCHT0 (R9)
+	PREFETCHT0 64(R9)
+	ADDQ       R8, R9
+	PREFETCHT0 (R9)
+	PREFETCHT0 64(R9)
+	ADDQ       R8, R9
+	PREFETCHT0 (R9)
+	PREFETCHT0 64(R9)
+	ADDQ       R8, R9
+	PREFETCHT0 (R9)
+	PREFETCHT0 64(R9)
+	ADDQ       R8, R9
+	PREFETCHT0 (R9)
+	PREFETCHT0 64(R9)
+	MOVB       load+64(FP), R9
+	CMPB       R9, $0x00
+	JE         kernD_avx512_cols_zero
+	MOVQ       DI, R9
+	VMOVUPD    (R9), Z0
+	VMOVUPD    64(R9), Z1
+	ADDQ       R8, R9
+	VMOVUPD    (R9), Z2
+	VMOVUPD    64(R9), Z3
+	ADDQ       R8, R9
+	VMOVUPD    (R9), Z4
+	VMOVUPD    64(R9), Z5
+	ADDQ       R8, R9
+	VMOVUPD    (R9), Z6
+	VMOVUPD    64(R9), Z7
+	ADDQ       R8, R9
+	VMOVUPD    (R9), Z8
+	VMOVUPD    64(R9), Z9
+	ADDQ       R8, R9
+	VMOVUPD    (R9), Z10
+	VMOVUPD    64(R9), Z11
+	ADDQ       R8, R9
+	VMOVUPD    (R9), Z12
+	VMOVUPD    64(R9), Z13
+	ADDQ       R8, R9
+	VMOVUPD    (R9), Z14
+	VMOVUPD    64(R9), Z15
+	ADDQ       R8, R9
+	VMOVUPD    (R9), Z16
+	VMOVUPD    64(R9), Z17
+	ADDQ       R8, R9
+	VMOVUPD    (R9), Z18
+	VMOVUPD    64(R9), Z19
+	ADDQ       R8, R9
+	VMOVUPD    (R9), Z20
+	VMOVUPD    64(R9), Z21
+	ADDQ       R8, R9
+	VMOVUPD    (R9), Z22
+	VMOVUPD    64(R9), Z23
+	JMP        kernD_avx512_cols_body
 
 kernD_avx512_cols_zero:
 	VXORPD Z0, Z0, Z0
@@ -1563,41 +1743,53 @@ kernD_avx512_cols_done:
 	VZEROUPPER
 	RET
 
-// func kernD_avx2_cols(k int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, load bool)
+// func kernD_avx2_cols(k int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, cn *float64, load bool)
 // Requires: AVX, FMA3, MMX+
-TEXT ·kernD_avx2_cols(SB), NOSPLIT, $0-57
-	MOVQ    k+0(FP), AX
-	MOVQ    a+8(FP), CX
-	MOVQ    lda+16(FP), DX
-	MOVQ    b+24(FP), BX
-	MOVQ    ldb+32(FP), SI
-	MOVQ    c+40(FP), DI
-	MOVQ    ldc+48(FP), R8
-	SHLQ    $0x03, DX
-	SHLQ    $0x03, R8
-	SHLQ    $0x03, SI
-	MOVB    load+56(FP), R9
-	CMPB    R9, $0x00
-	JE      kernD_avx2_cols_zero
-	MOVQ    DI, R9
-	VMOVUPD (R9), Y0
-	VMOVUPD 32(R9), Y1
-	ADDQ    R8, R9
-	VMOVUPD (R9), Y2
-	VMOVUPD 32(R9), Y3
-	ADDQ    R8, R9
-	VMOVUPD (R9), Y4
-	VMOVUPD 32(R9), Y5
-	ADDQ    R8, R9
-	VMOVUPD (R9), Y6
-	VMOVUPD 32(R9), Y7
-	ADDQ    R8, R9
-	VMOVUPD (R9), Y8
-	VMOVUPD 32(R9), Y9
-	ADDQ    R8, R9
-	VMOVUPD (R9), Y10
-	VMOVUPD 32(R9), Y11
-	JMP     kernD_avx2_cols_body
+TEXT ·kernD_avx2_cols(SB), NOSPLIT, $0-65
+	MOVQ       k+0(FP), AX
+	MOVQ       a+8(FP), CX
+	MOVQ       lda+16(FP), DX
+	MOVQ       b+24(FP), BX
+	MOVQ       ldb+32(FP), SI
+	MOVQ       c+40(FP), DI
+	MOVQ       ldc+48(FP), R8
+	SHLQ       $0x03, DX
+	SHLQ       $0x03, R8
+	SHLQ       $0x03, SI
+	MOVQ       cn+56(FP), R9
+	PREFETCHT0 (R9)
+	ADDQ       R8, R9
+	PREFETCHT0 (R9)
+	ADDQ       R8, R9
+	PREFETCHT0 (R9)
+	ADDQ       R8, R9
+	PREFETCHT0 (R9)
+	ADDQ       R8, R9
+	PREFETCHT0 (R9)
+	ADDQ       R8, R9
+	PREFETCHT0 (R9)
+	MOVB       load+64(FP), R9
+	CMPB       R9, $0x00
+	JE         kernD_avx2_cols_zero
+	MOVQ       DI, R9
+	VMOVUPD    (R9), Y0
+	VMOVUPD    32(R9), Y1
+	ADDQ       R8, R9
+	VMOVUPD    (R9), Y2
+	VMOVUPD    32(R9), Y3
+	ADDQ       R8, R9
+	VMOVUPD    (R9), Y4
+	VMOVUPD    32(R9), Y5
+	ADDQ       R8, R9
+	VMOVUPD    (R9), Y6
+	VMOVUPD    32(R9), Y7
+	ADDQ       R8, R9
+	VMOVUPD    (R9), Y8
+	VMOVUPD    32(R9), Y9
+	ADDQ       R8, R9
+	VMOVUPD    (R9), Y10
+	VMOVUPD    32(R9), Y11
+	JMP        kernD_avx2_cols_body
 
 kernD_avx2_cols_zero:
 	VXORPD Y0, Y0, Y0

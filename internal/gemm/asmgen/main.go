@@ -95,12 +95,14 @@ func main() {
 	Generate()
 }
 
-// kernel writes func kern<S|D>_<isa>_<mode>(k int, a *T, lda int, b *T, ldb int, c *T, ldc int, load bool):
+// kernel writes func kern<S|D>_<isa>_<mode>(k int, a *T, lda int, b *T, ldb int, c *T, ldc int, cn *T, load bool):
 // C[0:mr, 0:nr] (row stride ldc) = (load ? C : 0) + A B, B k rows of nr
-// values ldb apart (a packed panel, ldb = nr, or B itself).
+// values ldb apart (a packed panel, ldb = nr, or B itself). cn is the next
+// tile of C (same stride), prefetched so that it is in cache when its turn
+// comes: C is the one operand that comes from memory, once per tile.
 func kernel(is isa, e elem, mr, nv int, mode string) {
 	name := fmt.Sprintf("kern%s_%s_%s", e.short, is.name, mode)
-	TEXT(name, NOSPLIT, fmt.Sprintf("func(k int, a *%s, lda int, b *%s, ldb int, c *%s, ldc int, load bool)", e.name, e.name, e.name))
+	TEXT(name, NOSPLIT, fmt.Sprintf("func(k int, a *%s, lda int, b *%s, ldb int, c *%s, ldc int, cn *%s, load bool)", e.name, e.name, e.name, e.name))
 	Doc(fmt.Sprintf("%s is the %dx%d %s micro-kernel reading A by %s.", name, mr, nv*is.bytes/e.size, is.name, mode))
 	acc := func(i, v int) reg.VecPhysical { return is.vec(i*nv + v) }
 	bv := func(v int) reg.VecPhysical { return is.vec(mr*nv + v) }
@@ -124,6 +126,17 @@ func kernel(is isa, e elem, mr, nv int, mode string) {
 	SHLQ(shift, lda)
 	SHLQ(shift, ldc)
 	SHLQ(shift, ldb)
+
+	// Prefetch the next tile of C, a cache line at a time.
+	cn := Load(Param("cn"), GP64())
+	for i := range mr {
+		for off := 0; off < nv*is.bytes; off += 64 {
+			PREFETCHT0(Mem{Base: cn, Disp: off})
+		}
+		if i < mr-1 {
+			ADDQ(ldc, cn)
+		}
+	}
 
 	// The accumulators start from C or from zero.
 	load := Load(Param("load"), GP8())
