@@ -29,7 +29,7 @@ help:
 	@echo "make lint    staticcheck"
 	@echo "make bench   our GEMM kernels against gonum and OpenBLAS, training steps, numpy, and end-to-end runs on the real data"
 	@echo "make data    fetch CIFAR-10 into $(DATA) unless it is already there"
-	@echo "make train   build, fetch the data if missing, and train with the defaults (ARGS=... for more flags)"
+	@echo "make train   build, fetch the data if missing, train with the defaults and score on test (ARGS=... for more flags)"
 	@echo "make clean   remove build outputs"
 	@echo "make fuzz    run each fuzz target for FUZZTIME (default 5m)"
 	@echo "make slurm-test  start a one-node Slurm cluster (root; installs slurm-wlm) and run a sweep job array on it"
@@ -97,7 +97,7 @@ data:
 	scripts/get_cifar10.sh "$(DATA)"
 
 train: build data
-	$(BIN) train --data "$(DATA)" $(ARGS)
+	$(BIN) train --data "$(DATA)" --test $(ARGS)
 
 FUZZTIME ?= 5m
 fuzz:

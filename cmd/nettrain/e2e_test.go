@@ -2,28 +2,48 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
-// realData returns the real CIFAR-10 directory, or skips: $NETTRAIN_E2E_DATA,
-// else the shared copy beside the checkout.
+// realData returns the real CIFAR-10 directory, or skips.
 func realData(t *testing.T) string {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("-short: skipping the end-to-end run on the real data")
 	}
-	dir := os.Getenv("NETTRAIN_E2E_DATA")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "..", "shared", "cifar-10-batches-bin")
-	}
+	dir := realDataDir(os.Getenv)
 	if _, err := os.Stat(filepath.Join(dir, "test_batch.bin")); err != nil {
-		t.Skipf("real CIFAR-10 not found at %s (set NETTRAIN_E2E_DATA to run this test)", dir)
+		t.Skipf("real CIFAR-10 not found at %s (export NETTRAIN_DATA=DIR, as for make train, to run this test)", dir)
 	}
 	return dir
+}
+
+// realDataDir is where the real-data tests look: $NETTRAIN_DATA, the
+// variable that points make train and nettrain at the data (a test-only
+// override, $NETTRAIN_E2E_DATA, wins), else the shared copy beside the
+// checkout.
+func realDataDir(getenv func(string) string) string {
+	return cmp.Or(getenv("NETTRAIN_E2E_DATA"), getenv("NETTRAIN_DATA"), filepath.Join("..", "..", "..", "shared", "cifar-10-batches-bin"))
+}
+
+// The variable users export for make train switches the real-data tests on.
+func TestRealDataDirFromEnvironment(t *testing.T) {
+	env := func(kv map[string]string) func(string) string { return func(k string) string { return kv[k] } }
+	if got := realDataDir(env(map[string]string{"NETTRAIN_DATA": "/d"})); got != "/d" {
+		t.Errorf("with NETTRAIN_DATA=/d the tests look in %s", got)
+	}
+	if got := realDataDir(env(map[string]string{"NETTRAIN_DATA": "/d", "NETTRAIN_E2E_DATA": "/e"})); got != "/e" {
+		t.Errorf("NETTRAIN_E2E_DATA does not win: %s", got)
+	}
+	if got := realDataDir(env(nil)); !strings.HasSuffix(got, filepath.Join("shared", "cifar-10-batches-bin")) {
+		t.Errorf("without either the tests look in %s", got)
+	}
 }
 
 // The cs231n notebook run on the real data: validation accuracy near 0.29,

@@ -50,6 +50,12 @@ func TestSweepCommand(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stdout, "rank  trial  val_acc") || !strings.Contains(r.stdout, "best: trial") {
 		t.Errorf("plain output: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
+	// Each row gives the iterations once, in the iters column.
+	for _, line := range strings.Split(r.stdout, "\n") {
+		if strings.Contains(line, "hidden ") && strings.Contains(line, "iters ") {
+			t.Errorf("a row names the iterations twice: %q", line)
+		}
+	}
 }
 
 func TestSweepShardsAndReport(t *testing.T) {

@@ -454,10 +454,12 @@ func CopyFile(dst, src string) error {
 	return fsutil.WriteAtomic(dst, func(w io.Writer) error { _, err := io.Copy(w, in); return err })
 }
 
-// Describe formats a trial's hyperparameters for a table.
+// Describe formats a trial's hyperparameters for a table. The iterations
+// are left out: tables and progress lines show those a result was trained
+// for (a rung of successive halving trains fewer than the trial's budget).
 func (t Trial) Describe() string {
 	return strings.Join([]string{
 		fmt.Sprintf("hidden %d", t.Hidden), fmt.Sprintf("lr %.3g", t.LR), fmt.Sprintf("reg %.3g", t.Reg),
-		fmt.Sprintf("iters %d", t.Iters), fmt.Sprintf("batch %d", t.Batch), fmt.Sprintf("decay %.3g", t.LRDecay),
+		fmt.Sprintf("batch %d", t.Batch), fmt.Sprintf("decay %.3g", t.LRDecay),
 	}, "  ")
 }
