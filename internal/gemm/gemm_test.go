@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"gonum.org/v1/gonum/blas"
@@ -353,4 +354,29 @@ func stripHeader(b []byte) string {
 		}
 	}
 	return ""
+}
+
+// Products on several threads may run at once (sweep trials do): they
+// share the pool of goroutines and still give the reference's bits.
+func TestConcurrentProducts(t *testing.T) {
+	defer splitAll()()
+	probs := problems(16)
+	var wg sync.WaitGroup
+	errs := make(chan string, len(probs))
+	for _, p := range probs {
+		wg.Go(func() {
+			want := reference[float32](p)
+			for range 3 {
+				if i := sameBits(run[float32](p, 2), want); i >= 0 {
+					errs <- fmt.Sprintf("%v: C[%d] differs from the reference", p, i)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
 }
