@@ -55,11 +55,21 @@ if [[ -d $dest ]] && verify "$dest" >/dev/null; then
 fi
 
 parent=$(dirname "$dest")
+made_parent=
+[[ -d $parent ]] || made_parent=1
 mkdir -p "$parent"
 # The partial download lives beside DEST so that a rerun resumes it.
 archive="$parent/.cifar-10-binary.tar.gz.part"
 work=$(mktemp -d "$parent/.cifar-10-extract.XXXXXX")
-trap 'rm -rf "$work"' EXIT
+# On the way out: the extraction directory always goes, an empty partial
+# download too, and the parent directory if this script made it and it is
+# empty (a failed first download leaves no empty data/ behind).
+cleanup() {
+  rm -rf "$work"
+  [[ -s $archive ]] || rm -f "$archive"
+  [[ -z $made_parent ]] || rmdir "$parent" 2>/dev/null || true
+}
+trap cleanup EXIT
 
 log "downloading $url"
 ok=
@@ -77,7 +87,8 @@ for ((try = 1; try <= retries; try++)); do
   log "download attempt $try/$retries failed (curl exit $code)"
   ((try < retries)) && sleep "$((try < 4 ? try : 4))"
 done
-[[ -n $ok ]] || die "could not download $url after $retries attempts; check the network, or download it by hand and set CIFAR10_URL=file:///path/to/cifar-10-binary.tar.gz"
+# The same words as nettrain data fetch (internal/fetch.OtherWays).
+[[ -n $ok ]] || die "could not download $url after $retries attempts; get CIFAR-10 another way: download cifar-10-binary.tar.gz by hand and pass the archive, or the cifar-10-batches-bin directory in it, to --data or NETTRAIN_DATA=PATH (make train reads NETTRAIN_DATA too), or point CIFAR10_URL (--url for nettrain data fetch) at another copy; file:///path/to/cifar-10-binary.tar.gz works"
 
 if ! tar -xzf "$archive" -C "$work" 2>"$work/tar.err"; then
   rm -f "$archive"

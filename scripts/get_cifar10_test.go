@@ -140,7 +140,9 @@ func TestGetCIFAR10Failures(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ts := httptest.NewServer(tc.handler)
 			defer ts.Close()
-			dest := filepath.Join(t.TempDir(), "cifar-10-batches-bin")
+			// Under a data/ that does not exist yet, as on a first make train.
+			parent := filepath.Join(t.TempDir(), "data")
+			dest := filepath.Join(parent, "cifar-10-batches-bin")
 			out, err := runScript(t, dest, ts.URL+"/x.tar.gz", sumsFile)
 			if err == nil {
 				t.Fatalf("script succeeded:\n%s", out)
@@ -150,6 +152,16 @@ func TestGetCIFAR10Failures(t *testing.T) {
 			}
 			if _, err := os.Stat(dest); err == nil {
 				t.Error("destination created despite the failure")
+			}
+			if _, err := os.Stat(parent); err == nil {
+				t.Errorf("an empty %s left behind", parent)
+			}
+			if tc.name == "not found" {
+				for _, way := range []string{"--data", "NETTRAIN_DATA", "CIFAR10_URL", "file://"} {
+					if !strings.Contains(out, way) {
+						t.Errorf("a failed download does not name %s:\n%s", way, out)
+					}
+				}
 			}
 		})
 	}

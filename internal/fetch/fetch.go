@@ -136,8 +136,14 @@ func (f Fetcher) download(ctx context.Context, part string) error {
 			backoff *= 2
 		}
 	}
-	return fmt.Errorf("could not download %s: %w (check the network; or download it by hand and pass the .tar.gz to --data)", f.URL, err)
+	return fmt.Errorf("could not download %s: %w; %s", f.URL, err, OtherWays)
 }
+
+// OtherWays says every other way to get CIFAR-10 to nettrain, for a
+// download that failed; scripts/get_cifar10.sh says the same.
+const OtherWays = "get CIFAR-10 another way: download cifar-10-binary.tar.gz by hand and pass the archive, " +
+	"or the cifar-10-batches-bin directory in it, to --data or NETTRAIN_DATA=PATH (make train reads NETTRAIN_DATA too), " +
+	"or point --url (CIFAR10_URL for make data) at another copy; file:///path/to/cifar-10-binary.tar.gz works"
 
 // permanentError is a failure that retrying cannot mend (a 404, say).
 type permanentError struct{ error }

@@ -142,6 +142,13 @@ func TestFetchFailures(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err = %v, want one mentioning %q", err, tc.want)
 			}
+			if tc.name == "not found" {
+				for _, way := range []string{"--data", "NETTRAIN_DATA", "--url", "CIFAR10_URL", "file://"} {
+					if !strings.Contains(err.Error(), way) {
+						t.Errorf("a failed download does not name %s: %v", way, err)
+					}
+				}
+			}
 			if _, err := os.Stat(filepath.Join(dir, DirName)); err == nil {
 				t.Error("destination created despite the failure")
 			}
