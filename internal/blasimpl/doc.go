@@ -1,9 +1,7 @@
-// Package blasimpl chooses the BLAS behind gonum's blas64 and blas32.
-//
-// Built with the openblas tag (and cgo), Use installs OpenBLAS through
-// gonum.org/v1/netlib and pins it to one thread: the net's matrices are small,
-// and nettrain parallelises over independent chunks itself, which keeps
-// results independent of the thread count. Without the tag, gonum's pure-Go
-// BLAS stays in place. `make build` adds the tag when libopenblas is
-// installed.
+// Package blasimpl links OpenBLAS in as a backend to compare against, in
+// the openblas build (the openblas tag and cgo): Use installs it, pinned to
+// one thread, behind gonum's blas64 and blas32 and registers it with
+// internal/gemm as "openblas", which NETTRAIN_GEMM=openblas selects for the
+// net's products. Without the tag (the default build) Use does nothing:
+// the products run on internal/gemm's own kernels.
 package blasimpl

@@ -442,38 +442,30 @@ func (jb *job[T]) packEdgeA(dst []T, i0, h, pc, kb int) {
 	}
 }
 
-var jobs [2]sync.Pool // *job[float32], *job[float64]
+// Pools of jobs and buffers, one of each per element type.
+var jobs, bufs [2]sync.Pool
+
+// typeIndex is 0 for float32, 1 for float64: which pool of a pair.
+func typeIndex[T Float]() int {
+	var z T
+	if _, ok := any(z).(float64); ok {
+		return 1
+	}
+	return 0
+}
 
 func getJob[T Float]() *job[T] {
-	var z T
-	pool := &jobs[0]
-	if _, ok := any(z).(float64); ok {
-		pool = &jobs[1]
-	}
-	if jb, ok := pool.Get().(*job[T]); ok {
+	if jb, ok := jobs[typeIndex[T]()].Get().(*job[T]); ok {
 		return jb
 	}
 	return new(job[T])
 }
 
-func putJob[T Float](jb *job[T]) {
-	var z T
-	if _, ok := any(z).(float64); ok {
-		jobs[1].Put(jb)
-		return
-	}
-	jobs[0].Put(jb)
-}
+func putJob[T Float](jb *job[T]) { jobs[typeIndex[T]()].Put(jb) }
 
-var pools [2]sync.Pool // []float32, []float64 buffers
-
+// getBuf returns a buffer of n elements (contents undefined).
 func getBuf[T Float](n int) *[]T {
-	var z T
-	pool := &pools[0]
-	if _, ok := any(z).(float64); ok {
-		pool = &pools[1]
-	}
-	if p, ok := pool.Get().(*[]T); ok && cap(*p) >= n {
+	if p, ok := bufs[typeIndex[T]()].Get().(*[]T); ok && cap(*p) >= n {
 		*p = (*p)[:n]
 		return p
 	}
@@ -481,11 +473,4 @@ func getBuf[T Float](n int) *[]T {
 	return &s
 }
 
-func putBuf[T Float](p *[]T) {
-	var z T
-	if _, ok := any(z).(float64); ok {
-		pools[1].Put(p)
-		return
-	}
-	pools[0].Put(p)
-}
+func putBuf[T Float](p *[]T) { bufs[typeIndex[T]()].Put(p) }

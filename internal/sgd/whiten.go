@@ -158,19 +158,19 @@ func invSqrt(g []float64, n int, scale, e float64) ([]float64, error) {
 	}
 	const maxSteps, tol = 100, 1e-11
 	for range maxSteps {
-		// T = (3I - Z Y)/2, and how far Z Y is from I.
-		gemm.Gemm(blas.NoTrans, blas.NoTrans, n, n, n, -0.5, zz, n, yy, n, 0, t, n)
+		// T = (3I - Z Y)/2, and how far it is from I, in one pass.
+		gemm.Gemm(blas.NoTrans, blas.NoTrans, n, n, n, 1, zz, n, yy, n, 0, t, n)
 		var off float64
 		for i := range n {
-			t[i*n+i] += 1.5
-		}
-		for i := range n {
-			for j := range n {
-				dv := t[i*n+j]
+			row := t[i*n : (i+1)*n]
+			for j, v := range row {
+				row[j] = -0.5 * v
+				d := row[j] // T - I
 				if i == j {
-					dv--
+					row[j] += 1.5
+					d += 0.5
 				}
-				off = max(off, math.Abs(dv))
+				off = max(off, math.Abs(d))
 			}
 		}
 		gemm.Gemm(blas.NoTrans, blas.NoTrans, n, n, n, 1, yy, n, t, n, 0, tmp, n)
