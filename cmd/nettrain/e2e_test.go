@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -72,6 +73,27 @@ func TestEndToEndRealData(t *testing.T) {
 	}
 	if ev.Accuracy != res.ValAcc || ev.N != 1000 {
 		t.Errorf("eval: accuracy %v on %d images, train printed %v", ev.Accuracy, ev.N, res.ValAcc)
+	}
+}
+
+// gradcheck on the real images passes at its defaults for every seed 0..9,
+// and so does every example of its help.
+func TestGradcheckRealData(t *testing.T) {
+	data := realData(t)
+	for seed := range 10 {
+		r := runCmd(t, defaultEnv(), "gradcheck", "--data", data, "--seed", fmt.Sprint(seed))
+		if r.code != 0 || !strings.Contains(r.stdout, "ok:") {
+			t.Errorf("gradcheck --data --seed %d: exit %d\n%s%s", seed, r.code, r.stdout, r.stderr)
+		}
+	}
+	for _, args := range [][]string{
+		{"gradcheck", "--reg", "0", "--hidden", "20", "--num-inputs", "8"},
+		{"gradcheck", "--data", data, "--hidden", "10", "--num-inputs", "3"},
+		{"gradcheck", "--data", data, "--hidden", "50", "--num-inputs", "100", "--dropout", "0.5"},
+	} {
+		if r := runCmd(t, defaultEnv(), args...); r.code != 0 {
+			t.Errorf("%v: exit %d\n%s%s", args, r.code, r.stdout, r.stderr)
+		}
 	}
 }
 

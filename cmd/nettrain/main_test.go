@@ -200,10 +200,11 @@ func TestGradcheckCommand(t *testing.T) {
 		Params []struct {
 			Param     string
 			Entries   int
+			Kinks     int
 			MaxRelErr float64 `json:"max_rel_error"`
 		}
 	}
-	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil || r.code != 0 || !res.OK || len(res.Params) != 4 || res.Params[0].Entries != 40 {
+	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil || r.code != 0 || !res.OK || len(res.Params) != 4 || res.Params[0].Entries+res.Params[0].Kinks != 40 {
 		t.Errorf("gradcheck --json: exit %d, %+v, %v\n%s", r.code, res, err, r.stdout)
 	}
 	// An impossible tolerance fails the check: exit 1, one error line.
@@ -211,10 +212,16 @@ func TestGradcheckCommand(t *testing.T) {
 	if r.code != 1 || !strings.Contains(r.stderr, "gradient check failed") || strings.Count(r.stderr, "\n") != 1 {
 		t.Errorf("gradcheck --tol 1e-300: exit %d, stderr %q", r.code, r.stderr)
 	}
-	// Real-image mode on the fixture.
-	r = runCmd(t, testEnv(), "gradcheck", "--data", fixtureDir(t), "--hidden", "3", "--num-inputs", "2", "--std", "1e-2")
-	if r.code != 0 || !strings.Contains(r.stdout, "D=3072") {
-		t.Errorf("gradcheck --data: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	// Real-image mode on the fixture, at the defaults, for seeds 0..9.
+	for seed := range 10 {
+		r = runCmd(t, testEnv(), "gradcheck", "--data", fixtureDir(t), "--seed", fmt.Sprint(seed))
+		if r.code != 0 || !strings.Contains(r.stdout, "D=3072") || !strings.Contains(r.stdout, "ok:") {
+			t.Errorf("gradcheck --data --seed %d: exit %d\n%s%s", seed, r.code, r.stdout, r.stderr)
+		}
+	}
+	r = runCmd(t, testEnv(), "gradcheck", "--step", "0")
+	if r.code != 2 || !strings.Contains(r.stderr, "--step is 0") {
+		t.Errorf("gradcheck --step 0: exit %d, stderr %q", r.code, r.stderr)
 	}
 }
 
