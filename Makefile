@@ -93,8 +93,8 @@ bench: build
 
 comma := ,
 
-data:
-	scripts/get_cifar10.sh "$(DATA)"
+data: build
+	NETTRAIN=$(BIN) scripts/get_cifar10.sh "$(DATA)"
 
 train: build data
 	$(BIN) train --data "$(DATA)" --test $(ARGS)

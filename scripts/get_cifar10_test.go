@@ -19,6 +19,27 @@ import (
 	"time"
 )
 
+// nettrain is the binary the script runs, built once by TestMain.
+var nettrain string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "get_cifar10_test")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	nettrain = filepath.Join(dir, "nettrain")
+	build := exec.Command("go", "build", "-o", nettrain, "../cmd/nettrain")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building nettrain: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
 var batchFiles = []string{"data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin", "data_batch_4.bin", "data_batch_5.bin", "test_batch.bin"}
 
 // fixture returns a small archive laid out as the official one, its files,
@@ -65,13 +86,13 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func runScript(t *testing.T, dest, url, sumsFile string) (string, error) {
 	t.Helper()
-	for _, tool := range []string{"bash", "curl", "tar", "gzip", "md5sum"} {
+	for _, tool := range []string{"bash"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Skipf("%s not installed", tool)
 		}
 	}
 	cmd := exec.Command("bash", "get_cifar10.sh", dest)
-	cmd.Env = append(os.Environ(), "CIFAR10_URL="+url, "CIFAR10_MD5SUMS="+sumsFile, "CIFAR10_RETRIES=3")
+	cmd.Env = append(os.Environ(), "NETTRAIN="+nettrain, "CIFAR10_URL="+url, "CIFAR10_MD5SUMS="+sumsFile, "CIFAR10_RETRIES=3")
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }
@@ -126,7 +147,13 @@ func TestGetCIFAR10Failures(t *testing.T) {
 	tmp := t.TempDir()
 	sumsFile := filepath.Join(tmp, "md5sums")
 	// One wrong sum: the archive does not match what is expected.
-	os.WriteFile(sumsFile, []byte(strings.Replace(sums, "  test_batch.bin", "0  test_batch.bin", 1)[1:]), 0o644)
+	lines := strings.Split(strings.TrimSpace(sums), "\n")
+	for i, l := range lines {
+		if strings.HasSuffix(l, "test_batch.bin") {
+			lines[i] = strings.Repeat("0", 32) + "  test_batch.bin"
+		}
+	}
+	os.WriteFile(sumsFile, []byte(strings.Join(lines, "\n")+"\n"), 0o644)
 
 	for _, tc := range []struct {
 		name    string
@@ -134,7 +161,7 @@ func TestGetCIFAR10Failures(t *testing.T) {
 		want    string
 	}{
 		{"checksum mismatch", &server{body: archive}, "checksum mismatch"},
-		{"not a tar.gz", &server{body: []byte("<html>moved</html>")}, "not a valid .tar.gz"},
+		{"not a tar.gz", &server{body: []byte("<html>moved</html>")}, "is not a .tar.gz"},
 		{"not found", http.NotFoundHandler(), "could not download"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -188,5 +215,23 @@ func TestGetCIFAR10Resumes(t *testing.T) {
 	}
 	if want := fmt.Sprintf("bytes=%d-", len(archive)/2); len(ranges) != 1 || ranges[0] != want {
 		t.Errorf("requests with Range %q, want one with %q", ranges, want)
+	}
+}
+
+// A DEST that is the user's own copy under another name (NETTRAIN_DATA set
+// to a Python directory or an archive) is left for nettrain to read; one
+// that does not exist is an error naming what to do.
+func TestGetCIFAR10OtherNames(t *testing.T) {
+	own := filepath.Join(t.TempDir(), "cifar-10-batches-py")
+	os.MkdirAll(own, 0o755)
+	if out, err := runScript(t, own, "http://127.0.0.1:1/none", ""); err != nil || !strings.Contains(out, "reads it as it is") {
+		t.Errorf("existing %s: %v\n%s", own, err, out)
+	}
+	missing := filepath.Join(t.TempDir(), "mydata")
+	if out, err := runScript(t, missing, "http://127.0.0.1:1/none", ""); err == nil || !strings.Contains(out, "cifar-10-batches-bin") {
+		t.Errorf("missing %s: %v\n%s", missing, err, out)
+	}
+	if _, err := os.Stat(missing); err == nil {
+		t.Errorf("%s created", missing)
 	}
 }

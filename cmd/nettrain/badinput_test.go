@@ -168,6 +168,9 @@ func TestBadInput(t *testing.T) {
 		{"flags: not a number", []string{"train", "--hidden", "many"}, 2, []string{`invalid argument "many"`}},
 		{"flags: unknown command", []string{"trian"}, 2, []string{`unknown command "trian"`}},
 		{"flags: stray argument", []string{"eval", "model.npz"}, 2, []string{`unknown command "model.npz"`}},
+		{"flags: data fetch retries 0", []string{"data", "fetch", "--retries", "0"}, 2, []string{"--retries is 0"}},
+		{"data fetch md5sums a device", []string{"data", "fetch", "--md5sums", "/dev/zero", "--dir", filepath.Join(tmp, "fetchdir")}, 1, []string{"/dev/zero is a device"}},
+		{"data fetch bad url", []string{"data", "fetch", "--url", "ftp://x/a.tgz", "--dir", filepath.Join(tmp, "fetchdir")}, 1, []string{"not an http, https or file URL"}},
 		{"flags: gradcheck hidden 0", []string{"gradcheck", "--hidden", "0"}, 2, []string{"--hidden is 0"}},
 		{"flags: gradcheck tol negative", []string{"gradcheck", "--tol", "-1"}, 2, []string{"--tol is -1"}},
 	} {

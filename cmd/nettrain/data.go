@@ -30,7 +30,8 @@ func newDataCmd(e env) *cobra.Command {
 }
 
 func newDataFetchCmd(e env) *cobra.Command {
-	var dir, url string
+	var dir, url, sumsFile string
+	var retries int
 	var quiet bool
 	cmd := &cobra.Command{
 		Use:   "fetch",
@@ -39,13 +40,25 @@ func newDataFetchCmd(e env) *cobra.Command {
 DIR/cifar-10-batches-bin: a progress bar on a terminal, a partial download
 resumed, network errors retried, each batch's MD5 checked against the
 official ones before the files are moved into place. Does nothing when the
-verified files are already there. Prints the data directory on stdout.`,
+verified files are already there; repairs missing or damaged batches in
+place, touching no other file. Prints the data directory on stdout.
+scripts/get_cifar10.sh (make data) runs this command.`,
 		Example: `  nettrain data fetch
   nettrain data fetch --dir /datasets && nettrain train --data /datasets/cifar-10-batches-bin`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			stderr := cmd.ErrOrStderr()
-			f := fetch.Fetcher{URL: url, Sums: e.sums}
+			if retries < 1 {
+				return usageErrorf("--retries is %d, want at least 1", retries)
+			}
+			f := fetch.Fetcher{URL: url, Sums: e.sums, Retries: retries}
+			if sumsFile != "" {
+				sums, err := fetch.ReadSums(sumsFile)
+				if err != nil {
+					return err
+				}
+				f.Sums = sums
+			}
 			if !quiet {
 				f.Log = func(format string, args ...any) { fmt.Fprintf(stderr, "nettrain: "+format+"\n", args...) }
 				if e.isTerminal(stderr) {
@@ -72,7 +85,9 @@ verified files are already there. Prints the data directory on stdout.`,
 		},
 	}
 	cmd.Flags().StringVar(&dir, "dir", "data", "directory to put cifar-10-batches-bin in")
-	cmd.Flags().StringVar(&url, "url", fetch.OfficialURL, "archive address (http, https)")
+	cmd.Flags().StringVar(&url, "url", fetch.OfficialURL, "archive address (http, https, or file:///path/to/cifar-10-binary.tar.gz)")
+	cmd.Flags().IntVar(&retries, "retries", 5, "download attempts on network errors")
+	cmd.Flags().StringVar(&sumsFile, "md5sums", "", "check the batches against this md5sum-format file instead of the official sums (a private copy)")
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "no progress or log output on stderr")
 	return cmd
 }

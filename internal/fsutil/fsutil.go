@@ -1,6 +1,7 @@
 // Package fsutil writes files atomically: a reader of the destination sees
 // either the old file or the whole new one, never a part, even if the
-// process is killed in the middle of a write.
+// process is killed in the middle of a write; and it opens files that a user
+// names only if they are regular files, and reads them only up to a bound.
 package fsutil
 
 import (
@@ -59,4 +60,51 @@ func syncDir(dir string) error {
 		return fmt.Errorf("sync %s: %w", dir, err)
 	}
 	return nil
+}
+
+// OpenRegular opens name for reading and fails unless it is a regular file
+// (after symlinks): a FIFO would block and a device may never end. Opening
+// does not block on a FIFO.
+func OpenRegular(name string) (*os.File, error) {
+	fh, err := os.OpenFile(name, os.O_RDONLY|openNonblock, 0)
+	if err != nil {
+		return nil, err
+	}
+	st, err := fh.Stat()
+	if err != nil {
+		fh.Close()
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		fh.Close()
+		what := "not a regular file"
+		switch {
+		case st.IsDir():
+			what = "a directory"
+		case st.Mode()&os.ModeNamedPipe != 0:
+			what = "a named pipe (FIFO)"
+		case st.Mode()&os.ModeDevice != 0:
+			what = "a device"
+		}
+		return nil, fmt.Errorf("%s is %s, want a regular file", name, what)
+	}
+	return fh, nil
+}
+
+// ReadFileLimit reads the regular file name, which must hold at most max
+// bytes; what names what the file should be, for the error.
+func ReadFileLimit(name string, max int64, what string) ([]byte, error) {
+	fh, err := OpenRegular(name)
+	if err != nil {
+		return nil, err
+	}
+	defer fh.Close()
+	b, err := io.ReadAll(io.LimitReader(fh, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("%s is more than %d bytes, too big for %s", name, max, what)
+	}
+	return b, nil
 }

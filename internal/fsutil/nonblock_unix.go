@@ -1,0 +1,8 @@
+//go:build unix
+
+package fsutil
+
+import "syscall"
+
+// openNonblock keeps opening a FIFO from blocking until a writer comes.
+const openNonblock = syscall.O_NONBLOCK
