@@ -19,11 +19,11 @@ import (
 	"strconv"
 
 	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/palette"
 	"gonum.org/v1/plot/palette/moreland"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
-	"gonum.org/v1/plot/vg/vgimg"
 
 	"github.com/nettrain/nettrain/internal/cifar"
 	"github.com/nettrain/nettrain/internal/fsutil"
@@ -75,10 +75,21 @@ func Smooth(v []float64, beta float64) []float64 {
 
 // Loss draws the loss of every iteration (raw, light) and smoothed.
 func Loss(w io.Writer, losses []float64) error {
+	p, leg, err := lossPlot(losses)
+	if err != nil {
+		return err
+	}
+	return writePNG(w, chartW, chartH, func(dc draw.Canvas) { drawWithLegend(dc, p, leg) })
+}
+
+func lossPlot(losses []float64) (*plot.Plot, plot.Legend, error) {
 	p := plot.New()
+	leg := plot.NewLegend()
 	p.Title.Text = "Training loss"
 	p.X.Label.Text = "iteration"
 	p.Y.Label.Text = "loss"
+	p.X.Tick.Marker = niceTicks{N: 8, Integer: true}
+	p.Y.Tick.Marker = niceTicks{N: 6}
 	raw, smooth := make(plotter.XYs, len(losses)), make(plotter.XYs, len(losses))
 	for i, l := range Smooth(losses, 0.98) {
 		raw[i] = plotter.XY{X: float64(i + 1), Y: losses[i]}
@@ -86,33 +97,51 @@ func Loss(w io.Writer, losses []float64) error {
 	}
 	lr, err := plotter.NewLine(raw)
 	if err != nil {
-		return err
+		return nil, leg, err
 	}
 	lr.Color = color.RGBA{R: 150, G: 180, B: 230, A: 255}
 	ls, err := plotter.NewLine(smooth)
 	if err != nil {
-		return err
+		return nil, leg, err
 	}
 	ls.Color = color.RGBA{R: 20, G: 60, B: 160, A: 255}
 	ls.Width = vg.Points(2)
 	p.Add(plotter.NewGrid(), lr, ls)
-	p.Legend.Add("per iteration", lr)
-	p.Legend.Add("smoothed", ls)
-	p.Legend.Top = true
-	return savePNG(w, p, chartW, chartH)
+	leg.Add("per iteration", lr)
+	leg.Add("smoothed", ls)
+	if len(losses) == 1 {
+		p.X.Min, p.X.Max = 0.5, 1.5
+	}
+	p.Y.Min, p.Y.Max = padRange(p.Y.Min, p.Y.Max, 0.03, 0.02, math.Inf(-1), math.Inf(1))
+	return p, leg, nil
 }
 
 // Accuracy draws train and validation accuracy per epoch.
 func Accuracy(w io.Writer, epochs []Epoch) error {
+	p, leg, err := accuracyPlot(epochs)
+	if err != nil {
+		return err
+	}
+	return writePNG(w, chartW, chartH, func(dc draw.Canvas) { drawWithLegend(dc, p, leg) })
+}
+
+// accuracyPlot fits the y axis to the curves (padded, at least 0.1 wide,
+// within 0..1): accuracies of a short run live between 0.15 and 0.3, a
+// 0..1 axis squashes them flat.
+func accuracyPlot(epochs []Epoch) (*plot.Plot, plot.Legend, error) {
 	p := plot.New()
+	leg := plot.NewLegend()
 	p.Title.Text = "Classification accuracy"
 	p.X.Label.Text = "epoch"
 	p.Y.Label.Text = "accuracy"
-	p.Y.Min, p.Y.Max = 0, 1
+	p.X.Tick.Marker = niceTicks{N: min(max(len(epochs), 2), 10), Integer: true}
+	p.Y.Tick.Marker = niceTicks{N: 6}
 	train, val := make(plotter.XYs, len(epochs)), make(plotter.XYs, len(epochs))
+	lo, hi := math.Inf(1), math.Inf(-1)
 	for i, e := range epochs {
 		train[i] = plotter.XY{X: float64(e.Epoch), Y: e.TrainAcc}
 		val[i] = plotter.XY{X: float64(e.Epoch), Y: e.ValAcc}
+		lo, hi = min(lo, e.TrainAcc, e.ValAcc), max(hi, e.TrainAcc, e.ValAcc)
 	}
 	p.Add(plotter.NewGrid())
 	for _, s := range []struct {
@@ -125,15 +154,21 @@ func Accuracy(w io.Writer, epochs []Epoch) error {
 		}
 		l, pts, err := plotter.NewLinePoints(s.xys)
 		if err != nil {
-			return err
+			return nil, leg, err
 		}
 		l.Color, pts.Color = s.c, s.c
 		l.Width = vg.Points(2)
 		p.Add(l, pts)
-		p.Legend.Add(s.name, l, pts)
+		leg.Add(s.name, l, pts)
 	}
-	p.Legend.Top, p.Legend.Left = true, true
-	return savePNG(w, p, chartW, chartH)
+	if len(epochs) == 0 {
+		lo, hi = 0, 1
+	}
+	p.Y.Min, p.Y.Max = padRange(lo, hi, 0.08, 0.1, 0, 1)
+	if len(epochs) > 0 {
+		p.X.Min, p.X.Max = padRange(p.X.Min, p.X.Max, 0.03, 1, math.Inf(-1), math.Inf(1))
+	}
+	return p, leg, nil
 }
 
 // WeightGrid draws the first-layer weights as cs231n's show_net_weights
@@ -199,7 +234,8 @@ func (g confusionGrid) X(c int) float64    { return float64(c) }
 func (g confusionGrid) Y(r int) float64    { return float64(r) }
 
 // Confusion draws the confusion matrix (rows true class, columns
-// predicted) as a labelled heat map with the count in each cell.
+// predicted) as a labelled heat map with the count in each cell and the
+// colour scale beside it.
 func Confusion(w io.Writer, confusion [][]int, classes []string) error {
 	n := len(confusion)
 	p := plot.New()
@@ -245,7 +281,15 @@ func Confusion(w io.Writer, confusion [][]int, classes []string) error {
 	p.NominalY(rev...)
 	p.X.Tick.Label.Rotation = math.Pi / 4
 	p.X.Tick.Label.XAlign, p.X.Tick.Label.YAlign = draw.XRight, draw.YCenter
-	return savePNG(w, p, squareSide, squareSide)
+	bar := colorBar(pal, "images")
+	bar.Title.Text = " " // the same top margin as the matrix
+	barW := pixels(90)
+	return writePNG(w, squareSide+barW, squareSide, func(dc draw.Canvas) {
+		plots := [][]*plot.Plot{{p}}
+		p.Draw(plot.Align(plots, draw.Tiles{Rows: 1, Cols: 1}, draw.Crop(dc, 0, -barW, 0, 0))[0][0])
+		// The bar spans the matrix's rows: above the rotated class names.
+		bar.Draw(draw.Crop(dc, squareSide+pixels(10), 0, pixels(78), 0))
+	})
 }
 
 // SweepPoint is one trial of a sweep.
@@ -258,15 +302,41 @@ type SweepPoint struct {
 
 // Sweep draws the validation accuracy of a sweep's trials over learning
 // rate and regularisation, log axes, one panel per hidden size, each point
-// coloured by its accuracy and labelled with it. Points with reg 0 cannot
-// sit on a log axis and are left out.
+// coloured by its accuracy and labelled with it, and the colour scale on
+// the right. Every panel has the same axes and colours, so panels compare.
+// Points with reg 0 cannot sit on a log axis and are left out.
 func Sweep(w io.Writer, points []SweepPoint) error {
+	panels, pal, err := sweepPlots(points)
+	if err != nil {
+		return err
+	}
+	panel, barW, top := pixels(420), pixels(110), pixels(10)
+	width, height := panel*vg.Length(len(panels))+barW, panel+top
+	bar := colorBar(pal, "validation accuracy")
+	bar.Title.Text = " "
+	return writePNG(w, width, height, func(dc draw.Canvas) {
+		main := draw.Crop(dc, 0, -barW, 0, -top)
+		canvases := plot.Align([][]*plot.Plot{panels}, draw.Tiles{Rows: 1, Cols: len(panels)}, main)
+		for i, p := range panels {
+			p.Draw(canvases[0][i])
+		}
+		// Level with the panels' data areas: below the title, above the
+		// axis labels and tick labels.
+		bar.Draw(draw.Crop(dc, width-barW+pixels(12), 0, pixels(36), -top-pixels(8)))
+	})
+}
+
+// sweepPlots returns one panel per hidden size, all with the same axis
+// ranges, and the colour map they share.
+func sweepPlots(points []SweepPoint) ([]*plot.Plot, palette.DivergingColorMap, error) {
 	byHidden := map[int][]SweepPoint{}
 	lo, hi := math.Inf(1), math.Inf(-1)
+	var lrs, regs []float64
 	for _, pt := range points {
 		if pt.LR > 0 && pt.Reg > 0 {
 			byHidden[pt.Hidden] = append(byHidden[pt.Hidden], pt)
 			lo, hi = min(lo, pt.ValAcc), max(hi, pt.ValAcc)
+			lrs, regs = append(lrs, pt.LR), append(regs, pt.Reg)
 		}
 	}
 	hiddens := make([]int, 0, len(byHidden))
@@ -276,6 +346,7 @@ func Sweep(w io.Writer, points []SweepPoint) error {
 	sort.Ints(hiddens)
 	if len(hiddens) == 0 {
 		hiddens = []int{0}
+		lo, hi = 0, 1
 	}
 	if !(hi > lo) {
 		lo, hi = lo-0.01, hi+0.01
@@ -283,8 +354,23 @@ func Sweep(w io.Writer, points []SweepPoint) error {
 	pal := moreland.SmoothBlueRed()
 	pal.SetMin(lo)
 	pal.SetMax(hi)
+	// Shared log ranges: a factor of 1.5 of room below and above, 2.5 to
+	// the right for the labels, and at least a factor of 10 in all.
+	logRange := func(v []float64, right float64) (float64, float64) {
+		a, b := slices.Min(v), slices.Max(v)
+		if b/a < 10 {
+			m := math.Sqrt(a * b)
+			a, b = min(a, m/math.Sqrt(10)), max(b, m*math.Sqrt(10))
+		}
+		return a / 1.5, b * right
+	}
+	var xmin, xmax, ymin, ymax float64
+	if len(lrs) > 0 {
+		xmin, xmax = logRange(lrs, 2.5)
+		ymin, ymax = logRange(regs, 1.5)
+	}
 
-	plots := make([][]*plot.Plot, 1)
+	var panels []*plot.Plot
 	for _, h := range hiddens {
 		p := plot.New()
 		p.Title.Text = fmt.Sprintf("hidden %d", h)
@@ -296,7 +382,7 @@ func Sweep(w io.Writer, points []SweepPoint) error {
 		pts := byHidden[h]
 		if len(pts) > 0 {
 			p.X.Scale, p.Y.Scale = plot.LogScale{}, plot.LogScale{}
-			p.X.Tick.Marker, p.Y.Tick.Marker = plot.LogTicks{Prec: -1}, plot.LogTicks{Prec: -1}
+			p.X.Tick.Marker, p.Y.Tick.Marker = logTicks{}, logTicks{}
 			xys := make(plotter.XYs, len(pts))
 			var labels plotter.XYLabels
 			for i, pt := range pts {
@@ -306,7 +392,7 @@ func Sweep(w io.Writer, points []SweepPoint) error {
 			}
 			sc, err := plotter.NewScatter(xys)
 			if err != nil {
-				return err
+				return nil, nil, err
 			}
 			sc.GlyphStyleFunc = func(i int) draw.GlyphStyle {
 				c, err := pal.At(pts[i].ValAcc)
@@ -317,36 +403,13 @@ func Sweep(w io.Writer, points []SweepPoint) error {
 			}
 			l, err := plotter.NewLabels(labels)
 			if err != nil {
-				return err
+				return nil, nil, err
 			}
 			l.Offset = vg.Point{X: vg.Points(7), Y: vg.Points(-3)}
 			p.Add(plotter.NewGrid(), sc, l)
-			pad := func(a *plot.Axis, v []float64, right float64) {
-				a.Min, a.Max = slices.Min(v)/1.5, slices.Max(v)*right
-			}
-			lrs, regs := make([]float64, len(pts)), make([]float64, len(pts))
-			for i, pt := range pts {
-				lrs[i], regs[i] = pt.LR, pt.Reg
-			}
-			pad(&p.X, lrs, 2.5) // room for the labels right of the points
-			pad(&p.Y, regs, 1.5)
+			p.X.Min, p.X.Max, p.Y.Min, p.Y.Max = xmin, xmax, ymin, ymax
 		}
-		plots[0] = append(plots[0], p)
+		panels = append(panels, p)
 	}
-	panel, top := 420*vg.Inch/96, 40*vg.Inch/96
-	width, height := panel*vg.Length(len(plots[0])), panel+top
-	img := vgimg.New(width, height)
-	dc := draw.New(img)
-	// A title line with the colour scale's ends.
-	title := plot.New().Title.TextStyle
-	title.XAlign = draw.XCenter
-	dc.FillText(title, vg.Point{X: width / 2, Y: height - 16*vg.Inch/96},
-		fmt.Sprintf("validation accuracy by learning rate and regularisation (blue %.3f .. red %.3f)", lo, hi))
-	tiles := draw.Tiles{Rows: 1, Cols: len(plots[0])}
-	canvases := plot.Align(plots, tiles, draw.Crop(dc, 0, 0, 0, -top))
-	for i, p := range plots[0] {
-		p.Draw(canvases[0][i])
-	}
-	_, err := vgimg.PngCanvas{Canvas: img}.WriteTo(w)
-	return err
+	return panels, pal, nil
 }

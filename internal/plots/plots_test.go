@@ -105,9 +105,9 @@ func TestChartsArePNGsOfTheirSize(t *testing.T) {
 	}{
 		{"loss", func(b *bytes.Buffer) error { return Loss(b, losses) }, 768, 480},
 		{"accuracy", func(b *bytes.Buffer) error { return Accuracy(b, epochs) }, 768, 480},
-		{"confusion", func(b *bytes.Buffer) error { return Confusion(b, conf, cifar.DefaultClassNames) }, 640, 640},
-		{"sweep", func(b *bytes.Buffer) error { return Sweep(b, points) }, 840, 460},
-		{"sweep without points", func(b *bytes.Buffer) error { return Sweep(b, nil) }, 420, 460},
+		{"confusion", func(b *bytes.Buffer) error { return Confusion(b, conf, cifar.DefaultClassNames) }, 730, 640},
+		{"sweep", func(b *bytes.Buffer) error { return Sweep(b, points) }, 950, 430},
+		{"sweep without points", func(b *bytes.Buffer) error { return Sweep(b, nil) }, 530, 430},
 		{"weights", func(b *bytes.Buffer) error { return Weights(b, handNet(), 2) }, 130, 130},
 	} {
 		var b bytes.Buffer
