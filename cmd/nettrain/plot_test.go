@@ -54,13 +54,13 @@ func TestPlots(t *testing.T) {
 		t.Errorf("eval -q: exit %d", r.code)
 	}
 	r = runCmd(t, testEnv(), "eval", "--model", out, "--data", data, "--plots", dir)
-	if w, h := pngSize(t, filepath.Join(dir, "confusion.png")); r.code != 0 || w != 640 || h != 640 {
+	if w, h := pngSize(t, filepath.Join(dir, "confusion.png")); r.code != 0 || w != 640+90 || h != 640 { // the matrix and its colour bar
 		t.Errorf("eval --plots: exit %d, confusion.png %dx%d", r.code, w, h)
 	}
 	// sweep: sweep.png in the sweep directory, one panel per hidden size.
 	sw := filepath.Join(tmp, "sw")
 	r = runCmd(t, testEnv(), append([]string{"sweep", "--data", data, "--out", sw, "-q"}, smallSweep...)...)
-	if w, h := pngSize(t, filepath.Join(sw, "sweep.png")); r.code != 0 || w != 2*420 || h != 460 {
+	if w, h := pngSize(t, filepath.Join(sw, "sweep.png")); r.code != 0 || w != 2*420+110 || h != 430 { // two panels and the colour bar
 		t.Errorf("sweep: exit %d, sweep.png %dx%d", r.code, w, h)
 	}
 	// Bad metrics files.
