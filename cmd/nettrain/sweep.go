@@ -289,6 +289,7 @@ func runSweep(ctx context.Context, o sweepOptions, stdout, stderr io.Writer, e e
 	best := -1.0
 	r := &sweep.Runner{Space: space, Dir: o.out, Data: data,
 		Workers: o.workers, Shard: shard, Shards: shards, Force: o.force, NumTest: o.numTest}
+	r.Warn = func(msg string) { fmt.Fprintf(stderr, "nettrain: warning: %s\n", msg) }
 	terminal := !o.quiet && e.isTerminal(stderr)
 	r.Progress = func(res sweep.Result, done, total int) {
 		if res.Status == sweep.StatusOK {
@@ -360,19 +361,17 @@ func report(results []sweep.Result, out string, test bool, testSet cifar.Set, as
 	sum.OK = len(ranked)
 	sum.Failed = sum.Trials - sum.OK
 	if len(ranked) > 0 {
-		b := ranked[0]
+		// The best trial whose checkpoint is a checkpoint: a shared sweep
+		// directory may hold anything.
+		b, ck, err := sweep.SaveBest(out, ranked, func(msg string) { fmt.Fprintf(stderr, "nettrain: warning: %s\n", msg) })
+		if err != nil {
+			return fmt.Errorf("saving the best model: %w", err)
+		}
 		sum.Best = &b
 		if out != "" {
-			if err := sweep.CopyFile(out, filepath.Join(b.Dir, b.Checkpoint)); err != nil {
-				return fmt.Errorf("saving the best model: %w", err)
-			}
 			sum.Model = out
 		}
 		if test {
-			ck, err := model.Load(filepath.Join(b.Dir, b.Checkpoint))
-			if err != nil {
-				return err
-			}
 			var meta runMeta
 			json.Unmarshal(ck.Meta, &meta) // absent or foreign metadata: float64 scoring
 			acc := model.Accuracy(sgd.PredictSet(ck.Net, meta.Config.Precision, testSet, ck.Mean), testSet.Y)
@@ -419,9 +418,12 @@ func newSweepReportCmd(e env) *cobra.Command {
 					return fmt.Errorf("%s holds no results*.jsonl: not a sweep directory", dir)
 				}
 				for _, f := range files {
-					rs, err := sweep.ReadResults(f)
+					rs, skipped, err := sweep.ReadResults(f)
 					if err != nil {
 						return err
+					}
+					for _, s := range skipped {
+						fmt.Fprintf(cmd.ErrOrStderr(), "nettrain: warning: skipped %s\n", filepath.Join(dir, s))
 					}
 					all = append(all, rs...)
 				}

@@ -186,7 +186,7 @@ func TestSweepKilledThenResumed(t *testing.T) {
 	}
 	cmd.Process.Signal(syscall.SIGKILL)
 	cmd.Wait()
-	before, _ := sweep.ReadResults(results)
+	before, _, _ := sweep.ReadResults(results)
 	if len(before) >= 10 {
 		t.Skip("the sweep finished before the kill landed")
 	}
@@ -197,7 +197,7 @@ func TestSweepKilledThenResumed(t *testing.T) {
 	if n := strings.Count(string(out), "\ntrial "); n != 10-len(before) {
 		t.Errorf("the rerun trained %d trials, want %d (10 less the %d finished)\n%s", n, 10-len(before), len(before), out)
 	}
-	after, _ := sweep.ReadResults(results)
+	after, _, _ := sweep.ReadResults(results)
 	seen := map[int]int{}
 	for _, r := range after {
 		seen[r.Trial]++
@@ -206,4 +206,40 @@ func TestSweepKilledThenResumed(t *testing.T) {
 		t.Errorf("%d results for %d distinct trials after the rerun, want 10 and 10", len(after), len(seen))
 	}
 	t.Logf("killed after %d finished trials; the rerun trained the other %d", len(before), 10-len(before))
+}
+
+// A shared sweep directory with planted results: a line whose checkpoint
+// names a secret file, and {} and null lines. The report skips each with a
+// warning naming the line, and best.npz is the best real trial's
+// checkpoint, never the secret.
+func TestSweepReportPlantedResults(t *testing.T) {
+	data := fixtureDir(t)
+	dir := filepath.Join(t.TempDir(), "sw")
+	if r := runCmd(t, testEnv(), append([]string{"sweep", "--data", data, "--out", dir, "-q"}, smallSweep...)...); r.code != 0 {
+		t.Fatalf("sweep: exit %d\n%s", r.code, r.stderr)
+	}
+	secret := filepath.Join(t.TempDir(), "shadow")
+	os.WriteFile(secret, []byte("root:secret\n"), 0o600)
+	f, _ := os.OpenFile(filepath.Join(dir, "results.jsonl"), os.O_APPEND|os.O_WRONLY, 0)
+	f.WriteString(`{"trial":0,"rung":0,"config":{"trial":0},"iters":10,"status":"ok","val_acc":1,"train_acc":1,"final_loss":0.1,"checkpoint":"` + secret + `"}` + "\n{}\nnull\n")
+	f.Close()
+	r := runCmd(t, testEnv(), "sweep", "report", dir, "--json")
+	if r.code != 0 {
+		t.Fatalf("report: exit %d\n%s", r.code, r.stderr)
+	}
+	for _, want := range []string{"results.jsonl:6: checkpoint", "results.jsonl:7: no \"trial\"", "results.jsonl:8: not a JSON object"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr does not say %q:\n%s", want, r.stderr)
+		}
+	}
+	var sum sweepSummary
+	if err := json.Unmarshal([]byte(r.stdout), &sum); err != nil || sum.Best == nil || sum.Best.ValAcc == 1 || sum.Trials != 5 {
+		t.Errorf("summary %+v (%v)", sum, err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "best.npz")); bytes.Contains(b, []byte("root:secret")) {
+		t.Error("best.npz holds the secret")
+	}
+	if _, err := model.Load(filepath.Join(dir, "best.npz")); err != nil {
+		t.Errorf("best.npz: %v", err)
+	}
 }

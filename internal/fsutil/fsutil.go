@@ -108,3 +108,25 @@ func ReadFileLimit(name string, max int64, what string) ([]byte, error) {
 	}
 	return b, nil
 }
+
+// OpenRegularNoFollow is OpenRegular, except that a symlink as the last
+// element of name is refused: for files inside a directory that others can
+// write (a shared sweep), where a link could point anywhere.
+func OpenRegularNoFollow(name string) (*os.File, error) {
+	fh, err := os.OpenFile(name, os.O_RDONLY|openNonblock|openNoFollow, 0)
+	if err != nil {
+		if st, lerr := os.Lstat(name); lerr == nil && st.Mode()&os.ModeSymlink != 0 {
+			return nil, fmt.Errorf("%s is a symbolic link, want a regular file", name)
+		}
+		return nil, err
+	}
+	st, err := fh.Stat()
+	if err == nil && !st.Mode().IsRegular() {
+		err = fmt.Errorf("%s is not a regular file", name)
+	}
+	if err != nil {
+		fh.Close()
+		return nil, err
+	}
+	return fh, nil
+}

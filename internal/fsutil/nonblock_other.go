@@ -3,3 +3,5 @@
 package fsutil
 
 const openNonblock = 0
+
+const openNoFollow = 0

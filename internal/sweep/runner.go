@@ -1,7 +1,6 @@
 package sweep
 
 import (
-	"bufio"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -57,6 +56,9 @@ type Runner struct {
 	Force   bool
 	NumTest int // recorded in checkpoints for eval; 0 means cifar.DefaultNumTest
 
+	// Warn, if set, hears of each results line that was skipped.
+	Warn func(string)
+
 	// Progress, if set, is called after each result with the results done
 	// and expected so far (the total grows as halving promotes trials).
 	Progress func(r Result, done, total int)
@@ -97,9 +99,24 @@ func (r *Runner) Run(ctx context.Context) ([]Result, error) {
 	if err := r.checkSpace(resultsPath); err != nil {
 		return nil, err
 	}
-	results, err := ReadResults(resultsPath)
+	results, skipped, err := ReadResults(resultsPath)
 	if err != nil {
 		return nil, err
+	}
+	kept := results[:0]
+	for _, res := range results {
+		if res.Trial >= r.Space.NumTrials() || res.Trial%shards != r.Shard {
+			skipped = append(skipped, fmt.Sprintf("%s: trial %d is not one of this shard's (%d of %d, %d trials)",
+				filepath.Base(resultsPath), res.Trial, r.Shard, shards, r.Space.NumTrials()))
+			continue
+		}
+		kept = append(kept, res)
+	}
+	results = kept
+	for _, s := range skipped {
+		if r.Warn != nil {
+			r.Warn("skipped " + s)
+		}
 	}
 	out, err := openAppend(resultsPath)
 	if err != nil {
@@ -287,7 +304,7 @@ func (r *Runner) runTask(ctx context.Context, t task) (Result, error) {
 		Flip: op.Flip, KeepBest: op.KeepBest, Patience: op.Patience, ScheduleIters: tr.Iters}
 	var net *model.Net
 	if t.from != "" {
-		ck, err := model.Load(filepath.Join(r.Dir, t.from))
+		ck, _, err := ReadCheckpoint(Result{Dir: r.Dir, Trial: tr.Index, Rung: t.rung - 1})
 		if err != nil {
 			return fail(StatusFailed, err)
 		}
@@ -329,7 +346,7 @@ func (r *Runner) runTask(ctx context.Context, t task) (Result, error) {
 	b, _ := json.Marshal(meta)
 	// One file per rung, so that a kill between saving it and recording the
 	// result leaves the previous rung's checkpoint for the rerun.
-	res.Checkpoint = filepath.Join("trials", fmt.Sprintf("%04d-rung%d.npz", tr.Index, t.rung))
+	res.Checkpoint = CheckpointName(tr.Index, t.rung)
 	ck := &model.Checkpoint{Net: saved, Mean: r.Data.Mean, Meta: b, Extra: sgd.StateArrays(net, data, cfg, hist.State)}
 	if err := model.Save(filepath.Join(r.Dir, res.Checkpoint), ck); err != nil {
 		return res, err
@@ -363,32 +380,6 @@ func (r *Runner) checkSpace(resultsPath string) error {
 		return err
 	}
 	return fsutil.WriteAtomic(path, func(w io.Writer) error { _, err := w.Write(want); return err })
-}
-
-// ReadResults reads a results file; a missing file is no results. A line
-// that does not parse (the torn last line of a kill in the middle of a
-// write) is skipped, so its trial runs again.
-func ReadResults(path string) ([]Result, error) {
-	f, err := os.Open(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	var out []Result
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<16), 1<<24)
-	for sc.Scan() {
-		var res Result
-		if err := json.Unmarshal(sc.Bytes(), &res); err != nil {
-			continue
-		}
-		res.Dir = filepath.Dir(path)
-		out = append(out, res)
-	}
-	return out, sc.Err()
 }
 
 // openAppend opens path to append whole lines: if the file ends without a
@@ -442,16 +433,6 @@ func Latest(results []Result) []Result {
 		return out[i].Trial < out[j].Trial
 	})
 	return out
-}
-
-// CopyFile copies src to dst atomically.
-func CopyFile(dst, src string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	return fsutil.WriteAtomic(dst, func(w io.Writer) error { _, err := io.Copy(w, in); return err })
 }
 
 // Describe formats a trial's hyperparameters for a table. The iterations

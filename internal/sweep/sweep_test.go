@@ -150,7 +150,7 @@ func TestRunnerWorkersAndResume(t *testing.T) {
 	if calls != 0 || len(again) != 6 {
 		t.Errorf("rerun trained %d trials and returned %d results, want 0 and 6", calls, len(again))
 	}
-	lines, _ := ReadResults(filepath.Join(dir, "results.jsonl"))
+	lines, _, _ := ReadResults(filepath.Join(dir, "results.jsonl"))
 	if len(lines) != 6 {
 		t.Errorf("results.jsonl has %d lines after the rerun, want 6", len(lines))
 	}
@@ -185,7 +185,7 @@ func TestTornResultsLine(t *testing.T) {
 	if len(res) != 2 {
 		t.Fatalf("%d results after the rerun, want 2", len(res))
 	}
-	back, _ := ReadResults(path)
+	back, _, _ := ReadResults(path)
 	if len(back) != 2 {
 		t.Errorf("results file holds %d whole lines, want 2", len(back))
 	}
