@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bufio"
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -97,18 +98,18 @@ func Write(w io.Writer, ck *Checkpoint) error {
 // problem if the file is not an npz, lacks an array, has inconsistent shapes
 // or holds a non-finite number.
 func Load(path string) (*Checkpoint, error) {
-	st, err := os.Stat(path)
-	if err != nil {
+	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("model: %w (train one with 'nettrain train --out %s')", err, path)
 	}
-	if st.IsDir() {
-		return nil, fmt.Errorf("model: %s is a directory, want an .npz checkpoint", path)
+	f, err := fsutil.OpenRegular(path) // a FIFO or device would block or never end
+	if err != nil {
+		return nil, fmt.Errorf("model: %w, want an .npz checkpoint", err)
 	}
-	f, err := os.Open(path)
+	defer f.Close()
+	st, err := f.Stat()
 	if err != nil {
 		return nil, fmt.Errorf("model: %w", err)
 	}
-	defer f.Close()
 	ck, err := Read(f, st.Size())
 	if err != nil {
 		return nil, fmt.Errorf("model: %s: %w", path, err)
@@ -140,8 +141,14 @@ func Read(r io.ReaderAt, size int64) (ck *Checkpoint, err error) {
 	files := map[string]*zip.File{}
 	var names []string
 	for _, f := range zr.File {
+		if files[f.Name] != nil {
+			return nil, fmt.Errorf("holds two entries named %q (a crafted file?)", f.Name)
+		}
 		files[f.Name] = f
 		names = append(names, strings.TrimSuffix(f.Name, ".npy"))
+	}
+	if err := checkDisjoint(zr.File, size); err != nil {
+		return nil, err
 	}
 
 	read := func(name string, dims int) ([]float64, []int, error) {
@@ -228,6 +235,34 @@ func Read(r io.ReaderAt, size int64) (ck *Checkpoint, err error) {
 		ck.Meta = json.RawMessage(s)
 	}
 	return ck, nil
+}
+
+// checkDisjoint makes sure no two entries share their compressed bytes.
+// Entries pointing at one stream would let a small file inflate to its
+// bound once per entry: 40 entries over one 1 GiB deflate stream in 1.1 MB.
+func checkDisjoint(entries []*zip.File, size int64) error {
+	type span struct {
+		lo, hi int64
+		name   string
+	}
+	spans := make([]span, 0, len(entries))
+	for _, f := range entries {
+		off, err := f.DataOffset()
+		if err != nil {
+			return fmt.Errorf("entry %q cannot be located (%v)", f.Name, err)
+		}
+		if f.CompressedSize64 > uint64(size) || off+int64(f.CompressedSize64) > size {
+			return fmt.Errorf("entry %q runs past the end of the file (truncated?)", f.Name)
+		}
+		spans = append(spans, span{off, off + int64(f.CompressedSize64), f.Name})
+	}
+	slices.SortFunc(spans, func(a, b span) int { return cmp.Compare(a.lo, b.lo) })
+	for i := 1; i < len(spans); i++ {
+		if spans[i].lo < spans[i-1].hi {
+			return fmt.Errorf("entries %q and %q share their bytes (a crafted file?)", spans[i-1].name, spans[i].name)
+		}
+	}
+	return nil
 }
 
 // isCore reports whether name is one of the arrays every checkpoint has.

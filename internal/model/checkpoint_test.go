@@ -3,7 +3,9 @@ package model_test
 import (
 	"archive/zip"
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -293,5 +295,63 @@ func TestPredictSetMatchesPredict(t *testing.T) {
 	}
 	if acc := model.Accuracy(got, s.Y); acc < 0 || acc > 1 {
 		t.Errorf("accuracy %v", acc)
+	}
+}
+
+// sharedEntries returns a valid checkpoint's npz with n more entries in
+// its zip directory, each pointing at the local header of the first one:
+// the crafted file that inflated one stream once per entry.
+func sharedEntries(t *testing.T, n int, sameName bool) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := model.Write(&buf, testCheckpoint(1, 6, 3, 2)); err != nil {
+		t.Fatal(err)
+	}
+	b := buf.Bytes()
+	eocd := bytes.LastIndex(b, []byte("PK\x05\x06"))
+	cdOff := int(binary.LittleEndian.Uint32(b[eocd+16:]))
+	cd := b[cdOff:eocd]
+	// The first central directory record.
+	nameLen := int(binary.LittleEndian.Uint16(cd[28:]))
+	extraLen := int(binary.LittleEndian.Uint16(cd[30:]))
+	commentLen := int(binary.LittleEndian.Uint16(cd[32:]))
+	first := cd[:46+nameLen+extraLen+commentLen]
+	out := append([]byte{}, b[:eocd]...)
+	for i := range n {
+		rec := append([]byte{}, first[:46]...)
+		name := fmt.Sprintf("x%05d.npy", i)
+		if sameName {
+			name = string(first[46 : 46+nameLen])
+		}
+		binary.LittleEndian.PutUint16(rec[28:], uint16(len(name)))
+		binary.LittleEndian.PutUint16(rec[30:], 0)
+		binary.LittleEndian.PutUint16(rec[32:], 0)
+		out = append(append(out, rec...), name...)
+	}
+	end := append([]byte{}, b[eocd:]...)
+	total := binary.LittleEndian.Uint16(end[10:]) + uint16(n)
+	binary.LittleEndian.PutUint16(end[8:], total)
+	binary.LittleEndian.PutUint16(end[10:], total)
+	binary.LittleEndian.PutUint32(end[12:], uint32(len(out)-cdOff))
+	return append(out, end...)
+}
+
+// Entries sharing one compressed stream, or two entries of one name, are
+// refused before anything is inflated.
+func TestLoadRefusesSharedEntries(t *testing.T) {
+	for _, tc := range []struct {
+		n        int
+		sameName bool
+		want     string
+	}{{40, false, "share their bytes"}, {1, true, "two entries named"}} {
+		b := sharedEntries(t, tc.n, tc.sameName)
+		if _, err := model.Read(bytes.NewReader(b), int64(len(b))); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%d entries over one stream (same name %v): err %v, want %q", tc.n, tc.sameName, err, tc.want)
+		}
+	}
+	// The crafting itself is sound: with no extra entry the file reads.
+	b := sharedEntries(t, 0, false)
+	if _, err := model.Read(bytes.NewReader(b), int64(len(b))); err != nil {
+		t.Errorf("the untouched checkpoint: %v", err)
 	}
 }
