@@ -98,6 +98,15 @@ func TestBadArchivesAndPickles(t *testing.T) {
 		{"pickle: not a dict", nil, with(pyf, "data_batch_3", []byte("\x80\x02K\x05.")), []string{"data_batch_3", "want a dict"}},
 		{"pickle: hostile class", nil, with(pyf, "data_batch_5", hostile), []string{"data_batch_5", "os.system"}},
 		{"pickle: bad meta", nil, with(pyf, "batches.meta", []byte("\x80\x02}.")), []string{"batches.meta", "label_names"}},
+		// Length fields that claim 64 GiB .. 1 TiB in a 13-byte file: refused
+		// before anything is allocated (they ended in a fatal out-of-memory).
+		{"pickle: BINBYTES8 of 1 TiB", nil, with(pyf, "data_batch_1", []byte("\x80\x04\x8e\x00\x00\x00\x00\x00\x01\x00\x00xx")), []string{"data_batch_1", "claims 1099511627776 bytes"}},
+		{"pickle: BINUNICODE8 of 64 GiB", nil, with(pyf, "data_batch_2", []byte("\x80\x04\x8d\x00\x00\x00\x00\x10\x00\x00\x00xx")), []string{"data_batch_2", "claims 68719476736 bytes"}},
+		{"pickle: BYTEARRAY8 of 1 TiB", nil, with(pyf, "test_batch", []byte("\x80\x05\x96\x00\x00\x00\x00\x00\x01\x00\x00xx")), []string{"test_batch", "claims 1099511627776 bytes"}},
+		{"pickle: FRAME of 1 TiB", nil, with(pyf, "data_batch_3", []byte("\x80\x04\x95\x00\x00\x00\x00\x00\x01\x00\x00N.")), []string{"data_batch_3", "frame"}},
+		{"pickle: unknown opcode", nil, with(pyf, "data_batch_4", []byte("\x80\x04\xffN.")), []string{"data_batch_4", "unknown opcode 0xff"}},
+		{"pickle: 1 TiB inside a .tar.gz", cifartest.TarGz("cifar-10-batches-py", with(pyf, "data_batch_1", []byte("\x80\x04\x8e\x00\x00\x00\x00\x00\x01\x00\x00xx"))), nil, []string{"data_batch_1", "claims 1099511627776 bytes"}},
+		{"pickle: meta of 1 TiB", nil, with(pyf, "batches.meta", []byte("\x80\x04\x8e\x00\x00\x00\x00\x00\x01\x00\x00xx")), []string{"batches.meta", "claims"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()

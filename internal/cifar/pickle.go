@@ -22,7 +22,17 @@ func readPickleBatch(dst Set, r io.Reader) (err error) {
 			err = fmt.Errorf("malformed pickle (%v)", p)
 		}
 	}()
-	u := pickle.NewUnpickler(r)
+	b, err := io.ReadAll(io.LimitReader(r, maxPickle+1))
+	if err != nil {
+		return err
+	}
+	if len(b) > maxPickle {
+		return fmt.Errorf("more than %d MiB, not a CIFAR-10 Python batch (31 MB)", maxPickle>>20)
+	}
+	if err := checkPickle(b); err != nil {
+		return fmt.Errorf("not a CIFAR-10 Python batch (%v)", err)
+	}
+	u := pickle.NewUnpickler(bytes.NewReader(b))
 	u.FindClass = findClass
 	v, err := u.Load()
 	if err != nil {
@@ -118,6 +128,9 @@ func picklePickledNames(b []byte) (names []string, err error) {
 			err = fmt.Errorf("malformed pickle (%v)", p)
 		}
 	}()
+	if err := checkPickle(b); err != nil {
+		return nil, err
+	}
 	u := pickle.NewUnpickler(bytes.NewReader(b))
 	u.FindClass = findClass
 	v, err := u.Load()
