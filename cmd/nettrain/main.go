@@ -7,8 +7,16 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 )
+
+// graceful is set by a command from the moment it stops cleanly on a
+// cancelled context with something worth keeping: training, a sweep, a
+// download. Before that (loading data, fitting ZCA, a gradient check) a
+// signal quits at once: there is nothing to save, and those stages do not
+// watch the context.
+var graceful atomic.Bool
 
 func main() {
 	ctx, cancel := context.WithCancel(context.Background())
@@ -18,6 +26,10 @@ func main() {
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	go func() {
 		s := <-sigs
+		if !graceful.Load() {
+			fmt.Fprintf(os.Stderr, "\nnettrain: %v: quitting (nothing to save yet)\n", s)
+			os.Exit(exitInterrupted)
+		}
 		fmt.Fprintf(os.Stderr, "\nnettrain: %v: stopping after this iteration and saving; %v again quits at once without saving\n", s, s)
 		cancel()
 		s = <-sigs

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/nettrain/nettrain/internal/fsutil"
 	"github.com/nettrain/nettrain/internal/model"
 	"github.com/nettrain/nettrain/internal/plots"
 	"github.com/nettrain/nettrain/internal/sgd"
@@ -62,7 +63,7 @@ W1 column as a 32x32 colour tile, as cs231n's show_net_weights).`,
 // readMetrics reads the loss of every iteration and the epoch records from
 // a train --metrics file (a resumed run's file holds the whole run).
 func readMetrics(path string) ([]float64, []sgd.Epoch, error) {
-	f, err := os.Open(path)
+	f, err := fsutil.OpenRegular(path)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -70,7 +71,7 @@ func readMetrics(path string) ([]float64, []sgd.Epoch, error) {
 	var losses []float64
 	var epochs []sgd.Epoch
 	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<16), 1<<24)
+	sc.Buffer(make([]byte, 1<<16), 1<<20) // a metrics line is under 1 KB
 	line := 0
 	for sc.Scan() {
 		line++
@@ -93,7 +94,7 @@ func readMetrics(path string) ([]float64, []sgd.Epoch, error) {
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("%s:%d: %v; want the file train --metrics writes", path, line+1, err)
 	}
 	if len(losses) == 0 {
 		return nil, nil, fmt.Errorf("%s has no iteration events; want the file train --metrics writes", path)

@@ -354,3 +354,33 @@ func TestKernelFromEnvironment(t *testing.T) {
 		t.Errorf("NETTRAIN_GEMM=vax: %v\n%s", err, out)
 	}
 }
+
+// A signal before there is anything to save (here a long gradient check;
+// loading data and fitting ZCA are the same) quits at once with 130, where
+// it used to promise to stop "after this iteration" and run on.
+func TestSignalBeforeTrainingQuits(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: skipping process tests")
+	}
+	bin := nettrainBinary(t)
+	cmd := exec.Command(bin, "gradcheck", "--input-size", "3000", "--hidden", "3000", "--num-inputs", "50", "--classes", "10")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	time.Sleep(500 * time.Millisecond)
+	start := time.Now()
+	cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-done:
+		if code := exitCode(err); code != 130 || !strings.Contains(stderr.String(), "quitting (nothing to save yet)") {
+			t.Errorf("exit %d after %v, stderr %q; want 130 at once", code, time.Since(start), stderr.String())
+		}
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("still running 10 s after SIGTERM; stderr %q", stderr.String())
+	}
+}

@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/nettrain/nettrain/internal/fsutil"
 )
 
 // Sizes of the official CIFAR-10 binary distribution.
@@ -40,6 +42,9 @@ var DefaultClassNames = []string{
 	"airplane", "automobile", "bird", "cat", "deer",
 	"dog", "frog", "horse", "ship", "truck",
 }
+
+// maxMeta bounds a class-names file: batches.meta.txt is 61 bytes.
+const maxMeta = 1 << 16
 
 // GetDataHint tells the user how to get the data; it ends errors about missing files.
 const GetDataHint = "run 'nettrain data fetch' or scripts/get_cifar10.sh, or point --data or $NETTRAIN_DATA at CIFAR-10 (binary or Python directory, or its .tar.gz)"
@@ -99,6 +104,8 @@ func (l Loader) Load(path string) (*Dataset, error) {
 		return nil, fmt.Errorf("cifar: data directory %s does not exist: %s", path, GetDataHint)
 	case err != nil:
 		return nil, fmt.Errorf("cifar: %w", err)
+	case !st.IsDir() && !st.Mode().IsRegular():
+		return nil, fmt.Errorf("cifar: %s is not a directory or a regular file (a FIFO or a device?): %s", path, GetDataHint)
 	case !st.IsDir():
 		if isGzip(path) {
 			return l.loadTarGz(path)
@@ -173,7 +180,7 @@ func (l Loader) loadDir(dir, format string) (*Dataset, error) {
 	if python {
 		meta = filepath.Join(dir, "batches.meta")
 	}
-	b, err := os.ReadFile(meta)
+	b, err := fsutil.ReadFileLimit(meta, maxMeta, "a list of class names")
 	if errors.Is(err, fs.ErrNotExist) {
 		return ds, nil
 	}
@@ -187,7 +194,7 @@ func (l Loader) loadDir(dir, format string) (*Dataset, error) {
 }
 
 func isGzip(path string) bool {
-	f, err := os.Open(path)
+	f, err := fsutil.OpenRegular(path)
 	if err != nil {
 		return false
 	}
@@ -199,7 +206,7 @@ func isGzip(path string) bool {
 
 // loadTarGz reads the official archive of either version as a stream.
 func (l Loader) loadTarGz(path string) (*Dataset, error) {
-	f, err := os.Open(path)
+	f, err := fsutil.OpenRegular(path)
 	if err != nil {
 		return nil, fmt.Errorf("cifar: %w", err)
 	}
@@ -225,7 +232,10 @@ func (l Loader) loadTarGz(path string) (*Dataset, error) {
 		name := filepath.Base(h.Name)
 		python := !strings.HasSuffix(name, ".bin") && !strings.HasSuffix(name, ".txt")
 		if name == "batches.meta.txt" || name == "batches.meta" {
-			b, err := io.ReadAll(io.LimitReader(tr, 1<<20))
+			if h.Size > maxMeta {
+				return nil, fmt.Errorf("cifar: %s: %s is %d bytes, more than a list of class names (%d at most)", path, h.Name, h.Size, maxMeta)
+			}
+			b, err := io.ReadAll(tr)
 			if err != nil {
 				return nil, fmt.Errorf("cifar: %s: %s: %v", path, h.Name, err)
 			}
@@ -280,7 +290,15 @@ func readBatch(dst Set, r io.Reader, python bool) error {
 // dst.N() records.
 func readBatchFile(dst Set, path string, python bool) error {
 	name := filepath.Base(path)
-	f, err := os.Open(path)
+	if st, err := os.Stat(path); err == nil && !st.IsDir() && !st.Mode().IsRegular() {
+		return fmt.Errorf("cifar: %s is not a regular file (a FIFO or a device?), want a batch file: %s", path, GetDataHint)
+	}
+	f, err := fsutil.OpenRegular(path)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if st, serr := os.Stat(path); serr == nil && st.IsDir() {
+			return fmt.Errorf("cifar: %s is a directory, want a %d-byte batch file: %s", path, dst.N()*RecordSize, GetDataHint)
+		}
+	}
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("cifar: %s is missing from %s: %s", name, filepath.Dir(path), GetDataHint)

@@ -362,8 +362,10 @@ func (r *Runner) checkSpace(resultsPath string) error {
 	path := filepath.Join(r.Dir, "sweep.json")
 	want, _ := json.MarshalIndent(r.Space, "", "  ")
 	want = append(want, '\n')
-	old, err := os.ReadFile(path)
+	old, err := fsutil.ReadFileLimit(path, 1<<20, "a sweep.json")
 	switch {
+	case err != nil && !errors.Is(err, os.ErrNotExist):
+		return err
 	case err == nil && string(old) == string(want):
 		return nil
 	case err == nil && !r.Force:

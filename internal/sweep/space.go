@@ -5,12 +5,12 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"os"
 	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/nettrain/nettrain/internal/fsutil"
 	"github.com/nettrain/nettrain/internal/sgd"
 )
 
@@ -305,7 +305,7 @@ type fileSpace struct {
 // ReadConfig reads a space from a YAML or JSON file into s: what the file
 // sets replaces s's values, and a key it does not know is an error.
 func ReadConfig(path string, s *Space) error {
-	b, err := os.ReadFile(path)
+	b, err := fsutil.ReadFileLimit(path, 1<<20, "a sweep config")
 	if err != nil {
 		return fmt.Errorf("--config: %w", err)
 	}
