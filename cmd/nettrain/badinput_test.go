@@ -90,6 +90,14 @@ func TestBadInput(t *testing.T) {
 		return append([]string{"eval", "--model", m, "--data", good}, extra...)
 	}
 	const getData = "get_cifar10.sh" // the fix named for data problems
+	archive := filepath.Join(tmp, "data.tar.gz")
+	os.WriteFile(archive, cifartest.TarGz("cifar-10-batches-bin", cifartest.Files(cifartest.RandomSet(5*fixturePer, rand.New(rand.NewPCG(1, 1))), cifartest.RandomSet(fixturePer, rand.New(rand.NewPCG(2, 2))), fixturePer, false)), 0o644)
+	// A run that stopped early by --patience: lr so small that validation
+	// accuracy never improves.
+	stopped := filepath.Join(tmp, "stopped.npz")
+	if r := runCmd(t, testEnv(), append([]string{"train", "--data", good, "--iters", "300", "--batch", "5", "--lr", "1e-30", "--patience", "1", "--out", stopped, "-q"}, small...)...); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
 
 	for _, tc := range []struct {
 		name string
@@ -171,6 +179,13 @@ func TestBadInput(t *testing.T) {
 		{"flags: data fetch retries 0", []string{"data", "fetch", "--retries", "0"}, 2, []string{"--retries is 0"}},
 		{"data fetch md5sums a device", []string{"data", "fetch", "--md5sums", "/dev/zero", "--dir", filepath.Join(tmp, "fetchdir")}, 1, []string{"/dev/zero is a device"}},
 		{"data fetch bad url", []string{"data", "fetch", "--url", "ftp://x/a.tgz", "--dir", filepath.Join(tmp, "fetchdir")}, 1, []string{"not an http, https or file URL"}},
+		// Outputs, checked before any training.
+		{"outputs: --out a directory", trainOn(good, "--out", tmp), 1, []string{"--out " + tmp + " is a directory"}},
+		{"outputs: --out on a read-only filesystem", trainOn(good, "--out", "/proc/m.npz"), 1, []string{"--out /proc/m.npz: cannot write in /proc"}},
+		{"outputs: --metrics is --out", trainOn(good, "--metrics", filepath.Join(tmp, "x.npz")), 1, []string{"--out and --metrics are both"}},
+		{"outputs: --out is the data archive", append([]string{"train", "--data", archive, "--out", archive}, small...), 1, []string{"would overwrite the training data"}},
+		{"outputs: --metrics is the checkpoint resumed", trainOn(good, "--resume", goodModel, "--iters", "5", "--metrics", goodModel, "--out", filepath.Join(tmp, "r.npz")), 1, []string{"is the checkpoint --resume reads"}},
+		{"resume: stopped early", []string{"train", "--resume", stopped, "--data", good}, 2, []string{"stopped early", "nothing to train"}},
 		{"flags: gradcheck hidden 0", []string{"gradcheck", "--hidden", "0"}, 2, []string{"--hidden is 0"}},
 		{"flags: gradcheck tol negative", []string{"gradcheck", "--tol", "-1"}, 2, []string{"--tol is -1"}},
 	} {

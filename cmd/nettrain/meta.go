@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"os"
 
@@ -71,23 +70,45 @@ type runState struct {
 	SinceBest   int     `json:"since_best,omitempty"`
 }
 
-// jsonLines writes JSON Lines to a file, flushing each line as it is written.
+// jsonLines writes JSON Lines to a file, each line in one write. A write
+// that fails (a full disk) is cut off again, so that the file ends with a
+// whole line: the run up to the failure.
 type jsonLines struct {
-	f *os.File
-	w *bufio.Writer
+	f    *os.File
+	good int64 // size of the file after the last whole line
 }
 
-// openJSONLines creates path, or with appendTo opens it to append.
+// openJSONLines creates path, or with appendTo opens it to append. A torn
+// last line left by a crash is completed with a newline first, so that the
+// next line starts on its own.
 func openJSONLines(path string, appendTo bool) (*jsonLines, error) {
 	flags := os.O_WRONLY | os.O_CREATE | os.O_TRUNC
 	if appendTo {
-		flags = os.O_WRONLY | os.O_CREATE | os.O_APPEND
+		flags = os.O_RDWR | os.O_CREATE
 	}
 	f, err := os.OpenFile(path, flags, 0o644)
 	if err != nil {
 		return nil, err
 	}
-	return &jsonLines{f: f, w: bufio.NewWriter(f)}, nil
+	j := &jsonLines{f: f}
+	if appendTo {
+		st, err := f.Stat()
+		if err == nil {
+			j.good = st.Size()
+			var last [1]byte
+			if j.good > 0 {
+				if _, err = f.ReadAt(last[:], j.good-1); err == nil && last[0] != '\n' {
+					_, err = f.WriteAt([]byte{'\n'}, j.good)
+					j.good++
+				}
+			}
+		}
+		if err != nil {
+			f.Close()
+			return nil, err
+		}
+	}
+	return j, nil
 }
 
 func (j *jsonLines) write(v any) error {
@@ -95,15 +116,15 @@ func (j *jsonLines) write(v any) error {
 	if err != nil {
 		return err
 	}
-	j.w.Write(b)
-	j.w.WriteByte('\n')
-	return j.w.Flush()
+	b = append(b, '\n')
+	if _, err := j.f.WriteAt(b, j.good); err != nil {
+		j.f.Truncate(j.good) // no torn line
+		return err
+	}
+	j.good += int64(len(b))
+	return nil
 }
 
 func (j *jsonLines) close() error {
-	if err := j.w.Flush(); err != nil {
-		j.f.Close()
-		return err
-	}
 	return j.f.Close()
 }

@@ -384,3 +384,61 @@ func TestSignalBeforeTrainingQuits(t *testing.T) {
 		t.Fatalf("still running 10 s after SIGTERM; stderr %q", stderr.String())
 	}
 }
+
+// The --metrics file's disk fills in the middle of a run (here a file size
+// limit, ulimit -f, which fails writes past it as a full disk does): one
+// warning at the failure, training goes on, the model is saved, the exit
+// status is 1 with both facts, and the metrics file ends in a whole line.
+func TestMetricsFailureKeepsTheModel(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: skipping process tests")
+	}
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Skip("no bash")
+	}
+	bin, data := nettrainBinary(t), fullSizeData(t)
+	dir := t.TempDir()
+	out, metrics := filepath.Join(dir, "m.npz"), filepath.Join(dir, "run.jsonl")
+	args := []string{"train", "--data", data, "--hidden", "1", "--iters", "3000", "--batch", "5", "--num-train", "2000", "--num-val", "10", "--out", out, "--metrics", metrics, "--json"}
+	// 100 KiB: the metrics file reaches it near iteration 1900; the model
+	// (hidden 1) is smaller.
+	cmd := exec.Command(bash, append([]string{"-c", `ulimit -f 100 && exec "$@"`, "bash", bin}, args...)...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err = cmd.Run()
+	if code := exitCode(err); code != 1 {
+		t.Fatalf("exit %d, want 1\n%s", code, stderr.String())
+	}
+	if n := strings.Count(stderr.String(), "warning: --metrics"); n != 1 || !strings.Contains(stderr.String(), "training goes on") {
+		t.Errorf("%d warnings, want one saying training goes on:\n%s", n, stderr.String())
+	}
+	last := strings.TrimSpace(stderr.String()[strings.LastIndex(strings.TrimSpace(stderr.String()), "\n")+1:])
+	if !strings.Contains(last, "model saved to "+out) || !strings.Contains(last, "--metrics "+metrics+" failed") {
+		t.Errorf("last line %q does not give both facts", last)
+	}
+	ck, err := model.Load(out)
+	if err != nil {
+		t.Fatalf("the model was not saved: %v", err)
+	}
+	var meta runMeta
+	if json.Unmarshal(ck.Meta, &meta); meta.State.Iter != 3000 || !meta.State.Complete {
+		t.Errorf("saved state %+v, want all 3000 iterations", meta.State)
+	}
+	if !strings.Contains(stdout.String(), `"val_acc"`) {
+		t.Errorf("no results on stdout: %q", stdout.String())
+	}
+	b, _ := os.ReadFile(metrics)
+	if len(b) == 0 || b[len(b)-1] != '\n' {
+		t.Fatalf("metrics file of %d bytes does not end in a whole line", len(b))
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	for i, l := range lines {
+		if !json.Valid([]byte(l)) {
+			t.Fatalf("metrics line %d of %d is torn: %q", i+1, len(lines), l)
+		}
+	}
+	if len(lines) < 1000 || len(lines) >= 3000 {
+		t.Errorf("metrics file has %d lines; the limit should have stopped it in the middle", len(lines))
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -193,6 +194,10 @@ func resumeFrom(o *trainOptions, e env) (*model.Checkpoint, runMeta, error) {
 	if !o.changed("out") {
 		o.out = o.resume
 	}
+	if meta.State.Stopped {
+		return nil, meta, usageErrorf("--resume %s stopped early at iteration %d (--patience %d: no better validation accuracy since epoch %d): the run is finished, nothing to train",
+			o.resume, meta.State.Iter, c.Patience, meta.State.BestEpoch)
+	}
 	if meta.State.Iter >= o.Iters {
 		return nil, meta, usageErrorf("--resume %s has done %d of %d iterations: nothing to train (pass a larger --iters)", o.resume, meta.State.Iter, o.Iters)
 	}
@@ -215,14 +220,10 @@ func runTrain(ctx context.Context, o trainOptions, stdout, stderr io.Writer, e e
 		return err
 	}
 	useThreads(o.threads, 1)
-	// Fail now, not after the run, if the model cannot be saved.
-	if st, err := os.Stat(filepath.Dir(o.out)); err != nil || !st.IsDir() {
-		return fmt.Errorf("--out %s: directory %s does not exist", o.out, filepath.Dir(o.out))
-	}
-	if o.plots != "" {
-		if err := os.MkdirAll(o.plots, 0o755); err != nil {
-			return fmt.Errorf("--plots: %w", err)
-		}
+	// Fail now, not after the run, if an output cannot be written or would
+	// overwrite an input or another output.
+	if err := checkOutputs(o); err != nil {
+		return err
 	}
 	logf := func(format string, args ...any) {
 		if !o.quiet {
@@ -299,6 +300,16 @@ func runTrain(ctx context.Context, o trainOptions, stdout, stderr io.Writer, e e
 		bar.Set(cfg.Start)
 	}
 	var metricsErr error
+	// warnMetrics says once, at the failure, that the metrics stopped and
+	// training goes on: a side output must never cost the model.
+	warnMetrics := func(it int) {
+		if metricsErr != nil {
+			if bar != nil {
+				bar.Clear()
+			}
+			fmt.Fprintf(stderr, "nettrain: warning: --metrics %s failed at iteration %d (%v); training goes on and the model will be saved\n", o.metrics, it, metricsErr)
+		}
+	}
 	hooks := sgd.Hooks{
 		Iter: func(it int, loss float64) {
 			if bar != nil {
@@ -311,6 +322,7 @@ func runTrain(ctx context.Context, o trainOptions, stdout, stderr io.Writer, e e
 					Iter  int     `json:"iter"`
 					Loss  float64 `json:"loss"`
 				}{"iter", it, loss})
+				warnMetrics(it)
 			}
 		},
 		Epoch: func(ep sgd.Epoch) {
@@ -324,6 +336,7 @@ func runTrain(ctx context.Context, o trainOptions, stdout, stderr io.Writer, e e
 					Event string `json:"event"`
 					sgd.Epoch
 				}{"epoch", ep})
+				warnMetrics(ep.Iter)
 			}
 		},
 	}
@@ -364,8 +377,6 @@ func runTrain(ctx context.Context, o trainOptions, stdout, stderr io.Writer, e e
 		return fmt.Errorf("%w after iteration %d of %d%s; checkpoint saved, resume with: nettrain train --resume %s", errInterrupted, state.Iter, cfg.Iters, summary, shellQuote(o.out))
 	case err != nil:
 		return err
-	case metricsErr != nil:
-		return fmt.Errorf("--metrics: %w", metricsErr)
 	}
 
 	state.Complete, state.Stopped = true, hist.Stopped
@@ -399,24 +410,39 @@ func runTrain(ctx context.Context, o trainOptions, stdout, stderr io.Writer, e e
 	if err := model.Save(o.out, &model.Checkpoint{Net: saved, Mean: mean, Meta: meta, Extra: extra}); err != nil {
 		return err
 	}
-	if metrics != nil {
-		if err := metrics.write(struct {
+	if metrics != nil && metricsErr == nil {
+		metricsErr = metrics.write(struct {
 			Event string `json:"event"`
 			runResults
 			Model string `json:"model"`
-		}{"end", res, o.out}); err != nil {
-			return fmt.Errorf("--metrics: %w", err)
-		}
+		}{"end", res, o.out})
 	}
 	logf("trained %d iterations in %.1fs; model saved to %s\n", len(hist.Loss), time.Since(trainStart).Seconds(), o.out)
+	// The model is saved; a side output that failed is reported, after the
+	// results, as the reason for a non-zero exit.
+	var sideErrs []string
+	if metricsErr != nil {
+		sideErrs = append(sideErrs, fmt.Sprintf("--metrics %s failed (%v) and holds the run up to the failure", o.metrics, metricsErr))
+	}
 	if o.plots != "" {
 		// A resumed run has only this part's losses; plot --metrics draws the whole.
 		if _, err := writeRunPlots(o.plots, hist.Loss, epochs, saved); err != nil {
-			return err
+			sideErrs = append(sideErrs, fmt.Sprintf("--plots: %v", err))
+		} else {
+			logf("plots in %s\n", o.plots)
 		}
-		logf("plots in %s\n", o.plots)
 	}
+	if err := printResults(stdout, o, res); err != nil {
+		return err
+	}
+	if sideErrs != nil {
+		return fmt.Errorf("model saved to %s, but %s", o.out, strings.Join(sideErrs, "; and "))
+	}
+	return nil
+}
 
+// printResults prints a finished run's results on stdout.
+func printResults(stdout io.Writer, o trainOptions, res runResults) error {
 	if o.json {
 		return writeJSON(stdout, struct {
 			Config runConfig `json:"config"`
@@ -457,4 +483,78 @@ func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// checkOutputs makes sure, before any training, that every output of a run
+// can be created, is not a directory, and is neither an input (the data)
+// nor another output: a collision there loses the dataset or the metrics.
+func checkOutputs(o trainOptions) error {
+	type output struct{ flag, path string }
+	outs := []output{{"--out", o.out}}
+	if o.metrics != "" {
+		outs = append(outs, output{"--metrics", o.metrics})
+	}
+	for i, a := range outs {
+		if st, err := os.Stat(a.path); err == nil && st.IsDir() {
+			return fmt.Errorf("%s %s is a directory; give a file name", a.flag, a.path)
+		}
+		dir := filepath.Dir(a.path)
+		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+			return fmt.Errorf("%s %s: directory %s does not exist", a.flag, a.path, dir)
+		}
+		probe, err := os.CreateTemp(dir, ".nettrain-probe-*")
+		if err != nil {
+			return fmt.Errorf("%s %s: cannot write in %s (%v)", a.flag, a.path, dir, unwrapPath(err))
+		}
+		probe.Close()
+		os.Remove(probe.Name())
+		if samePath(a.path, o.Data) {
+			return fmt.Errorf("%s %s would overwrite the training data --data %s; give another file", a.flag, a.path, o.Data)
+		}
+		if o.resume != "" && a.flag != "--out" && samePath(a.path, o.resume) {
+			return fmt.Errorf("%s %s is the checkpoint --resume reads; give another file", a.flag, a.path)
+		}
+		for _, b := range outs[:i] {
+			if samePath(a.path, b.path) {
+				return fmt.Errorf("%s and %s are both %s; give them different files", b.flag, a.flag, a.path)
+			}
+		}
+	}
+	if o.plots != "" {
+		if err := os.MkdirAll(o.plots, 0o755); err != nil {
+			return fmt.Errorf("--plots: %w", err)
+		}
+		probe, err := os.CreateTemp(o.plots, ".nettrain-probe-*")
+		if err != nil {
+			return fmt.Errorf("--plots %s: cannot write there (%v)", o.plots, unwrapPath(err))
+		}
+		probe.Close()
+		os.Remove(probe.Name())
+	}
+	return nil
+}
+
+// samePath reports whether a and b name the same file: the same existing
+// file (through links), or the same cleaned absolute path.
+func samePath(a, b string) bool {
+	if a == "" || b == "" {
+		return false
+	}
+	sa, ea := os.Stat(a)
+	sb, eb := os.Stat(b)
+	if ea == nil && eb == nil {
+		return os.SameFile(sa, sb)
+	}
+	aa, _ := filepath.Abs(a)
+	ab, _ := filepath.Abs(b)
+	return aa == ab
+}
+
+// unwrapPath drops the *PathError's own naming of a path we name already.
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }
