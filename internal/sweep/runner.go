@@ -96,6 +96,11 @@ func (r *Runner) Run(ctx context.Context) ([]Result, error) {
 		return nil, err
 	}
 	resultsPath := filepath.Join(r.Dir, ResultsFile(r.Shard, shards))
+	lock, err := acquireLock(resultsPath + ".lock")
+	if err != nil {
+		return nil, err
+	}
+	defer lock.release()
 	if err := r.checkSpace(resultsPath); err != nil {
 		return nil, err
 	}
