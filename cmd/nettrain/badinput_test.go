@@ -2,6 +2,7 @@ package main
 
 import (
 	"archive/zip"
+	"encoding/json"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -90,6 +91,24 @@ func TestBadInput(t *testing.T) {
 		return append([]string{"eval", "--model", m, "--data", good}, extra...)
 	}
 	const getData = "get_cifar10.sh" // the fix named for data problems
+	// withConfig copies the good model with its config edited.
+	withConfig := func(name string, edit func(c map[string]any)) string {
+		ck, err := model.Load(goodModel)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var meta map[string]any
+		json.Unmarshal(ck.Meta, &meta)
+		edit(meta["config"].(map[string]any))
+		ck.Meta, _ = json.Marshal(meta)
+		p := filepath.Join(tmp, name+".npz")
+		if err := model.Save(p, ck); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	bigBatch := withConfig("bigbatch", func(c map[string]any) { c["batch"] = 100_000_000 })
+	badLR := withConfig("badlr", func(c map[string]any) { c["lr"] = -1 })
 	archive := filepath.Join(tmp, "data.tar.gz")
 	os.WriteFile(archive, cifartest.TarGz("cifar-10-batches-bin", cifartest.Files(cifartest.RandomSet(5*fixturePer, rand.New(rand.NewPCG(1, 1))), cifartest.RandomSet(fixturePer, rand.New(rand.NewPCG(2, 2))), fixturePer, false)), 0o644)
 	// A run that stopped early by --patience: lr so small that validation
@@ -186,6 +205,16 @@ func TestBadInput(t *testing.T) {
 		{"outputs: --out is the data archive", append([]string{"train", "--data", archive, "--out", archive}, small...), 1, []string{"would overwrite the training data"}},
 		{"outputs: --metrics is the checkpoint resumed", trainOn(good, "--resume", goodModel, "--iters", "5", "--metrics", goodModel, "--out", filepath.Join(tmp, "r.npz")), 1, []string{"is the checkpoint --resume reads"}},
 		{"resume: stopped early", []string{"train", "--resume", stopped, "--data", good}, 2, []string{"stopped early", "nothing to train"}},
+		// Sizes no machine holds: refused before anything is allocated.
+		{"sizes: --hidden 1e8", trainOn(good, "--hidden", "100000000"), 1, []string{"not enough memory", "available", "choose a smaller --hidden"}},
+		{"sizes: --batch 1e8", trainOn(good, "--batch", "100000000"), 1, []string{"not enough memory", "choose a smaller --batch"}},
+		{"sizes: --iters 1e13", trainOn(good, "--iters", "9999999999999"), 1, []string{"not enough memory", "choose a smaller --iters"}},
+		{"sizes: sweep --trials 1e9", []string{"sweep", "--trials", "1000000000", "--data", good, "--out", filepath.Join(tmp, "sw")}, 2, []string{"--trials is 1000000000"}},
+		{"sizes: sweep grid of 2e9", []string{"sweep", "--mode", "grid", "--hidden", "1:100:2000000000", "--data", good, "--out", filepath.Join(tmp, "sw")}, 2, []string{"2000000000 points"}},
+		{"sizes: sweep --hidden 1e8", []string{"sweep", "--hidden", "100000000", "--data", good, "--out", filepath.Join(tmp, "sw")}, 1, []string{"not enough memory", "the largest in the space"}},
+		{"sizes: a checkpoint's batch 1e8", []string{"train", "--resume", bigBatch, "--iters", "5", "--data", good, "--out", filepath.Join(tmp, "r.npz")}, 1, []string{"choose a smaller --batch", "from the config of --resume " + bigBatch}},
+		{"resume: a checkpoint's lr -1", []string{"train", "--resume", badLR, "--iters", "5", "--data", good, "--out", filepath.Join(tmp, "r.npz")}, 1, []string{"--resume " + badLR + ": its config is invalid: --lr is -1"}},
+		{"diverged: --std 1e308", trainOn(good, "--std", "1e308", "-q"), 1, []string{"initial weights", "smaller --std"}},
 		{"flags: gradcheck hidden 0", []string{"gradcheck", "--hidden", "0"}, 2, []string{"--hidden is 0"}},
 		{"flags: gradcheck tol negative", []string{"gradcheck", "--tol", "-1"}, 2, []string{"--tol is -1"}},
 	} {

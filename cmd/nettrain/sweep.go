@@ -259,6 +259,13 @@ func runSweep(ctx context.Context, o sweepOptions, stdout, stderr io.Writer, e e
 	if err := sz.Check(cifar.TrainBatches*cifar.RecordsPerBatch, cifar.RecordsPerBatch); err != nil {
 		return usageError{err}
 	}
+	// The largest trial, as many at once as there are workers.
+	shape := runShape{hidden: int(space.Max("hidden")), batch: int(space.Max("batch")), iters: int(space.Max("iters")),
+		numTrain: space.NumTrain, float32: space.Precision == sgd.Float32, zca: space.Options.Preprocess == sgd.PreZCA,
+		keepBest: space.Options.KeepBest, slots: optimizerSlots(space.Options.Optimizer)}
+	if err := checkMemory(trainNeeds(shape), min(o.workers, space.NumTrials()), func(string) string { return ", the largest in the space" }); err != nil {
+		return err
+	}
 	logf := func(format string, args ...any) {
 		if !o.quiet {
 			fmt.Fprintf(stderr, format, args...)

@@ -141,6 +141,22 @@ func (o trainOptions) check() error {
 	return nil
 }
 
+// fromCheckpoint turns a usage error about a flag that was not passed, but
+// came from the config of --resume, into an error about the checkpoint:
+// the user did not write that value.
+func (o trainOptions) fromCheckpoint(err error) error {
+	var ue usageError
+	if o.resume == "" || !errors.As(err, &ue) {
+		return err
+	}
+	msg := ue.Error()
+	flag, _, ok := strings.Cut(strings.TrimPrefix(msg, "--"), " ")
+	if !strings.HasPrefix(msg, "--") || !ok || o.changed(flag) {
+		return err
+	}
+	return fmt.Errorf("--resume %s: its config is invalid: %s (a damaged checkpoint, or not written by nettrain train)", o.resume, msg)
+}
+
 // resumeFrom loads the checkpoint to resume and merges its config into o:
 // the run's own hyperparameters win, and a flag that contradicts one of
 // them is a usage error. --iters may grow; --data, --out and the output
@@ -217,9 +233,19 @@ func runTrain(ctx context.Context, o trainOptions, stdout, stderr io.Writer, e e
 	}
 	o.Data = dataDir(o.Data, e)
 	if err := o.check(); err != nil {
-		return err
+		return o.fromCheckpoint(err)
 	}
 	useThreads(o.threads, 1)
+	shape := runShape{hidden: o.Hidden, batch: o.Batch, iters: o.Iters, numTrain: o.NumTrain, float32: o.Precision == sgd.Float32,
+		zca: o.Preprocess == sgd.PreZCA, keepBest: o.KeepBest, slots: optimizerSlots(o.Optimizer)}
+	if err := checkMemory(trainNeeds(shape), 1, func(flag string) string {
+		if o.resume != "" && !o.changed(flag[2:]) {
+			return ", from the config of --resume " + o.resume
+		}
+		return ""
+	}); err != nil {
+		return err
+	}
 	// Fail now, not after the run, if an output cannot be written or would
 	// overwrite an input or another output.
 	if err := checkOutputs(o); err != nil {

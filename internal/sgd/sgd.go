@@ -166,6 +166,10 @@ type DivergedError struct {
 }
 
 func (e *DivergedError) Error() string {
+	if e.Iter == 1 {
+		// No step was taken: the initial weights alone give this loss.
+		return fmt.Sprintf("the loss of the initial weights is %v, before any step; they are too large: try a smaller --std, e.g. 1e-4", e.Loss)
+	}
 	return fmt.Sprintf("training diverged at iteration %d (loss %v); try a smaller learning rate, e.g. --lr %.3g", e.Iter, e.Loss, e.LR/10)
 }
 

@@ -192,8 +192,8 @@ func (s Space) Check() error {
 	if s.Mode != "grid" && s.Mode != "random" {
 		return fmt.Errorf("--mode is %q, want grid or random", s.Mode)
 	}
-	if s.Mode == "random" && s.Trials < 1 {
-		return fmt.Errorf("--trials is %d, want at least 1", s.Trials)
+	if s.Mode == "random" && (s.Trials < 1 || s.Trials > MaxTrials) {
+		return fmt.Errorf("--trials is %d, want 1..%d (each trial is a training run)", s.Trials, MaxTrials)
 	}
 	for _, name := range Names {
 		p, ok := s.Params[name]
@@ -210,9 +210,22 @@ func (s Space) Check() error {
 			}
 		}
 		if s.Mode == "grid" {
+			if p.IsRange() && p.N > MaxTrials {
+				return fmt.Errorf("--%s %s: %d points, want at most %d", flagName(name), p, p.N, MaxTrials)
+			}
 			if _, err := p.grid(); err != nil {
 				return fmt.Errorf("--%s %s: %v", flagName(name), p, err)
 			}
+		}
+	}
+	if s.Mode == "grid" {
+		n := 1
+		for _, name := range Names {
+			g, _ := s.Params[name].grid()
+			if n > MaxTrials/len(g) {
+				return fmt.Errorf("the grid has more than %d trials (each a training run); give fewer values", MaxTrials)
+			}
+			n *= len(g)
 		}
 	}
 	if p := s.Options.Preprocess; p != "" && p != sgd.PreMean && p != sgd.PreChannel && p != sgd.PreZCA {
@@ -247,6 +260,24 @@ func checkValue(name string, v float64) error {
 		return fmt.Errorf("--%s takes %v, out of range", flagName(name), v)
 	}
 	return nil
+}
+
+// MaxTrials bounds a sweep: a million training runs is more than any
+// machine or cluster here runs, and more would only fill memory with
+// their plans.
+const MaxTrials = 1_000_000
+
+// Max returns the largest value hyperparameter name takes in s.
+func (s Space) Max(name string) float64 {
+	p := s.Params[name]
+	if p.IsRange() {
+		return p.Hi
+	}
+	m := math.Inf(-1)
+	for _, v := range p.Values {
+		m = max(m, v)
+	}
+	return m
 }
 
 // NumTrials returns the number of trials: the grid's size, or Trials.

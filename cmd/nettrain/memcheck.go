@@ -1,0 +1,105 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/nettrain/nettrain/internal/cifar"
+	"github.com/nettrain/nettrain/internal/sgd"
+	"github.com/nettrain/nettrain/internal/sysmem"
+)
+
+// memNeed is one part of what a run holds in memory, and the flag that
+// sizes it.
+type memNeed struct {
+	flag   string
+	what   string
+	bytes  float64
+	shared bool // one copy for every trial at once (the data)
+}
+
+// runShape is what sizes a run's memory.
+type runShape struct {
+	hidden, batch, iters, numTrain int
+	float32, zca, keepBest         bool
+	slots                          int // optimizer state: 0 sgd, 1 momentum, 2 adam
+}
+
+// optimizerSlots is how many parameter-sized arrays an optimizer keeps.
+func optimizerSlots(name string) int {
+	switch name {
+	case sgd.Momentum, sgd.Nesterov:
+		return 1
+	case sgd.Adam:
+		return 2
+	}
+	return 0
+}
+
+// trainNeeds estimates, from above, what one training run holds: the
+// float64 weights and the folded copy that is saved, the weights and
+// gradients in the training precision, the optimizer's state (and its
+// float64 copy in the checkpoint), the best epoch's weights with
+// --keep-best; a minibatch with its activations; the loss of every
+// iteration; and the data (uint8 pixels, and a float32 whitened copy and
+// the 3072x3072 matrices of the fit with ZCA).
+func trainNeeds(r runShape) []memNeed {
+	d, c := float64(cifar.D), float64(cifar.Classes)
+	h, b := float64(r.hidden), float64(r.batch)
+	params := d*h + h + h*c + c
+	t := 8.0
+	if r.float32 {
+		t = 4
+	}
+	// Measured (hidden 20000, float32): 24 bytes a parameter with sgd, as
+	// counted here; 63 with adam, whose state is also copied to float64 and
+	// encoded for the checkpoint: counted as 72.
+	copies := 8 + 8 + 2*t + float64(r.slots)*(t+16)
+	if r.slots > 0 {
+		copies += 8
+	}
+	if r.keepBest {
+		copies += 8
+	}
+	data := float64(r.numTrain+2*cifar.RecordsPerBatch) * d
+	if r.zca {
+		data += float64(r.numTrain)*d*4 + 8*d*d*8
+	}
+	return []memNeed{
+		{"--hidden", "the weights, their gradients and optimizer state", params * copies, false},
+		{"--batch", "a minibatch and its activations", b * (d*(8+t) + (3*h+2*c)*t*2), false},
+		{"--iters", "the loss of every iteration", float64(r.iters) * 16, false},
+		{"--num-train", "the data", data, true},
+	}
+}
+
+// checkMemory refuses a run that cannot fit: what it needs against what
+// the machine (or its cgroup) has available, naming the largest part's
+// flag. Where the machine cannot tell, it lets the run try.
+func checkMemory(needs []memNeed, times int, note func(flag string) string) error {
+	avail, ok := sysmem.Available()
+	if !ok {
+		return nil
+	}
+	var total float64
+	big := needs[0]
+	for _, n := range needs {
+		if !n.shared {
+			n.bytes *= float64(times)
+		}
+		total += n.bytes
+		if n.bytes > big.bytes {
+			big = n
+		}
+	}
+	// Leave a tenth for the runtime, the page cache and the rest.
+	if total <= 0.9*float64(avail) {
+		return nil
+	}
+	also, fewer := "", ""
+	if times > 1 {
+		also = fmt.Sprintf(" for %d trials at once (--workers)", times)
+		fewer = " or fewer --workers"
+	}
+	return fmt.Errorf("not enough memory: this needs about %s%s, %s of it for %s (%s%s), and this machine has %s available; choose a smaller %s%s",
+		sysmem.Format(uint64(total)), also, sysmem.Format(uint64(big.bytes)), big.what, big.flag, note(big.flag), sysmem.Format(avail), big.flag, fewer)
+}
