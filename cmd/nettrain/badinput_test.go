@@ -215,6 +215,8 @@ func TestBadInput(t *testing.T) {
 		{"sizes: a checkpoint's batch 1e8", []string{"train", "--resume", bigBatch, "--iters", "5", "--data", good, "--out", filepath.Join(tmp, "r.npz")}, 1, []string{"choose a smaller --batch", "from the config of --resume " + bigBatch}},
 		{"resume: a checkpoint's lr -1", []string{"train", "--resume", badLR, "--iters", "5", "--data", good, "--out", filepath.Join(tmp, "r.npz")}, 1, []string{"--resume " + badLR + ": its config is invalid: --lr is -1"}},
 		{"diverged: --std 1e308", trainOn(good, "--std", "1e308", "-q"), 1, []string{"initial weights", "smaller --std"}},
+		{"flags: --save-every 0", trainOn(good, "--save-every", "0"), 2, []string{"--save-every", "want a number of iterations"}},
+		{"flags: --save-every soon", trainOn(good, "--save-every", "soon"), 2, []string{"--save-every", "a duration such as 10m"}},
 		{"flags: gradcheck hidden 0", []string{"gradcheck", "--hidden", "0"}, 2, []string{"--hidden is 0"}},
 		{"flags: gradcheck tol negative", []string{"gradcheck", "--tol", "-1"}, 2, []string{"--tol is -1"}},
 	} {

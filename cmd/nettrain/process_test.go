@@ -442,3 +442,61 @@ func TestMetricsFailureKeepsTheModel(t *testing.T) {
 		t.Errorf("metrics file has %d lines; the limit should have stopped it in the middle", len(lines))
 	}
 }
+
+// --save-every: SIGKILL (no chance to save) in the middle of a run with
+// momentum, dropout, flips and --keep-best; --resume from the last periodic
+// checkpoint ends bit for bit where an uninterrupted run ends, and the kill
+// lost at most the iterations since that checkpoint.
+func TestSaveEveryThenKill(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: skipping process tests")
+	}
+	bin, data := nettrainBinary(t), fullSizeData(t)
+	tmp := t.TempDir()
+	args := func(out string, extra ...string) []string {
+		return append([]string{"train", "--data", data, "--hidden", "32", "--batch", "50", "--iters", "800", "--num-train", "2000",
+			"--num-val", "200", "--lr", "1e-3", "--optimizer", "momentum", "--dropout", "0.3", "--flip", "--keep-best", "--seed", "7",
+			"--quiet", "--out", out}, extra...)
+	}
+	a := filepath.Join(tmp, "a.npz")
+	cmd := exec.Command(bin, args(a, "--save-every", "50", "--metrics", a+".jsonl")...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	if !waitForIter(t, a+".jsonl", 230, done) {
+		t.Fatal("the run ended before it could be killed")
+	}
+	cmd.Process.Kill()
+	<-done
+	ck, err := model.Load(a)
+	if err != nil {
+		t.Fatalf("no periodic checkpoint after the kill: %v", err)
+	}
+	var meta runMeta
+	json.Unmarshal(ck.Meta, &meta)
+	if meta.State.Iter < 200 || meta.State.Iter%50 != 0 || meta.State.Complete {
+		t.Fatalf("periodic checkpoint state %+v, want a multiple of 50 from 200 on", meta.State)
+	}
+	t.Logf("killed; the last periodic checkpoint is at iteration %d", meta.State.Iter)
+	if out, err := exec.Command(bin, "train", "--resume", a, "--data", data, "--quiet").CombinedOutput(); err != nil {
+		t.Fatalf("resume: %v\n%s", err, out)
+	}
+	b := filepath.Join(tmp, "b.npz")
+	if out, err := exec.Command(bin, args(b)...).CombinedOutput(); err != nil {
+		t.Fatalf("uninterrupted run: %v\n%s", err, out)
+	}
+	ra, _ := model.Load(a)
+	rb, _ := model.Load(b)
+	for k, p := range ra.Net.Params() {
+		if !equalBits(p, rb.Net.Params()[k]) {
+			t.Fatalf("%s differs between the resumed and the uninterrupted run", model.ParamNames[k])
+		}
+	}
+	for name, v := range rb.Extra {
+		if !equalBits(v, ra.Extra[name]) {
+			t.Errorf("state %s differs", name)
+		}
+	}
+}

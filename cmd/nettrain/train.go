@@ -11,6 +11,8 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -23,6 +25,7 @@ import (
 )
 
 type trainOptions struct {
+	saveEvery saveEvery
 	runConfig
 	out     string
 	metrics string
@@ -90,6 +93,7 @@ uninterrupted run would have.`,
 	f.IntVar(&opts.Patience, "patience", 0, "stop after this many epochs without a better validation accuracy (0: never)")
 	f.StringVarP(&opts.out, "out", "o", "nettrain-model.npz", "where to save the model (.npz; with --resume, default the resumed file)")
 	f.StringVar(&opts.metrics, "metrics", "", "stream metrics to this file as JSON Lines (appended to with --resume)")
+	f.Var(&opts.saveEvery, "save-every", "also save a resumable checkpoint to --out every N iterations or every duration (500, 10m), so that a kill loses at most that much")
 	f.StringVar(&opts.resume, "resume", "", "carry on training from this checkpoint")
 	f.StringVar(&opts.plots, "plots", "", "write loss.png, accuracy.png and weights.png into this directory")
 	f.BoolVar(&opts.test, "test", false, "also report accuracy on the test split")
@@ -138,6 +142,31 @@ func (o trainOptions) check() error {
 	if o.out == "" {
 		return usageErrorf("--out is empty, want a file name such as model.npz")
 	}
+	return nil
+}
+
+// saveEvery is --save-every: a number of iterations, or a duration.
+type saveEvery struct {
+	iters int
+	every time.Duration
+	text  string
+}
+
+func (s *saveEvery) String() string { return s.text }
+func (s *saveEvery) Type() string   { return "N|duration" }
+func (s *saveEvery) Set(v string) error {
+	if n, err := strconv.Atoi(v); err == nil {
+		if n < 1 {
+			return fmt.Errorf("want a number of iterations >= 1 or a duration such as 10m")
+		}
+		*s = saveEvery{iters: n, text: v}
+		return nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return fmt.Errorf("want a number of iterations such as 500 or a duration such as 10m")
+	}
+	*s = saveEvery{every: d, text: v}
 	return nil
 }
 
@@ -366,6 +395,41 @@ func runTrain(ctx context.Context, o trainOptions, stdout, stderr io.Writer, e e
 			}
 		},
 	}
+	// saveState writes a checkpoint that --resume carries on from exactly:
+	// at a signal, and every --save-every.
+	saveState := func(net *model.Net, hist sgd.History, state runState, allEpochs []sgd.Epoch) error {
+		state.BestValAcc, state.BestEpoch, state.SinceBest = hist.State.BestValAcc, hist.State.BestEpoch, hist.State.SinceBest
+		meta, err := json.Marshal(runMeta{Nettrain: version(), Config: o.runConfig, State: state, Classes: ds.Classes, Epochs: allEpochs})
+		if err != nil {
+			return err
+		}
+		return model.Save(o.out, &model.Checkpoint{Net: data.Fold(net), Mean: mean, Meta: meta, Extra: sgd.StateArrays(net, data, cfg, hist.State)})
+	}
+	if o.saveEvery.iters > 0 || o.saveEvery.every > 0 {
+		last := time.Now()
+		hooks.Snapshot = func(it int) bool {
+			if o.saveEvery.iters > 0 {
+				return it%o.saveEvery.iters == 0
+			}
+			return time.Since(last) >= o.saveEvery.every
+		}
+		hooks.Save = func(net *model.Net, hist sgd.History) error {
+			it := cfg.Start + len(hist.Loss)
+			if err := saveState(net, hist, runState{Iter: it}, append(slices.Clone(epochs), hist.Epochs...)); err != nil {
+				return fmt.Errorf("--save-every: saving %s at iteration %d: %w", o.out, it, err)
+			}
+			last = time.Now()
+			if metrics != nil && metricsErr == nil {
+				metricsErr = metrics.write(struct {
+					Event string `json:"event"`
+					Iter  int    `json:"iter"`
+					Model string `json:"model"`
+				}{"checkpoint", it, o.out})
+				warnMetrics(it)
+			}
+			return nil
+		}
+	}
 	trainStart := time.Now()
 	graceful.Store(true) // from here a signal stops after the iteration and saves
 	hist, err := sgd.Train(ctx, net, data, cfg, hooks)
@@ -379,13 +443,7 @@ func runTrain(ctx context.Context, o trainOptions, stdout, stderr io.Writer, e e
 	case interrupted:
 		// Save what there is, so that --resume carries on exactly.
 		state.Interrupted = true
-		state.BestValAcc, state.BestEpoch, state.SinceBest = hist.State.BestValAcc, hist.State.BestEpoch, hist.State.SinceBest
-		meta, merr := json.Marshal(runMeta{Nettrain: version(), Config: o.runConfig, State: state, Classes: ds.Classes, Epochs: epochs})
-		if merr != nil {
-			return merr
-		}
-		ck := &model.Checkpoint{Net: data.Fold(net), Mean: mean, Meta: meta, Extra: sgd.StateArrays(net, data, cfg, hist.State)}
-		if serr := model.Save(o.out, ck); serr != nil {
+		if serr := saveState(net, hist, state, epochs); serr != nil {
 			return fmt.Errorf("interrupted, and the checkpoint could not be saved: %w", serr)
 		}
 		if metrics != nil {

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 )
 
 // WriteAtomic writes path through write: to a temporary file in the same
@@ -17,6 +18,7 @@ import (
 // synced so that the rename survives a crash. On any error the temporary file
 // is removed and path is left as it was.
 func WriteAtomic(path string, write func(w io.Writer) error) (err error) {
+	removeStaleTemps(path)
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
@@ -60,6 +62,23 @@ func syncDir(dir string) error {
 		return fmt.Errorf("sync %s: %w", dir, err)
 	}
 	return nil
+}
+
+// staleTemp is how old a temporary file of WriteAtomic must be before a
+// later write to the same path removes it: one left by a process killed in
+// the middle of a save. No save takes an hour; a live one is younger.
+const staleTemp = time.Hour
+
+// removeStaleTemps removes the temporary files of earlier writes to path
+// that were never renamed (SIGKILL, a second signal, a crash): without
+// this, each left up to a checkpoint's size of hidden junk forever.
+func removeStaleTemps(path string) {
+	old, _ := filepath.Glob(filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*"))
+	for _, name := range old {
+		if st, err := os.Lstat(name); err == nil && st.Mode().IsRegular() && time.Since(st.ModTime()) > staleTemp {
+			os.Remove(name)
+		}
+	}
 }
 
 // OpenRegular opens name for reading and fails unless it is a regular file

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 func TestWriteAtomic(t *testing.T) {
@@ -42,5 +43,30 @@ func TestWriteAtomic(t *testing.T) {
 	}
 	if err := WriteAtomic(filepath.Join(dir, "no", "f"), write("x")); err == nil {
 		t.Error("write into a missing directory succeeded")
+	}
+}
+
+// A temporary file that a killed save left is removed by the next write to
+// the same path once it is an hour old; a fresh one (a save under way) and
+// other files stay.
+func TestWriteAtomicRemovesStaleTemps(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "m.npz")
+	stale := filepath.Join(dir, ".m.npz.tmp-111")
+	fresh := filepath.Join(dir, ".m.npz.tmp-222")
+	other := filepath.Join(dir, ".other.npz.tmp-333")
+	for _, p := range []string{stale, fresh, other} {
+		os.WriteFile(p, []byte("partial"), 0o644)
+	}
+	old := time.Now().Add(-2 * time.Hour)
+	os.Chtimes(stale, old, old)
+	os.Chtimes(other, old, old)
+	if err := WriteAtomic(path, func(w io.Writer) error { _, err := io.WriteString(w, "x"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	for p, want := range map[string]bool{stale: false, fresh: true, other: true} {
+		if _, err := os.Stat(p); (err == nil) != want {
+			t.Errorf("%s: exists %v, want %v", filepath.Base(p), err == nil, want)
+		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 
 	"github.com/nettrain/nettrain/internal/cifar"
 	"github.com/nettrain/nettrain/internal/model"
@@ -156,6 +157,14 @@ type History struct {
 type Hooks struct {
 	Iter  func(iter int, loss float64) // after each iteration, iter 1-based
 	Epoch func(e Epoch)                // after each epoch's record
+
+	// Snapshot, if set, is asked after each iteration (and its epoch
+	// record) whether to take a snapshot there; if it says so, Save gets
+	// the net and State as Train would return them had it stopped there,
+	// and the history so far, so that a checkpoint of them resumes exactly.
+	// Training waits for Save; what it gets is its own.
+	Snapshot func(iter int) bool
+	Save     func(net *model.Net, hist History) error
 }
 
 // DivergedError reports a loss that stopped being a finite number.
@@ -235,19 +244,28 @@ func train[T model.Float](ctx context.Context, net *model.Net, data Data, c Conf
 			return hist, err
 		}
 	}
-	defer func() {
-		if c.KeepBest && st.Best != nil && err == nil {
+	// snapshot writes into n the weights Train ends with, as of now, and
+	// returns the State to resume from.
+	snapshot := func(n *model.Net, keepBest bool) State {
+		s := st
+		if keepBest && c.KeepBest && st.Best != nil {
 			// End on the best epoch's weights, keeping the last for a resume.
-			st.Last = model.Zeros(d, h, k)
-			model.SetFrom(st.Last, raw)
-			for i, p := range net.Params() {
+			s.Last = model.Zeros(d, h, k)
+			model.SetFrom(s.Last, raw)
+			for i, p := range n.Params() {
 				copy(p, st.Best.Params()[i])
 			}
 		} else {
-			model.SetFrom(net, raw)
+			model.SetFrom(n, raw)
 		}
-		st.Slots = opt.save()
-		hist.State = st
+		if st.Best != nil {
+			s.Best = st.Best.Clone()
+		}
+		s.Slots = opt.save()
+		return s
+	}
+	defer func() {
+		hist.State = snapshot(net, err == nil)
 	}()
 	dense, err := checkDense[T](data)
 	if err != nil {
@@ -379,6 +397,16 @@ func train[T model.Float](ctx context.Context, net *model.Net, data Data, c Conf
 				hist.Stopped = true
 				free <- mb
 				return hist, nil
+			}
+		}
+		if hooks.Snapshot != nil && it < c.Iters && hooks.Snapshot(it) {
+			snap := model.Zeros(d, h, k)
+			sh := hist
+			sh.Loss, sh.Epochs = slices.Clone(hist.Loss), slices.Clone(hist.Epochs)
+			sh.State = snapshot(snap, true)
+			if err := hooks.Save(snap, sh); err != nil {
+				free <- mb
+				return hist, err
 			}
 		}
 		free <- mb
