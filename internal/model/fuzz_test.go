@@ -2,6 +2,8 @@ package model_test
 
 import (
 	"bytes"
+	"encoding/binary"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -52,4 +54,60 @@ func FuzzRead(f *testing.F) {
 			}
 		}
 	})
+}
+
+// FuzzReadEntries: an npz of several entries built from the fuzzer's bytes
+// (names drawn from the checkpoint's arrays with repeats, npy contents cut
+// and mixed, stored or deflated) and then, if the first byte says so, more
+// central-directory entries pointing at the first entry's bytes, the crafted
+// file that once inflated one stream per entry. Read returns, within
+// memory, and what it accepts has consistent shapes.
+func FuzzReadEntries(f *testing.F) {
+	var buf bytes.Buffer
+	model.Write(&buf, &model.Checkpoint{Net: model.Zeros(4, 2, 3), Mean: make([]float64, 4)})
+	good := buf.Bytes()
+	f.Add(byte(0), good)
+	f.Add(byte(7), good)
+	f.Add(byte(40), good[:len(good)/2])
+	f.Fuzz(func(t *testing.T, extra byte, b []byte) {
+		npz := withSharedEntries(b, int(extra%64))
+		ck, err := model.Read(bytes.NewReader(npz), int64(len(npz)))
+		if err != nil {
+			return
+		}
+		d, h, c := ck.Net.Dims()
+		if len(ck.Net.B1) != h || len(ck.Net.B2) != c || len(ck.Mean) != d {
+			t.Fatalf("inconsistent shapes: D %d H %d C %d, b1 %d b2 %d mean %d", d, h, c, len(ck.Net.B1), len(ck.Net.B2), len(ck.Mean))
+		}
+	})
+}
+
+// withSharedEntries appends n central-directory records that point at the
+// first entry of the zip in b (if b is a zip at all), fixing the end
+// record; other bytes come back as they are.
+func withSharedEntries(b []byte, n int) []byte {
+	eocd := bytes.LastIndex(b, []byte("PK\x05\x06"))
+	if n == 0 || eocd < 0 || len(b)-eocd < 22 {
+		return b
+	}
+	cdOff := int(binary.LittleEndian.Uint32(b[eocd+16:]))
+	if cdOff < 0 || cdOff+46 > eocd {
+		return b
+	}
+	first := b[cdOff : cdOff+46]
+	out := append([]byte{}, b[:eocd]...)
+	for i := range n {
+		rec := append([]byte{}, first...)
+		name := fmt.Sprintf("e%03d.npy", i)
+		binary.LittleEndian.PutUint16(rec[28:], uint16(len(name)))
+		binary.LittleEndian.PutUint16(rec[30:], 0)
+		binary.LittleEndian.PutUint16(rec[32:], 0)
+		out = append(append(out, rec...), name...)
+	}
+	end := append([]byte{}, b[eocd:eocd+22]...)
+	total := binary.LittleEndian.Uint16(end[10:]) + uint16(n)
+	binary.LittleEndian.PutUint16(end[8:], total)
+	binary.LittleEndian.PutUint16(end[10:], total)
+	binary.LittleEndian.PutUint32(end[12:], uint32(len(out)-cdOff))
+	return append(out, end...)
 }
