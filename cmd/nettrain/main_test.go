@@ -306,15 +306,22 @@ func TestTrainOptions(t *testing.T) {
 			t.Fatalf("%v: exit %d %s", extra, r.code, r.stderr)
 		}
 		var res runResults
-		json.Unmarshal([]byte(r.stdout), &res)
+		if err := json.Unmarshal([]byte(r.stdout), &res); err != nil || res.Iters != 30 {
+			t.Fatalf("%v: --json output %q: %v", extra, r.stdout, err)
+		}
 		r = runCmd(t, testEnv(), "eval", "--model", out, "--data", data, "--json")
 		var ev evalResult
 		if err := json.Unmarshal([]byte(r.stdout), &ev); err != nil || ev.Accuracy != res.ValAcc {
 			t.Errorf("%v: eval %v, train said %v (%v %s)", extra, ev.Accuracy, res.ValAcc, err, r.stderr)
 		}
-		ck, _ := model.Load(out)
+		ck, err := model.Load(out)
+		if err != nil {
+			t.Fatalf("%v: %v", extra, err)
+		}
 		var meta runMeta
-		json.Unmarshal(ck.Meta, &meta)
+		if err := json.Unmarshal(ck.Meta, &meta); err != nil {
+			t.Fatalf("%v: metadata: %v", extra, err)
+		}
 		if meta.Config.Optimizer != extra[slices.Index(extra, "--optimizer")+1] {
 			t.Errorf("%v: meta config %+v", extra, meta.Config)
 		}

@@ -88,6 +88,7 @@ Results go to stdout, progress and logs to stderr. Exit status: 0 success,
 	root.AddCommand(
 		newTrainCmd(e),
 		newEvalCmd(e),
+		newPredictCmd(e),
 		newGradcheckCmd(e),
 		newDataCmd(e),
 		newSweepCmd(e),

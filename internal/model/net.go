@@ -1,6 +1,7 @@
 package model
 
 import (
+	"math"
 	"math/rand/v2"
 
 	"gonum.org/v1/gonum/mat"
@@ -91,6 +92,30 @@ func (n *Net) Scores(dst []float64, ws *Workspace[float64], x []float64) []float
 		panic("model: Scores: dst has the wrong shape")
 	}
 	copy(dst, ws.scores)
+	return dst
+}
+
+// Probabilities writes the softmax of the class scores of each row of x, a
+// row-major (N, D) slice, into dst, a row-major (N, C) slice, and returns
+// dst; nil dst allocates. Each row sums to 1.
+func (n *Net) Probabilities(dst []float64, ws *Workspace[float64], x []float64) []float64 {
+	dst = n.Scores(dst, ws, x)
+	_, _, c := n.Dims()
+	for i := 0; i < len(dst); i += c {
+		row := dst[i : i+c]
+		m := row[0]
+		for _, s := range row {
+			m = max(m, s)
+		}
+		var sum float64
+		for j, s := range row {
+			row[j] = math.Exp(s - m) // the max subtracted: no overflow
+			sum += row[j]
+		}
+		for j := range row {
+			row[j] /= sum
+		}
+	}
 	return dst
 }
 

@@ -51,15 +51,6 @@ func WriteFile(path string, draw func(io.Writer) error) error {
 	return nil
 }
 
-func savePNG(w io.Writer, p *plot.Plot, width, height vg.Length) error {
-	wt, err := p.WriterTo(width, height, "png")
-	if err != nil {
-		return err
-	}
-	_, err = wt.WriteTo(w)
-	return err
-}
-
 // Smooth returns the exponential moving average of v with the given
 // weight on the past (0.98 makes a curve readable over thousands of
 // iterations), debiased at the start as in Adam.
