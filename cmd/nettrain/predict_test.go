@@ -3,8 +3,8 @@ package main
 import (
 	"bytes"
 	"encoding/binary"
-	"hash/crc32"
 	"encoding/json"
+	"hash/crc32"
 	"image"
 	"image/jpeg"
 	"image/png"
