@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -117,7 +116,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, e env) in
 	fmt.Fprintf(stderr, "nettrain: %v\n", err)
 	var ue usageError
 	switch {
-	case errors.As(err, &ue) || strings.HasPrefix(err.Error(), "unknown command"):
+	case errors.As(err, &ue):
 		fmt.Fprintf(stderr, "Run '%s --help' for usage.\n", cmd.CommandPath())
 		return exitUsage
 	case errors.Is(err, errInterrupted) || errors.Is(err, context.Canceled):

@@ -165,7 +165,7 @@ func TestSweepKilledThenResumed(t *testing.T) {
 	}
 	bin, data := nettrainBinary(t), fullSizeData(t)
 	dir := filepath.Join(t.TempDir(), "sw")
-	args := []string{"sweep", "--data", data, "--out", dir, "--trials", "10", "--hidden", "32", "--iters", "150", "--batch", "50",
+	args := []string{"sweep", "--data", data, "--out", dir, "--trials", "30", "--hidden", "32", "--iters", "150", "--batch", "50",
 		"--num-train", "2000", "--num-val", "100", "--workers", "1"}
 	cmd := exec.Command(bin, args...)
 	if err := cmd.Start(); err != nil {
@@ -187,25 +187,27 @@ func TestSweepKilledThenResumed(t *testing.T) {
 	cmd.Process.Signal(syscall.SIGKILL)
 	cmd.Wait()
 	before, _, _ := sweep.ReadResults(results)
-	if len(before) >= 10 {
-		t.Skip("the sweep finished before the kill landed")
+	// 3 of 30 trials were on disk when the kill was sent: the rest take
+	// seconds, the kill a millisecond, so the test cannot pass vacuously.
+	if len(before) < 3 || len(before) >= 30 {
+		t.Fatalf("%d results after the kill, want 3..29", len(before))
 	}
 	out, err := exec.Command(bin, args...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("rerun: %v\n%s", err, out)
 	}
-	if n := strings.Count(string(out), "\ntrial "); n != 10-len(before) {
-		t.Errorf("the rerun trained %d trials, want %d (10 less the %d finished)\n%s", n, 10-len(before), len(before), out)
+	if n := strings.Count(string(out), "\ntrial "); n != 30-len(before) {
+		t.Errorf("the rerun trained %d trials, want %d (30 less the %d finished)\n%s", n, 30-len(before), len(before), out)
 	}
 	after, _, _ := sweep.ReadResults(results)
 	seen := map[int]int{}
 	for _, r := range after {
 		seen[r.Trial]++
 	}
-	if len(after) != 10 || len(seen) != 10 {
-		t.Errorf("%d results for %d distinct trials after the rerun, want 10 and 10", len(after), len(seen))
+	if len(after) != 30 || len(seen) != 30 {
+		t.Errorf("%d results for %d distinct trials after the rerun, want 30 and 30", len(after), len(seen))
 	}
-	t.Logf("killed after %d finished trials; the rerun trained the other %d", len(before), 10-len(before))
+	t.Logf("killed after %d finished trials; the rerun trained the other %d", len(before), 30-len(before))
 }
 
 // A shared sweep directory with planted results: a line whose checkpoint

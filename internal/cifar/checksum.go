@@ -16,7 +16,13 @@ var OfficialMD5 = map[string]string{
 }
 
 // BatchFiles are the names of the binary batch files in order.
-var BatchFiles = []string{"data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin", "data_batch_4.bin", "data_batch_5.bin", "test_batch.bin"}
+var BatchFiles = func() []string {
+	names := make([]string, TrainBatches+1)
+	for i := range names {
+		names[i] = BatchName(i, false)
+	}
+	return names
+}()
 
 // Checksums returns the MD5 of each batch as the binary file would hold it
 // (label byte, then pixels, per record), keyed by binary file name, whatever

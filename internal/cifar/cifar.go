@@ -34,7 +34,7 @@ const (
 const TestFile = "test_batch.bin"
 
 // TrainFile returns the name of training batch i, 1-based as on disk.
-func TrainFile(i int) string { return fmt.Sprintf("data_batch_%d.bin", i) }
+func TrainFile(i int) string { return BatchName(i-1, false) }
 
 // DefaultClassNames are the ten CIFAR-10 classes in label order, used when the
 // directory has no batches.meta.txt.
@@ -147,9 +147,10 @@ func (l Loader) newDataset(path, format string) *Dataset {
 	}
 }
 
-// batchName returns the file name of batch i: data_batch_1 .. 5 for i in
-// 0..4, test_batch for 5, with .bin in the binary version.
-func batchName(i int, python bool) string {
+// BatchName returns the file name of batch i: data_batch_1 .. 5 for i in
+// 0..4, test_batch for 5, with .bin in the binary version. Every name of a
+// batch file comes from here.
+func BatchName(i int, python bool) string {
 	name := "test_batch"
 	if i < TrainBatches {
 		name = fmt.Sprintf("data_batch_%d", i+1)
@@ -172,7 +173,7 @@ func (l Loader) loadDir(dir, format string) (*Dataset, error) {
 	ds := l.newDataset(dir, format)
 	python := format == FormatPythonDir
 	for i := range TrainBatches + 1 {
-		if err := readBatchFile(ds.batch(i), filepath.Join(dir, batchName(i, python)), python); err != nil {
+		if err := readBatchFile(ds.batch(i), filepath.Join(dir, BatchName(i, python)), python); err != nil {
 			return nil, err
 		}
 	}
@@ -244,7 +245,7 @@ func (l Loader) loadTarGz(path string) (*Dataset, error) {
 			}
 			continue
 		}
-		i := slices.IndexFunc([]int{0, 1, 2, 3, 4, 5}, func(i int) bool { return batchName(i, python) == name })
+		i := slices.IndexFunc([]int{0, 1, 2, 3, 4, 5}, func(i int) bool { return BatchName(i, python) == name })
 		if i < 0 {
 			continue // readme.html and the like
 		}
@@ -273,7 +274,7 @@ func (l Loader) loadTarGz(path string) (*Dataset, error) {
 	}
 	for i, ok := range found {
 		if !ok {
-			return nil, fmt.Errorf("cifar: %s has no %s (truncated download?): %s", path, batchName(i, ds.Format == FormatPythonTarGz), GetDataHint)
+			return nil, fmt.Errorf("cifar: %s has no %s (truncated download?): %s", path, BatchName(i, ds.Format == FormatPythonTarGz), GetDataHint)
 		}
 	}
 	return ds, nil

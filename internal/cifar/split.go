@@ -16,9 +16,6 @@ type Sizes struct {
 	Test  int // the first Test test images
 }
 
-// DefaultSizes are cs231n's split sizes.
-var DefaultSizes = Sizes{Train: DefaultNumTrain, Val: DefaultNumVal, Test: DefaultNumTest}
-
 // Splits are the three splits of a dataset; they share the dataset's memory.
 type Splits struct {
 	Train, Val, Test Set

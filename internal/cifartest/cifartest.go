@@ -5,7 +5,6 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
-	"fmt"
 	"maps"
 	"math/rand/v2"
 	"os"
@@ -82,14 +81,14 @@ func write(t testing.TB, path string, b []byte) {
 func Files(train, test cifar.Set, per int, python bool) map[string][]byte {
 	files := map[string][]byte{}
 	for i := range cifar.TrainBatches + 1 {
-		s, name := test, "test_batch"
+		s, name := test, cifar.BatchName(i, python)
 		if i < cifar.TrainBatches {
-			s, name = train.Slice(i*per, (i+1)*per), fmt.Sprintf("data_batch_%d", i+1)
+			s = train.Slice(i*per, (i+1)*per)
 		}
 		if python {
 			files[name] = Pickle(s, name)
 		} else {
-			files[name+".bin"] = Records(s)
+			files[name] = Records(s)
 		}
 	}
 	if python {

@@ -11,8 +11,8 @@ import (
 )
 
 // Float is the element type of the fast path: float32 for speed, float64
-// for the reference precision.
-type Float interface{ ~float32 | ~float64 }
+// for the reference precision; the matrix products' own constraint.
+type Float = gemm.Float
 
 // Raw is a net's parameters as flat row-major slices in precision T, the
 // form the fast path works on. A Raw[float64] made by Net.Raw shares the

@@ -18,21 +18,13 @@ type optimizer[T model.Float] struct {
 }
 
 func newOptimizer[T model.Float](r *model.Raw[T], c Config) *optimizer[T] {
-	o := &optimizer[T]{kind: c.Optimizer, mu: c.Momentum, beta1: c.Beta1, beta2: c.Beta2, eps: c.Eps}
+	// Adam's constants are the paper's (and PyTorch's) defaults.
+	o := &optimizer[T]{kind: c.Optimizer, mu: c.Momentum, beta1: 0.9, beta2: 0.999, eps: 1e-8}
 	if o.kind == "" {
 		o.kind = SGD
 	}
 	if o.mu == 0 {
 		o.mu = 0.9
-	}
-	if o.beta1 == 0 {
-		o.beta1 = 0.9
-	}
-	if o.beta2 == 0 {
-		o.beta2 = 0.999
-	}
-	if o.eps == 0 {
-		o.eps = 1e-8
 	}
 	for i, p := range r.Params() {
 		switch o.kind {

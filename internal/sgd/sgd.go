@@ -34,9 +34,6 @@ type Config struct {
 	// Beyond cs231n's SGD; the zero values keep its behaviour exactly.
 	Optimizer string  // "sgd" (also ""), "momentum", "nesterov" or "adam", as cs231n's optim.py
 	Momentum  float64 // of momentum and nesterov; 0 means 0.9
-	Beta1     float64 // of adam; 0 means 0.9
-	Beta2     float64 // of adam; 0 means 0.999
-	Eps       float64 // of adam; 0 means 1e-8
 	Schedule  string  // "step" (also ""): LR *= LRDecay after each epoch; "cosine": LR*(1+cos(pi*(it-1)/Iters))/2
 	// ScheduleIters, if not 0, replaces Iters in the cosine schedule: a run
 	// cut short (a sweep's halving rung) follows the longer run's schedule.
