@@ -3,7 +3,6 @@ package model
 import (
 	"sync"
 
-	"github.com/nettrain/nettrain/internal/cifar"
 	"github.com/nettrain/nettrain/internal/gemm"
 )
 
@@ -11,6 +10,14 @@ import (
 // derived from the number of workers, so that the predictions are the same
 // however many goroutines run.
 const chunkRows = 500
+
+// Images is a set of images as bytes, one row of D pixels each, the way
+// the data layer holds them (cifar.Set is one). The net knows nothing else
+// of where they come from.
+type Images interface {
+	N() int
+	Row(i int) []uint8
+}
 
 // Scorer predicts the classes of whole image sets, chunks of images in
 // parallel, one float buffer and Workspace per worker. It keeps its buffers
@@ -22,21 +29,20 @@ type Scorer[T Float] struct {
 
 type scoreWorker[T Float] struct {
 	x  []T
-	y  []uint8
 	ws Workspace[T]
 }
 
 // PredictSet writes the predicted class of every image of s, with mean
 // subtracted, into dst and returns it; nil dst allocates.
-func (sc *Scorer[T]) PredictSet(r *Raw[T], dst []uint8, s cifar.Set, mean []float64) []uint8 {
+func (sc *Scorer[T]) PredictSet(r *Raw[T], dst []uint8, s Images, mean []float64) []uint8 {
 	if dst == nil {
 		dst = make([]uint8, s.N())
 	}
 	if len(dst) != s.N() {
 		panic("model: PredictSet: dst has the wrong length")
 	}
-	if r.D != cifar.D {
-		panic("model: PredictSet: net does not take CIFAR-10 images")
+	if len(mean) != r.D {
+		panic("model: PredictSet: the mean image does not fit the net")
 	}
 	chunks := (s.N() + chunkRows - 1) / chunkRows
 	// Chunks in parallel, one thread each: no product is split.
@@ -52,7 +58,7 @@ func (sc *Scorer[T]) PredictSet(r *Raw[T], dst []uint8, s cifar.Set, mean []floa
 		sw := &sc.workers[w]
 		sw.ws.Threads = 1
 		if len(sw.x) < rows*r.D {
-			sw.x, sw.y = make([]T, rows*r.D), make([]uint8, rows)
+			sw.x = make([]T, rows*r.D)
 		}
 		wg.Go(func() {
 			for {
@@ -65,7 +71,15 @@ func (sc *Scorer[T]) PredictSet(r *Raw[T], dst []uint8, s cifar.Set, mean []floa
 				}
 				i := c * chunkRows
 				n := min(chunkRows, s.N()-i)
-				cifar.GatherRange(sw.x, sw.y, s, i, n, mean)
+				for row := range n {
+					src, x := s.Row(i+row), sw.x[row*r.D:(row+1)*r.D:(row+1)*r.D]
+					if len(src) != r.D {
+						panic("model: PredictSet: an image does not fit the net")
+					}
+					for j, p := range src {
+						x[j] = T(float64(p) - mean[j]) // as cifar.GatherRange
+					}
+				}
 				r.Predict(dst[i:i+n], &sw.ws, sw.x[:n*r.D])
 			}
 		})
@@ -75,13 +89,13 @@ func (sc *Scorer[T]) PredictSet(r *Raw[T], dst []uint8, s cifar.Set, mean []floa
 }
 
 // PredictSet is Scorer.PredictSet with a fresh Scorer.
-func PredictSet[T Float](r *Raw[T], dst []uint8, s cifar.Set, mean []float64) []uint8 {
+func PredictSet[T Float](r *Raw[T], dst []uint8, s Images, mean []float64) []uint8 {
 	var sc Scorer[T]
 	return sc.PredictSet(r, dst, s, mean)
 }
 
 // PredictSet is PredictSet in float64 on n's own parameters.
-func (n *Net) PredictSet(dst []uint8, s cifar.Set, mean []float64) []uint8 {
+func (n *Net) PredictSet(dst []uint8, s Images, mean []float64) []uint8 {
 	return PredictSet(n.Raw(), dst, s, mean)
 }
 
