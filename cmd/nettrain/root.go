@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -113,7 +115,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, e env) in
 	if err == nil {
 		return exitOK
 	}
-	fmt.Fprintf(stderr, "nettrain: %v\n", err)
+	fmt.Fprintf(stderr, "nettrain: %s\n", flagText(err.Error()))
 	var ue usageError
 	switch {
 	case errors.As(err, &ue):
@@ -138,3 +140,16 @@ func dataDir(flag string, e env) string {
 }
 
 const dataFlagHelp = "CIFAR-10: binary or Python directory, or its .tar.gz (default $NETTRAIN_DATA, else ./data/cifar-10-batches-bin)"
+
+// settingRef is how the packages below cmd name a setting in their errors
+// and hints: {lr_decay}, the config key in braces. They know nothing of
+// flags; this is the one place that maps the names to them.
+var settingRef = regexp.MustCompile(`\{([a-z][a-z0-9]*(?:_[a-z0-9]+)*)\}`)
+
+// flagText writes the settings named in msg as the flags that set them:
+// {lr_decay} becomes --lr-decay.
+func flagText(msg string) string {
+	return settingRef.ReplaceAllStringFunc(msg, func(ref string) string {
+		return "--" + strings.ReplaceAll(ref[1:len(ref)-1], "_", "-")
+	})
+}

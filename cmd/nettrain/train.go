@@ -178,7 +178,7 @@ func (o trainOptions) fromCheckpoint(err error) error {
 	if o.resume == "" || !errors.As(err, &ue) {
 		return err
 	}
-	msg := ue.Error()
+	msg := flagText(ue.Error())
 	flag, _, ok := strings.Cut(strings.TrimPrefix(msg, "--"), " ")
 	if !strings.HasPrefix(msg, "--") || !ok || o.changed(flag) {
 		return err

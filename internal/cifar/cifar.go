@@ -47,7 +47,7 @@ var DefaultClassNames = []string{
 const maxMeta = 1 << 16
 
 // GetDataHint tells the user how to get the data; it ends errors about missing files.
-const GetDataHint = "run 'nettrain data fetch' or scripts/get_cifar10.sh, or point --data or $NETTRAIN_DATA at CIFAR-10 (binary or Python directory, or its .tar.gz)"
+const GetDataHint = "run 'nettrain data fetch' or scripts/get_cifar10.sh, or point {data} or $NETTRAIN_DATA at CIFAR-10 (binary or Python directory, or its .tar.gz)"
 
 // Set is a set of images and their labels.
 type Set struct {

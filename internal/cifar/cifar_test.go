@@ -191,8 +191,8 @@ func TestSplit(t *testing.T) {
 		{Train: 0, Val: 1, Test: 1}, {Train: 1, Val: 0, Test: 1}, {Train: 1, Val: 1, Test: 0},
 		{Train: 30, Val: 6, Test: 1}, {Train: 1, Val: 1, Test: per + 1}, {Train: -5, Val: 1, Test: 1},
 	} {
-		if _, err := ds.Split(sz); err == nil || !strings.Contains(err.Error(), "--num-") {
-			t.Errorf("Split(%+v): err = %v, want one naming a --num- flag", sz, err)
+		if _, err := ds.Split(sz); err == nil || !strings.Contains(err.Error(), "{num_") {
+			t.Errorf("Split(%+v): err = %v, want one naming a num_ setting", sz, err)
 		}
 	}
 }

@@ -190,8 +190,8 @@ func (f Fetcher) download(ctx context.Context, part string) error {
 // OtherWays says every other way to get CIFAR-10 to nettrain, for a
 // download that failed; scripts/get_cifar10.sh says the same.
 const OtherWays = "get CIFAR-10 another way: download cifar-10-binary.tar.gz by hand and pass the archive, " +
-	"or the cifar-10-batches-bin directory in it, to --data or NETTRAIN_DATA=PATH (make train reads NETTRAIN_DATA too), " +
-	"or point --url (CIFAR10_URL for make data) at another copy; file:///path/to/cifar-10-binary.tar.gz works"
+	"or the cifar-10-batches-bin directory in it, to {data} or NETTRAIN_DATA=PATH (make train reads NETTRAIN_DATA too), " +
+	"or point {url} (CIFAR10_URL for make data) at another copy; file:///path/to/cifar-10-binary.tar.gz works"
 
 // client is f.Client, or one that also reads file:// URLs (with ranges, so
 // a partial copy resumes too).

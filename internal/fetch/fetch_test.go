@@ -143,7 +143,7 @@ func TestFetchFailures(t *testing.T) {
 				t.Fatalf("err = %v, want one mentioning %q", err, tc.want)
 			}
 			if tc.name == "not found" {
-				for _, way := range []string{"--data", "NETTRAIN_DATA", "--url", "CIFAR10_URL", "file://"} {
+				for _, way := range []string{"{data}", "NETTRAIN_DATA", "{url}", "CIFAR10_URL", "file://"} {
 					if !strings.Contains(err.Error(), way) {
 						t.Errorf("a failed download does not name %s: %v", way, err)
 					}

@@ -99,7 +99,7 @@ func Write(w io.Writer, ck *Checkpoint) error {
 // or holds a non-finite number.
 func Load(path string) (*Checkpoint, error) {
 	if _, err := os.Stat(path); err != nil {
-		return nil, fmt.Errorf("model: %w (train one with 'nettrain train --out %s')", err, path)
+		return nil, fmt.Errorf("model: %w (train one with 'nettrain train {out} %s')", err, path)
 	}
 	f, err := fsutil.OpenRegular(path) // a FIFO or device would block or never end
 	if err != nil {
@@ -162,7 +162,7 @@ func Read(r io.ReaderAt, size int64) (ck *Checkpoint, err error) {
 		}
 		for i, x := range v {
 			if math.IsNaN(x) || math.IsInf(x, 0) {
-				return nil, nil, fmt.Errorf("array %q has %v at flat index %d; the run that wrote it diverged, retrain with a smaller --lr", name, x, i)
+				return nil, nil, fmt.Errorf("array %q has %v at flat index %d; the run that wrote it diverged, retrain with a smaller {lr}", name, x, i)
 			}
 		}
 		return v, shape, nil

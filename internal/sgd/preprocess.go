@@ -52,7 +52,7 @@ func Prepare(train, val cifar.Set, preprocess string, zcaEps float64, precision 
 			d.Dense = WhitenSet[float32](train, d.Mean, d.Whiten)
 		}
 	default:
-		return d, fmt.Errorf("--preprocess is %q, want mean, channel or zca", preprocess)
+		return d, fmt.Errorf("{preprocess} is %q, want mean, channel or zca", preprocess)
 	}
 	return d, nil
 }

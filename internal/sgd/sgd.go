@@ -81,29 +81,29 @@ func DefaultConfig() Config {
 func (c Config) Check() error {
 	switch {
 	case c.Iters < 1:
-		return fmt.Errorf("--iters is %d, want at least 1", c.Iters)
+		return fmt.Errorf("{iters} is %d, want at least 1", c.Iters)
 	case c.Batch < 1:
-		return fmt.Errorf("--batch is %d, want at least 1", c.Batch)
+		return fmt.Errorf("{batch} is %d, want at least 1", c.Batch)
 	case !(c.LR > 0) || math.IsInf(c.LR, 0):
-		return fmt.Errorf("--lr is %v, want a positive number such as 1e-4", c.LR)
+		return fmt.Errorf("{lr} is %v, want a positive number such as 1e-4", c.LR)
 	case !(c.LRDecay > 0 && c.LRDecay <= 1):
-		return fmt.Errorf("--lr-decay is %v, want a number in (0, 1]", c.LRDecay)
+		return fmt.Errorf("{lr_decay} is %v, want a number in (0, 1]", c.LRDecay)
 	case !(c.Reg >= 0) || math.IsInf(c.Reg, 0):
-		return fmt.Errorf("--reg is %v, want a number >= 0", c.Reg)
+		return fmt.Errorf("{reg} is %v, want a number >= 0", c.Reg)
 	case c.Precision != "" && c.Precision != Float32 && c.Precision != Float64:
-		return fmt.Errorf("--precision is %q, want float32 or float64", c.Precision)
+		return fmt.Errorf("{precision} is %q, want float32 or float64", c.Precision)
 	case c.Start < 0 || c.Start >= c.Iters:
-		return fmt.Errorf("%d iterations already done of --iters %d: nothing to train (raise --iters)", c.Start, c.Iters)
+		return fmt.Errorf("%d iterations already done of {iters} %d: nothing to train (raise {iters})", c.Start, c.Iters)
 	case c.Optimizer != "" && c.Optimizer != SGD && c.Optimizer != Momentum && c.Optimizer != Nesterov && c.Optimizer != Adam:
-		return fmt.Errorf("--optimizer is %q, want sgd, momentum, nesterov or adam", c.Optimizer)
+		return fmt.Errorf("{optimizer} is %q, want sgd, momentum, nesterov or adam", c.Optimizer)
 	case !(c.Momentum >= 0 && c.Momentum < 1):
-		return fmt.Errorf("--momentum is %v, want a number in [0, 1)", c.Momentum)
+		return fmt.Errorf("{momentum} is %v, want a number in [0, 1)", c.Momentum)
 	case c.Schedule != "" && c.Schedule != Step && c.Schedule != Cosine:
-		return fmt.Errorf("--schedule is %q, want step or cosine", c.Schedule)
+		return fmt.Errorf("{schedule} is %q, want step or cosine", c.Schedule)
 	case !(c.Dropout >= 0 && c.Dropout < 1):
-		return fmt.Errorf("--dropout is %v, want a probability in [0, 1)", c.Dropout)
+		return fmt.Errorf("{dropout} is %v, want a probability in [0, 1)", c.Dropout)
 	case c.Patience < 0:
-		return fmt.Errorf("--patience is %d, want 0 (never stop early) or more", c.Patience)
+		return fmt.Errorf("{patience} is %d, want 0 (never stop early) or more", c.Patience)
 	}
 	return nil
 }
@@ -174,9 +174,9 @@ type DivergedError struct {
 func (e *DivergedError) Error() string {
 	if e.Iter == 1 {
 		// No step was taken: the initial weights alone give this loss.
-		return fmt.Sprintf("the loss of the initial weights is %v, before any step; they are too large: try a smaller --std, e.g. 1e-4", e.Loss)
+		return fmt.Sprintf("the loss of the initial weights is %v, before any step; they are too large: try a smaller {std}, e.g. 1e-4", e.Loss)
 	}
-	return fmt.Sprintf("training diverged at iteration %d (loss %v); try a smaller learning rate, e.g. --lr %.3g", e.Iter, e.Loss, e.LR/10)
+	return fmt.Sprintf("training diverged at iteration %d (loss %v); try a smaller learning rate, e.g. {lr} %.3g", e.Iter, e.Loss, e.LR/10)
 }
 
 // LRAt returns the learning rate in force after iter iterations: c.LR

@@ -120,7 +120,7 @@ func TestDiverges(t *testing.T) {
 	if de.Iter != len(hist.Loss)+1 || de.Iter > 500 {
 		t.Errorf("diverged at %d with %d losses recorded", de.Iter, len(hist.Loss))
 	}
-	if !strings.Contains(err.Error(), "smaller learning rate") || !strings.Contains(err.Error(), "--lr 100") {
+	if !strings.Contains(err.Error(), "smaller learning rate") || !strings.Contains(err.Error(), "{lr} 100") {
 		t.Errorf("error %q should suggest a smaller --lr", err)
 	}
 	for k, p := range net.Params() {
@@ -161,16 +161,16 @@ func TestConfigCheck(t *testing.T) {
 		edit func(*sgd.Config)
 		flag string
 	}{
-		{func(c *sgd.Config) { c.Iters = 0 }, "--iters"},
-		{func(c *sgd.Config) { c.Batch = 0 }, "--batch"},
-		{func(c *sgd.Config) { c.Batch = -3 }, "--batch"},
-		{func(c *sgd.Config) { c.LR = 0 }, "--lr"},
-		{func(c *sgd.Config) { c.LR = -1e-3 }, "--lr"},
-		{func(c *sgd.Config) { c.LR = math.NaN() }, "--lr"},
-		{func(c *sgd.Config) { c.LRDecay = 0 }, "--lr-decay"},
-		{func(c *sgd.Config) { c.LRDecay = 1.01 }, "--lr-decay"},
-		{func(c *sgd.Config) { c.Reg = -0.1 }, "--reg"},
-		{func(c *sgd.Config) { c.Reg = math.Inf(1) }, "--reg"},
+		{func(c *sgd.Config) { c.Iters = 0 }, "{iters}"},
+		{func(c *sgd.Config) { c.Batch = 0 }, "{batch}"},
+		{func(c *sgd.Config) { c.Batch = -3 }, "{batch}"},
+		{func(c *sgd.Config) { c.LR = 0 }, "{lr}"},
+		{func(c *sgd.Config) { c.LR = -1e-3 }, "{lr}"},
+		{func(c *sgd.Config) { c.LR = math.NaN() }, "{lr}"},
+		{func(c *sgd.Config) { c.LRDecay = 0 }, "{lr_decay}"},
+		{func(c *sgd.Config) { c.LRDecay = 1.01 }, "{lr_decay}"},
+		{func(c *sgd.Config) { c.Reg = -0.1 }, "{reg}"},
+		{func(c *sgd.Config) { c.Reg = math.Inf(1) }, "{reg}"},
 	} {
 		c := good
 		tc.edit(&c)
@@ -223,7 +223,7 @@ func TestResumeIsExact(t *testing.T) {
 			}
 		}
 	}
-	if err := (sgd.Config{Iters: 10, Batch: 1, LR: 1, LRDecay: 1, Start: 10}).Check(); err == nil || !strings.Contains(err.Error(), "raise --iters") {
+	if err := (sgd.Config{Iters: 10, Batch: 1, LR: 1, LRDecay: 1, Start: 10}).Check(); err == nil || !strings.Contains(err.Error(), "raise {iters}") {
 		t.Errorf("Start == Iters: err = %v", err)
 	}
 }

@@ -188,7 +188,7 @@ func invSqrt(g []float64, n int, scale, e float64) ([]float64, error) {
 			break
 		}
 	}
-	return nil, fmt.Errorf("ZCA: the inverse square root of the covariance did not converge in %d steps (try a larger --zca-eps)", maxSteps)
+	return nil, fmt.Errorf("ZCA: the inverse square root of the covariance did not converge in %d steps (try a larger {zca_eps})", maxSteps)
 }
 
 // WhitenSet returns the images of s, mean subtracted and multiplied by z,

@@ -68,7 +68,7 @@ func acquireLock(path string) (*dirLock, error) {
 		}
 		holder, age, stale := inspectLock(path, host)
 		if !stale {
-			return nil, fmt.Errorf("another sweep is writing %s (%s, last alive %s ago); wait for it to finish, or give this one another --out or --shard (a lock untouched for %s is taken over)",
+			return nil, fmt.Errorf("another sweep is writing %s (%s, last alive %s ago); wait for it to finish, or give this one another {out} or {shard} (a lock untouched for %s is taken over)",
 				filepath.Join(filepath.Base(filepath.Dir(path)), filepath.Base(path[:len(path)-len(".lock")])), holder, age.Round(time.Second), staleAfter)
 		}
 		// Move the stale lock aside under a name of our own, so that of two

@@ -374,7 +374,7 @@ func (r *Runner) checkSpace(resultsPath string) error {
 	case err == nil && string(old) == string(want):
 		return nil
 	case err == nil && !r.Force:
-		return fmt.Errorf("%s holds a sweep over another search space (see its sweep.json); rerun with the same flags to resume it, pick another --out, or pass --force to start over", r.Dir)
+		return fmt.Errorf("%s holds a sweep over another search space (see its sweep.json); rerun with the same flags to resume it, pick another {out}, or pass {force} to start over", r.Dir)
 	case err == nil:
 		stamp := time.Now().UTC().Format("20060102T150405")
 		entries, _ := filepath.Glob(filepath.Join(r.Dir, "results*.jsonl"))

@@ -50,7 +50,7 @@ func (p Param) String() string {
 func ParseParam(name, s string) (Param, error) {
 	s = strings.TrimSpace(s)
 	bad := func(why string) (Param, error) {
-		return Param{}, fmt.Errorf("--%s %q: %s; want a list such as 50,100,200 or a range lo:hi (or lo:hi:n for a grid)", name, s, why)
+		return Param{}, fmt.Errorf("{%s} %q: %s; want a list such as 50,100,200 or a range lo:hi (or lo:hi:n for a grid)", strings.ReplaceAll(name, "-", "_"), s, why)
 	}
 	if s == "" {
 		return bad("empty")
@@ -190,10 +190,10 @@ type Trial struct {
 // Check validates s.
 func (s Space) Check() error {
 	if s.Mode != "grid" && s.Mode != "random" {
-		return fmt.Errorf("--mode is %q, want grid or random", s.Mode)
+		return fmt.Errorf("{mode} is %q, want grid or random", s.Mode)
 	}
 	if s.Mode == "random" && (s.Trials < 1 || s.Trials > MaxTrials) {
-		return fmt.Errorf("--trials is %d, want 1..%d (each trial is a training run)", s.Trials, MaxTrials)
+		return fmt.Errorf("{trials} is %d, want 1..%d (each trial is a training run)", s.Trials, MaxTrials)
 	}
 	for _, name := range Names {
 		p, ok := s.Params[name]
@@ -211,10 +211,10 @@ func (s Space) Check() error {
 		}
 		if s.Mode == "grid" {
 			if p.IsRange() && p.N > MaxTrials {
-				return fmt.Errorf("--%s %s: %d points, want at most %d", flagName(name), p, p.N, MaxTrials)
+				return fmt.Errorf("{%s} %s: %d points, want at most %d", name, p, p.N, MaxTrials)
 			}
 			if _, err := p.grid(); err != nil {
-				return fmt.Errorf("--%s %s: %v", flagName(name), p, err)
+				return fmt.Errorf("{%s} %s: %v", name, p, err)
 			}
 		}
 	}
@@ -229,20 +229,19 @@ func (s Space) Check() error {
 		}
 	}
 	if p := s.Options.Preprocess; p != "" && p != sgd.PreMean && p != sgd.PreChannel && p != sgd.PreZCA {
-		return fmt.Errorf("--preprocess is %q, want mean, channel or zca", p)
+		return fmt.Errorf("{preprocess} is %q, want mean, channel or zca", p)
 	}
 	if h := s.Halving; h != nil {
 		if h.Eta < 2 {
-			return fmt.Errorf("--halving-eta is %d, want at least 2", h.Eta)
+			return fmt.Errorf("{halving_eta} is %d, want at least 2", h.Eta)
 		}
 		if h.MinIters < 1 {
-			return fmt.Errorf("--halving-min-iters is %d, want at least 1", h.MinIters)
+			return fmt.Errorf("{halving_min_iters} is %d, want at least 1", h.MinIters)
 		}
 	}
 	return nil
 }
 
-func flagName(name string) string { return strings.ReplaceAll(name, "_", "-") }
 
 func checkValue(name string, v float64) error {
 	ok := true
@@ -257,7 +256,7 @@ func checkValue(name string, v float64) error {
 		ok = v > 0 && v <= 1
 	}
 	if !ok {
-		return fmt.Errorf("--%s takes %v, out of range", flagName(name), v)
+		return fmt.Errorf("{%s} takes %v, out of range", name, v)
 	}
 	return nil
 }
@@ -338,11 +337,11 @@ type fileSpace struct {
 func ReadConfig(path string, s *Space) error {
 	b, err := fsutil.ReadFileLimit(path, 1<<20, "a sweep config")
 	if err != nil {
-		return fmt.Errorf("--config: %w", err)
+		return fmt.Errorf("{config}: %w", err)
 	}
 	var f fileSpace
 	if err := yaml.Unmarshal(b, &f); err != nil {
-		return fmt.Errorf("--config %s: %v", path, err)
+		return fmt.Errorf("{config} %s: %v", path, err)
 	}
 	if f.Mode != "" {
 		s.Mode = f.Mode
@@ -378,7 +377,7 @@ func ReadConfig(path string, s *Space) error {
 	for key, raw := range f.Params {
 		name := strings.ReplaceAll(key, "-", "_")
 		if !known[name] {
-			return fmt.Errorf("--config %s: unknown key %q (hyperparameters are %s)", path, key, strings.Join(Names, ", "))
+			return fmt.Errorf("{config} %s: unknown key %q (hyperparameters are %s)", path, key, strings.Join(Names, ", "))
 		}
 		var text string
 		switch v := raw.(type) {
@@ -393,11 +392,11 @@ func ReadConfig(path string, s *Space) error {
 			}
 			text = strings.Join(parts, ",")
 		default:
-			return fmt.Errorf("--config %s: %s is a %T, want a number, a list or a range string", path, key, raw)
+			return fmt.Errorf("{config} %s: %s is a %T, want a number, a list or a range string", path, key, raw)
 		}
-		p, err := ParseParam(flagName(name), text)
+		p, err := ParseParam(name, text)
 		if err != nil {
-			return fmt.Errorf("--config %s: %v", path, err)
+			return fmt.Errorf("{config} %s: %v", path, err)
 		}
 		s.Params[name] = p
 	}

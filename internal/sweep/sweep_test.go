@@ -33,7 +33,7 @@ func TestParseParam(t *testing.T) {
 		}
 	}
 	for _, bad := range []string{"", "a,b", "1:", "2:1", "0:1e-2", "1:2:1", "1:2:3:4", "1,,2", "NaN"} {
-		if _, err := ParseParam("lr", bad); err == nil || !strings.Contains(err.Error(), "--lr") {
+		if _, err := ParseParam("lr", bad); err == nil || !strings.Contains(err.Error(), "{lr}") {
 			t.Errorf("ParseParam(lr, %q): err = %v, want one naming --lr", bad, err)
 		}
 	}
@@ -157,7 +157,7 @@ func TestRunnerWorkersAndResume(t *testing.T) {
 	// Another space in the same directory is refused, then forced.
 	other := testSpace()
 	other.Seed = 99
-	if _, err := (&Runner{Space: other, Dir: dir, Data: data}).Run(context.Background()); err == nil || !strings.Contains(err.Error(), "--force") {
+	if _, err := (&Runner{Space: other, Dir: dir, Data: data}).Run(context.Background()); err == nil || !strings.Contains(err.Error(), "{force}") {
 		t.Errorf("resume with another space: err = %v", err)
 	}
 	forced := run(t, &Runner{Space: other, Dir: dir, Data: data, Workers: 2, Force: true})
