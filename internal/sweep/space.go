@@ -242,7 +242,6 @@ func (s Space) Check() error {
 	return nil
 }
 
-
 func checkValue(name string, v float64) error {
 	ok := true
 	switch name {
