@@ -4,71 +4,17 @@ import (
 	"encoding/json"
 	"os"
 
-	"github.com/nettrain/nettrain/internal/sgd"
+	trainrun "github.com/nettrain/nettrain/internal/run"
 )
 
-// runConfig is a training run's configuration, as the flags gave it. It is
-// stored in checkpoints and printed by --json.
-type runConfig struct {
-	Data     string  `json:"data"`
-	Hidden   int     `json:"hidden"`
-	LR       float64 `json:"lr"`
-	LRDecay  float64 `json:"lr_decay"`
-	Reg      float64 `json:"reg"`
-	Iters    int     `json:"iters"`
-	Batch    int     `json:"batch"`
-	Std      float64 `json:"std"`
-	Seed     uint64  `json:"seed"`
-	NumTrain int     `json:"num_train"`
-	NumVal   int     `json:"num_val"`
-	NumTest  int     `json:"num_test"`
-	// Precision of training and scoring: float32 or float64. Checkpoints
-	// from before it existed, or from numpy, are scored in float64.
-	Precision string `json:"precision"`
-
-	// Beyond cs231n (zero values: its behaviour).
-	Optimizer  string  `json:"optimizer,omitempty"`
-	Momentum   float64 `json:"momentum,omitempty"`
-	Schedule   string  `json:"schedule,omitempty"`
-	Dropout    float64 `json:"dropout,omitempty"`
-	Flip       bool    `json:"flip,omitempty"`
-	Preprocess string  `json:"preprocess,omitempty"`
-	ZCAEps     float64 `json:"zca_eps,omitempty"`
-	KeepBest   bool    `json:"keep_best,omitempty"`
-	Patience   int     `json:"patience,omitempty"`
-}
-
-// runResults are a finished run's numbers.
-type runResults struct {
-	FinalLoss float64  `json:"final_loss"`
-	TrainAcc  float64  `json:"train_acc"` // on the whole train split
-	ValAcc    float64  `json:"val_acc"`
-	TestAcc   *float64 `json:"test_acc,omitempty"`
-	Iters     int      `json:"iters"`
-	Seconds   float64  `json:"seconds"`
-}
-
-// runMeta is the JSON text stored in a checkpoint next to the weights.
-type runMeta struct {
-	Nettrain string      `json:"nettrain"` // version that wrote it
-	Config   runConfig   `json:"config"`
-	State    runState    `json:"state"`
-	Results  *runResults `json:"results,omitempty"` // of a finished run
-	Classes  []string    `json:"classes"`
-	Epochs   []sgd.Epoch `json:"epochs"`
-}
-
-// runState is how far a run got: what train --resume needs besides the
-// weights and the config.
-type runState struct {
-	Iter        int     `json:"iter"`        // iterations done
-	Complete    bool    `json:"complete"`    // Iter == Config.Iters, or stopped early
-	Interrupted bool    `json:"interrupted"` // stopped by a signal
-	Stopped     bool    `json:"stopped_early,omitempty"`
-	BestValAcc  float64 `json:"best_val_acc,omitempty"`
-	BestEpoch   int     `json:"best_epoch,omitempty"`
-	SinceBest   int     `json:"since_best,omitempty"`
-}
+// The run's configuration, state, results and checkpoint metadata live in
+// internal/run; these are their names here.
+type (
+	runConfig  = trainrun.Config
+	runResults = trainrun.Results
+	runMeta    = trainrun.Meta
+	runState   = trainrun.State
+)
 
 // jsonLines writes JSON Lines to a file, each line in one write. A write
 // that fails (a full disk) is cut off again, so that the file ends with a

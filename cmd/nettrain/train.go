@@ -21,6 +21,7 @@ import (
 
 	"github.com/nettrain/nettrain/internal/cifar"
 	"github.com/nettrain/nettrain/internal/model"
+	trainrun "github.com/nettrain/nettrain/internal/run"
 	"github.com/nettrain/nettrain/internal/sgd"
 )
 
@@ -103,11 +104,7 @@ uninterrupted run would have.`,
 	return cmd
 }
 
-func (o trainOptions) sgdConfig() sgd.Config {
-	return sgd.Config{Iters: o.Iters, Batch: o.Batch, LR: o.LR, LRDecay: o.LRDecay, Reg: o.Reg, Seed: o.Seed, Precision: o.Precision,
-		Optimizer: o.Optimizer, Momentum: o.Momentum, Schedule: o.Schedule, Dropout: o.Dropout, Flip: o.Flip,
-		KeepBest: o.KeepBest, Patience: o.Patience}
-}
+func (o trainOptions) sgdConfig() sgd.Config { return o.runConfig.SGD() }
 
 func (o trainOptions) sizes() cifar.Sizes {
 	return cifar.Sizes{Train: o.NumTrain, Val: o.NumVal, Test: o.NumTest}
@@ -191,12 +188,12 @@ func (o trainOptions) fromCheckpoint(err error) error {
 // them is a usage error. --iters may grow; --data, --out and the output
 // flags are free.
 func resumeFrom(o *trainOptions, e env) (*model.Checkpoint, runMeta, error) {
-	var meta runMeta
 	ck, err := model.Load(o.resume)
 	if err != nil {
-		return nil, meta, err
+		return nil, runMeta{}, err
 	}
-	if ck.Meta == nil || json.Unmarshal(ck.Meta, &meta) != nil || meta.Config.Hidden == 0 {
+	meta, ok := trainrun.ReadMeta(ck.Meta)
+	if !ok {
 		return nil, meta, fmt.Errorf("--resume %s: the checkpoint has no training state (not written by nettrain train?); nothing to resume", o.resume)
 	}
 	c := meta.Config

@@ -18,6 +18,7 @@ import (
 	"github.com/nettrain/nettrain/internal/cifar"
 	"github.com/nettrain/nettrain/internal/fsutil"
 	"github.com/nettrain/nettrain/internal/model"
+	trainrun "github.com/nettrain/nettrain/internal/run"
 	"github.com/nettrain/nettrain/internal/sgd"
 )
 
@@ -274,24 +275,6 @@ func (r *Runner) runTasks(ctx context.Context, tasks []task, record func(Result)
 	return firstErr
 }
 
-// trialMeta is the JSON stored in a trial's checkpoint: the same config
-// and state keys as nettrain train writes, so eval and train --resume take
-// the checkpoint as it is.
-type trialMeta struct {
-	Config map[string]any `json:"config"`
-	State  struct {
-		Iter       int     `json:"iter"`
-		Complete   bool    `json:"complete"`
-		BestValAcc float64 `json:"best_val_acc,omitempty"`
-		BestEpoch  int     `json:"best_epoch,omitempty"`
-		SinceBest  int     `json:"since_best,omitempty"`
-	} `json:"state"`
-	Sweep struct {
-		Trial int `json:"trial"`
-		Rung  int `json:"rung"`
-	} `json:"sweep"`
-}
-
 // runTask trains one trial up to the task's budget. Only a cancelled ctx or
 // a failure to write is an error; a trial that fails is a Result.
 func (r *Runner) runTask(ctx context.Context, t task) (Result, error) {
@@ -303,20 +286,22 @@ func (r *Runner) runTask(ctx context.Context, t task) (Result, error) {
 		return res, nil
 	}
 	op := r.Space.Options
-	cfg := sgd.Config{Iters: t.budget, Batch: tr.Batch, LR: tr.LR, LRDecay: tr.LRDecay, Reg: tr.Reg,
-		Seed: tr.Seed, Precision: r.Space.Precision, Start: t.done,
-		Optimizer: op.Optimizer, Momentum: op.Momentum, Schedule: op.Schedule, Dropout: op.Dropout,
-		Flip: op.Flip, KeepBest: op.KeepBest, Patience: op.Patience, ScheduleIters: tr.Iters}
+	// The trial's run, recorded in its checkpoint as train records its own,
+	// so that eval and train --resume take it as it is.
+	rc := trainrun.Config{Hidden: tr.Hidden, LR: tr.LR, LRDecay: tr.LRDecay, Reg: tr.Reg, Iters: tr.Iters, Batch: tr.Batch,
+		Std: r.Space.Std, Seed: tr.Seed, NumTrain: r.Space.NumTrain, NumVal: r.Space.NumVal,
+		NumTest: cmp.Or(r.NumTest, cifar.DefaultNumTest), Precision: r.Space.Precision,
+		Optimizer: op.Optimizer, Momentum: op.Momentum, Schedule: op.Schedule, Dropout: op.Dropout, Flip: op.Flip,
+		Preprocess: op.Preprocess, ZCAEps: op.ZCAEps, KeepBest: op.KeepBest, Patience: op.Patience}
+	cfg := rc.SGD()
+	cfg.Iters, cfg.Start, cfg.ScheduleIters = t.budget, t.done, tr.Iters
 	var net *model.Net
 	if t.from != "" {
 		ck, _, err := ReadCheckpoint(Result{Dir: r.Dir, Trial: tr.Index, Rung: t.rung - 1})
 		if err != nil {
 			return fail(StatusFailed, err)
 		}
-		var prev trialMeta
-		if ck.Meta != nil {
-			json.Unmarshal(ck.Meta, &prev)
-		}
+		prev, _ := trainrun.ReadMeta(ck.Meta)
 		net, cfg.Init = sgd.StateFrom(ck, prev.State.BestValAcc, prev.State.BestEpoch, prev.State.SinceBest)
 	} else {
 		net = sgd.Init(cifar.D, tr.Hidden, cifar.Classes, r.Space.Std, tr.Seed)
@@ -337,22 +322,13 @@ func (r *Runner) runTask(ctx context.Context, t task) (Result, error) {
 	res.ValAcc = model.Accuracy(sgd.PredictSet(saved, r.Space.Precision, data.Val, data.Mean), data.Val.Y)
 	res.TrainAcc = model.Accuracy(sgd.PredictSet(saved, r.Space.Precision, data.Train, data.Mean), data.Train.Y)
 
-	var meta trialMeta
-	meta.Config = map[string]any{
-		"hidden": tr.Hidden, "lr": tr.LR, "lr_decay": tr.LRDecay, "reg": tr.Reg, "iters": tr.Iters,
-		"batch": tr.Batch, "std": r.Space.Std, "seed": tr.Seed, "num_train": r.Space.NumTrain,
-		"num_val": r.Space.NumVal, "num_test": cmp.Or(r.NumTest, cifar.DefaultNumTest), "precision": r.Space.Precision,
-		"optimizer": op.Optimizer, "momentum": op.Momentum, "schedule": op.Schedule, "dropout": op.Dropout,
-		"flip": op.Flip, "preprocess": op.Preprocess, "zca_eps": op.ZCAEps, "keep_best": op.KeepBest, "patience": op.Patience,
-	}
-	meta.State.Iter, meta.State.Complete = t.budget, t.budget == tr.Iters || hist.Stopped
-	meta.State.BestValAcc, meta.State.BestEpoch, meta.State.SinceBest = hist.State.BestValAcc, hist.State.BestEpoch, hist.State.SinceBest
-	meta.Sweep.Trial, meta.Sweep.Rung = tr.Index, t.rung
-	b, _ := json.Marshal(meta)
+	meta := trainrun.Meta{Config: rc, Sweep: &trainrun.Trial{Trial: tr.Index, Rung: t.rung}}
+	meta.State.Iter, meta.State.Complete, meta.State.Stopped = t.budget, t.budget == tr.Iters || hist.Stopped, hist.Stopped
+	meta.State.From(hist.State)
 	// One file per rung, so that a kill between saving it and recording the
 	// result leaves the previous rung's checkpoint for the rerun.
 	res.Checkpoint = CheckpointName(tr.Index, t.rung)
-	ck := &model.Checkpoint{Net: saved, Mean: r.Data.Mean, Meta: b, Extra: sgd.StateArrays(net, data, cfg, hist.State)}
+	ck := &model.Checkpoint{Net: saved, Mean: r.Data.Mean, Meta: meta.Marshal(), Extra: sgd.StateArrays(net, data, cfg, hist.State)}
 	if err := model.Save(filepath.Join(r.Dir, res.Checkpoint), ck); err != nil {
 		return res, err
 	}

@@ -1,0 +1,113 @@
+// Package run is what a training run is, apart from how it is started: its
+// configuration (as a checkpoint and a sweep file record it), how far it
+// got, its results, and the metadata stored beside the weights. nettrain
+// train and each sweep trial write the same metadata, so eval, plot and
+// train --resume take either.
+package run
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/nettrain/nettrain/internal/sgd"
+)
+
+// Config is a training run's configuration. It is stored in checkpoints
+// and printed by train --json; its JSON keys are the settings' names.
+type Config struct {
+	Data     string  `json:"data"`
+	Hidden   int     `json:"hidden"`
+	LR       float64 `json:"lr"`
+	LRDecay  float64 `json:"lr_decay"`
+	Reg      float64 `json:"reg"`
+	Iters    int     `json:"iters"`
+	Batch    int     `json:"batch"`
+	Std      float64 `json:"std"`
+	Seed     uint64  `json:"seed"`
+	NumTrain int     `json:"num_train"`
+	NumVal   int     `json:"num_val"`
+	NumTest  int     `json:"num_test"`
+	// Precision of training and scoring: float32 or float64. Checkpoints
+	// from before it existed, or from numpy, are scored in float64.
+	Precision string `json:"precision"`
+
+	// Beyond cs231n (zero values: its behaviour).
+	Optimizer  string  `json:"optimizer,omitempty"`
+	Momentum   float64 `json:"momentum,omitempty"`
+	Schedule   string  `json:"schedule,omitempty"`
+	Dropout    float64 `json:"dropout,omitempty"`
+	Flip       bool    `json:"flip,omitempty"`
+	Preprocess string  `json:"preprocess,omitempty"`
+	ZCAEps     float64 `json:"zca_eps,omitempty"`
+	KeepBest   bool    `json:"keep_best,omitempty"`
+	Patience   int     `json:"patience,omitempty"`
+}
+
+// SGD returns the training loop's part of c.
+func (c Config) SGD() sgd.Config {
+	return sgd.Config{Iters: c.Iters, Batch: c.Batch, LR: c.LR, LRDecay: c.LRDecay, Reg: c.Reg, Seed: c.Seed, Precision: c.Precision,
+		Optimizer: c.Optimizer, Momentum: c.Momentum, Schedule: c.Schedule, Dropout: c.Dropout, Flip: c.Flip,
+		KeepBest: c.KeepBest, Patience: c.Patience}
+}
+
+// State is how far a run got: what train --resume needs besides the
+// weights and the config.
+type State struct {
+	Iter        int     `json:"iter"`        // iterations done
+	Complete    bool    `json:"complete"`    // Iter == Config.Iters, or stopped early
+	Interrupted bool    `json:"interrupted"` // stopped by a signal
+	Stopped     bool    `json:"stopped_early,omitempty"`
+	BestValAcc  float64 `json:"best_val_acc,omitempty"`
+	BestEpoch   int     `json:"best_epoch,omitempty"`
+	SinceBest   int     `json:"since_best,omitempty"`
+}
+
+// From sets the early-stopping part of s from the loop's state.
+func (s *State) From(st sgd.State) {
+	s.BestValAcc, s.BestEpoch, s.SinceBest = st.BestValAcc, st.BestEpoch, st.SinceBest
+}
+
+// Results are a finished run's numbers.
+type Results struct {
+	FinalLoss float64  `json:"final_loss"`
+	TrainAcc  float64  `json:"train_acc"` // on the whole train split
+	ValAcc    float64  `json:"val_acc"`
+	TestAcc   *float64 `json:"test_acc,omitempty"`
+	Iters     int      `json:"iters"`
+	Seconds   float64  `json:"seconds"`
+}
+
+// Trial says which trial and rung of a sweep a checkpoint is.
+type Trial struct {
+	Trial int `json:"trial"`
+	Rung  int `json:"rung"`
+}
+
+// Meta is the JSON text stored in a checkpoint next to the weights.
+type Meta struct {
+	Nettrain string      `json:"nettrain,omitempty"` // version that wrote it
+	Config   Config      `json:"config"`
+	State    State       `json:"state"`
+	Results  *Results    `json:"results,omitempty"` // of a finished run
+	Classes  []string    `json:"classes,omitempty"`
+	Epochs   []sgd.Epoch `json:"epochs,omitempty"`
+	Sweep    *Trial      `json:"sweep,omitempty"` // a sweep trial's
+}
+
+// Marshal returns m as the JSON a checkpoint stores.
+func (m Meta) Marshal() []byte {
+	b, err := json.Marshal(m)
+	if err != nil {
+		panic(fmt.Sprintf("run: metadata does not marshal: %v", err)) // plain fields only
+	}
+	return b
+}
+
+// ReadMeta reads a checkpoint's metadata; ok is false when there is none
+// or it is not nettrain's (a numpy checkpoint, another program's).
+func ReadMeta(raw json.RawMessage) (m Meta, ok bool) {
+	if raw == nil || json.Unmarshal(raw, &m) != nil || m.Config.Hidden == 0 {
+		return Meta{}, false
+	}
+	return m, true
+}
