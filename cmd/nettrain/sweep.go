@@ -110,15 +110,9 @@ their own results files; 'nettrain sweep report DIR' merges them.`,
 	f.IntVar(&o.numVal, "num-val", cifar.DefaultNumVal, "validation images")
 	f.IntVar(&o.numTest, "num-test", cifar.DefaultNumTest, "test images for --test (10000 is all)")
 	f.StringVar(&o.precision, "precision", sgd.Float32, "float32 or float64")
-	f.StringVar(&o.options.Optimizer, "optimizer", "", "update rule of every trial: sgd, momentum, nesterov or adam")
-	f.Float64Var(&o.options.Momentum, "momentum", 0, "momentum of momentum and nesterov (default 0.9)")
-	f.StringVar(&o.options.Schedule, "schedule", "", "learning-rate schedule: step or cosine")
-	f.Float64Var(&o.options.Dropout, "dropout", 0, "dropout probability of the hidden layer")
-	f.BoolVar(&o.options.Flip, "flip", false, "mirror training images at random")
-	f.StringVar(&o.options.Preprocess, "preprocess", "", "mean, channel (per-channel standardisation) or zca (whitening)")
-	f.Float64Var(&o.options.ZCAEps, "zca-eps", 0, "ZCA regulariser in [0,1]-pixel units (default 0.1)")
-	f.BoolVar(&o.options.KeepBest, "keep-best", false, "each trial keeps its best epoch's weights")
-	f.IntVar(&o.options.Patience, "patience", 0, "stop a trial after this many epochs without improvement")
+	op := &o.options
+	addTrainingFlags(f, trainingOptions{&op.Optimizer, &op.Schedule, &op.Preprocess, &op.Momentum, &op.Dropout, &op.ZCAEps,
+		&op.Flip, &op.KeepBest, &op.Patience}, false)
 	f.StringVar(&o.config, "config", "", "read the search space from a YAML or JSON file (flags set on the command line win)")
 	f.IntVar(&o.workers, "workers", runtime.NumCPU(), "trials run in parallel")
 	addThreadsFlag(f, &o.threads)
