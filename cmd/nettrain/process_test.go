@@ -165,20 +165,8 @@ func TestSignalThenResume(t *testing.T) {
 			t.Logf("%v stopped the run after iteration %d", sig, meta.State.Iter)
 
 			// Resume to the end, and compare with a run that never stopped.
-			if out, err := exec.Command(bin, "train", "--resume", a, "--data", data, "--quiet", "--metrics", a+".jsonl").CombinedOutput(); err != nil {
-				t.Fatalf("resume: %v\n%s", err, out)
-			}
 			b := filepath.Join(tmp, "b.npz")
-			if out, err := exec.Command(bin, args(b)...).CombinedOutput(); err != nil {
-				t.Fatalf("uninterrupted run: %v\n%s", err, out)
-			}
-			ra, _ := model.Load(a)
-			rb, _ := model.Load(b)
-			for k, p := range ra.Net.Params() {
-				if !equalBits(p, rb.Net.Params()[k]) {
-					t.Fatalf("%s differs between the resumed and the uninterrupted run", model.ParamNames[k])
-				}
-			}
+			ra, rb := resumeAndCompare(t, bin, a, b, args(b), "--data", data, "--quiet", "--metrics", a+".jsonl")
 			var ma, mb runMeta
 			json.Unmarshal(ra.Meta, &ma)
 			json.Unmarshal(rb.Meta, &mb)
@@ -480,23 +468,36 @@ func TestSaveEveryThenKill(t *testing.T) {
 		t.Fatalf("periodic checkpoint state %+v, want a multiple of 50 from 200 on", meta.State)
 	}
 	t.Logf("killed; the last periodic checkpoint is at iteration %d", meta.State.Iter)
-	if out, err := exec.Command(bin, "train", "--resume", a, "--data", data, "--quiet").CombinedOutput(); err != nil {
-		t.Fatalf("resume: %v\n%s", err, out)
-	}
 	b := filepath.Join(tmp, "b.npz")
-	if out, err := exec.Command(bin, args(b)...).CombinedOutput(); err != nil {
-		t.Fatalf("uninterrupted run: %v\n%s", err, out)
-	}
-	ra, _ := model.Load(a)
-	rb, _ := model.Load(b)
-	for k, p := range ra.Net.Params() {
-		if !equalBits(p, rb.Net.Params()[k]) {
-			t.Fatalf("%s differs between the resumed and the uninterrupted run", model.ParamNames[k])
-		}
-	}
+	ra, rb := resumeAndCompare(t, bin, a, b, args(b), "--data", data, "--quiet")
 	for name, v := range rb.Extra {
 		if !equalBits(v, ra.Extra[name]) {
 			t.Errorf("state %s differs", name)
 		}
 	}
+}
+
+// resumeAndCompare resumes the checkpoint a to its end (with the flags in
+// resume), trains b from scratch with the arguments uninterrupted, and
+// fails unless both end with the same weights, bit for bit. It returns
+// both checkpoints.
+func resumeAndCompare(t *testing.T, bin, a, b string, uninterrupted []string, resume ...string) (ra, rb *model.Checkpoint) {
+	t.Helper()
+	if out, err := exec.Command(bin, append([]string{"train", "--resume", a}, resume...)...).CombinedOutput(); err != nil {
+		t.Fatalf("resume: %v\n%s", err, out)
+	}
+	if out, err := exec.Command(bin, uninterrupted...).CombinedOutput(); err != nil {
+		t.Fatalf("uninterrupted run: %v\n%s", err, out)
+	}
+	ra, erra := model.Load(a)
+	rb, errb := model.Load(b)
+	if erra != nil || errb != nil {
+		t.Fatalf("loading the results: %v, %v", erra, errb)
+	}
+	for k, p := range ra.Net.Params() {
+		if !equalBits(p, rb.Net.Params()[k]) {
+			t.Fatalf("%s differs between the resumed and the uninterrupted run", model.ParamNames[k])
+		}
+	}
+	return ra, rb
 }
