@@ -388,12 +388,9 @@ func runTrain(ctx context.Context, o trainOptions, stdout, stderr io.Writer, e e
 	// saveState writes a checkpoint that --resume carries on from exactly:
 	// at a signal, and every --save-every.
 	saveState := func(net *model.Net, hist sgd.History, state runState, allEpochs []sgd.Epoch) error {
-		state.BestValAcc, state.BestEpoch, state.SinceBest = hist.State.BestValAcc, hist.State.BestEpoch, hist.State.SinceBest
-		meta, err := json.Marshal(runMeta{Nettrain: version(), Config: o.runConfig, State: state, Classes: ds.Classes, Epochs: allEpochs})
-		if err != nil {
-			return err
-		}
-		return model.Save(o.out, &model.Checkpoint{Net: data.Fold(net), Mean: mean, Meta: meta, Extra: sgd.StateArrays(net, data, cfg, hist.State)})
+		state.From(hist.State)
+		meta := runMeta{Nettrain: version(), Config: o.runConfig, State: state, Classes: ds.Classes, Epochs: allEpochs}
+		return model.Save(o.out, trainrun.Checkpoint(nil, net, data, cfg, hist.State, meta))
 	}
 	if o.saveEvery.iters > 0 || o.saveEvery.every > 0 {
 		last := time.Now()
@@ -454,14 +451,13 @@ func runTrain(ctx context.Context, o trainOptions, stdout, stderr io.Writer, e e
 	}
 
 	state.Complete, state.Stopped = true, hist.Stopped
-	state.BestValAcc, state.BestEpoch, state.SinceBest = hist.State.BestValAcc, hist.State.BestEpoch, hist.State.SinceBest
+	state.From(hist.State)
 	if hist.Stopped {
 		logf("stopped early: %d epochs without a better validation accuracy (best %.4f at epoch %d)\n", o.Patience, state.BestValAcc, state.BestEpoch)
 	}
 	// The model to save and score: with KeepBest, net holds the best epoch's
 	// weights; with --preprocess channel, folded to take mean-subtracted
 	// inputs, so that eval (and numpy) need nothing but W1, b1, W2, b2, mean.
-	extra := sgd.StateArrays(net, data, cfg, hist.State)
 	saved := data.Fold(net)
 	res := runResults{
 		FinalLoss: hist.Loss[len(hist.Loss)-1],
@@ -477,11 +473,8 @@ func runTrain(ctx context.Context, o trainOptions, stdout, stderr io.Writer, e e
 		acc := model.Accuracy(sgd.PredictSet(saved, o.Precision, sp.Test, mean), sp.Test.Y)
 		res.TestAcc = &acc
 	}
-	meta, err := json.Marshal(runMeta{Nettrain: version(), Config: o.runConfig, State: state, Results: &res, Classes: ds.Classes, Epochs: epochs})
-	if err != nil {
-		return err
-	}
-	if err := model.Save(o.out, &model.Checkpoint{Net: saved, Mean: mean, Meta: meta, Extra: extra}); err != nil {
+	meta := runMeta{Nettrain: version(), Config: o.runConfig, State: state, Results: &res, Classes: ds.Classes, Epochs: epochs}
+	if err := model.Save(o.out, trainrun.Checkpoint(saved, net, data, cfg, hist.State, meta)); err != nil {
 		return err
 	}
 	if metrics != nil && metricsErr == nil {

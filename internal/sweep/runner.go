@@ -328,7 +328,7 @@ func (r *Runner) runTask(ctx context.Context, t task) (Result, error) {
 	// One file per rung, so that a kill between saving it and recording the
 	// result leaves the previous rung's checkpoint for the rerun.
 	res.Checkpoint = CheckpointName(tr.Index, t.rung)
-	ck := &model.Checkpoint{Net: saved, Mean: r.Data.Mean, Meta: meta.Marshal(), Extra: sgd.StateArrays(net, data, cfg, hist.State)}
+	ck := trainrun.Checkpoint(saved, net, data, cfg, hist.State, meta)
 	if err := model.Save(filepath.Join(r.Dir, res.Checkpoint), ck); err != nil {
 		return res, err
 	}
