@@ -15,7 +15,6 @@ import (
 	"github.com/nettrain/nettrain/internal/cifar"
 	"github.com/nettrain/nettrain/internal/model"
 	"github.com/nettrain/nettrain/internal/plots"
-	"github.com/nettrain/nettrain/internal/sgd"
 )
 
 type evalOptions struct {
@@ -91,7 +90,7 @@ func runEval(_ context.Context, o evalOptions, stdout io.Writer, e env) error {
 		return usageErrorf("--split is %q, want train, val or test", o.split)
 	}
 	switch o.precision {
-	case "", sgd.Float32, sgd.Float64:
+	case "", model.Float32, model.Float64:
 	default:
 		return usageErrorf("--precision is %q, want float32 or float64", o.precision)
 	}
@@ -135,7 +134,7 @@ func runEval(_ context.Context, o evalOptions, stdout io.Writer, e env) error {
 		return usageError{err}
 	}
 	set := map[string]cifar.Set{"train": sp.Train, "val": sp.Val, "test": sp.Test}[o.split]
-	pred := sgd.PredictSet(ck.Net, precision, set, ck.Mean)
+	pred := ck.Net.PredictIn(precision, set, ck.Mean)
 
 	res := evalResult{Model: o.model, Split: o.split, N: set.N(), Accuracy: model.Accuracy(pred, set.Y)}
 	res.Confusion = make([][]int, c)

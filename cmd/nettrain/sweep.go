@@ -376,7 +376,7 @@ func report(results []sweep.Result, out string, test bool, testSet cifar.Set, as
 		if test {
 			var meta runMeta
 			json.Unmarshal(ck.Meta, &meta) // absent or foreign metadata: float64 scoring
-			acc := model.Accuracy(sgd.PredictSet(ck.Net, meta.Config.Precision, testSet, ck.Mean), testSet.Y)
+			acc := model.Accuracy(ck.Net.PredictIn(meta.Config.Precision, testSet, ck.Mean), testSet.Y)
 			sum.TestAcc = &acc
 		}
 	}

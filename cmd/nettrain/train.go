@@ -461,8 +461,8 @@ func runTrain(ctx context.Context, o trainOptions, stdout, stderr io.Writer, e e
 	saved := data.Fold(net)
 	res := runResults{
 		FinalLoss: hist.Loss[len(hist.Loss)-1],
-		TrainAcc:  model.Accuracy(sgd.PredictSet(saved, o.Precision, sp.Train, mean), sp.Train.Y),
-		ValAcc:    model.Accuracy(sgd.PredictSet(saved, o.Precision, sp.Val, mean), sp.Val.Y),
+		TrainAcc:  model.Accuracy(saved.PredictIn(o.Precision, sp.Train, mean), sp.Train.Y),
+		ValAcc:    model.Accuracy(saved.PredictIn(o.Precision, sp.Val, mean), sp.Val.Y),
 		Iters:     state.Iter,
 		Seconds:   time.Since(trainStart).Seconds(),
 	}
@@ -470,7 +470,7 @@ func runTrain(ctx context.Context, o trainOptions, stdout, stderr io.Writer, e e
 		res.Seconds += prev.Results.Seconds
 	}
 	if o.test {
-		acc := model.Accuracy(sgd.PredictSet(saved, o.Precision, sp.Test, mean), sp.Test.Y)
+		acc := model.Accuracy(saved.PredictIn(o.Precision, sp.Test, mean), sp.Test.Y)
 		res.TestAcc = &acc
 	}
 	meta := runMeta{Nettrain: version(), Config: o.runConfig, State: state, Results: &res, Classes: ds.Classes, Epochs: epochs}

@@ -94,6 +94,22 @@ func PredictSet[T Float](r *Raw[T], dst []uint8, s Images, mean []float64) []uin
 	return sc.PredictSet(r, dst, s, mean)
 }
 
+// Precisions a net computes in: float32 for speed, float64 for reference.
+const (
+	Float32 = "float32"
+	Float64 = "float64"
+)
+
+// PredictIn scores the images of s, with mean subtracted, in the given
+// precision (Float32, else Float64): the one a run trained in, so that what
+// a run reports and what eval prints agree.
+func (n *Net) PredictIn(precision string, s Images, mean []float64) []uint8 {
+	if precision == Float32 {
+		return PredictSet(RawOf[float32](n), nil, s, mean)
+	}
+	return n.PredictSet(nil, s, mean)
+}
+
 // PredictSet is PredictSet in float64 on n's own parameters.
 func (n *Net) PredictSet(dst []uint8, s Images, mean []float64) []uint8 {
 	return PredictSet(n.Raw(), dst, s, mean)

@@ -96,13 +96,3 @@ func fold[T model.Float](dst, src *model.Raw[T], scale []float64, whiten []T) {
 		}
 	}
 }
-
-// PredictSet scores the images of s in the given precision (Float32, else
-// float64): the one a run trained in, so that what a run reports and what
-// eval prints agree.
-func PredictSet(net *model.Net, precision string, s cifar.Set, mean []float64) []uint8 {
-	if precision == Float32 {
-		return model.PredictSet(model.RawOf[float32](net), nil, s, mean)
-	}
-	return net.PredictSet(nil, s, mean)
-}

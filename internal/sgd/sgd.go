@@ -68,8 +68,8 @@ type State struct {
 
 // Precisions.
 const (
-	Float32 = "float32"
-	Float64 = "float64"
+	Float32 = model.Float32
+	Float64 = model.Float64
 )
 
 // DefaultConfig is the cs231n notebook's CIFAR-10 run, trained in float32.

@@ -319,8 +319,8 @@ func (r *Runner) runTask(ctx context.Context, t task) (Result, error) {
 	}
 	res.FinalLoss = hist.Loss[len(hist.Loss)-1]
 	saved := data.Fold(net) // takes mean-subtracted inputs, as eval gives
-	res.ValAcc = model.Accuracy(sgd.PredictSet(saved, r.Space.Precision, data.Val, data.Mean), data.Val.Y)
-	res.TrainAcc = model.Accuracy(sgd.PredictSet(saved, r.Space.Precision, data.Train, data.Mean), data.Train.Y)
+	res.ValAcc = model.Accuracy(saved.PredictIn(r.Space.Precision, data.Val, data.Mean), data.Val.Y)
+	res.TrainAcc = model.Accuracy(saved.PredictIn(r.Space.Precision, data.Train, data.Mean), data.Train.Y)
 
 	meta := trainrun.Meta{Config: rc, Sweep: &trainrun.Trial{Trial: tr.Index, Rung: t.rung}}
 	meta.State.Iter, meta.State.Complete, meta.State.Stopped = t.budget, t.budget == tr.Iters || hist.Stopped, hist.Stopped
