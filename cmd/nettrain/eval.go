@@ -24,7 +24,7 @@ type evalOptions struct {
 	sizes cifar.Sizes
 	// which of sizes the user set; the rest come from the checkpoint
 	setTrain, setVal, setTest bool
-	precision                 string // "" means the model's
+	precision                 model.Precision // "" means the model's
 	plots                     string
 	json                      bool
 	threads                   int
@@ -56,7 +56,7 @@ trained with (from its metadata), else to cs231n's 49000/1000/1000.`,
 	f.IntVar(&opts.sizes.Train, "num-train", cifar.DefaultNumTrain, "training images (default: the model's, else 49000)")
 	f.IntVar(&opts.sizes.Val, "num-val", cifar.DefaultNumVal, "validation images (default: the model's, else 1000)")
 	f.IntVar(&opts.sizes.Test, "num-test", cifar.DefaultNumTest, "test images (default: the model's, else 1000; 10000 is all)")
-	f.StringVar(&opts.precision, "precision", "", "arithmetic of scoring: float32 or float64 (default: the model's training precision)")
+	f.StringVar((*string)(&opts.precision), "precision", "", "arithmetic of scoring: float32 or float64 (default: the model's training precision)")
 	f.StringVar(&opts.plots, "plots", "", "write confusion.png into this directory")
 	f.BoolVar(&opts.json, "json", false, "print the result as one JSON object")
 	addThreadsFlag(f, &opts.threads)

@@ -322,7 +322,7 @@ func TestTrainOptions(t *testing.T) {
 		if err := json.Unmarshal(ck.Meta, &meta); err != nil {
 			t.Fatalf("%v: metadata: %v", extra, err)
 		}
-		if meta.Config.Optimizer != extra[slices.Index(extra, "--optimizer")+1] {
+		if string(meta.Config.Optimizer) != extra[slices.Index(extra, "--optimizer")+1] {
 			t.Errorf("%v: meta config %+v", extra, meta.Config)
 		}
 		if slices.Contains(extra, "--preprocess") || slices.Contains(extra, "--keep-best") {

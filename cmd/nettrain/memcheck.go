@@ -25,7 +25,7 @@ type runShape struct {
 }
 
 // optimizerSlots is how many parameter-sized arrays an optimizer keeps.
-func optimizerSlots(name string) int {
+func optimizerSlots(name sgd.Optimizer) int {
 	switch name {
 	case sgd.Momentum, sgd.Nesterov:
 		return 1

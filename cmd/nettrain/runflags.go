@@ -11,10 +11,12 @@ import (
 // trainingOptions points at the settings beyond cs231n's SGD that train
 // and sweep share: both register their flags here, once.
 type trainingOptions struct {
-	Optimizer, Schedule, Preprocess *string
-	Momentum, Dropout, ZCAEps       *float64
-	Flip, KeepBest                  *bool
-	Patience                        *int
+	Optimizer                 *sgd.Optimizer
+	Schedule                  *sgd.Schedule
+	Preprocess                *sgd.Preprocess
+	Momentum, Dropout, ZCAEps *float64
+	Flip, KeepBest            *bool
+	Patience                  *int
 }
 
 // addTrainingFlags registers the shared flags. With defaults, they default
@@ -35,13 +37,13 @@ func addTrainingFlags(f *pflag.FlagSet, o trainingOptions, defaults bool) {
 		}
 		return 0, help + fmt.Sprintf(" (default %g)", v)
 	}
-	f.StringVar(o.Optimizer, "optimizer", str(sgd.SGD), "update rule: sgd, momentum, nesterov or adam (cs231n's optim.py)")
+	f.StringVar((*string)(o.Optimizer), "optimizer", str(string(sgd.SGD)), "update rule: sgd, momentum, nesterov or adam (cs231n's optim.py)")
 	v, help := num(0.9, "momentum of --optimizer momentum and nesterov")
 	f.Float64Var(o.Momentum, "momentum", v, help)
-	f.StringVar(o.Schedule, "schedule", str(sgd.Step), "learning-rate schedule: step (times --lr-decay each epoch) or cosine (to 0 over --iters)")
+	f.StringVar((*string)(o.Schedule), "schedule", str(string(sgd.Step)), "learning-rate schedule: step (times --lr-decay each epoch) or cosine (to 0 over --iters)")
 	f.Float64Var(o.Dropout, "dropout", 0, "probability of dropping a hidden unit in training (inverted dropout)")
 	f.BoolVar(o.Flip, "flip", false, "mirror training images left to right at random")
-	f.StringVar(o.Preprocess, "preprocess", str(sgd.PreMean), "input preprocessing: mean (subtract the mean image), channel (per-channel standardisation) or zca (whitening fitted on the train split)")
+	f.StringVar((*string)(o.Preprocess), "preprocess", str(string(sgd.PreMean)), "input preprocessing: mean (subtract the mean image), channel (per-channel standardisation) or zca (whitening fitted on the train split)")
 	v, help = num(0.1, "ZCA regulariser, in units of pixels scaled to [0, 1]")
 	f.Float64Var(o.ZCAEps, "zca-eps", v, help)
 	f.BoolVar(o.KeepBest, "keep-best", false, "keep the weights of the epoch with the best validation accuracy")

@@ -36,7 +36,7 @@ type sweepOptions struct {
 	numTrain  int
 	numVal    int
 	numTest   int
-	precision string
+	precision model.Precision
 	options   sweep.Options
 	config    string
 	workers   int
@@ -109,7 +109,7 @@ their own results files; 'nettrain sweep report DIR' merges them.`,
 	f.IntVar(&o.numTrain, "num-train", cifar.DefaultNumTrain, "training images")
 	f.IntVar(&o.numVal, "num-val", cifar.DefaultNumVal, "validation images")
 	f.IntVar(&o.numTest, "num-test", cifar.DefaultNumTest, "test images for --test (10000 is all)")
-	f.StringVar(&o.precision, "precision", sgd.Float32, "float32 or float64")
+	f.StringVar((*string)(&o.precision), "precision", string(sgd.Float32), "float32 or float64")
 	op := &o.options
 	addTrainingFlags(f, trainingOptions{&op.Optimizer, &op.Schedule, &op.Preprocess, &op.Momentum, &op.Dropout, &op.ZCAEps,
 		&op.Flip, &op.KeepBest, &op.Patience}, false)

@@ -94,16 +94,23 @@ func PredictSet[T Float](r *Raw[T], dst []uint8, s Images, mean []float64) []uin
 	return sc.PredictSet(r, dst, s, mean)
 }
 
-// Precisions a net computes in: float32 for speed, float64 for reference.
+// Precision is the arithmetic a net computes in: float32 for speed, float64
+// for reference.
+type Precision string
+
+// Precisions.
 const (
-	Float32 = "float32"
-	Float64 = "float64"
+	Float32 Precision = "float32"
+	Float64 Precision = "float64"
 )
+
+// Valid reports whether p is a precision ("" is float32 in training).
+func (p Precision) Valid() bool { return p == "" || p == Float32 || p == Float64 }
 
 // PredictIn scores the images of s, with mean subtracted, in the given
 // precision (Float32, else Float64): the one a run trained in, so that what
 // a run reports and what eval prints agree.
-func (n *Net) PredictIn(precision string, s Images, mean []float64) []uint8 {
+func (n *Net) PredictIn(precision Precision, s Images, mean []float64) []uint8 {
 	if precision == Float32 {
 		return PredictSet(RawOf[float32](n), nil, s, mean)
 	}

@@ -30,18 +30,18 @@ type Config struct {
 	NumTest  int     `json:"num_test"`
 	// Precision of training and scoring: float32 or float64. Checkpoints
 	// from before it existed, or from numpy, are scored in float64.
-	Precision string `json:"precision"`
+	Precision model.Precision `json:"precision"`
 
 	// Beyond cs231n (zero values: its behaviour).
-	Optimizer  string  `json:"optimizer,omitempty"`
-	Momentum   float64 `json:"momentum,omitempty"`
-	Schedule   string  `json:"schedule,omitempty"`
-	Dropout    float64 `json:"dropout,omitempty"`
-	Flip       bool    `json:"flip,omitempty"`
-	Preprocess string  `json:"preprocess,omitempty"`
-	ZCAEps     float64 `json:"zca_eps,omitempty"`
-	KeepBest   bool    `json:"keep_best,omitempty"`
-	Patience   int     `json:"patience,omitempty"`
+	Optimizer  sgd.Optimizer  `json:"optimizer,omitempty"`
+	Momentum   float64        `json:"momentum,omitempty"`
+	Schedule   sgd.Schedule   `json:"schedule,omitempty"`
+	Dropout    float64        `json:"dropout,omitempty"`
+	Flip       bool           `json:"flip,omitempty"`
+	Preprocess sgd.Preprocess `json:"preprocess,omitempty"`
+	ZCAEps     float64        `json:"zca_eps,omitempty"`
+	KeepBest   bool           `json:"keep_best,omitempty"`
+	Patience   int            `json:"patience,omitempty"`
 }
 
 // SGD returns the training loop's part of c.

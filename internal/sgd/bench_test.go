@@ -8,6 +8,7 @@ import (
 
 	"github.com/nettrain/nettrain/internal/cifar"
 	"github.com/nettrain/nettrain/internal/gemm"
+	"github.com/nettrain/nettrain/internal/model"
 	"github.com/nettrain/nettrain/internal/sgd"
 )
 
@@ -20,7 +21,7 @@ var benchData = sync.OnceValue(func() sgd.Data { return testData(49000, 1000, 1)
 // h hidden units: on our kernel with 1 thread and with 2, then on the
 // backends (gonum's pure Go; OpenBLAS in the openblas build), one after the
 // other so that their ratios come from the same moments; b.N iterations.
-func benchmarkStep(b *testing.B, precision string, h int) {
+func benchmarkStep(b *testing.B, precision model.Precision, h int) {
 	saved := gemm.Kernel()
 	defer gemm.Use(saved)
 	defer gemm.SetThreads(0)
@@ -38,7 +39,7 @@ func benchmarkStep(b *testing.B, precision string, h int) {
 	}
 }
 
-func benchmarkStepOn(b *testing.B, precision string, h int) {
+func benchmarkStepOn(b *testing.B, precision model.Precision, h int) {
 	data := benchData()
 	net := sgd.Init(cifar.D, h, cifar.Classes, 1e-4, 1)
 	cfg := sgd.Config{Iters: b.N, Batch: 200, LR: 1e-7, LRDecay: 0.95, Reg: 0.25, Precision: precision}

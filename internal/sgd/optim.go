@@ -11,7 +11,7 @@ import (
 // optim.py: sgd, sgd_momentum, Nesterov momentum (the CS231n notes' form)
 // and adam, in the precision of the weights.
 type optimizer[T model.Float] struct {
-	kind              string
+	kind              Optimizer
 	mu                float64
 	beta1, beta2, eps float64
 	v, m              [4][]T // velocity (momentum, nesterov), or second moment v and first m (adam)

@@ -24,17 +24,23 @@ type Data struct {
 	Dense  any
 }
 
+// Preprocess is how Prepare treats the inputs.
+type Preprocess string
+
 // Preprocessings of Prepare.
 const (
-	PreMean    = "mean"    // subtract the mean image (cs231n)
-	PreChannel = "channel" // per-channel standardisation
-	PreZCA     = "zca"     // ZCA whitening
+	PreMean    Preprocess = "mean"    // subtract the mean image (cs231n)
+	PreChannel Preprocess = "channel" // per-channel standardisation
+	PreZCA     Preprocess = "zca"     // ZCA whitening
 )
+
+// Valid reports whether p is a preprocessing ("" is PreMean).
+func (p Preprocess) Valid() bool { return p == "" || p == PreMean || p == PreChannel || p == PreZCA }
 
 // Prepare returns the Data of a run on the train and val splits with the
 // given preprocessing ("" is PreMean); zcaEps and precision matter for
 // PreZCA only, which fits the whitening and whitens the train split once.
-func Prepare(train, val cifar.Set, preprocess string, zcaEps float64, precision string) (Data, error) {
+func Prepare(train, val cifar.Set, preprocess Preprocess, zcaEps float64, precision model.Precision) (Data, error) {
 	d := Data{Train: train, Val: val}
 	switch preprocess {
 	case "", PreMean:

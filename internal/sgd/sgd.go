@@ -15,13 +15,13 @@ import (
 
 // Config holds the hyperparameters of a run.
 type Config struct {
-	Iters     int     // iterations (minibatches)
-	Batch     int     // rows per minibatch
-	LR        float64 // initial learning rate
-	LRDecay   float64 // LR is multiplied by this after each epoch, in (0, 1]
-	Reg       float64 // L2 regularisation strength, >= 0
-	Seed      uint64  // seeds the minibatch draws
-	Precision string  // arithmetic of the training step: "float32" (also "") or "float64"
+	Iters     int             // iterations (minibatches)
+	Batch     int             // rows per minibatch
+	LR        float64         // initial learning rate
+	LRDecay   float64         // LR is multiplied by this after each epoch, in (0, 1]
+	Reg       float64         // L2 regularisation strength, >= 0
+	Seed      uint64          // seeds the minibatch draws
+	Precision model.Precision // arithmetic of the training step: float32 (also "") or float64
 
 	// Start is the number of iterations already done, for resuming: the run
 	// goes on from iteration Start+1 with the learning rate decayed as it was
@@ -32,9 +32,9 @@ type Config struct {
 	Init  *State
 
 	// Beyond cs231n's SGD; the zero values keep its behaviour exactly.
-	Optimizer string  // "sgd" (also ""), "momentum", "nesterov" or "adam", as cs231n's optim.py
-	Momentum  float64 // of momentum and nesterov; 0 means 0.9
-	Schedule  string  // "step" (also ""): LR *= LRDecay after each epoch; "cosine": LR*(1+cos(pi*(it-1)/Iters))/2
+	Optimizer Optimizer // sgd (also ""), momentum, nesterov or adam, as cs231n's optim.py
+	Momentum  float64   // of momentum and nesterov; 0 means 0.9
+	Schedule  Schedule  // step (also ""): LR *= LRDecay after each epoch; cosine: LR*(1+cos(pi*(it-1)/Iters))/2
 	// ScheduleIters, if not 0, replaces Iters in the cosine schedule: a run
 	// cut short (a sweep's halving rung) follows the longer run's schedule.
 	ScheduleIters int
@@ -44,15 +44,33 @@ type Config struct {
 	Patience      int     // stop after this many epochs without a better validation accuracy; 0 never
 }
 
-// Optimizers and schedules.
+// Optimizer is an update rule, as cs231n's optim.py names them.
+type Optimizer string
+
+// Optimizers.
 const (
-	SGD      = "sgd"
-	Momentum = "momentum"
-	Nesterov = "nesterov"
-	Adam     = "adam"
-	Step     = "step"
-	Cosine   = "cosine"
+	SGD      Optimizer = "sgd"
+	Momentum Optimizer = "momentum"
+	Nesterov Optimizer = "nesterov"
+	Adam     Optimizer = "adam"
 )
+
+// Valid reports whether o is an optimizer ("" is SGD).
+func (o Optimizer) Valid() bool {
+	return o == "" || o == SGD || o == Momentum || o == Nesterov || o == Adam
+}
+
+// Schedule is a learning-rate schedule.
+type Schedule string
+
+// Schedules.
+const (
+	Step   Schedule = "step"
+	Cosine Schedule = "cosine"
+)
+
+// Valid reports whether s is a schedule ("" is Step).
+func (s Schedule) Valid() bool { return s == "" || s == Step || s == Cosine }
 
 // State is what a run carries from one iteration to the next besides the
 // weights and the iteration count, so that a resumed run ends exactly where
@@ -90,15 +108,15 @@ func (c Config) Check() error {
 		return fmt.Errorf("{lr_decay} is %v, want a number in (0, 1]", c.LRDecay)
 	case !(c.Reg >= 0) || math.IsInf(c.Reg, 0):
 		return fmt.Errorf("{reg} is %v, want a number >= 0", c.Reg)
-	case c.Precision != "" && c.Precision != Float32 && c.Precision != Float64:
+	case !c.Precision.Valid():
 		return fmt.Errorf("{precision} is %q, want float32 or float64", c.Precision)
 	case c.Start < 0 || c.Start >= c.Iters:
 		return fmt.Errorf("%d iterations already done of {iters} %d: nothing to train (raise {iters})", c.Start, c.Iters)
-	case c.Optimizer != "" && c.Optimizer != SGD && c.Optimizer != Momentum && c.Optimizer != Nesterov && c.Optimizer != Adam:
+	case !c.Optimizer.Valid():
 		return fmt.Errorf("{optimizer} is %q, want sgd, momentum, nesterov or adam", c.Optimizer)
 	case !(c.Momentum >= 0 && c.Momentum < 1):
 		return fmt.Errorf("{momentum} is %v, want a number in [0, 1)", c.Momentum)
-	case c.Schedule != "" && c.Schedule != Step && c.Schedule != Cosine:
+	case !c.Schedule.Valid():
 		return fmt.Errorf("{schedule} is %q, want step or cosine", c.Schedule)
 	case !(c.Dropout >= 0 && c.Dropout < 1):
 		return fmt.Errorf("{dropout} is %v, want a probability in [0, 1)", c.Dropout)

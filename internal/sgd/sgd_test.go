@@ -184,7 +184,7 @@ func TestConfigCheck(t *testing.T) {
 // bit where a run that never stopped ends, in both precisions.
 func TestResumeIsExact(t *testing.T) {
 	data := testData(300, 20, 9)
-	for _, precision := range []string{sgd.Float32, sgd.Float64} {
+	for _, precision := range []model.Precision{sgd.Float32, sgd.Float64} {
 		cfg := sgd.Config{Iters: 47, Batch: 20, LR: 1e-4, LRDecay: 0.7, Reg: 0.1, Seed: 9, Precision: precision}
 		whole := sgd.Init(cifar.D, 12, cifar.Classes, 1e-3, 9)
 		hWhole, err := sgd.Train(context.Background(), whole, data, cfg, sgd.Hooks{})

@@ -11,6 +11,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/nettrain/nettrain/internal/fsutil"
+	"github.com/nettrain/nettrain/internal/model"
 	"github.com/nettrain/nettrain/internal/sgd"
 )
 
@@ -146,25 +147,25 @@ type Space struct {
 	Params  map[string]Param `json:"params"` // by Names
 	Halving *Halving         `json:"halving,omitempty"`
 	// Fixed for every trial.
-	Std       float64 `json:"std"`
-	NumTrain  int     `json:"num_train"`
-	NumVal    int     `json:"num_val"`
-	Precision string  `json:"precision"`
-	Options   Options `json:"options"`
+	Std       float64         `json:"std"`
+	NumTrain  int             `json:"num_train"`
+	NumVal    int             `json:"num_val"`
+	Precision model.Precision `json:"precision"`
+	Options   Options         `json:"options"`
 }
 
 // Options are the training options beyond cs231n's SGD that every trial
 // of a sweep uses (see sgd.Config); the zero value is cs231n's training.
 type Options struct {
-	Optimizer  string  `json:"optimizer,omitempty" yaml:"optimizer"`
-	Momentum   float64 `json:"momentum,omitempty" yaml:"momentum"`
-	Schedule   string  `json:"schedule,omitempty" yaml:"schedule"`
-	Dropout    float64 `json:"dropout,omitempty" yaml:"dropout"`
-	Flip       bool    `json:"flip,omitempty" yaml:"flip"`
-	Preprocess string  `json:"preprocess,omitempty" yaml:"preprocess"`
-	ZCAEps     float64 `json:"zca_eps,omitempty" yaml:"zca_eps"`
-	KeepBest   bool    `json:"keep_best,omitempty" yaml:"keep_best"`
-	Patience   int     `json:"patience,omitempty" yaml:"patience"`
+	Optimizer  sgd.Optimizer  `json:"optimizer,omitempty" yaml:"optimizer"`
+	Momentum   float64        `json:"momentum,omitempty" yaml:"momentum"`
+	Schedule   sgd.Schedule   `json:"schedule,omitempty" yaml:"schedule"`
+	Dropout    float64        `json:"dropout,omitempty" yaml:"dropout"`
+	Flip       bool           `json:"flip,omitempty" yaml:"flip"`
+	Preprocess sgd.Preprocess `json:"preprocess,omitempty" yaml:"preprocess"`
+	ZCAEps     float64        `json:"zca_eps,omitempty" yaml:"zca_eps"`
+	KeepBest   bool           `json:"keep_best,omitempty" yaml:"keep_best"`
+	Patience   int            `json:"patience,omitempty" yaml:"patience"`
 }
 
 // Halving is successive halving: every trial runs MinIters iterations;
@@ -228,7 +229,7 @@ func (s Space) Check() error {
 			n *= len(g)
 		}
 	}
-	if p := s.Options.Preprocess; p != "" && p != sgd.PreMean && p != sgd.PreChannel && p != sgd.PreZCA {
+	if p := s.Options.Preprocess; !p.Valid() {
 		return fmt.Errorf("{preprocess} is %q, want mean, channel or zca", p)
 	}
 	if h := s.Halving; h != nil {
@@ -319,15 +320,15 @@ func (s Space) Trial(i int) Trial {
 // fileSpace is a --config file: each hyperparameter a number, a list or a
 // range string, the rest as the flags.
 type fileSpace struct {
-	Mode      string         `yaml:"mode"`
-	Trials    int            `yaml:"trials"`
-	Seed      *uint64        `yaml:"seed"`
-	Params    map[string]any `yaml:",inline"`
-	Halving   *Halving       `yaml:"halving"`
-	Std       float64        `yaml:"std"`
-	NumTrain  int            `yaml:"num_train"`
-	NumVal    int            `yaml:"num_val"`
-	Precision string         `yaml:"precision"`
+	Mode      string          `yaml:"mode"`
+	Trials    int             `yaml:"trials"`
+	Seed      *uint64         `yaml:"seed"`
+	Params    map[string]any  `yaml:",inline"`
+	Halving   *Halving        `yaml:"halving"`
+	Std       float64         `yaml:"std"`
+	NumTrain  int             `yaml:"num_train"`
+	NumVal    int             `yaml:"num_val"`
+	Precision model.Precision `yaml:"precision"`
 	Options   `yaml:",inline"`
 }
 
