@@ -304,7 +304,7 @@ func runTrain(ctx context.Context, o trainOptions, stdout, stderr io.Writer, e e
 			return fmt.Errorf("--resume %s: the mean image of this training split differs from the checkpoint's: --data %s is not the data it was trained on", o.resume, o.Data)
 		}
 		cfg.Start = prev.State.Iter
-		net, cfg.Init = sgd.StateFrom(resumed, prev.State.BestValAcc, prev.State.BestEpoch, prev.State.SinceBest)
+		net, cfg.Init = trainrun.Resume(resumed, prev.State)
 		logf("resuming %s at iteration %d of %d\n", o.resume, cfg.Start, cfg.Iters)
 	} else {
 		net = sgd.Init(cifar.D, o.Hidden, cifar.Classes, o.Std, o.Seed)

@@ -116,12 +116,12 @@ func ReadMeta(raw json.RawMessage) (m Meta, ok bool) {
 // Checkpoint assembles what a run saves: saved, the weights as eval takes
 // them (data.Fold of the trained net, which the caller has already scored;
 // nil folds trained here), the mean image, the metadata, and the state that
-// train --resume needs to carry on exactly (sgd.StateArrays). Train's final
+// train --resume needs to carry on exactly (stateArrays). Train's final
 // save, its saves at a signal and every --save-every, and each sweep
 // trial's all come from here.
 func Checkpoint(saved, trained *model.Net, data sgd.Data, cfg sgd.Config, st sgd.State, meta Meta) *model.Checkpoint {
 	if saved == nil {
 		saved = data.Fold(trained)
 	}
-	return &model.Checkpoint{Net: saved, Mean: data.Mean, Meta: meta.Marshal(), Extra: sgd.StateArrays(trained, data, cfg, st)}
+	return &model.Checkpoint{Net: saved, Mean: data.Mean, Meta: meta.Marshal(), Extra: stateArrays(trained, data, cfg, st)}
 }

@@ -63,14 +63,14 @@ func Prepare(train, val cifar.Set, preprocess Preprocess, zcaEps float64, precis
 	return d, nil
 }
 
-// folded reports whether d has preprocessing to fold into W1.
-func (d Data) folded() bool { return d.Whiten != nil || d.Scale != nil }
+// Folded reports whether d has preprocessing to fold into W1.
+func (d Data) Folded() bool { return d.Whiten != nil || d.Scale != nil }
 
 // Fold returns net as a net on mean-subtracted inputs: the preprocessing
 // (Scale or Whiten) folded into W1, which it multiplies from the left. It
 // returns net itself when there is none.
 func (d Data) Fold(net *model.Net) *model.Net {
-	if !d.folded() {
+	if !d.Folded() {
 		return net
 	}
 	out := net.Clone()

@@ -298,7 +298,7 @@ func train[T model.Float](ctx context.Context, net *model.Net, data Data, c Conf
 	valPred := make([]uint8, data.Val.N())
 	var scorer model.Scorer[T]
 	scored := raw // the weights scored on validation: raw, with preprocessing folded in
-	if data.folded() {
+	if data.Folded() {
 		scored = model.NewRaw[T](d, h, k)
 	}
 	epochLen := EpochLen(data.Train.N(), c.Batch)
@@ -378,7 +378,7 @@ func train[T model.Float](ctx context.Context, net *model.Net, data Data, c Conf
 		}
 
 		if it%epochLen == 0 {
-			if data.folded() {
+			if data.Folded() {
 				fold(scored, raw, data.Scale, whiten)
 			}
 			raw.Predict(pred, ws, mb.x) // Predict ignores ws.Dropout

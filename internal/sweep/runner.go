@@ -302,7 +302,7 @@ func (r *Runner) runTask(ctx context.Context, t task) (Result, error) {
 			return fail(StatusFailed, err)
 		}
 		prev, _ := trainrun.ReadMeta(ck.Meta)
-		net, cfg.Init = sgd.StateFrom(ck, prev.State.BestValAcc, prev.State.BestEpoch, prev.State.SinceBest)
+		net, cfg.Init = trainrun.Resume(ck, prev.State)
 	} else {
 		net = sgd.Init(cifar.D, tr.Hidden, cifar.Classes, r.Space.Std, tr.Seed)
 	}

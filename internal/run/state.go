@@ -1,18 +1,19 @@
-package sgd
+package run
 
 import (
 	"strings"
 
 	"github.com/nettrain/nettrain/internal/model"
+	"github.com/nettrain/nettrain/internal/sgd"
 )
 
-// StateArrays returns the arrays a checkpoint needs beyond the saved model
+// stateArrays returns the arrays a checkpoint needs beyond the saved model
 // for a resumed run to carry on exactly: the optimizer's state ("opt.*"),
 // the last weights as trained ("train.*") when the saved model differs from
 // them (preprocessing folded into the saved W1, or the best epoch kept),
 // and the best weights so far ("best.*") with KeepBest. net is the net
 // Train returned.
-func StateArrays(net *model.Net, data Data, c Config, st State) map[string][]float64 {
+func stateArrays(net *model.Net, data sgd.Data, c sgd.Config, st sgd.State) map[string][]float64 {
 	extra := map[string][]float64{}
 	for k, v := range st.Slots {
 		extra["opt."+k] = v
@@ -21,7 +22,7 @@ func StateArrays(net *model.Net, data Data, c Config, st State) map[string][]flo
 	if st.Last != nil {
 		last = st.Last // net was set to the best epoch's weights
 	}
-	if data.folded() || c.KeepBest {
+	if data.Folded() || c.KeepBest {
 		for i, p := range last.Params() {
 			extra["train."+model.ParamNames[i]] = p
 		}
@@ -34,11 +35,12 @@ func StateArrays(net *model.Net, data Data, c Config, st State) map[string][]flo
 	return extra
 }
 
-// StateFrom rebuilds from a checkpoint written with StateArrays the net to
-// resume training (the weights as trained) and the State, given the best
-// validation accuracy, its epoch (0: none yet) and the epochs since, which
-// the caller keeps in the checkpoint's metadata.
-func StateFrom(ck *model.Checkpoint, bestValAcc float64, bestEpoch, sinceBest int) (*model.Net, *State) {
+// Resume rebuilds from a checkpoint that Checkpoint wrote the net to resume
+// training from (the weights as trained) and the loop's state, given the
+// run's State from the checkpoint's metadata (the best validation accuracy,
+// its epoch, 0 for none yet, and the epochs since).
+func Resume(ck *model.Checkpoint, s State) (*model.Net, *sgd.State) {
+	bestValAcc, bestEpoch, sinceBest := s.BestValAcc, s.BestEpoch, s.SinceBest
 	d, h, c := ck.Net.Dims()
 	take := func(prefix string) *model.Net {
 		n := model.Zeros(d, h, c)
@@ -55,7 +57,7 @@ func StateFrom(ck *model.Checkpoint, bestValAcc float64, bestEpoch, sinceBest in
 	if n := take("train."); n != nil {
 		net = n
 	}
-	st := &State{Slots: map[string][]float64{}, BestValAcc: bestValAcc, BestEpoch: bestEpoch, SinceBest: sinceBest, Best: take("best.")}
+	st := &sgd.State{Slots: map[string][]float64{}, BestValAcc: bestValAcc, BestEpoch: bestEpoch, SinceBest: sinceBest, Best: take("best.")}
 	if bestEpoch == 0 {
 		st.BestValAcc = -1
 	}
