@@ -5,24 +5,15 @@ import (
 
 	"github.com/spf13/pflag"
 
+	trainrun "github.com/nettrain/nettrain/internal/run"
 	"github.com/nettrain/nettrain/internal/sgd"
 )
 
-// trainingOptions points at the settings beyond cs231n's SGD that train
-// and sweep share: both register their flags here, once.
-type trainingOptions struct {
-	Optimizer                 *sgd.Optimizer
-	Schedule                  *sgd.Schedule
-	Preprocess                *sgd.Preprocess
-	Momentum, Dropout, ZCAEps *float64
-	Flip, KeepBest            *bool
-	Patience                  *int
-}
-
-// addTrainingFlags registers the shared flags. With defaults, they default
-// to the values train runs with; without (a sweep's), to zero values that
-// mean the same, so that a sweep's recorded space stays as it was.
-func addTrainingFlags(f *pflag.FlagSet, o trainingOptions, defaults bool) {
+// addTrainingFlags registers the flags of the training options that train
+// and sweep share, once. With defaults, they default to the values train
+// runs with; without (a sweep's), to zero values that mean the same, so
+// that a sweep's recorded space stays as it was.
+func addTrainingFlags(f *pflag.FlagSet, o *trainrun.Options, defaults bool) {
 	str := func(v string) string {
 		if defaults {
 			return v
@@ -37,15 +28,15 @@ func addTrainingFlags(f *pflag.FlagSet, o trainingOptions, defaults bool) {
 		}
 		return 0, help + fmt.Sprintf(" (default %g)", v)
 	}
-	f.StringVar((*string)(o.Optimizer), "optimizer", str(string(sgd.SGD)), "update rule: sgd, momentum, nesterov or adam (cs231n's optim.py)")
+	f.StringVar((*string)(&o.Optimizer), "optimizer", str(string(sgd.SGD)), "update rule: sgd, momentum, nesterov or adam (cs231n's optim.py)")
 	v, help := num(0.9, "momentum of --optimizer momentum and nesterov")
-	f.Float64Var(o.Momentum, "momentum", v, help)
-	f.StringVar((*string)(o.Schedule), "schedule", str(string(sgd.Step)), "learning-rate schedule: step (times --lr-decay each epoch) or cosine (to 0 over --iters)")
-	f.Float64Var(o.Dropout, "dropout", 0, "probability of dropping a hidden unit in training (inverted dropout)")
-	f.BoolVar(o.Flip, "flip", false, "mirror training images left to right at random")
-	f.StringVar((*string)(o.Preprocess), "preprocess", str(string(sgd.PreMean)), "input preprocessing: mean (subtract the mean image), channel (per-channel standardisation) or zca (whitening fitted on the train split)")
+	f.Float64Var(&o.Momentum, "momentum", v, help)
+	f.StringVar((*string)(&o.Schedule), "schedule", str(string(sgd.Step)), "learning-rate schedule: step (times --lr-decay each epoch) or cosine (to 0 over --iters)")
+	f.Float64Var(&o.Dropout, "dropout", 0, "probability of dropping a hidden unit in training (inverted dropout)")
+	f.BoolVar(&o.Flip, "flip", false, "mirror training images left to right at random")
+	f.StringVar((*string)(&o.Preprocess), "preprocess", str(string(sgd.PreMean)), "input preprocessing: mean (subtract the mean image), channel (per-channel standardisation) or zca (whitening fitted on the train split)")
 	v, help = num(0.1, "ZCA regulariser, in units of pixels scaled to [0, 1]")
-	f.Float64Var(o.ZCAEps, "zca-eps", v, help)
-	f.BoolVar(o.KeepBest, "keep-best", false, "keep the weights of the epoch with the best validation accuracy")
-	f.IntVar(o.Patience, "patience", 0, "stop after this many epochs without a better validation accuracy (0: never)")
+	f.Float64Var(&o.ZCAEps, "zca-eps", v, help)
+	f.BoolVar(&o.KeepBest, "keep-best", false, "keep the weights of the epoch with the best validation accuracy")
+	f.IntVar(&o.Patience, "patience", 0, "stop after this many epochs without a better validation accuracy (0: never)")
 }

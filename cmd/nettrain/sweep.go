@@ -110,9 +110,7 @@ their own results files; 'nettrain sweep report DIR' merges them.`,
 	f.IntVar(&o.numVal, "num-val", cifar.DefaultNumVal, "validation images")
 	f.IntVar(&o.numTest, "num-test", cifar.DefaultNumTest, "test images for --test (10000 is all)")
 	f.StringVar((*string)(&o.precision), "precision", string(sgd.Float32), "float32 or float64")
-	op := &o.options
-	addTrainingFlags(f, trainingOptions{&op.Optimizer, &op.Schedule, &op.Preprocess, &op.Momentum, &op.Dropout, &op.ZCAEps,
-		&op.Flip, &op.KeepBest, &op.Patience}, false)
+	addTrainingFlags(f, &o.options, false)
 	f.StringVar(&o.config, "config", "", "read the search space from a YAML or JSON file (flags set on the command line win)")
 	f.IntVar(&o.workers, "workers", runtime.NumCPU(), "trials run in parallel")
 	addThreadsFlag(f, &o.threads)

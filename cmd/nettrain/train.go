@@ -83,8 +83,7 @@ uninterrupted run would have.`,
 	f.IntVar(&opts.NumVal, "num-val", cifar.DefaultNumVal, "validation images: the next N after the training images")
 	f.IntVar(&opts.NumTest, "num-test", cifar.DefaultNumTest, "test images: the first N of test_batch.bin (10000 is all)")
 	f.StringVar((*string)(&opts.Precision), "precision", string(def.Precision), "arithmetic of training and scoring: float32 (fast) or float64 (reference)")
-	addTrainingFlags(f, trainingOptions{&opts.Optimizer, &opts.Schedule, &opts.Preprocess, &opts.Momentum, &opts.Dropout, &opts.ZCAEps,
-		&opts.Flip, &opts.KeepBest, &opts.Patience}, true)
+	addTrainingFlags(f, &opts.Options, true)
 	f.StringVarP(&opts.out, "out", "o", "nettrain-model.npz", "where to save the model (.npz; with --resume, default the resumed file)")
 	f.StringVar(&opts.metrics, "metrics", "", "stream metrics to this file as JSON Lines (appended to with --resume)")
 	f.Var(&opts.saveEvery, "save-every", "also save a resumable checkpoint to --out every N iterations or every duration (500, 10m), so that a kill loses at most that much")

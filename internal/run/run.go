@@ -32,16 +32,21 @@ type Config struct {
 	// from before it existed, or from numpy, are scored in float64.
 	Precision model.Precision `json:"precision"`
 
-	// Beyond cs231n (zero values: its behaviour).
-	Optimizer  sgd.Optimizer  `json:"optimizer,omitempty"`
-	Momentum   float64        `json:"momentum,omitempty"`
-	Schedule   sgd.Schedule   `json:"schedule,omitempty"`
-	Dropout    float64        `json:"dropout,omitempty"`
-	Flip       bool           `json:"flip,omitempty"`
-	Preprocess sgd.Preprocess `json:"preprocess,omitempty"`
-	ZCAEps     float64        `json:"zca_eps,omitempty"`
-	KeepBest   bool           `json:"keep_best,omitempty"`
-	Patience   int            `json:"patience,omitempty"`
+	Options // beyond cs231n; its keys sit beside the others in JSON
+}
+
+// Options are the training options beyond cs231n's SGD (zero values: its
+// behaviour): a run's, and every trial's of a sweep.
+type Options struct {
+	Optimizer  sgd.Optimizer  `json:"optimizer,omitempty" yaml:"optimizer"`
+	Momentum   float64        `json:"momentum,omitempty" yaml:"momentum"`
+	Schedule   sgd.Schedule   `json:"schedule,omitempty" yaml:"schedule"`
+	Dropout    float64        `json:"dropout,omitempty" yaml:"dropout"`
+	Flip       bool           `json:"flip,omitempty" yaml:"flip"`
+	Preprocess sgd.Preprocess `json:"preprocess,omitempty" yaml:"preprocess"`
+	ZCAEps     float64        `json:"zca_eps,omitempty" yaml:"zca_eps"`
+	KeepBest   bool           `json:"keep_best,omitempty" yaml:"keep_best"`
+	Patience   int            `json:"patience,omitempty" yaml:"patience"`
 }
 
 // SGD returns the training loop's part of c.

@@ -11,7 +11,7 @@ import (
 // package (train's keys, and the sweep's trial metadata), and says when a
 // checkpoint has none.
 func TestMeta(t *testing.T) {
-	m := Meta{Nettrain: "v", Config: Config{Hidden: 50, LR: 1e-4, Iters: 1000, Optimizer: sgd.Adam}, State: State{Iter: 1000, Complete: true},
+	m := Meta{Nettrain: "v", Config: Config{Hidden: 50, LR: 1e-4, Iters: 1000, Options: Options{Optimizer: sgd.Adam}}, State: State{Iter: 1000, Complete: true},
 		Sweep: &Trial{Trial: 3, Rung: 1}}
 	back, ok := ReadMeta(m.Marshal())
 	if !ok || back.Config != m.Config || back.State != m.State || *back.Sweep != *m.Sweep {
@@ -30,7 +30,7 @@ func TestMeta(t *testing.T) {
 			t.Errorf("ReadMeta(%q) ok", bad)
 		}
 	}
-	if c := (Config{Iters: 5, Batch: 2, LR: 0.1, Optimizer: sgd.Momentum, KeepBest: true}).SGD(); c.Iters != 5 || c.Optimizer != sgd.Momentum || !c.KeepBest {
+	if c := (Config{Iters: 5, Batch: 2, LR: 0.1, Options: Options{Optimizer: sgd.Momentum, KeepBest: true}}).SGD(); c.Iters != 5 || c.Optimizer != sgd.Momentum || !c.KeepBest {
 		t.Errorf("SGD() = %+v", c)
 	}
 }

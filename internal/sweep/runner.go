@@ -290,9 +290,7 @@ func (r *Runner) runTask(ctx context.Context, t task) (Result, error) {
 	// so that eval and train --resume take it as it is.
 	rc := trainrun.Config{Hidden: tr.Hidden, LR: tr.LR, LRDecay: tr.LRDecay, Reg: tr.Reg, Iters: tr.Iters, Batch: tr.Batch,
 		Std: r.Space.Std, Seed: tr.Seed, NumTrain: r.Space.NumTrain, NumVal: r.Space.NumVal,
-		NumTest: cmp.Or(r.NumTest, cifar.DefaultNumTest), Precision: r.Space.Precision,
-		Optimizer: op.Optimizer, Momentum: op.Momentum, Schedule: op.Schedule, Dropout: op.Dropout, Flip: op.Flip,
-		Preprocess: op.Preprocess, ZCAEps: op.ZCAEps, KeepBest: op.KeepBest, Patience: op.Patience}
+		NumTest: cmp.Or(r.NumTest, cifar.DefaultNumTest), Precision: r.Space.Precision, Options: op}
 	cfg := rc.SGD()
 	cfg.Iters, cfg.Start, cfg.ScheduleIters = t.budget, t.done, tr.Iters
 	var net *model.Net

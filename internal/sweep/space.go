@@ -12,7 +12,7 @@ import (
 
 	"github.com/nettrain/nettrain/internal/fsutil"
 	"github.com/nettrain/nettrain/internal/model"
-	"github.com/nettrain/nettrain/internal/sgd"
+	trainrun "github.com/nettrain/nettrain/internal/run"
 )
 
 // Param is the values one hyperparameter may take: a list, or a range
@@ -155,18 +155,8 @@ type Space struct {
 }
 
 // Options are the training options beyond cs231n's SGD that every trial
-// of a sweep uses (see sgd.Config); the zero value is cs231n's training.
-type Options struct {
-	Optimizer  sgd.Optimizer  `json:"optimizer,omitempty" yaml:"optimizer"`
-	Momentum   float64        `json:"momentum,omitempty" yaml:"momentum"`
-	Schedule   sgd.Schedule   `json:"schedule,omitempty" yaml:"schedule"`
-	Dropout    float64        `json:"dropout,omitempty" yaml:"dropout"`
-	Flip       bool           `json:"flip,omitempty" yaml:"flip"`
-	Preprocess sgd.Preprocess `json:"preprocess,omitempty" yaml:"preprocess"`
-	ZCAEps     float64        `json:"zca_eps,omitempty" yaml:"zca_eps"`
-	KeepBest   bool           `json:"keep_best,omitempty" yaml:"keep_best"`
-	Patience   int            `json:"patience,omitempty" yaml:"patience"`
-}
+// of a sweep shares: a run's.
+type Options = trainrun.Options
 
 // Halving is successive halving: every trial runs MinIters iterations;
 // the best 1/Eta (by validation accuracy) go on to Eta times as many, and
