@@ -84,9 +84,15 @@ func removeStaleTemps(path string) {
 // OpenRegular opens name for reading and fails unless it is a regular file
 // (after symlinks): a FIFO would block and a device may never end. Opening
 // does not block on a FIFO.
-func OpenRegular(name string) (*os.File, error) {
-	fh, err := os.OpenFile(name, os.O_RDONLY|openNonblock, 0)
+func OpenRegular(name string) (*os.File, error) { return openRegular(name, 0) }
+
+// openRegular opens name with the extra flags and checks what it opened.
+func openRegular(name string, flags int) (*os.File, error) {
+	fh, err := os.OpenFile(name, os.O_RDONLY|openNonblock|flags, 0)
 	if err != nil {
+		if st, lerr := os.Lstat(name); flags&openNoFollow != 0 && lerr == nil && st.Mode()&os.ModeSymlink != 0 {
+			return nil, fmt.Errorf("%s is a symbolic link, want a regular file", name)
+		}
 		return nil, err
 	}
 	st, err := fh.Stat()
@@ -132,20 +138,5 @@ func ReadFileLimit(name string, max int64, what string) ([]byte, error) {
 // element of name is refused: for files inside a directory that others can
 // write (a shared sweep), where a link could point anywhere.
 func OpenRegularNoFollow(name string) (*os.File, error) {
-	fh, err := os.OpenFile(name, os.O_RDONLY|openNonblock|openNoFollow, 0)
-	if err != nil {
-		if st, lerr := os.Lstat(name); lerr == nil && st.Mode()&os.ModeSymlink != 0 {
-			return nil, fmt.Errorf("%s is a symbolic link, want a regular file", name)
-		}
-		return nil, err
-	}
-	st, err := fh.Stat()
-	if err == nil && !st.Mode().IsRegular() {
-		err = fmt.Errorf("%s is not a regular file", name)
-	}
-	if err != nil {
-		fh.Close()
-		return nil, err
-	}
-	return fh, nil
+	return openRegular(name, openNoFollow)
 }
