@@ -89,13 +89,7 @@ func inspectLock(path, host string) (holder string, age time.Duration, stale boo
 		return "gone", 0, true
 	}
 	age = time.Since(st.ModTime())
-	var info lockInfo
-	f, err := fsutil.OpenRegularNoFollow(path)
-	if err == nil {
-		b, _ := io.ReadAll(io.LimitReader(f, 4096))
-		f.Close()
-		err = json.Unmarshal(b, &info)
-	}
+	info, err := readLock(path)
 	if err != nil {
 		return "an unreadable lock file", age, age > staleAfter
 	}
@@ -126,14 +120,22 @@ func (l *dirLock) heartbeat() {
 func (l *dirLock) release() {
 	close(l.stop)
 	<-l.done
-	f, err := fsutil.OpenRegularNoFollow(l.path)
-	if err != nil {
-		return
-	}
-	b, _ := io.ReadAll(io.LimitReader(f, 4096))
-	f.Close()
-	var info lockInfo
-	if json.Unmarshal(b, &info) == nil && info.Token == l.token {
+	if info, err := readLock(l.path); err == nil && info.Token == l.token {
 		os.Remove(l.path)
 	}
+}
+
+// readLock reads what the lock file at path says (not through a symlink:
+// the directory may be shared).
+func readLock(path string) (info lockInfo, err error) {
+	f, err := fsutil.OpenRegularNoFollow(path)
+	if err != nil {
+		return info, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, 4096))
+	if err != nil {
+		return info, err
+	}
+	return info, json.Unmarshal(b, &info)
 }
