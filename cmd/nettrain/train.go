@@ -568,12 +568,9 @@ func checkOutputs(o trainOptions) error {
 		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
 			return fmt.Errorf("%s %s: directory %s does not exist", a.flag, a.path, dir)
 		}
-		probe, err := os.CreateTemp(dir, ".nettrain-probe-*")
-		if err != nil {
-			return fmt.Errorf("%s %s: cannot write in %s (%v)", a.flag, a.path, dir, unwrapPath(err))
+		if err := probeWrite(dir); err != nil {
+			return fmt.Errorf("%s %s: cannot write in %s (%v)", a.flag, a.path, dir, err)
 		}
-		probe.Close()
-		os.Remove(probe.Name())
 		if samePath(a.path, o.Data) {
 			return fmt.Errorf("%s %s would overwrite the training data --data %s; give another file", a.flag, a.path, o.Data)
 		}
@@ -590,12 +587,9 @@ func checkOutputs(o trainOptions) error {
 		if err := os.MkdirAll(o.plots, 0o755); err != nil {
 			return fmt.Errorf("--plots: %w", err)
 		}
-		probe, err := os.CreateTemp(o.plots, ".nettrain-probe-*")
-		if err != nil {
-			return fmt.Errorf("--plots %s: cannot write there (%v)", o.plots, unwrapPath(err))
+		if err := probeWrite(o.plots); err != nil {
+			return fmt.Errorf("--plots %s: cannot write there (%v)", o.plots, err)
 		}
-		probe.Close()
-		os.Remove(probe.Name())
 	}
 	return nil
 }
@@ -614,6 +608,16 @@ func samePath(a, b string) bool {
 	aa, _ := filepath.Abs(a)
 	ab, _ := filepath.Abs(b)
 	return aa == ab
+}
+
+// probeWrite makes sure a file can be created in dir, and leaves none.
+func probeWrite(dir string) error {
+	probe, err := os.CreateTemp(dir, ".nettrain-probe-*")
+	if err != nil {
+		return unwrapPath(err)
+	}
+	probe.Close()
+	return os.Remove(probe.Name())
 }
 
 // unwrapPath drops the *PathError's own naming of a path we name already.

@@ -276,8 +276,7 @@ func Confusion(w io.Writer, confusion [][]int, classes []string) error {
 	bar.Title.Text = " " // the same top margin as the matrix
 	barW := pixels(90)
 	return writePNG(w, squareSide+barW, squareSide, func(dc draw.Canvas) {
-		plots := [][]*plot.Plot{{p}}
-		p.Draw(plot.Align(plots, draw.Tiles{Rows: 1, Cols: 1}, draw.Crop(dc, 0, -barW, 0, 0))[0][0])
+		p.Draw(draw.Crop(dc, 0, -barW, 0, 0))
 		// The bar spans the matrix's rows: above the rotated class names.
 		bar.Draw(draw.Crop(dc, squareSide+pixels(10), 0, pixels(78), 0))
 	})
