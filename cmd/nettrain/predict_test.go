@@ -20,7 +20,7 @@ import (
 	"github.com/nettrain/nettrain/internal/model"
 )
 
-// predict classifies images as eval does: a training image written as a
+// predict classifies images as eval does: a test image written as a
 // PNG gets the class the model's Predict gives its pixels, with the
 // softmax probabilities (summing to 1, most probable first); the same
 // image scaled up 3x, or as a JPEG, comes back resized; bad files get one
