@@ -98,7 +98,7 @@ func runEval(_ context.Context, o evalOptions, stdout io.Writer, e env) error {
 	if err != nil {
 		return err
 	}
-	d, _, c := ck.Net.Dims()
+	d, c := ck.Net.Inputs(), ck.Net.Classes()
 	if d != cifar.D || c != cifar.Classes {
 		return fmt.Errorf("model %s takes %d inputs and has %d classes, but CIFAR-10 has %d inputs and %d classes", o.model, d, c, cifar.D, cifar.Classes)
 	}

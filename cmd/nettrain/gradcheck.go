@@ -10,10 +10,11 @@ import (
 
 	"github.com/nettrain/nettrain/internal/cifar"
 	"github.com/nettrain/nettrain/internal/model"
+	trainrun "github.com/nettrain/nettrain/internal/run"
 )
 
 type gradcheckOptions struct {
-	hidden    int
+	hidden    trainrun.Hidden
 	numInputs int
 	inputSize int
 	classes   int
@@ -66,7 +67,8 @@ training images, mean subtracted, and CIFAR-10's 3072 inputs and 10 classes.`,
 		},
 	}
 	f := cmd.Flags()
-	f.IntVar(&opts.hidden, "hidden", 10, "hidden units H")
+	opts.hidden = trainrun.Hidden{10}
+	f.Var(hiddenFlag{&opts.hidden}, "hidden", "hidden layer widths: 10, or 20,10 for two hidden layers")
 	f.IntVar(&opts.numInputs, "num-inputs", 5, "rows N in the batch")
 	f.IntVar(&opts.inputSize, "input-size", 4, "inputs D of the random problem (ignored with --data)")
 	f.IntVar(&opts.classes, "classes", 3, "classes C of the random problem (ignored with --data)")
@@ -83,8 +85,8 @@ training images, mean subtracted, and CIFAR-10's 3072 inputs and 10 classes.`,
 
 func runGradcheck(o gradcheckOptions, stdout io.Writer, e env) error {
 	switch {
-	case o.hidden < 1:
-		return usageErrorf("--hidden is %d, want at least 1", o.hidden)
+	case o.hidden.Check() != nil:
+		return usageError{o.hidden.Check()}
 	case o.numInputs < 1:
 		return usageErrorf("--num-inputs is %d, want at least 1", o.numInputs)
 	case o.inputSize < 1:
@@ -126,10 +128,10 @@ func runGradcheck(o gradcheckOptions, stdout io.Writer, e env) error {
 			y[i] = uint8(rng.IntN(c))
 		}
 	}
-	net := model.New(d, o.hidden, c, o.std, rng)
+	net := model.New(o.hidden.Sizes(d, c), o.std, rng)
 	var mask []float64
 	if o.dropout > 0 {
-		mask = make([]float64, o.numInputs*o.hidden)
+		mask = make([]float64, o.numInputs*o.hidden.Units())
 		for i := range mask {
 			if rng.Float64() >= o.dropout {
 				mask[i] = 1 / (1 - o.dropout)
@@ -159,7 +161,7 @@ func runGradcheck(o gradcheckOptions, stdout io.Writer, e env) error {
 			return err
 		}
 	} else {
-		fmt.Fprintf(stdout, "gradient check: N=%d D=%d H=%d C=%d reg=%g dropout=%g h=%g\n", o.numInputs, d, o.hidden, c, o.reg, o.dropout, o.step)
+		fmt.Fprintf(stdout, "gradient check: N=%d D=%d H=%s C=%d reg=%g dropout=%g h=%g\n", o.numInputs, d, o.hidden, c, o.reg, o.dropout, o.step)
 		fmt.Fprintf(stdout, "%-5s %8s %6s  %s\n", "param", "entries", "kinks", "max_rel_error")
 		for _, pc := range checks {
 			fmt.Fprintf(stdout, "%-5s %8d %6d  %.3e\n", pc.Name, pc.Entries, pc.Kinks, pc.MaxRelErr)

@@ -17,6 +17,7 @@ import (
 	"github.com/nettrain/nettrain/internal/cifartest"
 	"github.com/nettrain/nettrain/internal/gemm"
 	"github.com/nettrain/nettrain/internal/model"
+	trainrun "github.com/nettrain/nettrain/internal/run"
 )
 
 // fixturePer is the records per batch file of the command tests' dataset:
@@ -148,7 +149,7 @@ func TestTrainThenEval(t *testing.T) {
 		t.Fatal(err)
 	}
 	var meta runMeta
-	if err := json.Unmarshal(ck.Meta, &meta); err != nil || meta.Config.Hidden != 20 || meta.Results.ValAcc != *res.ValAcc || len(meta.Epochs) != 5 {
+	if err := json.Unmarshal(ck.Meta, &meta); err != nil || !meta.Config.Hidden.Equal(trainrun.Hidden{20}) || meta.Results.ValAcc != *res.ValAcc || len(meta.Epochs) != 5 {
 		t.Errorf("meta %s (err %v)", ck.Meta, err)
 	}
 }
@@ -183,7 +184,7 @@ func TestTrainReproducible(t *testing.T) {
 	for k, p := range a.Net.Params() {
 		for i := range p {
 			if p[i] != b.Net.Params()[k][i] {
-				t.Fatalf("%s[%d] differs between two runs with --seed 3", model.ParamNames[k], i)
+				t.Fatalf("%s[%d] differs between two runs with --seed 3", model.ParamNames(2)[k], i)
 			}
 		}
 	}
@@ -281,7 +282,7 @@ func TestTrainOnEveryFormat(t *testing.T) {
 		}
 		for k, p := range ck.Net.Params() {
 			if !equalBits(p, first.Net.Params()[k]) {
-				t.Errorf("--data %s: %s differs from the binary directory's model", data, model.ParamNames[k])
+				t.Errorf("--data %s: %s differs from the binary directory's model", data, model.ParamNames(2)[k])
 			}
 		}
 	}

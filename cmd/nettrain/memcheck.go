@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/nettrain/nettrain/internal/cifar"
+	trainrun "github.com/nettrain/nettrain/internal/run"
 	"github.com/nettrain/nettrain/internal/sgd"
 	"github.com/nettrain/nettrain/internal/sysmem"
 )
@@ -19,9 +20,10 @@ type memNeed struct {
 
 // runShape is what sizes a run's memory.
 type runShape struct {
-	hidden, batch, iters, numTrain int
-	float32, zca, keepBest         bool
-	slots                          int // optimizer state: 0 sgd, 1 momentum, 2 adam
+	hidden                 trainrun.Hidden
+	batch, iters, numTrain int
+	float32, zca, keepBest bool
+	slots                  int // optimizer state: 0 sgd, 1 momentum, 2 adam
 }
 
 // optimizerSlots is how many parameter-sized arrays an optimizer keeps.
@@ -44,8 +46,12 @@ func optimizerSlots(name sgd.Optimizer) int {
 // the 3072x3072 matrices of the fit with ZCA).
 func trainNeeds(r runShape) []memNeed {
 	d, c := float64(cifar.D), float64(cifar.Classes)
-	h, b := float64(r.hidden), float64(r.batch)
-	params := d*h + h + h*c + c
+	h, b := float64(r.hidden.Units()), float64(r.batch)
+	var params float64
+	sizes := r.hidden.Sizes(cifar.D, cifar.Classes)
+	for l := range len(sizes) - 1 {
+		params += float64(sizes[l]+1) * float64(sizes[l+1])
+	}
 	t := 8.0
 	if r.float32 {
 		t = 4

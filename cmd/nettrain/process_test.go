@@ -266,9 +266,9 @@ func TestSecondSignalQuits(t *testing.T) {
 func saveLoop(path string) {
 	var cks [2]*model.Checkpoint
 	for i := range cks {
-		net := model.New(cifar.D, 300, cifar.Classes, 1, rand.New(rand.NewPCG(uint64(i), 0)))
-		for j := range net.B2 {
-			net.B2[j] = float64(i) // tells the two apart
+		net := model.New([]int{cifar.D, 300, cifar.Classes}, 1, rand.New(rand.NewPCG(uint64(i), 0)))
+		for j := range net.Layers[1].B {
+			net.Layers[1].B[j] = float64(i) // tells the two apart
 		}
 		cks[i] = &model.Checkpoint{Net: net, Mean: make([]float64, cifar.D), Meta: json.RawMessage(`{"which":` + string(rune('0'+i)) + `}`)}
 	}
@@ -304,8 +304,8 @@ func TestKillDuringSave(t *testing.T) {
 		if err != nil {
 			t.Fatalf("kill %d: checkpoint corrupt: %v", i, err)
 		}
-		if b := ck.Net.B2[0]; b != 0 && b != 1 {
-			t.Fatalf("kill %d: b2 = %v", i, ck.Net.B2)
+		if b := ck.Net.Layers[1].B[0]; b != 0 && b != 1 {
+			t.Fatalf("kill %d: b2 = %v", i, ck.Net.Layers[1].B)
 		}
 		loads++
 	}
@@ -496,7 +496,7 @@ func resumeAndCompare(t *testing.T, bin, a, b string, uninterrupted []string, re
 	}
 	for k, p := range ra.Net.Params() {
 		if !equalBits(p, rb.Net.Params()[k]) {
-			t.Fatalf("%s differs between the resumed and the uninterrupted run", model.ParamNames[k])
+			t.Fatalf("%s differs between the resumed and the uninterrupted run", model.ParamNames(2)[k])
 		}
 	}
 	return ra, rb

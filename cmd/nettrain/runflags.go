@@ -1,7 +1,10 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/spf13/pflag"
 
@@ -40,3 +43,26 @@ func addTrainingFlags(f *pflag.FlagSet, o *trainrun.Options, defaults bool) {
 	f.BoolVar(&o.KeepBest, "keep-best", false, "keep the weights of the epoch with the best validation accuracy")
 	f.IntVar(&o.Patience, "patience", 0, "stop after this many epochs without a better validation accuracy (0: never)")
 }
+
+// hiddenFlag is --hidden of train and gradcheck: the widths of the hidden
+// layers, "50" or "1000,500" (or "1000-500", as a sweep writes a choice).
+// It parses; the command checks the values.
+type hiddenFlag struct{ h *trainrun.Hidden }
+
+func (f hiddenFlag) String() string {
+	if f.h == nil {
+		return ""
+	}
+	return f.h.String()
+}
+
+func (f hiddenFlag) Set(s string) error {
+	h, err := trainrun.ParseHidden(s)
+	if err != nil {
+		return errors.New(strings.TrimPrefix(err.Error(), "{hidden} "+strconv.Quote(s)+": "))
+	}
+	*f.h = h
+	return nil
+}
+
+func (hiddenFlag) Type() string { return "widths" }

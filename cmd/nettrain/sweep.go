@@ -90,7 +90,7 @@ their own results files; 'nettrain sweep report DIR' merges them.`,
 	f := cmd.Flags()
 	f.StringVar(&o.data, "data", "", dataFlagHelp)
 	for _, p := range []struct{ name, def, help string }{
-		{"hidden", "100,200,500", "hidden units: list or range"},
+		{"hidden", "100,200,500", "hidden units: list or range; a choice of several hidden layers joins their widths with dashes (500,1000-500)"},
 		{"lr", "1e-4:3e-3", "learning rate: list or range (log-uniform)"},
 		{"reg", "1e-3:1", "L2 strength: list or range (log-uniform)"},
 		{"iters", "4000", "iterations: list or range"},
@@ -252,7 +252,7 @@ func runSweep(ctx context.Context, o sweepOptions, stdout, stderr io.Writer, e e
 		return usageError{err}
 	}
 	// The largest trial, as many at once as there are workers.
-	shape := runShape{hidden: int(space.Max("hidden")), batch: int(space.Max("batch")), iters: int(space.Max("iters")),
+	shape := runShape{hidden: space.Widest(), batch: int(space.Max("batch")), iters: int(space.Max("iters")),
 		numTrain: space.NumTrain, float32: space.Precision == sgd.Float32, zca: space.Options.Preprocess == sgd.PreZCA,
 		keepBest: space.Options.KeepBest, slots: optimizerSlots(space.Options.Optimizer)}
 	if err := checkMemory(trainNeeds(shape), min(o.workers, space.NumTrials()), func(string) string { return ", the largest in the space" }); err != nil {

@@ -71,7 +71,8 @@ uninterrupted run would have.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&opts.Data, "data", "", dataFlagHelp)
-	f.IntVar(&opts.Hidden, "hidden", 50, "hidden units H")
+	opts.Hidden = trainrun.Hidden{50}
+	f.Var(hiddenFlag{&opts.Hidden}, "hidden", "hidden layer widths: 50 is cs231n's two-layer net, 1000,500 a net of two hidden layers")
 	f.Float64Var(&opts.LR, "lr", def.LR, "learning rate")
 	f.Float64Var(&opts.LRDecay, "lr-decay", def.LRDecay, "learning-rate factor after each epoch, in (0, 1]")
 	f.Float64Var(&opts.Reg, "reg", def.Reg, "L2 regularisation strength")
@@ -107,8 +108,8 @@ func (o trainOptions) check() error {
 	if err := checkThreads(o.threads); err != nil {
 		return err
 	}
-	if o.Hidden < 1 {
-		return usageErrorf("--hidden is %d, want at least 1", o.Hidden)
+	if err := o.Hidden.Check(); err != nil {
+		return usageError{err}
 	}
 	if !(o.Std > 0) || math.IsInf(o.Std, 0) {
 		return usageErrorf("--std is %v, want a positive number such as 1e-4", o.Std)
@@ -192,14 +193,15 @@ func resumeFrom(o *trainOptions, e env) (*model.Checkpoint, runMeta, error) {
 	if c.Precision == "" {
 		c.Precision = sgd.Float64
 	}
-	if d, h, _ := ck.Net.Dims(); d != cifar.D || h != c.Hidden {
-		return nil, meta, fmt.Errorf("--resume %s: weights have shape (%d, %d), its config says hidden %d", o.resume, d, h, c.Hidden)
+	if got, want := ck.Net.Sizes(), c.Hidden.Sizes(cifar.D, cifar.Classes); !slices.Equal(got, want) {
+		return nil, meta, fmt.Errorf("--resume %s: the weights have layers %s, its config says %s (--hidden %s)", o.resume,
+			trainrun.Hidden(got).Dashed(), trainrun.Hidden(want).Dashed(), c.Hidden)
 	}
 	fixed := []struct {
 		flag      string
 		got, want any
 	}{
-		{"hidden", o.Hidden, c.Hidden}, {"lr", o.LR, c.LR}, {"lr-decay", o.LRDecay, c.LRDecay},
+		{"hidden", o.Hidden.String(), c.Hidden.String()}, {"lr", o.LR, c.LR}, {"lr-decay", o.LRDecay, c.LRDecay},
 		{"reg", o.Reg, c.Reg}, {"batch", o.Batch, c.Batch}, {"std", o.Std, c.Std}, {"seed", o.Seed, c.Seed},
 		{"num-train", o.NumTrain, c.NumTrain}, {"num-val", o.NumVal, c.NumVal}, {"precision", o.Precision, c.Precision},
 		{"optimizer", o.Optimizer, cmp.Or(c.Optimizer, sgd.SGD)}, {"momentum", o.Momentum, c.Momentum},
@@ -306,7 +308,7 @@ func runTrain(ctx context.Context, o trainOptions, stdout, stderr io.Writer, e e
 		net, cfg.Init = trainrun.Resume(resumed, prev.State)
 		logf("resuming %s at iteration %d of %d\n", o.resume, cfg.Start, cfg.Iters)
 	} else {
-		net = sgd.Init(cifar.D, o.Hidden, cifar.Classes, o.Std, o.Seed)
+		net = sgd.Init(o.Hidden.Sizes(cifar.D, cifar.Classes), o.Std, o.Seed)
 	}
 
 	var metrics *jsonLines

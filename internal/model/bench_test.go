@@ -48,7 +48,7 @@ func benchmarkPredictSet[T model.Float](b *testing.B, n, h int) {
 		s.X[i] = uint8(rng.Uint32())
 	}
 	mean := cifar.Mean(s)
-	raw := model.RawOf[T](model.New(cifar.D, h, cifar.Classes, 1e-3, rng))
+	raw := model.RawOf[T](model.New([]int{cifar.D, h, cifar.Classes}, 1e-3, rng))
 	sinkPred = make([]uint8, n)
 	b.ResetTimer()
 	for range b.N {

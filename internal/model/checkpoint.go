@@ -14,6 +14,7 @@ import (
 	"math"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 
 	"codeberg.org/sbinet/npyio/npy"
@@ -26,9 +27,10 @@ import (
 //
 // On disk it is one .npz file that numpy.load opens: float64 arrays W1 (D,H),
 // b1 (H), W2 (H,C), b2 (C) and mean (D), the training mean image, plus meta,
-// a unicode scalar holding JSON text (the run's config and results). Meta is
-// optional on load, so a model exported from numpy with the five arrays loads
-// and evaluates.
+// a unicode scalar holding JSON text (the run's config and results). A
+// deeper net has W3, b3 and so on, each Wk (H(k-1), Hk), the last giving the
+// C class scores. Meta is optional on load, so a model exported from numpy
+// with the arrays alone loads and evaluates.
 type Checkpoint struct {
 	Net  *Net
 	Mean []float64       // (D) mean image subtracted from every input
@@ -50,8 +52,7 @@ func Save(path string, ck *Checkpoint) error {
 // arrays uncompressed: float weights barely compress, and storing is many
 // times faster than deflating.
 func Write(w io.Writer, ck *Checkpoint) error {
-	d, _, _ := ck.Net.Dims()
-	if len(ck.Mean) != d {
+	if len(ck.Mean) != ck.Net.Inputs() {
 		panic("model: Write: mean has the wrong length")
 	}
 	zw := zip.NewWriter(w)
@@ -66,16 +67,17 @@ func Write(w io.Writer, ck *Checkpoint) error {
 		}
 		return bw.Flush()
 	}
-	arrays := []struct {
-		name string
-		v    any
-	}{
-		{"W1", ck.Net.W1}, {"b1", ck.Net.B1}, {"W2", ck.Net.W2}, {"b2", ck.Net.B2}, {"mean", ck.Mean},
-	}
-	for _, a := range arrays {
-		if err := put(a.name, a.v); err != nil {
+	for l, layer := range ck.Net.Layers {
+		k := strconv.Itoa(l + 1)
+		if err := put("W"+k, layer.W); err != nil {
 			return err
 		}
+		if err := put("b"+k, layer.B); err != nil {
+			return err
+		}
+	}
+	if err := put("mean", ck.Mean); err != nil {
+		return err
 	}
 	if ck.Meta != nil {
 		if err := put("meta", string(ck.Meta)); err != nil {
@@ -154,7 +156,7 @@ func Read(r io.ReaderAt, size int64) (ck *Checkpoint, err error) {
 	read := func(name string, dims int) ([]float64, []int, error) {
 		f, ok := files[name+".npy"]
 		if !ok {
-			return nil, nil, fmt.Errorf("no array %q (has %s); a checkpoint needs W1, b1, W2, b2 and mean", name, strings.Join(names, ", "))
+			return nil, nil, fmt.Errorf("no array %q (has %s); a checkpoint needs W1, b1, W2, b2 and mean (a deeper net W3, b3 and so on too)", name, strings.Join(names, ", "))
 		}
 		v, shape, err := readArray(f, size, dims)
 		if err != nil {
@@ -168,48 +170,56 @@ func Read(r io.ReaderAt, size int64) (ck *Checkpoint, err error) {
 		return v, shape, nil
 	}
 
-	w1, s1, err := read("W1", 2)
-	if err != nil {
+	// The layers: W1, b1, W2, b2, ... up to the first Wk missing, each Wk
+	// taking what W(k-1) gives.
+	layers := 0
+	for files["W"+strconv.Itoa(layers+1)+".npy"] != nil {
+		layers++
+	}
+	if layers < 2 {
+		_, _, err := read("W"+strconv.Itoa(layers+1), 2)
 		return nil, err
 	}
-	d, h := s1[0], s1[1]
-	w2, s2, err := read("W2", 2)
-	if err != nil {
-		return nil, err
+	for name := range files {
+		if k, ok := layerIndex(strings.TrimSuffix(name, ".npy")); ok && k > layers {
+			return nil, fmt.Errorf("has %s but no W%d: the layers must be numbered 1, 2, ... without a gap", strings.TrimSuffix(name, ".npy"), layers+1)
+		}
 	}
-	c := s2[1]
-	if s2[0] != h {
-		return nil, fmt.Errorf("W2 has shape %v, want (%d, C) to follow W1 %v", s2, h, s1)
-	}
-	if d < 1 || h < 1 || c < 1 {
-		return nil, fmt.Errorf("empty weights: W1 %v, W2 %v", s1, s2)
-	}
-	b1, sb1, err := read("b1", 1)
-	if err != nil {
-		return nil, err
-	}
-	b2, sb2, err := read("b2", 1)
-	if err != nil {
-		return nil, err
+	net := &Net{Layers: make([]Layer, layers)}
+	var shapes []string
+	for l := range layers {
+		k := strconv.Itoa(l + 1)
+		w, sw, err := read("W"+k, 2)
+		if err != nil {
+			return nil, err
+		}
+		shapes = append(shapes, fmt.Sprintf("W%s %v", k, sw))
+		if sw[0] < 1 || sw[1] < 1 {
+			return nil, fmt.Errorf("empty weights: %s", strings.Join(shapes, ", "))
+		}
+		if l > 0 {
+			if _, prev := net.Layers[l-1].W.Dims(); sw[0] != prev {
+				return nil, fmt.Errorf("W%s has shape %v, want (%d, ...) to follow %s", k, sw, prev, shapes[l-1])
+			}
+		}
+		b, sb, err := read("b"+k, 1)
+		if err != nil {
+			return nil, err
+		}
+		if sb[0] != sw[1] {
+			return nil, fmt.Errorf("b%s has length %d, want %d to fit W%s %v", k, sb[0], sw[1], k, sw)
+		}
+		net.Layers[l] = Layer{W: mat.NewDense(sw[0], sw[1], w), B: b}
 	}
 	mean, sm, err := read("mean", 1)
 	if err != nil {
 		return nil, err
 	}
-	for _, want := range []struct {
-		name  string
-		got   []int
-		wantN int
-	}{{"b1", sb1, h}, {"b2", sb2, c}, {"mean", sm, d}} {
-		if want.got[0] != want.wantN {
-			return nil, fmt.Errorf("%s has length %d, want %d to fit W1 %v and W2 %v", want.name, want.got[0], want.wantN, s1, s2)
-		}
+	if d := net.Inputs(); sm[0] != d {
+		return nil, fmt.Errorf("mean has length %d, want %d to fit %s", sm[0], d, shapes[0])
 	}
 
-	ck = &Checkpoint{
-		Net:  &Net{W1: mat.NewDense(d, h, w1), B1: b1, W2: mat.NewDense(h, c, w2), B2: b2},
-		Mean: mean,
-	}
+	ck = &Checkpoint{Net: net, Mean: mean}
 	for name, f := range files {
 		name = strings.TrimSuffix(name, ".npy")
 		if isCore(name) {
@@ -265,9 +275,24 @@ func checkDisjoint(entries []*zip.File, size int64) error {
 	return nil
 }
 
-// isCore reports whether name is one of the arrays every checkpoint has.
+// isCore reports whether name is one of a checkpoint's own arrays: a
+// layer's W or b, mean or meta.
 func isCore(name string) bool {
-	return slices.Contains([]string{"W1", "b1", "W2", "b2", "mean", "meta"}, name)
+	_, layer := layerIndex(name)
+	return layer || name == "mean" || name == "meta"
+}
+
+// layerIndex returns k for the name of a layer's array, Wk or bk (k >= 1,
+// written without leading zeros).
+func layerIndex(name string) (k int, ok bool) {
+	if len(name) < 2 || name[0] != 'W' && name[0] != 'b' || name[1] == '0' {
+		return 0, false
+	}
+	k, err := strconv.Atoi(name[1:])
+	if err != nil || k < 1 || strconv.Itoa(k) != name[1:] {
+		return 0, false
+	}
+	return k, true
 }
 
 // openNpy opens the npy entry f after checking its sizes, and returns its

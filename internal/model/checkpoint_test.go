@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -23,12 +24,12 @@ import (
 
 func testCheckpoint(seed uint64, d, h, c int) *model.Checkpoint {
 	rng := rand.New(rand.NewPCG(seed, seed))
-	net := model.New(d, h, c, 1e-2, rng)
-	for i := range net.B1 {
-		net.B1[i] = rng.NormFloat64()
+	net := model.New([]int{d, h, c}, 1e-2, rng)
+	for i := range net.Layers[0].B {
+		net.Layers[0].B[i] = rng.NormFloat64()
 	}
-	for i := range net.B2 {
-		net.B2[i] = rng.NormFloat64()
+	for i := range net.Layers[1].B {
+		net.Layers[1].B[i] = rng.NormFloat64()
 	}
 	mean := make([]float64, d)
 	for i := range mean {
@@ -61,7 +62,7 @@ func TestCheckpointRoundTrip(t *testing.T) {
 	}
 	for k, p := range ck.Net.Params() {
 		if !bitsEqual(got.Net.Params()[k], p) {
-			t.Errorf("%s differs after the round trip", model.ParamNames[k])
+			t.Errorf("%s differs after the round trip", model.ParamNames(2)[k])
 		}
 	}
 	if !bitsEqual(got.Mean, ck.Mean) {
@@ -70,8 +71,8 @@ func TestCheckpointRoundTrip(t *testing.T) {
 	if string(got.Meta) != string(ck.Meta) {
 		t.Errorf("meta %s, want %s", got.Meta, ck.Meta)
 	}
-	if d, h, c := got.Net.Dims(); d != 3072 || h != 7 || c != 10 {
-		t.Errorf("dims %d %d %d", d, h, c)
+	if s := got.Net.Sizes(); !slices.Equal(s, []int{3072, 7, 10}) {
+		t.Errorf("sizes %v", s)
 	}
 	// Saving again over the file replaces it and leaves no temporary behind.
 	if err := model.Save(path, testCheckpoint(2, 3072, 7, 10)); err != nil {
@@ -89,19 +90,19 @@ func TestLoadNumpyCheckpoints(t *testing.T) {
 	want := model.Zeros(d, h, c)
 	for i := range d {
 		for j := range h {
-			want.W1.Set(i, j, float64(i-2*j)/8)
+			want.Layers[0].W.Set(i, j, float64(i-2*j)/8)
 		}
 	}
 	for k := range h {
 		for l := range c {
-			want.W2.Set(k, l, float64(3*k-l)/16)
+			want.Layers[1].W.Set(k, l, float64(3*k-l)/16)
 		}
 	}
 	for j := range h {
-		want.B1[j] = float64(j)/4 - 0.5
+		want.Layers[0].B[j] = float64(j)/4 - 0.5
 	}
 	for l := range c {
-		want.B2[l] = float64(-l) / 2 // numpy negates the integers: 0, not -0
+		want.Layers[1].B[l] = float64(-l) / 2 // numpy negates the integers: 0, not -0
 	}
 	for _, name := range []string{"numpy_f64.npz", "numpy_mixed.npz"} {
 		ck, err := model.Load(filepath.Join("testdata", name))
@@ -110,7 +111,7 @@ func TestLoadNumpyCheckpoints(t *testing.T) {
 		}
 		for k, p := range ck.Net.Params() {
 			if !bitsEqual(p, want.Params()[k]) {
-				t.Errorf("%s: %s = %v, want %v", name, model.ParamNames[k], p, want.Params()[k])
+				t.Errorf("%s: %s = %v, want %v", name, model.ParamNames(2)[k], p, want.Params()[k])
 			}
 		}
 		for i, m := range ck.Mean {
@@ -149,7 +150,7 @@ print(json.loads(str(f["meta"]))["note"])
 	}
 	want := strings.Join([]string{
 		"(5, 4) (4,) (4, 3) (3,) (5,) float64",
-		reprFloat(ck.Net.W1.At(1, 2)) + " " + reprFloat(ck.Mean[4]),
+		reprFloat(ck.Net.Layers[0].W.At(1, 2)) + " " + reprFloat(ck.Mean[4]),
 		"héllo",
 	}, "\n") + "\n"
 	if string(out) != want {
@@ -191,7 +192,7 @@ func TestLoadErrors(t *testing.T) {
 		return buf.Bytes()
 	}
 	keep := func(name string, ck *model.Checkpoint) (string, any) {
-		return name, map[string]any{"W1": ck.Net.W1, "b1": ck.Net.B1, "W2": ck.Net.W2, "b2": ck.Net.B2, "mean": ck.Mean}[name]
+		return name, map[string]any{"W1": ck.Net.Layers[0].W, "b1": ck.Net.Layers[0].B, "W2": ck.Net.Layers[1].W, "b2": ck.Net.Layers[1].B, "mean": ck.Mean}[name]
 	}
 	for _, tc := range []struct {
 		name string
@@ -240,7 +241,7 @@ func TestLoadErrors(t *testing.T) {
 		}), []string{`"W1" has shape [24], want 2 dimensions`}},
 		{"NaN weight", rewrite(func(name string, ck *model.Checkpoint) (string, any) {
 			if name == "W2" {
-				ck.Net.W2.Set(1, 1, math.NaN())
+				ck.Net.Layers[1].W.Set(1, 1, math.NaN())
 			}
 			return keep(name, ck)
 		}), []string{`"W2" has NaN`, "diverged"}},
@@ -283,7 +284,7 @@ func TestLoadErrors(t *testing.T) {
 func TestPredictSetMatchesPredict(t *testing.T) {
 	rng := rand.New(rand.NewPCG(9, 9))
 	s := cifartest.RandomSet(1234, rng) // not a multiple of the chunk size
-	net := model.New(cifar.D, 17, cifar.Classes, 1e-3, rng)
+	net := model.New([]int{cifar.D, 17, cifar.Classes}, 1e-3, rng)
 	mean := cifar.Mean(s)
 	x := make([]float64, s.N()*cifar.D)
 	y := make([]uint8, s.N())

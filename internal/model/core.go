@@ -2,6 +2,7 @@ package model
 
 import (
 	"math"
+	"slices"
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas32"
@@ -18,22 +19,25 @@ type Float = gemm.Float
 // form the fast path works on. A Raw[float64] made by Net.Raw shares the
 // Net's memory; other precisions are copies (RawOf).
 type Raw[T Float] struct {
-	D, H, C int
-	W1      []T // (D, H)
-	B1      []T // (H)
-	W2      []T // (H, C)
-	B2      []T // (C)
+	Sizes []int // inputs, hidden layers, classes
+	W     [][]T // W[l] is (Sizes[l], Sizes[l+1])
+	B     [][]T // B[l] is (Sizes[l+1])
 }
 
-// NewRaw returns zero parameters of the given shape.
-func NewRaw[T Float](d, h, c int) *Raw[T] {
-	return &Raw[T]{D: d, H: h, C: c, W1: make([]T, d*h), B1: make([]T, h), W2: make([]T, h*c), B2: make([]T, c)}
+// NewRaw returns zero parameters of the given sizes (inputs, hidden
+// layers, classes).
+func NewRaw[T Float](sizes ...int) *Raw[T] {
+	checkSizes(sizes)
+	r := &Raw[T]{Sizes: slices.Clone(sizes), W: make([][]T, len(sizes)-1), B: make([][]T, len(sizes)-1)}
+	for l := range r.W {
+		r.W[l], r.B[l] = make([]T, sizes[l]*sizes[l+1]), make([]T, sizes[l+1])
+	}
+	return r
 }
 
 // RawOf returns a copy of n's parameters in precision T, rounded once.
 func RawOf[T Float](n *Net) *Raw[T] {
-	d, h, c := n.Dims()
-	r := NewRaw[T](d, h, c)
+	r := NewRaw[T](n.Sizes()...)
 	for k, p := range n.Params() {
 		dst := r.Params()[k]
 		for i, v := range p {
@@ -45,9 +49,12 @@ func RawOf[T Float](n *Net) *Raw[T] {
 
 // Raw returns n's parameters as a Raw[float64] sharing n's memory.
 func (n *Net) Raw() *Raw[float64] {
-	d, h, c := n.Dims()
-	p := n.Params()
-	return &Raw[float64]{D: d, H: h, C: c, W1: p[0], B1: p[1], W2: p[2], B2: p[3]}
+	r := &Raw[float64]{Sizes: n.Sizes()}
+	for _, l := range n.Layers {
+		r.W = append(r.W, l.W.RawMatrix().Data)
+		r.B = append(r.B, l.B)
+	}
+	return r
 }
 
 // SetFrom sets n's parameters to r's, converted exactly to float64.
@@ -59,15 +66,31 @@ func SetFrom[T Float](n *Net, r *Raw[T]) {
 	}
 }
 
-// Params returns W1, b1, W2, b2 in that order, sharing r's memory.
-func (r *Raw[T]) Params() [4][]T { return [4][]T{r.W1, r.B1, r.W2, r.B2} }
+// Params returns W1, b1, W2, b2, ... in that order, sharing r's memory.
+func (r *Raw[T]) Params() [][]T {
+	p := make([][]T, 0, 2*len(r.W))
+	for l := range r.W {
+		p = append(p, r.W[l], r.B[l])
+	}
+	return p
+}
+
+// hiddenUnits is the sum of the hidden layers' widths.
+func hiddenUnits(sizes []int) int {
+	n := 0
+	for _, h := range sizes[1 : len(sizes)-1] {
+		n += h
+	}
+	return n
+}
 
 // Workspace holds the activations of one batch so that Loss and Predict
 // allocate nothing after the first call. A Workspace serves one goroutine.
 //
-// Dropout, when not nil, is the inverted-dropout mask of the hidden layer
-// for Loss: a row-major (N, H) slice of 0 (dropped) or 1/(1-p) (kept).
-// Predict ignores it: dropout is off at evaluation.
+// Dropout, when not nil, is the inverted-dropout masks of the hidden layers
+// for Loss, one after the other: a row-major (N, H1) slice, then (N, H2),
+// and so on, of 0 (dropped) or 1/(1-p) (kept). Predict ignores it: dropout
+// is off at evaluation.
 //
 // Threads, when above 0, is how many threads each matrix product of Loss
 // and Predict may use; 0 means gemm.Threads(). Results do not depend on it.
@@ -75,72 +98,98 @@ type Workspace[T Float] struct {
 	Dropout []T
 	Threads int
 
-	h      []T // (N, H) hidden activations, ReLU applied
-	scores []T // (N, C) scores, then dscores
-	dh     []T // (N, H) gradient at the hidden layer
+	a      [][]T // (N, H_l) hidden activations, ReLU (and dropout) applied
+	da     [][]T // (N, H_l) gradient at the hidden layers
+	scores []T   // (N, C) scores, then dscores
 }
 
-func (ws *Workspace[T]) fit(nrows, h, c int) {
-	if cap(ws.h) < nrows*h {
-		ws.h = make([]T, nrows*h)
-		ws.dh = make([]T, nrows*h)
+func (ws *Workspace[T]) fit(nrows int, sizes []int) {
+	hidden := sizes[1 : len(sizes)-1]
+	if len(ws.a) != len(hidden) {
+		ws.a, ws.da = make([][]T, len(hidden)), make([][]T, len(hidden))
 	}
+	for l, h := range hidden {
+		if cap(ws.a[l]) < nrows*h {
+			ws.a[l], ws.da[l] = make([]T, nrows*h), make([]T, nrows*h)
+		}
+		ws.a[l], ws.da[l] = ws.a[l][:nrows*h], ws.da[l][:nrows*h]
+	}
+	c := sizes[len(sizes)-1]
 	if cap(ws.scores) < nrows*c {
 		ws.scores = make([]T, nrows*c)
 	}
-	ws.h, ws.dh, ws.scores = ws.h[:nrows*h], ws.dh[:nrows*h], ws.scores[:nrows*c]
+	ws.scores = ws.scores[:nrows*c]
 }
 
-// forward computes h = max(X W1 + b1, 0) and scores = h W2 + b2 into ws for
-// the rows of x, a row-major (nrows, D) slice. With a dropout mask, h is
-// multiplied by it before the second layer (inverted dropout: the mask is
-// already scaled by 1/(1-p), so evaluation needs no rescaling).
+// maskOf returns hidden layer l's part of the dropout mask, or nil.
+func maskOf[T Float](mask []T, sizes []int, nrows, l int) []T {
+	if mask == nil {
+		return nil
+	}
+	off := nrows * hiddenUnits(sizes[:l+3]) // H1 + ... + H(l+1)
+	return mask[off-nrows*sizes[l+1] : off]
+}
+
+// forward computes each hidden layer's a = max(in W + b, 0) and the scores
+// = a W + b of the last layer into ws for the rows of x, a row-major
+// (nrows, D) slice. With a dropout mask, each hidden layer's a is
+// multiplied by its part before the next layer (inverted dropout: the mask
+// is already scaled by 1/(1-p), so evaluation needs no rescaling).
 func (r *Raw[T]) forward(ws *Workspace[T], x []T, nrows int, mask []T) {
-	d, hid, c := r.D, r.H, r.C
-	if len(x) != nrows*d {
+	if len(x) != nrows*r.Sizes[0] {
 		panic("model: X has the wrong shape")
 	}
-	ws.fit(nrows, hid, c)
-	ws.gemm(blas.NoTrans, blas.NoTrans, nrows, hid, d, 1, x, d, r.W1, hid, 0, ws.h, hid) // z = X W1
-	if mask != nil && len(mask) != nrows*hid {
+	if mask != nil && len(mask) != nrows*hiddenUnits(r.Sizes) {
 		panic("model: dropout mask has the wrong shape")
 	}
-	for i := range nrows {
-		row := ws.h[i*hid : (i+1)*hid : (i+1)*hid]
-		for j, b := range r.B1[:hid] {
-			row[j] = max(row[j]+b, 0) // h = max(z + b1, 0), in place
+	ws.fit(nrows, r.Sizes)
+	in := x
+	for l := range r.W {
+		k, out := r.Sizes[l], r.Sizes[l+1]
+		if l == len(r.W)-1 {
+			ws.gemm(blas.NoTrans, blas.NoTrans, nrows, out, k, 1, in, k, r.W[l], out, 0, ws.scores, out) // a W
+			for i := range nrows {
+				row := ws.scores[i*out : (i+1)*out : (i+1)*out]
+				for j, b := range r.B[l][:out] {
+					row[j] += b
+				}
+			}
+			return
 		}
-		if mask != nil {
-			for j, m := range mask[i*hid : (i+1)*hid] {
-				row[j] *= m
+		a, m := ws.a[l], maskOf(mask, r.Sizes, nrows, l)
+		ws.gemm(blas.NoTrans, blas.NoTrans, nrows, out, k, 1, in, k, r.W[l], out, 0, a, out) // z = in W
+		for i := range nrows {
+			row := a[i*out : (i+1)*out : (i+1)*out]
+			for j, b := range r.B[l][:out] {
+				row[j] = max(row[j]+b, 0) // a = max(z + b, 0), in place
+			}
+			if m != nil {
+				for j, v := range m[i*out : (i+1)*out] {
+					row[j] *= v
+				}
 			}
 		}
-	}
-	ws.gemm(blas.NoTrans, blas.NoTrans, nrows, c, hid, 1, ws.h, hid, r.W2, c, 0, ws.scores, c) // h W2
-	for i := range nrows {
-		row := ws.scores[i*c : (i+1)*c : (i+1)*c]
-		for j, b := range r.B2[:c] {
-			row[j] += b
-		}
+		in = a
 	}
 }
 
 // Loss returns the loss on the batch x, a row-major (N, D) slice with labels
-// y: mean softmax cross-entropy plus 0.5*reg*(sum(W1^2)+sum(W2^2)), summed
-// in float64 whatever T is. If grads is not nil it receives the gradient of
-// the loss with respect to each parameter. ws may be nil; pass one to reuse
-// buffers across calls. Loss panics if x, y or grads do not fit r.
+// y: mean softmax cross-entropy plus 0.5*reg*(sum(W1^2)+sum(W2^2)+...),
+// summed in float64 whatever T is. If grads is not nil it receives the
+// gradient of the loss with respect to each parameter. ws may be nil; pass
+// one to reuse buffers across calls. Loss panics if x, y or grads do not
+// fit r.
 func (r *Raw[T]) Loss(grads *Raw[T], ws *Workspace[T], x []T, y []uint8, reg float64) float64 {
 	if ws == nil {
 		ws = &Workspace[T]{}
 	}
 	nrows := len(y)
-	d, hid, c := r.D, r.H, r.C
 	r.forward(ws, x, nrows, ws.Dropout)
 
 	// Softmax cross-entropy, fused with its gradient
 	// dscores = (softmax - onehot(y)) / N, written over the scores.
 	// Each row is worked in float64: C is small.
+	c := r.Sizes[len(r.Sizes)-1]
 	var data float64
 	invN := 1 / float64(nrows)
 	var e [256]float64 // exp(s_j - m) of one row; C <= 256 as labels are bytes
@@ -168,35 +217,48 @@ func (r *Raw[T]) Loss(grads *Raw[T], ws *Workspace[T], x []T, y []uint8, reg flo
 		}
 	}
 	// 0.5*reg so that the gradient of the penalty is reg*W.
-	loss := data*invN + 0.5*reg*(sumSquares(r.W1)+sumSquares(r.W2))
+	var sq float64
+	for _, w := range r.W {
+		sq += sumSquares(w)
+	}
+	loss := data*invN + 0.5*reg*sq
 	if grads == nil {
 		return loss
 	}
-	if grads.D != d || grads.H != hid || grads.C != c {
+	if !slices.Equal(grads.Sizes, r.Sizes) {
 		panic("model: grads have the wrong shape")
 	}
 
-	// dW2 = h^T dscores + reg W2; db2 = sum_rows(dscores).
-	scaled(grads.W2, T(reg), r.W2)
-	ws.gemm(blas.Trans, blas.NoTrans, hid, c, nrows, 1, ws.h, hid, ws.scores, c, 1, grads.W2, c)
-	colSum(grads.B2, ws.scores, c)
-
-	// dz = (dscores W2^T) * [z > 0]; h > 0 exactly where z > 0 (and,
-	// with dropout, the unit was kept, whose mask value scales dh).
-	ws.gemm(blas.NoTrans, blas.Trans, nrows, hid, c, 1, ws.scores, c, r.W2, c, 0, ws.dh, hid)
-	for i, v := range ws.h {
-		switch {
-		case v <= 0:
-			ws.dh[i] = 0
-		case ws.Dropout != nil:
-			ws.dh[i] *= ws.Dropout[i]
+	// Layer by layer from the top, with dout the gradient at the layer's
+	// output (dscores first): dW = in^T dout + reg W; db = sum_rows(dout);
+	// then the gradient at its input, din = (dout W^T) * [z > 0], which is
+	// the next dout down. a > 0 exactly where z > 0 (and, with dropout,
+	// the unit was kept, whose mask value scales din).
+	dout := ws.scores
+	for l := len(r.W) - 1; l >= 0; l-- {
+		k, out := r.Sizes[l], r.Sizes[l+1]
+		in := x
+		if l > 0 {
+			in = ws.a[l-1]
 		}
+		scaled(grads.W[l], T(reg), r.W[l])
+		ws.gemm(blas.Trans, blas.NoTrans, k, out, nrows, 1, in, k, dout, out, 1, grads.W[l], out)
+		colSum(grads.B[l], dout, out)
+		if l == 0 {
+			break
+		}
+		din, m := ws.da[l-1], maskOf(ws.Dropout, r.Sizes, nrows, l-1)
+		ws.gemm(blas.NoTrans, blas.Trans, nrows, k, out, 1, dout, out, r.W[l], out, 0, din, k)
+		for i, v := range in {
+			switch {
+			case v <= 0:
+				din[i] = 0
+			case m != nil:
+				din[i] *= m[i]
+			}
+		}
+		dout = din
 	}
-
-	// dW1 = X^T dh + reg W1; db1 = sum_rows(dh).
-	scaled(grads.W1, T(reg), r.W1)
-	ws.gemm(blas.Trans, blas.NoTrans, d, hid, nrows, 1, x, d, ws.dh, hid, 1, grads.W1, hid)
-	colSum(grads.B1, ws.dh, hid)
 	return loss
 }
 
@@ -206,12 +268,12 @@ func (r *Raw[T]) Predict(dst []uint8, ws *Workspace[T], x []T) []uint8 {
 	if ws == nil {
 		ws = &Workspace[T]{}
 	}
-	nrows := len(x) / r.D
+	nrows := len(x) / r.Sizes[0]
 	r.forward(ws, x, nrows, nil)
 	if dst == nil {
 		dst = make([]uint8, nrows)
 	}
-	c := r.C
+	c := r.Sizes[len(r.Sizes)-1]
 	for i := range nrows {
 		row := ws.scores[i*c : (i+1)*c]
 		best := 0
@@ -227,8 +289,9 @@ func (r *Raw[T]) Predict(dst []uint8, ws *Workspace[T], x []T) []uint8 {
 
 // Step does p -= lr * g for every parameter.
 func (r *Raw[T]) Step(grads *Raw[T], lr float64) {
-	for k, p := range r.Params() {
-		axpy(-lr, grads.Params()[k], p)
+	for l := range r.W {
+		axpy(-lr, grads.W[l], r.W[l])
+		axpy(-lr, grads.B[l], r.B[l])
 	}
 }
 

@@ -27,14 +27,11 @@ func FuzzRead(f *testing.F) {
 		if err != nil {
 			return
 		}
-		d, h, c := ck.Net.Dims()
-		if len(ck.Net.B1) != h || len(ck.Net.B2) != c || len(ck.Mean) != d {
-			t.Fatalf("inconsistent shapes: D %d H %d C %d, b1 %d b2 %d mean %d", d, h, c, len(ck.Net.B1), len(ck.Net.B2), len(ck.Mean))
-		}
+		checkShapes(t, ck)
 		for k, p := range ck.Net.Params() {
 			for _, v := range p {
 				if math.IsNaN(v) || math.IsInf(v, 0) {
-					t.Fatalf("%s holds %v", model.ParamNames[k], v)
+					t.Fatalf("%s holds %v", ck.Net.ParamNames()[k], v)
 				}
 			}
 		}
@@ -49,7 +46,7 @@ func FuzzRead(f *testing.F) {
 		for k, p := range ck.Net.Params() {
 			for i := range p {
 				if math.Float64bits(p[i]) != math.Float64bits(back.Net.Params()[k][i]) {
-					t.Fatalf("%s[%d] changed in the round trip", model.ParamNames[k], i)
+					t.Fatalf("%s[%d] changed in the round trip", ck.Net.ParamNames()[k], i)
 				}
 			}
 		}
@@ -75,10 +72,7 @@ func FuzzReadEntries(f *testing.F) {
 		if err != nil {
 			return
 		}
-		d, h, c := ck.Net.Dims()
-		if len(ck.Net.B1) != h || len(ck.Net.B2) != c || len(ck.Mean) != d {
-			t.Fatalf("inconsistent shapes: D %d H %d C %d, b1 %d b2 %d mean %d", d, h, c, len(ck.Net.B1), len(ck.Net.B2), len(ck.Mean))
-		}
+		checkShapes(t, ck)
 	})
 }
 
@@ -110,4 +104,26 @@ func withSharedEntries(b []byte, n int) []byte {
 	binary.LittleEndian.PutUint16(end[10:], total)
 	binary.LittleEndian.PutUint32(end[12:], uint32(len(out)-cdOff))
 	return append(out, end...)
+}
+
+// checkShapes fails t unless ck's layers chain and its biases and mean fit.
+func checkShapes(t *testing.T, ck *model.Checkpoint) {
+	t.Helper()
+	if len(ck.Net.Layers) < 2 {
+		t.Fatalf("a checkpoint of %d layers", len(ck.Net.Layers))
+	}
+	for l, layer := range ck.Net.Layers {
+		in, out := layer.W.Dims()
+		if len(layer.B) != out {
+			t.Fatalf("W%d (%d, %d) with b%d of %d", l+1, in, out, l+1, len(layer.B))
+		}
+		if l > 0 {
+			if _, prev := ck.Net.Layers[l-1].W.Dims(); prev != in {
+				t.Fatalf("W%d (%d, %d) after a layer of %d outputs", l+1, in, out, prev)
+			}
+		}
+	}
+	if len(ck.Mean) != ck.Net.Inputs() {
+		t.Fatalf("mean of %d for %d inputs", len(ck.Mean), ck.Net.Inputs())
+	}
 }

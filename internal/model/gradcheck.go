@@ -4,7 +4,7 @@ import "math"
 
 // ParamCheck is the result of checking one parameter's gradient.
 type ParamCheck struct {
-	Name      string  // W1, b1, W2 or b2
+	Name      string  // W1, b1, W2, b2, ...
 	Entries   int     // entries compared
 	Kinks     int     // entries not compared: a step of h crosses a ReLU kink
 	MaxRelErr float64 // largest relative error over the entries compared
@@ -44,9 +44,8 @@ const GradStep = 1e-9
 // the numerical ones of NumGrad, step h, and returns what CompareGrads finds.
 // dropout, if not nil, is a fixed inverted-dropout mask (see Workspace) used
 // by both. n is not changed.
-func GradCheck(n *Net, x []float64, y []uint8, reg, h float64, dropout []float64) [4]ParamCheck {
-	d, hid, c := n.Dims()
-	grads := Zeros(d, hid, c)
+func GradCheck(n *Net, x []float64, y []uint8, reg, h float64, dropout []float64) []ParamCheck {
+	grads := Zeros(n.Sizes()...)
 	n.Loss(grads, &Workspace[float64]{Dropout: dropout}, x, y, reg)
 	num, kinks := NumGrad(n, x, y, reg, h, dropout)
 	return CompareGrads(grads, num, kinks)
@@ -56,8 +55,9 @@ func GradCheck(n *Net, x []float64, y []uint8, reg, h float64, dropout []float64
 // analytic gradient a and the numerical one num over the entries not marked
 // in kinks, with the floor RelFloor times the parameter's largest |a|. A NaN
 // anywhere is the largest error.
-func CompareGrads(a, num *Net, kinks [4][]bool) [4]ParamCheck {
-	var out [4]ParamCheck
+func CompareGrads(a, num *Net, kinks [][]bool) []ParamCheck {
+	out := make([]ParamCheck, len(a.Params()))
+	names := a.ParamNames()
 	for k, g := range a.Params() {
 		ng := num.Params()[k]
 		var big float64
@@ -66,7 +66,7 @@ func CompareGrads(a, num *Net, kinks [4][]bool) [4]ParamCheck {
 				big = math.Abs(v)
 			}
 		}
-		pc := ParamCheck{Name: ParamNames[k]}
+		pc := ParamCheck{Name: names[k]}
 		for i := range g {
 			if kinks[k][i] {
 				pc.Kinks++
@@ -89,26 +89,25 @@ func CompareGrads(a, num *Net, kinks [4][]bool) [4]ParamCheck {
 //
 // The gradient of entry p is (Δ(h) - Δ(-h)) / 2h, where Δ(δ) = f(p+δ) - f(p)
 // is not the difference of two losses but is carried through the net as a
-// difference: the change of the hidden pre-activations, of the ReLU outputs,
-// of the scores, then of each row's loss, log1p(Σ_c p_c expm1(Δs_c - Δs_y))
-// with p the softmax of the unchanged scores, and of the penalty,
-// reg δ (w + δ/2). Each is exact up to a few roundings of its own size, so
-// the round-off that makes f(p+h) - f(p-h) useless when a gradient is small
-// next to the loss (real images: W1 gradients near 1e-6 against a loss near
-// 2.3, relative errors up to 1e-4 in float64 with h = 1e-5) is gone, and h
-// can be small enough that the truncation error (h² times the third
-// derivative over 6) is too.
+// difference: the change of the pre-activations of p's layer, of its ReLU
+// outputs, of each layer's above it, of the scores, then of each row's loss,
+// log1p(Σ_c p_c expm1(Δs_c - Δs_y)) with p the softmax of the unchanged
+// scores, and of the penalty, reg δ (w + δ/2). Each is exact up to a few
+// roundings of its own size, so the round-off that makes f(p+h) - f(p-h)
+// useless when a gradient is small next to the loss (real images: W1
+// gradients near 1e-6 against a loss near 2.3, relative errors up to 1e-4 in
+// float64 with h = 1e-5) is gone, and h can be small enough that the
+// truncation error (h² times the third derivative over 6) is too.
 //
 // An entry whose step moves any hidden pre-activation across zero, the kink
 // of ReLU where the gradient jumps, is marked in kinks: a centered
 // difference there averages the two one-sided slopes, and no tolerance can
 // tell that from a bug. cs231n's notes suggest the same test.
-func NumGrad(n *Net, x []float64, y []uint8, reg, h float64, dropout []float64) (num *Net, kinks [4][]bool) {
-	d, hid, c := n.Dims()
-	num = Zeros(d, hid, c)
+func NumGrad(n *Net, x []float64, y []uint8, reg, h float64, dropout []float64) (num *Net, kinks [][]bool) {
+	num = Zeros(n.Sizes()...)
 	dc := newDiffCheck(n.Raw(), x, y, reg, dropout)
 	for k, p := range n.Params() {
-		kinks[k] = make([]bool, len(p))
+		kinks = append(kinks, make([]bool, len(p)))
 		for i := range p {
 			fp, kp := dc.delta(k, i, h)
 			fm, km := dc.delta(k, i, -h)
@@ -122,36 +121,47 @@ func NumGrad(n *Net, x []float64, y []uint8, reg, h float64, dropout []float64) 
 // diffCheck holds the forward pass of one batch for computing how the loss
 // changes when one parameter entry does.
 type diffCheck struct {
-	r      *Raw[float64]
-	x      []float64
-	y      []uint8
-	reg    float64
-	mask   []float64 // (N, H) dropout mask or nil
-	z      []float64 // (N, H) hidden pre-activations X W1 + b1
-	a      []float64 // (N, H) hidden outputs max(z, 0) * mask
-	p      []float64 // (N, C) softmax of the scores
-	dz, ds []float64 // scratch: change of z (one column) and of one row's scores
+	r    *Raw[float64]
+	x    []float64
+	y    []uint8
+	reg  float64
+	mask []float64   // dropout masks of the hidden layers, as Workspace.Dropout, or nil
+	z    [][]float64 // (N, H_l) hidden pre-activations in W + b
+	a    [][]float64 // (N, H_l) hidden outputs max(z, 0) * mask
+	p    []float64   // (N, C) softmax of the scores
+	dz   [][]float64 // scratch: change of one row's pre-activations, per layer above the first
+	ds   []float64   // scratch: change of one row's scores
 }
 
 func newDiffCheck(r *Raw[float64], x []float64, y []uint8, reg float64, mask []float64) *diffCheck {
-	n, d, hid, c := len(y), r.D, r.H, r.C
-	dc := &diffCheck{r: r, x: x, y: y, reg: reg, mask: mask,
-		z: make([]float64, n*hid), a: make([]float64, n*hid), p: make([]float64, n*c),
-		dz: make([]float64, n), ds: make([]float64, c)}
+	n, layers := len(y), len(r.W)
+	c := r.Sizes[layers]
+	dc := &diffCheck{r: r, x: x, y: y, reg: reg, mask: mask, p: make([]float64, n*c), ds: make([]float64, c)}
+	for _, h := range r.Sizes[1:layers] {
+		dc.z = append(dc.z, make([]float64, n*h))
+		dc.a = append(dc.a, make([]float64, n*h))
+		dc.dz = append(dc.dz, make([]float64, h))
+	}
 	for i := range n {
-		for k := range hid {
-			z := r.B1[k]
-			for j := range d {
-				z += x[i*d+j] * r.W1[j*hid+k]
+		in := x[i*r.Sizes[0] : (i+1)*r.Sizes[0]]
+		for l := range layers - 1 {
+			k, out := r.Sizes[l], r.Sizes[l+1]
+			for u := range out {
+				z := r.B[l][u]
+				for j := range k {
+					z += in[j] * r.W[l][j*out+u]
+				}
+				dc.z[l][i*out+u] = z
+				dc.a[l][i*out+u] = dc.keep(l, i, u) * max(z, 0)
 			}
-			dc.z[i*hid+k] = z
-			dc.a[i*hid+k] = dc.keep(i, k) * max(z, 0)
+			in = dc.a[l][i*out : (i+1)*out]
 		}
+		k, w, b := r.Sizes[layers-1], r.W[layers-1], r.B[layers-1]
 		s := dc.p[i*c : (i+1)*c]
 		for ci := range c {
-			s[ci] = r.B2[ci]
-			for k := range hid {
-				s[ci] += dc.a[i*hid+k] * r.W2[k*c+ci]
+			s[ci] = b[ci]
+			for u := range k {
+				s[ci] += in[u] * w[u*c+ci]
 			}
 		}
 		m := s[0]
@@ -170,60 +180,119 @@ func newDiffCheck(r *Raw[float64], x []float64, y []uint8, reg float64, mask []f
 	return dc
 }
 
-// keep is the dropout mask's value for row i, unit k: 1 without dropout.
-func (dc *diffCheck) keep(i, k int) float64 {
+// keep is the dropout mask's value in hidden layer l for row i, unit u: 1
+// without dropout.
+func (dc *diffCheck) keep(l, i, u int) float64 {
 	if dc.mask == nil {
 		return 1
 	}
-	return dc.mask[i*dc.r.H+k]
+	h := dc.r.Sizes[l+1]
+	return maskOf(dc.mask, dc.r.Sizes, len(dc.y), l)[i*h+u]
 }
 
-// delta returns f(p+δ) - f(p) for entry i of parameter k (W1, b1, W2, b2),
-// and whether the step crosses a ReLU kink.
+// input returns row i of layer l's input: the image, or the outputs of
+// hidden layer l-1.
+func (dc *diffCheck) input(l, i int) []float64 {
+	k := dc.r.Sizes[l]
+	if l == 0 {
+		return dc.x[i*k : (i+1)*k]
+	}
+	return dc.a[l-1][i*k : (i+1)*k]
+}
+
+// delta returns f(p+δ) - f(p) for entry i of parameter k (W1, b1, W2, b2,
+// ... in the order of Params), and whether the step crosses a ReLU kink.
 func (dc *diffCheck) delta(k, i int, step float64) (df float64, kink bool) {
-	r, n, hid, c := dc.r, len(dc.y), dc.r.H, dc.r.C
+	r, n := dc.r, len(dc.y)
+	layers := len(r.W)
+	l, isW := k/2, k%2 == 0
+	out := r.Sizes[l+1]
+	u := i % out     // the output unit the entry feeds: column u of W, or b[u]
 	var rows float64 // sum over rows of the change of the row's loss
-	switch k {
-	case 0, 1: // W1[j, u] or b1[u]: column u of z moves by step * x[:, j] or step.
-		u := i % hid
-		for row := range n {
-			dc.dz[row] = step
-			if k == 0 {
-				dc.dz[row] *= dc.x[row*r.D+i/hid]
-			}
+	for row := range n {
+		dz := step // change of unit u's pre-activation in layer l
+		if isW {
+			dz *= dc.input(l, row)[i/out]
 		}
-		for row := range n {
-			z := dc.z[row*hid+u]
-			nz := z + dc.dz[row]
-			if (z > 0) != (nz > 0) {
-				return 0, true
-			}
-			da := 0.0
-			if z > 0 {
-				da = dc.keep(row, u) * dc.dz[row] // exact: no max(nz,0) - max(z,0)
-			}
-			for ci := range c {
-				dc.ds[ci] = da * r.W2[u*c+ci]
-			}
+		if l == layers-1 { // a score moves
+			clear(dc.ds)
+			dc.ds[u] = dz
 			rows += dc.rowDelta(row, dc.ds)
+			continue
 		}
-	case 2, 3: // W2[u, v] or b2[v]: column v of the scores moves by step * a[:, u] or step.
-		v := i % c
-		clear(dc.ds)
-		for row := range n {
-			dc.ds[v] = step
-			if k == 2 {
-				dc.ds[v] *= dc.a[row*hid+i/c]
-			}
-			rows += dc.rowDelta(row, dc.ds)
+		z := dc.z[l][row*out+u]
+		if (z > 0) != (z+dz > 0) {
+			return 0, true
 		}
+		da := 0.0
+		if z > 0 {
+			da = dc.keep(l, row, u) * dz // exact: no max(z+dz,0) - max(z,0)
+		}
+		if da == 0 {
+			continue // nothing above moves: the row's loss does not change
+		}
+		d, kinked := dc.propagate(l, row, u, da)
+		if kinked {
+			return 0, true
+		}
+		rows += dc.rowDelta(row, d)
 	}
 	df = rows / float64(n)
-	if k == 0 || k == 2 {
+	if isW {
 		w := r.Params()[k][i]
 		df += dc.reg * step * (w + step/2) // 0.5 reg ((w+δ)² - w²)
 	}
 	return df, false
+}
+
+// propagate returns the change of row's scores when unit u of hidden layer
+// l changes its output by da, carried up through the layers above as a
+// difference, and whether a pre-activation above crosses a ReLU kink.
+func (dc *diffCheck) propagate(l, row, u int, da float64) (ds []float64, kink bool) {
+	r := dc.r
+	layers := len(r.W)
+	// The layer above sees one input move: its change is da times row u of W.
+	next := r.Sizes[l+2]
+	d := dc.ds
+	if l+1 < layers-1 {
+		d = dc.dz[l+1]
+	}
+	for v := range next {
+		d[v] = da * r.W[l+1][u*next+v]
+	}
+	for m := l + 1; m < layers-1; m++ {
+		// d is the change of hidden layer m's pre-activations: through
+		// its ReLU, then into layer m+1.
+		h := r.Sizes[m+1]
+		for v := range h {
+			z := dc.z[m][row*h+v]
+			if (z > 0) != (z+d[v] > 0) {
+				return nil, true
+			}
+			if z > 0 {
+				d[v] *= dc.keep(m, row, v)
+			} else {
+				d[v] = 0
+			}
+		}
+		above := r.Sizes[m+2]
+		nd := dc.ds
+		if m+1 < layers-1 {
+			nd = dc.dz[m+1]
+		}
+		clear(nd)
+		for v, dv := range d {
+			if dv == 0 {
+				continue
+			}
+			w := r.W[m+1][v*above : (v+1)*above]
+			for t := range above {
+				nd[t] += dv * w[t]
+			}
+		}
+		d = nd
+	}
+	return d, false
 }
 
 // rowDelta is the change of -log softmax(s)_y of row i when its scores s
@@ -231,7 +300,7 @@ func (dc *diffCheck) delta(k, i int, step float64) (df float64, kink bool) {
 // log1p(Σ_c p_c expm1(ds_c - ds_y)), so that it keeps its relative precision
 // however small ds is and however close p_y is to 1.
 func (dc *diffCheck) rowDelta(i int, ds []float64) float64 {
-	c := dc.r.C
+	c := len(dc.ds)
 	y := int(dc.y[i])
 	var s float64
 	for ci, p := range dc.p[i*c : (i+1)*c] {

@@ -53,7 +53,7 @@ func imageProblem(seed uint64, n, h int, std float64) (*model.Net, []float64, []
 	for i := range y {
 		y[i] = uint8(rng.IntN(c))
 	}
-	return model.New(d, h, c, std, rng), x, y
+	return model.New([]int{d, h, c}, std, rng), x, y
 }
 
 // The check's own promise: correct gradients pass at cs231n's 1e-7 on
@@ -163,7 +163,7 @@ func TestNumGradMatchesLossDifferences(t *testing.T) {
 		for k, p := range net.Params() {
 			for i := range p {
 				if kinks[k][i] {
-					t.Fatalf("%s[%d] at a kink", model.ParamNames[k], i)
+					t.Fatalf("%s[%d] at a kink", model.ParamNames(2)[k], i)
 				}
 				const h = 1e-5
 				old := p[i]
@@ -174,7 +174,7 @@ func TestNumGradMatchesLossDifferences(t *testing.T) {
 				p[i] = old
 				want := (fp - fm) / (2 * h)
 				if got := num.Params()[k][i]; math.Abs(got-want) > 1e-8*math.Max(1, math.Abs(want)) {
-					t.Errorf("reg %v: %s[%d]: NumGrad %v, Loss differences %v", reg, model.ParamNames[k], i, got, want)
+					t.Errorf("reg %v: %s[%d]: NumGrad %v, Loss differences %v", reg, model.ParamNames(2)[k], i, got, want)
 				}
 			}
 		}
@@ -189,9 +189,9 @@ func TestNumGradKinks(t *testing.T) {
 	net, x, y := randomProblem(8, 3, 5, 4, 3, 0.5)
 	var z float64 // row 0's pre-activation of unit 0, without b1
 	for j := range 5 {
-		z += x[j] * net.W1.At(j, 0)
+		z += x[j] * net.Layers[0].W.At(j, 0)
 	}
-	net.B1[0] = -z + 1e-4
+	net.Layers[0].B[0] = -z + 1e-4
 	_, kinks := model.NumGrad(net, x, y, 0.1, 1e-3, nil)
 	if !kinks[1][0] {
 		t.Errorf("b1[0] not marked a kink")
@@ -218,7 +218,7 @@ func TestCompareGradsNaN(t *testing.T) {
 	grads := model.Zeros(5, 3, 3)
 	net.Loss(grads, nil, x, y, 0.1)
 	num, kinks := model.NumGrad(net, x, y, 0.1, 1e-7, nil)
-	grads.B2[1] = math.NaN()
+	grads.Layers[1].B[1] = math.NaN()
 	pc := model.CompareGrads(grads, num, kinks)[3]
 	if !math.IsNaN(pc.MaxRelErr) || pc.Worst != 1 {
 		t.Errorf("b2 with a NaN: max relative error %v at %d, want NaN at 1", pc.MaxRelErr, pc.Worst)

@@ -1,27 +1,37 @@
 package model
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
+	"strconv"
 
 	"gonum.org/v1/gonum/mat"
 )
 
-// Net is the two-layer network. Its weights are float64, the precision of
-// checkpoints and of the reference; training may run on a float32 copy
-// (RawOf, SetFrom).
+// Net is a fully connected network: affine layers with a ReLU after each
+// but the last, then softmax. With one hidden layer it is cs231n's
+// TwoLayerNet; with more, assignment 2's FullyConnectedNet without
+// normalisation. Its weights are float64, the precision of checkpoints and
+// of the reference; training may run on a float32 copy (RawOf, SetFrom).
 type Net struct {
-	W1 *mat.Dense // (D, H)
-	B1 []float64  // (H)
-	W2 *mat.Dense // (H, C)
-	B2 []float64  // (C)
+	Layers []Layer // Layers[0] takes the inputs; the last gives the class scores
 }
 
-// New returns a net with weights std * N(0,1) drawn from rng, W1 first then
-// W2, row by row, and zero biases, as cs231n's TwoLayerNet.
-func New(d, h, c int, std float64, rng *rand.Rand) *Net {
-	n := Zeros(d, h, c)
-	for _, w := range [][]float64{n.W1.RawMatrix().Data, n.W2.RawMatrix().Data} {
+// Layer is one affine layer: out = in W + b.
+type Layer struct {
+	W *mat.Dense // (in, out)
+	B []float64  // (out)
+}
+
+// New returns a net with the given sizes (inputs, hidden layers, classes),
+// its weights std * N(0,1) drawn from rng, W1 first then W2 and so on, row
+// by row, and zero biases, as cs231n's TwoLayerNet and FullyConnectedNet.
+func New(sizes []int, std float64, rng *rand.Rand) *Net {
+	n := Zeros(sizes...)
+	for _, l := range n.Layers {
+		w := l.W.RawMatrix().Data
 		for i := range w {
 			w[i] = std * rng.NormFloat64()
 		}
@@ -29,42 +39,84 @@ func New(d, h, c int, std float64, rng *rand.Rand) *Net {
 	return n
 }
 
-// Zeros returns a net of the given shape with every parameter zero, for
-// gradients and for loading.
-func Zeros(d, h, c int) *Net {
-	return &Net{
-		W1: mat.NewDense(d, h, nil),
-		B1: make([]float64, h),
-		W2: mat.NewDense(h, c, nil),
-		B2: make([]float64, c),
+// Zeros returns a net with the given sizes (inputs, hidden layers,
+// classes: at least two) and every parameter zero, for gradients and for
+// loading.
+func Zeros(sizes ...int) *Net {
+	checkSizes(sizes)
+	n := &Net{Layers: make([]Layer, len(sizes)-1)}
+	for l := range n.Layers {
+		n.Layers[l] = Layer{W: mat.NewDense(sizes[l], sizes[l+1], nil), B: make([]float64, sizes[l+1])}
+	}
+	return n
+}
+
+func checkSizes(sizes []int) {
+	if len(sizes) < 2 {
+		panic("model: a net needs at least inputs and classes")
+	}
+	for _, s := range sizes {
+		if s < 1 {
+			panic(fmt.Sprintf("model: layer sizes %v: each must be at least 1", sizes))
+		}
 	}
 }
 
-// Dims returns the inputs, hidden units and classes of n.
-func (n *Net) Dims() (d, h, c int) {
-	d, h = n.W1.Dims()
-	_, c = n.W2.Dims()
-	return d, h, c
+// Sizes returns the width of every layer of n: inputs, hidden layers,
+// classes.
+func (n *Net) Sizes() []int {
+	s := make([]int, 0, len(n.Layers)+1)
+	for _, l := range n.Layers {
+		in, _ := l.W.Dims()
+		s = append(s, in)
+	}
+	_, c := n.Layers[len(n.Layers)-1].W.Dims()
+	return append(s, c)
 }
 
-// Params returns the four parameter slices W1, b1, W2, b2 in that order,
-// sharing n's memory. Gradients line up entry for entry.
-func (n *Net) Params() [4][]float64 {
-	return [4][]float64{n.W1.RawMatrix().Data, n.B1, n.W2.RawMatrix().Data, n.B2}
+// Inputs returns D, the inputs n takes.
+func (n *Net) Inputs() int { r, _ := n.Layers[0].W.Dims(); return r }
+
+// Classes returns C, the classes n scores.
+func (n *Net) Classes() int { _, c := n.Layers[len(n.Layers)-1].W.Dims(); return c }
+
+// Hidden returns the widths of n's hidden layers.
+func (n *Net) Hidden() []int { s := n.Sizes(); return s[1 : len(s)-1] }
+
+// Params returns the parameters W1, b1, W2, b2, ... in that order, sharing
+// n's memory. Gradients line up entry for entry.
+func (n *Net) Params() [][]float64 {
+	p := make([][]float64, 0, 2*len(n.Layers))
+	for _, l := range n.Layers {
+		p = append(p, l.W.RawMatrix().Data, l.B)
+	}
+	return p
 }
 
-// ParamNames are the names of Params, as in checkpoints.
-var ParamNames = [4]string{"W1", "b1", "W2", "b2"}
+// ParamNames returns the names of the parameters of a net of the given
+// number of affine layers, as in checkpoints: W1, b1, W2, b2, ...
+func ParamNames(layers int) []string {
+	names := make([]string, 0, 2*layers)
+	for l := 1; l <= layers; l++ {
+		names = append(names, "W"+strconv.Itoa(l), "b"+strconv.Itoa(l))
+	}
+	return names
+}
+
+// ParamNames returns the names of Params.
+func (n *Net) ParamNames() []string { return ParamNames(len(n.Layers)) }
 
 // Clone returns a deep copy of n.
 func (n *Net) Clone() *Net {
-	d, h, c := n.Dims()
-	m := Zeros(d, h, c)
+	m := Zeros(n.Sizes()...)
 	for i, p := range n.Params() {
 		copy(m.Params()[i], p)
 	}
 	return m
 }
+
+// SameShape reports whether n and m have the same layer sizes.
+func (n *Net) SameShape(m *Net) bool { return slices.Equal(n.Sizes(), m.Sizes()) }
 
 // Loss is Raw.Loss in float64 on n's own parameters: the loss on the batch
 // x, a row-major (N, D) slice with labels y, and, if grads is not nil, the
@@ -84,7 +136,7 @@ func (n *Net) Scores(dst []float64, ws *Workspace[float64], x []float64) []float
 		ws = &Workspace[float64]{}
 	}
 	r := n.Raw()
-	r.forward(ws, x, len(x)/r.D, nil)
+	r.forward(ws, x, len(x)/r.Sizes[0], nil)
 	if dst == nil {
 		dst = make([]float64, len(ws.scores))
 	}
@@ -100,7 +152,7 @@ func (n *Net) Scores(dst []float64, ws *Workspace[float64], x []float64) []float
 // dst; nil dst allocates. Each row sums to 1.
 func (n *Net) Probabilities(dst []float64, ws *Workspace[float64], x []float64) []float64 {
 	dst = n.Scores(dst, ws, x)
-	_, _, c := n.Dims()
+	c := n.Classes()
 	for i := 0; i < len(dst); i += c {
 		row := dst[i : i+c]
 		m := row[0]

@@ -17,8 +17,8 @@ import (
 // mean-subtracted pixels.
 func randomProblem(seed uint64, n, d, h, c int, std float64) (*model.Net, []float64, []uint8) {
 	rng := rand.New(rand.NewPCG(seed, seed))
-	net := model.New(d, h, c, std, rng)
-	for _, b := range [][]float64{net.B1, net.B2} {
+	net := model.New([]int{d, h, c}, std, rng)
+	for _, b := range [][]float64{net.Layers[0].B, net.Layers[1].B} {
 		for i := range b {
 			b[i] = std * rng.NormFloat64()
 		}
@@ -62,7 +62,7 @@ func TestLossMatchesReference(t *testing.T) {
 			for k, g := range grads.Params() {
 				r := ref.Params()[k]
 				if !floats.EqualApprox(g, r, 1e-12*(floats.Norm(r, math.Inf(1))+1e-300)) {
-					t.Errorf("%+v: d%s differs from the reference", tc, model.ParamNames[k])
+					t.Errorf("%+v: d%s differs from the reference", tc, model.ParamNames(2)[k])
 				}
 			}
 		}
@@ -108,12 +108,10 @@ func TestMoreRegMoreLoss(t *testing.T) {
 //	dh = dscores W2^T = [-s, -0.5s+s] = [-s, 0.5s], dz = dh*[z>0] = [-s, 0]
 //	dW1 = X^T dz + 0.1 W1 = [-s+0.1, -0.1; -2s+0.05, 0.1], db1 = [-s, 0]
 func TestHandComputedNet(t *testing.T) {
-	net := &model.Net{
-		W1: mat.NewDense(2, 2, []float64{1, -1, 0.5, 1}),
-		B1: []float64{0, -2},
-		W2: mat.NewDense(2, 2, []float64{1, 0, 0.5, 1}),
-		B2: []float64{0, 1},
-	}
+	net := &model.Net{Layers: []model.Layer{
+		{W: mat.NewDense(2, 2, []float64{1, -1, 0.5, 1}), B: []float64{0, -2}},
+		{W: mat.NewDense(2, 2, []float64{1, 0, 0.5, 1}), B: []float64{0, 1}},
+	}}
 	s := 1 / (1 + math.E)
 	want := map[string][]float64{
 		"W1": {-s + 0.1, -0.1, -2*s + 0.05, 0.1},
@@ -127,8 +125,8 @@ func TestHandComputedNet(t *testing.T) {
 		t.Errorf("loss %v, want %v", loss, wantLoss)
 	}
 	for k, g := range grads.Params() {
-		if w := want[model.ParamNames[k]]; !floats.EqualApprox(g, w, 1e-15) {
-			t.Errorf("d%s = %v, want %v", model.ParamNames[k], g, w)
+		if w := want[model.ParamNames(2)[k]]; !floats.EqualApprox(g, w, 1e-15) {
+			t.Errorf("d%s = %v, want %v", model.ParamNames(2)[k], g, w)
 		}
 	}
 	if p := net.Predict(nil, nil, []float64{1, 2, -1, -1}); p[0] != 0 || p[1] != 1 {
@@ -139,10 +137,10 @@ func TestHandComputedNet(t *testing.T) {
 
 // Scores that would overflow exp without the max subtraction.
 func TestLossLargeScores(t *testing.T) {
-	net := &model.Net{
-		W1: mat.NewDense(1, 1, []float64{1}), B1: []float64{0},
-		W2: mat.NewDense(1, 2, []float64{1000, -1000}), B2: []float64{0, 0},
-	}
+	net := &model.Net{Layers: []model.Layer{
+		{W: mat.NewDense(1, 1, []float64{1}), B: []float64{0}},
+		{W: mat.NewDense(1, 2, []float64{1000, -1000}), B: []float64{0, 0}},
+	}}
 	// h = 1, scores = [1000, -1000]: p(y=1) = e^-2000, loss 2000 exactly.
 	if loss := net.Loss(model.Zeros(1, 1, 2), nil, []float64{1}, []uint8{1}, 0); loss != 2000 {
 		t.Errorf("loss %v, want 2000", loss)
@@ -177,7 +175,7 @@ func TestGradCheck(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(7, 7))
-			net := model.New(tc.d, tc.h, tc.c, tc.std, rng)
+			net := model.New([]int{tc.d, tc.h, tc.c}, tc.std, rng)
 			x := make([]float64, tc.n*tc.d)
 			xscale := tc.xscale
 			if xscale == 0 {
@@ -202,7 +200,7 @@ func TestGradCheck(t *testing.T) {
 			}
 			for k, p := range net.Params() {
 				if !floats.Equal(p, before.Params()[k]) {
-					t.Errorf("GradCheck changed %s", model.ParamNames[k])
+					t.Errorf("GradCheck changed %s", model.ParamNames(2)[k])
 				}
 			}
 		})
@@ -236,7 +234,7 @@ func TestLossFloat32MatchesReference(t *testing.T) {
 			scale := floats.Norm(r, math.Inf(1))
 			for i := range g {
 				if math.Abs(float64(g[i])-r[i]) > 1e-4*scale {
-					t.Errorf("reg %v: d%s[%d] = %v, reference %v", reg, model.ParamNames[k], i, g[i], r[i])
+					t.Errorf("reg %v: d%s[%d] = %v, reference %v", reg, model.ParamNames(2)[k], i, g[i], r[i])
 					break
 				}
 			}
@@ -283,7 +281,7 @@ func TestDropoutMatchesReference(t *testing.T) {
 	}
 	for k, g := range grads.Params() {
 		if !floats.EqualApprox(g, ref.Params()[k], 1e-12*floats.Norm(ref.Params()[k], math.Inf(1))) {
-			t.Errorf("d%s differs from the reference", model.ParamNames[k])
+			t.Errorf("d%s differs from the reference", model.ParamNames(2)[k])
 		}
 	}
 	noDrop, _ := model.LossRef(net, mat.NewDense(20, 100, x), y, 0.1, nil)

@@ -41,7 +41,8 @@ func (sc *Scorer[T]) PredictSet(r *Raw[T], dst []uint8, s Images, mean []float64
 	if len(dst) != s.N() {
 		panic("model: PredictSet: dst has the wrong length")
 	}
-	if len(mean) != r.D {
+	d := r.Sizes[0]
+	if len(mean) != d {
 		panic("model: PredictSet: the mean image does not fit the net")
 	}
 	chunks := (s.N() + chunkRows - 1) / chunkRows
@@ -57,8 +58,8 @@ func (sc *Scorer[T]) PredictSet(r *Raw[T], dst []uint8, s Images, mean []float64
 	for w := range sc.workers[:nw] {
 		sw := &sc.workers[w]
 		sw.ws.Threads = 1
-		if len(sw.x) < rows*r.D {
-			sw.x = make([]T, rows*r.D)
+		if len(sw.x) < rows*d {
+			sw.x = make([]T, rows*d)
 		}
 		wg.Go(func() {
 			for {
@@ -72,15 +73,15 @@ func (sc *Scorer[T]) PredictSet(r *Raw[T], dst []uint8, s Images, mean []float64
 				i := c * chunkRows
 				n := min(chunkRows, s.N()-i)
 				for row := range n {
-					src, x := s.Row(i+row), sw.x[row*r.D:(row+1)*r.D:(row+1)*r.D]
-					if len(src) != r.D {
+					src, x := s.Row(i+row), sw.x[row*d:(row+1)*d:(row+1)*d]
+					if len(src) != d {
 						panic("model: PredictSet: an image does not fit the net")
 					}
 					for j, p := range src {
 						x[j] = T(float64(p) - mean[j]) // as cifar.GatherRange
 					}
 				}
-				r.Predict(dst[i:i+n], &sw.ws, sw.x[:n*r.D])
+				r.Predict(dst[i:i+n], &sw.ws, sw.x[:n*d])
 			}
 		})
 	}

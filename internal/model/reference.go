@@ -9,27 +9,44 @@ import (
 
 // LossRef is the plain reference for Loss: the formulas of DESIGN.md written
 // with mat.Dense methods and fresh allocations, one step per line. It returns
-// the loss and the gradients. dropout, if not nil, is an inverted-dropout
-// mask (N, H) applied to the hidden layer. It is slow; tests compare the
-// fast path with it.
+// the loss and the gradients. dropout, if not nil, is the inverted-dropout
+// masks of the hidden layers, as Workspace.Dropout. It is slow; tests
+// compare the fast path with it.
 func LossRef(n *Net, X *mat.Dense, y []uint8, reg float64, dropout []float64) (float64, *Net) {
 	nrows, _ := X.Dims()
-	d, hid, c := n.Dims()
+	layers := len(n.Layers)
 
-	// Forward: z = X W1 + b1, h = max(z, 0), scores = h W2 + b2.
-	var z mat.Dense
-	z.Mul(X, n.W1)
-	z.Apply(func(_, j int, v float64) float64 { return v + n.B1[j] }, &z)
-	var h mat.Dense
-	h.Apply(func(_, _ int, v float64) float64 { return math.Max(v, 0) }, &z)
-	var mask *mat.Dense
-	if dropout != nil {
-		mask = mat.NewDense(nrows, hid, dropout)
-		h.MulElem(&h, mask) // h = relu(z) * mask
+	// Forward: z = in W + b, a = max(z, 0) * mask for each hidden layer;
+	// scores = a W + b for the last.
+	in := mat.Matrix(X)
+	var zs, masks []*mat.Dense
+	inputs := []mat.Matrix{X}
+	for l, layer := range n.Layers[:layers-1] {
+		var z mat.Dense
+		z.Mul(in, layer.W)
+		z.Apply(func(_, j int, v float64) float64 { return v + layer.B[j] }, &z)
+		var a mat.Dense
+		a.Apply(func(_, _ int, v float64) float64 { return math.Max(v, 0) }, &z)
+		var mask *mat.Dense
+		if dropout != nil {
+			_, h := z.Dims()
+			off := 0
+			for _, prev := range n.Layers[:l] {
+				_, w := prev.W.Dims()
+				off += nrows * w
+			}
+			mask = mat.NewDense(nrows, h, dropout[off:off+nrows*h])
+			a.MulElem(&a, mask) // a = relu(z) * mask
+		}
+		zs, masks = append(zs, &z), append(masks, mask)
+		inputs = append(inputs, &a)
+		in = &a
 	}
+	last := n.Layers[layers-1]
 	var scores mat.Dense
-	scores.Mul(&h, n.W2)
-	scores.Apply(func(_, j int, v float64) float64 { return v + n.B2[j] }, &scores)
+	scores.Mul(in, last.W)
+	scores.Apply(func(_, j int, v float64) float64 { return v + last.B[j] }, &scores)
+	_, c := scores.Dims()
 
 	// Softmax with the row max subtracted, cross-entropy, L2 penalty.
 	probs := mat.NewDense(nrows, c, nil)
@@ -44,38 +61,44 @@ func LossRef(n *Net, X *mat.Dense, y []uint8, reg float64, dropout []float64) (f
 			probs.Set(i, j, math.Exp(row[j]-logSum))
 		}
 	}
-	loss := data/float64(nrows) + 0.5*reg*(sumSq(n.W1)+sumSq(n.W2))
+	var sq float64
+	for _, layer := range n.Layers {
+		sq += sumSq(layer.W)
+	}
+	loss := data/float64(nrows) + 0.5*reg*sq
 
-	// Backward.
-	dscores := mat.DenseCopyOf(probs)
+	// Backward, from dscores = (probs - onehot(y)) / N down.
+	dout := mat.DenseCopyOf(probs)
 	for i := range nrows {
-		dscores.Set(i, int(y[i]), dscores.At(i, int(y[i]))-1)
+		dout.Set(i, int(y[i]), dout.At(i, int(y[i]))-1)
 	}
-	dscores.Scale(1/float64(nrows), dscores)
+	dout.Scale(1/float64(nrows), dout)
 
-	g := Zeros(d, hid, c)
-	g.W2.Mul(h.T(), dscores)
-	var rW2 mat.Dense
-	rW2.Scale(reg, n.W2)
-	g.W2.Add(g.W2, &rW2)
-	colSums(g.B2, dscores)
-
-	var dz mat.Dense
-	dz.Mul(dscores, n.W2.T()) // dh
-	if mask != nil {
-		dz.MulElem(&dz, mask) // back through the mask
-	}
-	dz.Apply(func(i, j int, v float64) float64 {
-		if z.At(i, j) > 0 {
-			return v
+	g := Zeros(n.Sizes()...)
+	for l := layers - 1; l >= 0; l-- {
+		gl := g.Layers[l]
+		gl.W.Mul(inputs[l].T(), dout)
+		var rW mat.Dense
+		rW.Scale(reg, n.Layers[l].W)
+		gl.W.Add(gl.W, &rW)
+		colSums(gl.B, dout)
+		if l == 0 {
+			break
 		}
-		return 0
-	}, &dz)
-	g.W1.Mul(X.T(), &dz)
-	var rW1 mat.Dense
-	rW1.Scale(reg, n.W1)
-	g.W1.Add(g.W1, &rW1)
-	colSums(g.B1, &dz)
+		var dz mat.Dense
+		dz.Mul(dout, n.Layers[l].W.T()) // da
+		if masks[l-1] != nil {
+			dz.MulElem(&dz, masks[l-1]) // back through the mask
+		}
+		z := zs[l-1]
+		dz.Apply(func(i, j int, v float64) float64 {
+			if z.At(i, j) > 0 {
+				return v
+			}
+			return 0
+		}, &dz)
+		dout = &dz
+	}
 	return loss, g
 }
 

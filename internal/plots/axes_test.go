@@ -2,6 +2,7 @@ package plots
 
 import (
 	"math"
+	"slices"
 	"strconv"
 	"testing"
 
@@ -116,17 +117,22 @@ func TestLossAxesLabelled(t *testing.T) {
 // both.
 func TestSweepPanelsShareAxes(t *testing.T) {
 	points := []SweepPoint{
-		{100, 1e-3, 0.2, 0.4}, {100, 1.5e-3, 0.25, 0.45}, // a narrow panel
-		{200, 1e-4, 1e-3, 0.3}, {200, 1e-2, 0.9, 0.5}, // a wide one
-		{500, 5e-4, 0.01, 0.42},
-		{800, 5e-4, 0, 0.42}, // reg 0: left out
+		{[]int{200, 100}, 2e-3, 0.1, 0.41},                             // a deeper net: a panel after the one-layer ones
+		{[]int{100}, 1e-3, 0.2, 0.4}, {[]int{100}, 1.5e-3, 0.25, 0.45}, // a narrow panel
+		{[]int{200}, 1e-4, 1e-3, 0.3}, {[]int{200}, 1e-2, 0.9, 0.5}, // a wide one
+		{[]int{500}, 5e-4, 0.01, 0.42},
+		{[]int{800}, 5e-4, 0, 0.42}, // reg 0: left out
 	}
 	panels, pal, err := sweepPlots(points)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(panels) != 3 {
-		t.Fatalf("%d panels, want 3", len(panels))
+	var titles []string
+	for _, p := range panels {
+		titles = append(titles, p.Title.Text)
+	}
+	if want := []string{"hidden 100", "hidden 200", "hidden 500", "hidden 200-100"}; !slices.Equal(titles, want) {
+		t.Fatalf("panels %q, want %q", titles, want)
 	}
 	if pal.Min() != 0.3 || pal.Max() != 0.5 {
 		t.Errorf("colour scale %v..%v, want the accuracies' 0.3..0.5", pal.Min(), pal.Max())

@@ -17,6 +17,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/palette"
@@ -163,11 +164,13 @@ func accuracyPlot(epochs []Epoch) (*plot.Plot, plot.Legend, error) {
 }
 
 // WeightGrid draws the first-layer weights as cs231n's show_net_weights
-// does: each hidden unit's column of W1 as a 32x32 colour tile, rescaled on
-// its own to 0..255, the tiles in a square grid of ceil(sqrt(H)) a side,
-// one pixel of black between them; then every pixel enlarged scale times.
+// does: each first hidden layer unit's column of W1 as a 32x32 colour
+// tile, rescaled on its own to 0..255, the tiles in a square grid of
+// ceil(sqrt(H1)) a side, one pixel of black between them; then every pixel
+// enlarged scale times. The layers above W1 do not see the image.
 func WeightGrid(net *model.Net, scale int) *image.RGBA {
-	d, h, _ := net.Dims()
+	sizes := net.Sizes()
+	d, h := sizes[0], sizes[1]
 	if d != cifar.D {
 		panic("plots: WeightGrid: the net does not take CIFAR-10 images")
 	}
@@ -181,7 +184,7 @@ func WeightGrid(net *model.Net, scale int) *image.RGBA {
 			img.Pix[i] = 255 // opaque black background
 		}
 	}
-	w1 := net.W1.RawMatrix()
+	w1 := net.Layers[0].W.RawMatrix()
 	plane := cifar.Height * cifar.Width
 	for u := range h {
 		lo, hi := math.Inf(1), math.Inf(-1)
@@ -284,14 +287,14 @@ func Confusion(w io.Writer, confusion [][]int, classes []string) error {
 
 // SweepPoint is one trial of a sweep.
 type SweepPoint struct {
-	Hidden int
+	Hidden []int // widths of the hidden layers
 	LR     float64
 	Reg    float64
 	ValAcc float64
 }
 
 // Sweep draws the validation accuracy of a sweep's trials over learning
-// rate and regularisation, log axes, one panel per hidden size, each point
+// rate and regularisation, log axes, one panel per net shape, each point
 // coloured by its accuracy and labelled with it, and the colour scale on
 // the right. Every panel has the same axes and colours, so panels compare.
 // Points with reg 0 cannot sit on a log axis and are left out.
@@ -316,26 +319,35 @@ func Sweep(w io.Writer, points []SweepPoint) error {
 	})
 }
 
-// sweepPlots returns one panel per hidden size, all with the same axis
-// ranges, and the colour map they share.
+// sweepPlots returns one panel per net shape (hidden layers), all with the
+// same axis ranges, and the colour map they share.
 func sweepPlots(points []SweepPoint) ([]*plot.Plot, palette.DivergingColorMap, error) {
-	byHidden := map[int][]SweepPoint{}
+	byHidden := map[string][]SweepPoint{}
+	shape := map[string][]int{}
 	lo, hi := math.Inf(1), math.Inf(-1)
 	var lrs, regs []float64
 	for _, pt := range points {
 		if pt.LR > 0 && pt.Reg > 0 {
-			byHidden[pt.Hidden] = append(byHidden[pt.Hidden], pt)
+			key := fmt.Sprint(pt.Hidden)
+			byHidden[key], shape[key] = append(byHidden[key], pt), pt.Hidden
 			lo, hi = min(lo, pt.ValAcc), max(hi, pt.ValAcc)
 			lrs, regs = append(lrs, pt.LR), append(regs, pt.Reg)
 		}
 	}
-	hiddens := make([]int, 0, len(byHidden))
+	hiddens := make([]string, 0, len(byHidden))
 	for h := range byHidden {
 		hiddens = append(hiddens, h)
 	}
-	sort.Ints(hiddens)
+	// Shallower nets first, then by width, layer by layer.
+	sort.Slice(hiddens, func(i, j int) bool {
+		a, b := shape[hiddens[i]], shape[hiddens[j]]
+		if len(a) != len(b) {
+			return len(a) < len(b)
+		}
+		return slices.Compare(a, b) < 0
+	})
 	if len(hiddens) == 0 {
-		hiddens = []int{0}
+		hiddens = []string{""}
 		lo, hi = 0, 1
 	}
 	if !(hi > lo) {
@@ -363,8 +375,8 @@ func sweepPlots(points []SweepPoint) ([]*plot.Plot, palette.DivergingColorMap, e
 	var panels []*plot.Plot
 	for _, h := range hiddens {
 		p := plot.New()
-		p.Title.Text = fmt.Sprintf("hidden %d", h)
-		if h == 0 {
+		p.Title.Text = "hidden " + dashed(shape[h])
+		if h == "" {
 			p.Title.Text = "no trials to show"
 		}
 		p.X.Label.Text = "learning rate"
@@ -402,4 +414,13 @@ func sweepPlots(points []SweepPoint) ([]*plot.Plot, palette.DivergingColorMap, e
 		panels = append(panels, p)
 	}
 	return panels, pal, nil
+}
+
+// dashed writes layer widths as the literature does: 1000-500.
+func dashed(h []int) string {
+	s := make([]string, len(h))
+	for i, v := range h {
+		s[i] = strconv.Itoa(v)
+	}
+	return strings.Join(s, "-")
 }

@@ -18,9 +18,9 @@ import (
 func handNet() *model.Net {
 	net := model.Zeros(cifar.D, 3, cifar.Classes)
 	for j := range cifar.D {
-		net.W1.Set(j, 0, float64(j))
-		net.W1.Set(j, 1, 0.5)
-		net.W1.Set(j, 2, -2*float64(j))
+		net.Layers[0].W.Set(j, 0, float64(j))
+		net.Layers[0].W.Set(j, 1, 0.5)
+		net.Layers[0].W.Set(j, 2, -2*float64(j))
 	}
 	return net
 }
@@ -95,7 +95,7 @@ func TestChartsArePNGsOfTheirSize(t *testing.T) {
 	var points []SweepPoint
 	for _, h := range []int{100, 500} {
 		for range 5 {
-			points = append(points, SweepPoint{Hidden: h, LR: math.Pow(10, -4+2*rng.Float64()), Reg: math.Pow(10, -3+3*rng.Float64()), ValAcc: 0.3 + 0.2*rng.Float64()})
+			points = append(points, SweepPoint{Hidden: []int{h}, LR: math.Pow(10, -4+2*rng.Float64()), Reg: math.Pow(10, -3+3*rng.Float64()), ValAcc: 0.3 + 0.2*rng.Float64()})
 		}
 	}
 	for _, tc := range []struct {

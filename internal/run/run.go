@@ -17,7 +17,7 @@ import (
 // and printed by train --json; its JSON keys are the settings' names.
 type Config struct {
 	Data     string  `json:"data"`
-	Hidden   int     `json:"hidden"`
+	Hidden   Hidden  `json:"hidden"`
 	LR       float64 `json:"lr"`
 	LRDecay  float64 `json:"lr_decay"`
 	Reg      float64 `json:"reg"`
@@ -112,7 +112,7 @@ func (m Meta) Marshal() []byte {
 // ReadMeta reads a checkpoint's metadata; ok is false when there is none
 // or it is not nettrain's (a numpy checkpoint, another program's).
 func ReadMeta(raw json.RawMessage) (m Meta, ok bool) {
-	if raw == nil || json.Unmarshal(raw, &m) != nil || m.Config.Hidden == 0 {
+	if raw == nil || json.Unmarshal(raw, &m) != nil || len(m.Config.Hidden) == 0 {
 		return Meta{}, false
 	}
 	return m, true

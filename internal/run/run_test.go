@@ -2,6 +2,8 @@ package run
 
 import (
 	"encoding/json"
+	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/nettrain/nettrain/internal/sgd"
@@ -11,10 +13,10 @@ import (
 // package (train's keys, and the sweep's trial metadata), and says when a
 // checkpoint has none.
 func TestMeta(t *testing.T) {
-	m := Meta{Nettrain: "v", Config: Config{Hidden: 50, LR: 1e-4, Iters: 1000, Options: Options{Optimizer: sgd.Adam}}, State: State{Iter: 1000, Complete: true},
+	m := Meta{Nettrain: "v", Config: Config{Hidden: Hidden{50}, LR: 1e-4, Iters: 1000, Options: Options{Optimizer: sgd.Adam}}, State: State{Iter: 1000, Complete: true},
 		Sweep: &Trial{Trial: 3, Rung: 1}}
 	back, ok := ReadMeta(m.Marshal())
-	if !ok || back.Config != m.Config || back.State != m.State || *back.Sweep != *m.Sweep {
+	if !ok || !reflect.DeepEqual(back.Config, m.Config) || back.State != m.State || *back.Sweep != *m.Sweep {
 		t.Errorf("round trip: %+v, %v", back, ok)
 	}
 	old := `{"config":{"hidden":8,"lr":0.001,"iters":12,"batch":10,"preprocess":"zca"},"state":{"iter":4,"complete":false,"best_val_acc":0.3,"best_epoch":1},"sweep":{"trial":2,"rung":0}}`
@@ -32,5 +34,54 @@ func TestMeta(t *testing.T) {
 	}
 	if c := (Config{Iters: 5, Batch: 2, LR: 0.1, Options: Options{Optimizer: sgd.Momentum, KeepBest: true}}).SGD(); c.Iters != 5 || c.Optimizer != sgd.Momentum || !c.KeepBest {
 		t.Errorf("SGD() = %+v", c)
+	}
+}
+
+// One hidden layer is stored as a number, as before deeper nets; more as a
+// list; both read back, and the flag's forms parse.
+func TestHidden(t *testing.T) {
+	for _, tc := range []struct {
+		h    Hidden
+		json string
+	}{{Hidden{50}, `50`}, {Hidden{1000, 500}, `[1000,500]`}, {Hidden{7, 6, 5}, `[7,6,5]`}} {
+		b, err := json.Marshal(tc.h)
+		if err != nil || string(b) != tc.json {
+			t.Errorf("%v marshals to %s, %v; want %s", tc.h, b, err, tc.json)
+		}
+		var back Hidden
+		if err := json.Unmarshal(b, &back); err != nil || !back.Equal(tc.h) {
+			t.Errorf("%s reads back as %v, %v", b, back, err)
+		}
+		m := Meta{Config: Config{Hidden: tc.h}}
+		if !strings.Contains(string(m.Marshal()), `"hidden":`+tc.json+`,`) {
+			t.Errorf("metadata %s does not hold hidden %s", m.Marshal(), tc.json)
+		}
+		if got, err := ParseHidden(tc.h.String()); err != nil || !got.Equal(tc.h) {
+			t.Errorf("ParseHidden(%q) = %v, %v", tc.h.String(), got, err)
+		}
+		if got, err := ParseHidden(tc.h.Dashed()); err != nil || !got.Equal(tc.h) {
+			t.Errorf("ParseHidden(%q) = %v, %v", tc.h.Dashed(), got, err)
+		}
+	}
+	var h Hidden
+	if err := json.Unmarshal([]byte(`"50"`), &h); err == nil {
+		t.Errorf(`"50" read as hidden %v`, h)
+	}
+	for _, bad := range []string{"", ",", "0", "50,0", "-5", "5.5", "1e3", "abc", "50--3", strings.Repeat("2,", MaxHiddenLayers) + "2"} {
+		h, err := ParseHidden(bad)
+		if err == nil {
+			err = h.Check()
+		}
+		if err == nil {
+			t.Errorf("ParseHidden(%q) = %v, want an error", bad, h)
+		} else if !strings.Contains(err.Error(), "{hidden}") {
+			t.Errorf("ParseHidden(%q): %v does not name the setting", bad, err)
+		}
+	}
+	if _, err := ParseHidden("0"); err != nil {
+		t.Errorf("ParseHidden(\"0\"): %v; the syntax is right, Check refuses the value", err)
+	}
+	if s := (Hidden{1000, 500}).Sizes(3072, 10); !reflect.DeepEqual(s, []int{3072, 1000, 500, 10}) {
+		t.Errorf("Sizes = %v", s)
 	}
 }

@@ -22,14 +22,15 @@ func stateArrays(net *model.Net, data sgd.Data, c sgd.Config, st sgd.State) map[
 	if st.Last != nil {
 		last = st.Last // net was set to the best epoch's weights
 	}
+	names := net.ParamNames()
 	if data.Folded() || c.KeepBest {
 		for i, p := range last.Params() {
-			extra["train."+model.ParamNames[i]] = p
+			extra["train."+names[i]] = p
 		}
 	}
 	if c.KeepBest && st.Best != nil {
 		for i, p := range st.Best.Params() {
-			extra["best."+model.ParamNames[i]] = p
+			extra["best."+names[i]] = p
 		}
 	}
 	return extra
@@ -41,11 +42,11 @@ func stateArrays(net *model.Net, data sgd.Data, c sgd.Config, st sgd.State) map[
 // its epoch, 0 for none yet, and the epochs since).
 func Resume(ck *model.Checkpoint, s State) (*model.Net, *sgd.State) {
 	bestValAcc, bestEpoch, sinceBest := s.BestValAcc, s.BestEpoch, s.SinceBest
-	d, h, c := ck.Net.Dims()
+	sizes, names := ck.Net.Sizes(), ck.Net.ParamNames()
 	take := func(prefix string) *model.Net {
-		n := model.Zeros(d, h, c)
+		n := model.Zeros(sizes...)
 		for i, p := range n.Params() {
-			v, ok := ck.Extra[prefix+model.ParamNames[i]]
+			v, ok := ck.Extra[prefix+names[i]]
 			if !ok || len(v) != len(p) {
 				return nil
 			}

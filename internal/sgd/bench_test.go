@@ -41,7 +41,7 @@ func benchmarkStep(b *testing.B, precision model.Precision, h int) {
 
 func benchmarkStepOn(b *testing.B, precision model.Precision, h int) {
 	data := benchData()
-	net := sgd.Init(cifar.D, h, cifar.Classes, 1e-4, 1)
+	net := sgd.Init([]int{cifar.D, h, cifar.Classes}, 1e-4, 1)
 	cfg := sgd.Config{Iters: b.N, Batch: 200, LR: 1e-7, LRDecay: 0.95, Reg: 0.25, Precision: precision}
 	b.ReportAllocs()
 	b.ResetTimer()

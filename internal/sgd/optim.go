@@ -14,10 +14,16 @@ type optimizer[T model.Float] struct {
 	kind              Optimizer
 	mu                float64
 	beta1, beta2, eps float64
-	v, m              [4][]T // velocity (momentum, nesterov), or second moment v and first m (adam)
+	v, m              [][]T // velocity (momentum, nesterov), or second moment v and first m (adam)
+
+	r, g          *model.Raw[T] // the parameters it updates and their gradients
+	params, grads [][]T         // r and g as Params
+	names         []string      // of the parameters: W1, b1, ...
 }
 
-func newOptimizer[T model.Float](r *model.Raw[T], c Config) *optimizer[T] {
+// newOptimizer returns the optimizer of c for the parameters r with
+// gradients g.
+func newOptimizer[T model.Float](r, g *model.Raw[T], c Config) *optimizer[T] {
 	// Adam's constants are the paper's (and PyTorch's) defaults.
 	o := &optimizer[T]{kind: c.Optimizer, mu: c.Momentum, beta1: 0.9, beta2: 0.999, eps: 1e-8}
 	if o.kind == "" {
@@ -26,7 +32,10 @@ func newOptimizer[T model.Float](r *model.Raw[T], c Config) *optimizer[T] {
 	if o.mu == 0 {
 		o.mu = 0.9
 	}
-	for i, p := range r.Params() {
+	o.r, o.g, o.names = r, g, model.ParamNames(len(r.W))
+	o.params, o.grads = r.Params(), g.Params()
+	o.v, o.m = make([][]T, len(o.params)), make([][]T, len(o.params))
+	for i, p := range o.params {
 		switch o.kind {
 		case Momentum, Nesterov:
 			o.v[i] = make([]T, len(p))
@@ -37,15 +46,16 @@ func newOptimizer[T model.Float](r *model.Raw[T], c Config) *optimizer[T] {
 	return o
 }
 
-// step updates r at iteration it (1-based; adam's bias correction uses it).
-func (o *optimizer[T]) step(r, g *model.Raw[T], lr float64, it int) {
+// step updates the parameters from their gradients at iteration it
+// (1-based; adam's bias correction uses it).
+func (o *optimizer[T]) step(lr float64, it int) {
 	if o.kind == SGD {
-		r.Step(g, lr)
+		o.r.Step(o.g, lr)
 		return
 	}
 	mu, lrT := T(o.mu), T(lr)
-	for i, p := range r.Params() {
-		dp := g.Params()[i]
+	for i, p := range o.params {
+		dp := o.grads[i]
 		switch o.kind {
 		case Momentum:
 			v := o.v[i]
@@ -80,7 +90,7 @@ func (o *optimizer[T]) step(r, g *model.Raw[T], lr float64, it int) {
 // save returns the optimizer's state as float64 slices by "slot.param".
 func (o *optimizer[T]) save() map[string][]float64 {
 	out := map[string][]float64{}
-	for i, name := range model.ParamNames {
+	for i, name := range o.names {
 		for _, slot := range []struct {
 			name string
 			v    []T
@@ -100,7 +110,7 @@ func (o *optimizer[T]) save() map[string][]float64 {
 
 // load restores what save returned.
 func (o *optimizer[T]) load(slots map[string][]float64) error {
-	for i, name := range model.ParamNames {
+	for i, name := range o.names {
 		for _, slot := range []struct {
 			name string
 			v    []T

@@ -33,32 +33,32 @@ func TestOptimizerRules(t *testing.T) {
 		{"adam", Config{Optimizer: Adam}, [2]float64{adam1, adam2}},
 	} {
 		r := model.NewRaw[float64](1, 1, 1)
-		r.W1[0] = 1
+		r.W[0][0] = 1
 		grads := model.NewRaw[float64](1, 1, 1)
-		o := newOptimizer(r, tc.c)
+		o := newOptimizer(r, grads, tc.c)
 		for s := range 2 {
-			grads.W1[0] = g[s]
-			o.step(r, grads, lr, s+1)
-			if math.Abs(r.W1[0]-tc.want[s]) > 1e-12 {
-				t.Errorf("%s step %d: w = %.15g, want %.15g", tc.name, s+1, r.W1[0], tc.want[s])
+			grads.W[0][0] = g[s]
+			o.step(lr, s+1)
+			if math.Abs(r.W[0][0]-tc.want[s]) > 1e-12 {
+				t.Errorf("%s step %d: w = %.15g, want %.15g", tc.name, s+1, r.W[0][0], tc.want[s])
 			}
 		}
 		// save and load carry the state: a third step from a loaded copy is
 		// the third step of the original.
 		r2 := model.NewRaw[float64](1, 1, 1)
-		r2.W1[0] = r.W1[0]
-		o2 := newOptimizer(r2, tc.c)
+		r2.W[0][0] = r.W[0][0]
+		o2 := newOptimizer(r2, grads, tc.c)
 		if err := o2.load(o.save()); err != nil {
 			t.Fatalf("%s: load: %v", tc.name, err)
 		}
-		grads.W1[0] = 0.125
-		o.step(r, grads, lr, 3)
-		o2.step(r2, grads, lr, 3)
-		if r.W1[0] != r2.W1[0] {
-			t.Errorf("%s: step after load %v, without %v", tc.name, r2.W1[0], r.W1[0])
+		grads.W[0][0] = 0.125
+		o.step(lr, 3)
+		o2.step(lr, 3)
+		if r.W[0][0] != r2.W[0][0] {
+			t.Errorf("%s: step after load %v, without %v", tc.name, r2.W[0][0], r.W[0][0])
 		}
 	}
-	if err := newOptimizer(model.NewRaw[float64](1, 1, 1), Config{Optimizer: Adam}).load(map[string][]float64{}); err == nil {
+	if err := newOptimizer(model.NewRaw[float64](1, 1, 1), model.NewRaw[float64](1, 1, 1), Config{Optimizer: Adam}).load(map[string][]float64{}); err == nil {
 		t.Error("adam loaded a state without its slots")
 	}
 }

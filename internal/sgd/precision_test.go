@@ -16,7 +16,7 @@ import (
 func TestFloat32MatchesFloat64(t *testing.T) {
 	data := testData(1000, 200, 8)
 	run := func(precision model.Precision) (*model.Net, sgd.History) {
-		net := sgd.Init(cifar.D, 40, cifar.Classes, 1e-4, 8)
+		net := sgd.Init([]int{cifar.D, 40, cifar.Classes}, 1e-4, 8)
 		cfg := sgd.Config{Iters: 300, Batch: 50, LR: 3e-4, LRDecay: 0.95, Reg: 0.25, Seed: 8, Precision: precision}
 		hist, err := sgd.Train(context.Background(), net, data, cfg, sgd.Hooks{})
 		if err != nil {

@@ -87,15 +87,18 @@ func (d Data) Fold(net *model.Net) *model.Net {
 // whitening matrix. The result takes mean-subtracted inputs and computes
 // what src does on preprocessed ones.
 func fold[T model.Float](dst, src *model.Raw[T], scale []float64, whiten []T) {
-	copy(dst.B1, src.B1)
-	copy(dst.W2, src.W2)
-	copy(dst.B2, src.B2)
+	copy(dst.B[0], src.B[0])
+	for l := 1; l < len(src.W); l++ {
+		copy(dst.W[l], src.W[l])
+		copy(dst.B[l], src.B[l])
+	}
+	d, h := src.Sizes[0], src.Sizes[1]
 	switch {
 	case whiten != nil:
-		gemm.Gemm(blas.NoTrans, blas.NoTrans, src.D, src.H, src.D, 1, whiten, src.D, src.W1, src.H, 0, dst.W1, src.H)
+		gemm.Gemm(blas.NoTrans, blas.NoTrans, d, h, d, 1, whiten, d, src.W[0], h, 0, dst.W[0], h)
 	case scale != nil:
 		for j, s := range scale {
-			row, out := src.W1[j*src.H:(j+1)*src.H], dst.W1[j*src.H:(j+1)*src.H]
+			row, out := src.W[0][j*h:(j+1)*h], dst.W[0][j*h:(j+1)*h]
 			for i, w := range row {
 				out[i] = T(float64(w) * s)
 			}

@@ -133,10 +133,19 @@ const (
 	streamBatch = 0x6d69_6e69_6261_7463 // "minibatc"
 )
 
-// Init returns a new net with d inputs, h hidden units and c classes, its
-// weights std * N(0,1) from the seed's init stream.
-func Init(d, h, c int, std float64, seed uint64) *model.Net {
-	return model.New(d, h, c, std, rand.New(rand.NewPCG(seed, streamInit)))
+// Init returns a new net with the given layer sizes (inputs, hidden layers,
+// classes), its weights std * N(0,1) from the seed's init stream.
+func Init(sizes []int, std float64, seed uint64) *model.Net {
+	return model.New(sizes, std, rand.New(rand.NewPCG(seed, streamInit)))
+}
+
+// hiddenUnits is the sum of the hidden layers' widths.
+func hiddenUnits(sizes []int) int {
+	n := 0
+	for _, h := range sizes[1 : len(sizes)-1] {
+		n += h
+	}
+	return n
 }
 
 // batchSeed returns the PCG seed of iteration it's minibatch draw: each
@@ -230,7 +239,7 @@ func Train(ctx context.Context, net *model.Net, data Data, c Config, hooks Hooks
 	if data.Train.N() == 0 || data.Val.N() == 0 {
 		return History{}, errors.New("sgd: empty training or validation set")
 	}
-	if d, _, _ := net.Dims(); d != cifar.D || len(data.Mean) != d {
+	if d := net.Inputs(); d != cifar.D || len(data.Mean) != d {
 		return History{}, fmt.Errorf("sgd: net takes %d inputs, data has %d", d, cifar.D)
 	}
 	if c.Precision == Float64 {
@@ -244,14 +253,15 @@ func Train(ctx context.Context, net *model.Net, data Data, c Config, hooks Hooks
 type minibatch[T model.Float] struct {
 	x    []T // (Batch, D)
 	y    []uint8
-	mask []T // (Batch, H) or nil
+	mask []T // (Batch, H1), (Batch, H2), ... one after the other, or nil
 }
 
 func train[T model.Float](ctx context.Context, net *model.Net, data Data, c Config, hooks Hooks) (hist History, err error) {
-	d, h, k := net.Dims()
+	sizes := net.Sizes()
+	d := sizes[0]
 	raw := model.RawOf[T](net)
-	grads := model.NewRaw[T](d, h, k)
-	opt := newOptimizer(raw, c)
+	grads := model.NewRaw[T](sizes...)
+	opt := newOptimizer(raw, grads, c)
 	st := State{BestValAcc: -1}
 	if c.Init != nil {
 		st = *c.Init
@@ -265,7 +275,7 @@ func train[T model.Float](ctx context.Context, net *model.Net, data Data, c Conf
 		s := st
 		if keepBest && c.KeepBest && st.Best != nil {
 			// End on the best epoch's weights, keeping the last for a resume.
-			s.Last = model.Zeros(d, h, k)
+			s.Last = model.Zeros(sizes...)
 			model.SetFrom(s.Last, raw)
 			for i, p := range n.Params() {
 				copy(p, st.Best.Params()[i])
@@ -299,7 +309,7 @@ func train[T model.Float](ctx context.Context, net *model.Net, data Data, c Conf
 	var scorer model.Scorer[T]
 	scored := raw // the weights scored on validation: raw, with preprocessing folded in
 	if data.Folded() {
-		scored = model.NewRaw[T](d, h, k)
+		scored = model.NewRaw[T](sizes...)
 	}
 	epochLen := EpochLen(data.Train.N(), c.Batch)
 	hist.Loss = make([]float64, 0, c.Iters-c.Start)
@@ -311,7 +321,7 @@ func train[T model.Float](ctx context.Context, net *model.Net, data Data, c Conf
 	for range 2 {
 		mb := &minibatch[T]{x: make([]T, c.Batch*d), y: make([]uint8, c.Batch)}
 		if c.Dropout > 0 {
-			mb.mask = make([]T, c.Batch*h)
+			mb.mask = make([]T, c.Batch*hiddenUnits(sizes))
 		}
 		free <- mb
 	}
@@ -371,7 +381,7 @@ func train[T model.Float](ctx context.Context, net *model.Net, data Data, c Conf
 		if math.IsNaN(loss) || math.IsInf(loss, 0) {
 			return hist, &DivergedError{Iter: it, Loss: loss, LR: c.LR}
 		}
-		opt.step(raw, grads, lr, it)
+		opt.step(lr, it)
 		hist.Loss = append(hist.Loss, loss)
 		if hooks.Iter != nil {
 			hooks.Iter(it, loss)
@@ -398,7 +408,7 @@ func train[T model.Float](ctx context.Context, net *model.Net, data Data, c Conf
 				st.BestValAcc, st.BestEpoch, st.SinceBest = e.ValAcc, e.Epoch, 0
 				if c.KeepBest {
 					if st.Best == nil {
-						st.Best = model.Zeros(d, h, k)
+						st.Best = model.Zeros(sizes...)
 					}
 					model.SetFrom(st.Best, raw)
 				}
@@ -415,7 +425,7 @@ func train[T model.Float](ctx context.Context, net *model.Net, data Data, c Conf
 			}
 		}
 		if hooks.Snapshot != nil && it < c.Iters && hooks.Snapshot(it) {
-			snap := model.Zeros(d, h, k)
+			snap := model.Zeros(sizes...)
 			sh := hist
 			sh.Loss, sh.Epochs = slices.Clone(hist.Loss), slices.Clone(hist.Epochs)
 			sh.State = snapshot(snap, true)

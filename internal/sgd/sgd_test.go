@@ -24,7 +24,7 @@ func testData(nTrain, nVal int, seed uint64) sgd.Data {
 // a handful of examples to almost zero.
 func TestOverfitsTwentyExamples(t *testing.T) {
 	data := testData(20, 5, 1)
-	net := sgd.Init(cifar.D, 50, cifar.Classes, 1e-4, 1)
+	net := sgd.Init([]int{cifar.D, 50, cifar.Classes}, 1e-4, 1)
 	cfg := sgd.Config{Iters: 200, Batch: 20, LR: 1e-3, LRDecay: 1, Reg: 0, Seed: 1}
 	hist, err := sgd.Train(context.Background(), net, data, cfg, sgd.Hooks{})
 	if err != nil {
@@ -41,7 +41,7 @@ func TestOverfitsTwentyExamples(t *testing.T) {
 func TestDeterministic(t *testing.T) {
 	data := testData(300, 50, 2)
 	run := func(seed uint64) (*model.Net, sgd.History) {
-		net := sgd.Init(cifar.D, 20, cifar.Classes, 1e-3, seed)
+		net := sgd.Init([]int{cifar.D, 20, cifar.Classes}, 1e-3, seed)
 		cfg := sgd.Config{Iters: 40, Batch: 32, LR: 1e-5, LRDecay: 0.9, Reg: 0.1, Seed: seed}
 		hist, err := sgd.Train(context.Background(), net, data, cfg, sgd.Hooks{})
 		if err != nil {
@@ -54,7 +54,7 @@ func TestDeterministic(t *testing.T) {
 	for k, p := range a.Params() {
 		for i := range p {
 			if math.Float64bits(p[i]) != math.Float64bits(b.Params()[k][i]) {
-				t.Fatalf("same seed: %s[%d] differs: %v vs %v", model.ParamNames[k], i, p[i], b.Params()[k][i])
+				t.Fatalf("same seed: %s[%d] differs: %v vs %v", model.ParamNames(2)[k], i, p[i], b.Params()[k][i])
 			}
 		}
 	}
@@ -71,7 +71,7 @@ func TestDeterministic(t *testing.T) {
 
 func TestEpochsAndDecay(t *testing.T) {
 	data := testData(100, 10, 3)
-	net := sgd.Init(cifar.D, 8, cifar.Classes, 1e-4, 3)
+	net := sgd.Init([]int{cifar.D, 8, cifar.Classes}, 1e-4, 3)
 	cfg := sgd.Config{Iters: 23, Batch: 20, LR: 1e-5, LRDecay: 0.5, Reg: 0.25, Seed: 3}
 	var iters []int
 	var epochs []sgd.Epoch
@@ -110,7 +110,7 @@ func TestEpochsAndDecay(t *testing.T) {
 
 func TestDiverges(t *testing.T) {
 	data := testData(50, 10, 4)
-	net := sgd.Init(cifar.D, 10, cifar.Classes, 1e-2, 4)
+	net := sgd.Init([]int{cifar.D, 10, cifar.Classes}, 1e-2, 4)
 	cfg := sgd.Config{Iters: 500, Batch: 10, LR: 1e3, LRDecay: 1, Reg: 0, Seed: 4}
 	hist, err := sgd.Train(context.Background(), net, data, cfg, sgd.Hooks{})
 	var de *sgd.DivergedError
@@ -126,7 +126,7 @@ func TestDiverges(t *testing.T) {
 	for k, p := range net.Params() {
 		for _, v := range p {
 			if math.IsNaN(v) || math.IsInf(v, 0) {
-				t.Fatalf("%s holds %v after the run stopped; the step that diverged must not be taken", model.ParamNames[k], v)
+				t.Fatalf("%s holds %v after the run stopped; the step that diverged must not be taken", model.ParamNames(2)[k], v)
 			}
 		}
 	}
@@ -134,7 +134,7 @@ func TestDiverges(t *testing.T) {
 
 func TestCancel(t *testing.T) {
 	data := testData(50, 10, 5)
-	net := sgd.Init(cifar.D, 10, cifar.Classes, 1e-4, 5)
+	net := sgd.Init([]int{cifar.D, 10, cifar.Classes}, 1e-4, 5)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	hist, err := sgd.Train(ctx, net, data, sgd.Config{Iters: 1000, Batch: 5, LR: 1e-6, LRDecay: 1, Seed: 5}, sgd.Hooks{
@@ -186,13 +186,13 @@ func TestResumeIsExact(t *testing.T) {
 	data := testData(300, 20, 9)
 	for _, precision := range []model.Precision{sgd.Float32, sgd.Float64} {
 		cfg := sgd.Config{Iters: 47, Batch: 20, LR: 1e-4, LRDecay: 0.7, Reg: 0.1, Seed: 9, Precision: precision}
-		whole := sgd.Init(cifar.D, 12, cifar.Classes, 1e-3, 9)
+		whole := sgd.Init([]int{cifar.D, 12, cifar.Classes}, 1e-3, 9)
 		hWhole, err := sgd.Train(context.Background(), whole, data, cfg, sgd.Hooks{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, k := range []int{1, 15, 23, 46} { // epochs are 15 iterations: in, at and after epoch ends
-			net := sgd.Init(cifar.D, 12, cifar.Classes, 1e-3, 9)
+			net := sgd.Init([]int{cifar.D, 12, cifar.Classes}, 1e-3, 9)
 			first := cfg
 			first.Iters = k
 			h1, err := sgd.Train(context.Background(), net, data, first, sgd.Hooks{})
@@ -208,7 +208,7 @@ func TestResumeIsExact(t *testing.T) {
 			for i, p := range net.Params() {
 				for j := range p {
 					if math.Float64bits(p[j]) != math.Float64bits(whole.Params()[i][j]) {
-						t.Fatalf("%s, stopped at %d: %s[%d] = %v, uninterrupted %v", precision, k, model.ParamNames[i], j, p[j], whole.Params()[i][j])
+						t.Fatalf("%s, stopped at %d: %s[%d] = %v, uninterrupted %v", precision, k, model.ParamNames(2)[i], j, p[j], whole.Params()[i][j])
 					}
 				}
 			}
@@ -248,13 +248,13 @@ func TestResumeIsExactWithOptions(t *testing.T) {
 		if cfg.Optimizer == sgd.Adam {
 			cfg.LR = 1e-3
 		}
-		whole := sgd.Init(cifar.D, 12, cifar.Classes, 1e-3, 11)
+		whole := sgd.Init([]int{cifar.D, 12, cifar.Classes}, 1e-3, 11)
 		hw, err := sgd.Train(context.Background(), whole, tc.data, cfg, sgd.Hooks{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		// Interrupt after iteration 23, as a signal does, and resume.
-		net := sgd.Init(cifar.D, 12, cifar.Classes, 1e-3, 11)
+		net := sgd.Init([]int{cifar.D, 12, cifar.Classes}, 1e-3, 11)
 		ctx, cancel := context.WithCancel(context.Background())
 		h1, err := sgd.Train(ctx, net, tc.data, cfg, sgd.Hooks{Iter: func(it int, _ float64) {
 			if it == 23 {
@@ -273,7 +273,7 @@ func TestResumeIsExactWithOptions(t *testing.T) {
 		for i, p := range net.Params() {
 			for j := range p {
 				if math.Float64bits(p[j]) != math.Float64bits(whole.Params()[i][j]) {
-					t.Fatalf("%s: %s[%d] differs after resuming", tc.name, model.ParamNames[i], j)
+					t.Fatalf("%s: %s[%d] differs after resuming", tc.name, model.ParamNames(2)[i], j)
 				}
 			}
 		}
@@ -287,7 +287,7 @@ func TestKeepBestAndPatience(t *testing.T) {
 	data := testData(200, 40, 12)
 	// A learning rate that overshoots after a while: the best epoch is not the last.
 	cfg := sgd.Config{Iters: 400, Batch: 20, LR: 2e-3, LRDecay: 1, Reg: 0, Seed: 12, KeepBest: true}
-	net := sgd.Init(cifar.D, 16, cifar.Classes, 1e-3, 12)
+	net := sgd.Init([]int{cifar.D, 16, cifar.Classes}, 1e-3, 12)
 	hist, err := sgd.Train(context.Background(), net, data, cfg, sgd.Hooks{})
 	if err != nil {
 		t.Fatal(err)
@@ -302,7 +302,7 @@ func TestKeepBestAndPatience(t *testing.T) {
 	}
 	cfg.Patience = 2
 	cfg.KeepBest = false
-	net = sgd.Init(cifar.D, 16, cifar.Classes, 1e-3, 12)
+	net = sgd.Init([]int{cifar.D, 16, cifar.Classes}, 1e-3, 12)
 	hist, err = sgd.Train(context.Background(), net, data, cfg, sgd.Hooks{})
 	if err != nil {
 		t.Fatal(err)
@@ -327,7 +327,7 @@ func TestOptimizersLearn(t *testing.T) {
 		{Optimizer: sgd.Adam, LR: 1e-3, Dropout: 0.2, Flip: true, Schedule: sgd.Cosine},
 	} {
 		c.Iters, c.Batch, c.LRDecay, c.Seed = 150, 20, 1, 13
-		net := sgd.Init(cifar.D, 32, cifar.Classes, 1e-3, 13)
+		net := sgd.Init([]int{cifar.D, 32, cifar.Classes}, 1e-3, 13)
 		hist, err := sgd.Train(context.Background(), net, data, c, sgd.Hooks{})
 		if err != nil {
 			t.Fatalf("%+v: %v", c, err)

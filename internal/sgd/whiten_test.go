@@ -72,7 +72,7 @@ func TestZCA(t *testing.T) {
 	}
 	x := sgd.WhitenSet[float64](s, mean, z)
 	// Folding: the net on whitened inputs equals the folded net on raw ones.
-	net := model.New(3072, 7, 10, 1e-2, rand.New(rand.NewPCG(15, 15)))
+	net := model.New([]int{3072, 7, 10}, 1e-2, rand.New(rand.NewPCG(15, 15)))
 	data := sgd.Data{Train: s, Mean: mean, Whiten: z}
 	folded := data.Fold(net)
 	raw := make([]float64, 400*3072)

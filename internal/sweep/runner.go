@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -299,10 +300,13 @@ func (r *Runner) runTask(ctx context.Context, t task) (Result, error) {
 		if err != nil {
 			return fail(StatusFailed, err)
 		}
+		if want := tr.Hidden.Sizes(cifar.D, cifar.Classes); !slices.Equal(ck.Net.Sizes(), want) {
+			return fail(StatusFailed, fmt.Errorf("%s: layers %v, the trial's are %v", CheckpointName(tr.Index, t.rung-1), ck.Net.Sizes(), want))
+		}
 		prev, _ := trainrun.ReadMeta(ck.Meta)
 		net, cfg.Init = trainrun.Resume(ck, prev.State)
 	} else {
-		net = sgd.Init(cifar.D, tr.Hidden, cifar.Classes, r.Space.Std, tr.Seed)
+		net = sgd.Init(tr.Hidden.Sizes(cifar.D, cifar.Classes), r.Space.Std, tr.Seed)
 	}
 	data := r.Data
 	hist, err := sgd.Train(ctx, net, data, cfg, sgd.Hooks{})
@@ -421,7 +425,7 @@ func Latest(results []Result) []Result {
 // for (a rung of successive halving trains fewer than the trial's budget).
 func (t Trial) Describe() string {
 	return strings.Join([]string{
-		fmt.Sprintf("hidden %d", t.Hidden), fmt.Sprintf("lr %.3g", t.LR), fmt.Sprintf("reg %.3g", t.Reg),
+		"hidden " + t.Hidden.Dashed(), fmt.Sprintf("lr %.3g", t.LR), fmt.Sprintf("reg %.3g", t.Reg),
 		fmt.Sprintf("batch %d", t.Batch), fmt.Sprintf("decay %.3g", t.LRDecay),
 	}, "  ")
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -17,9 +18,13 @@ import (
 
 // Param is the values one hyperparameter may take: a list, or a range
 // [Lo, Hi] sampled log-uniformly (Log) or uniformly, optionally with N
-// evenly spaced points for grid search.
+// evenly spaced points for grid search. Hidden, whose choices may be nets
+// of several hidden layers, keeps a list with any such choice in Layers
+// (Values nil); a list of one-layer choices stays in Values, as sweep
+// files have always recorded it.
 type Param struct {
 	Values []float64 `json:"values,omitempty"`
+	Layers [][]int   `json:"layers,omitempty"`
 	Lo     float64   `json:"lo,omitempty"`
 	Hi     float64   `json:"hi,omitempty"`
 	N      int       `json:"n,omitempty"`
@@ -27,10 +32,18 @@ type Param struct {
 }
 
 // IsRange reports whether p is a range rather than a list.
-func (p Param) IsRange() bool { return p.Values == nil }
+func (p Param) IsRange() bool { return p.Values == nil && p.Layers == nil }
 
-// String is p in the flag syntax: "a,b,c" or "lo:hi" or "lo:hi:n".
+// String is p in the flag syntax: "a,b,c" or "lo:hi" or "lo:hi:n", and for
+// choices of layers "a,b-c" (b-c: two hidden layers).
 func (p Param) String() string {
+	if p.Layers != nil {
+		s := make([]string, len(p.Layers))
+		for i, h := range p.Layers {
+			s[i] = trainrun.Hidden(h).Dashed()
+		}
+		return strings.Join(s, ",")
+	}
 	if !p.IsRange() {
 		s := make([]string, len(p.Values))
 		for i, v := range p.Values {
@@ -47,9 +60,14 @@ func (p Param) String() string {
 
 // ParseParam parses "a,b,c" (a list), "lo:hi" (a range) or "lo:hi:n" (a
 // range with n grid points). Ranges of lr and reg are log-uniform, others
-// uniform; integer hyperparameters are rounded when drawn.
+// uniform; integer hyperparameters are rounded when drawn. A choice of
+// hidden may be several layers joined by dashes: "500,1000-500" is one
+// layer of 500 or two of 1000 and 500.
 func ParseParam(name, s string) (Param, error) {
 	s = strings.TrimSpace(s)
+	if name == "hidden" && strings.Contains(s, "-") && !strings.Contains(s, ":") {
+		return parseLayers(s)
+	}
 	bad := func(why string) (Param, error) {
 		return Param{}, fmt.Errorf("{%s} %q: %s; want a list such as 50,100,200 or a range lo:hi (or lo:hi:n for a grid)", strings.ReplaceAll(name, "-", "_"), s, why)
 	}
@@ -103,8 +121,38 @@ func ParseParam(name, s string) (Param, error) {
 	return p, nil
 }
 
-// grid returns the points of p for grid search.
+// parseLayers parses hidden's choices with at least one of several layers.
+func parseLayers(s string) (Param, error) {
+	var p Param
+	deep := false
+	for _, t := range strings.Split(s, ",") {
+		h, err := trainrun.ParseHidden(strings.TrimSpace(t))
+		if err != nil {
+			return Param{}, fmt.Errorf("{hidden} %q: choice %q: %v; want choices such as 500,1000-500 (1000-500: two hidden layers)",
+				s, t, strings.TrimPrefix(err.Error(), "{hidden} "))
+		}
+		deep = deep || len(h) > 1
+		p.Layers = append(p.Layers, h)
+	}
+	if !deep { // "-" only as a sign: one-layer choices, as before
+		for _, h := range p.Layers {
+			p.Values = append(p.Values, float64(h[0]))
+		}
+		p.Layers = nil
+	}
+	return p, nil
+}
+
+// grid returns the points of p for grid search: for choices of layers,
+// their indices.
 func (p Param) grid() ([]float64, error) {
+	if p.Layers != nil {
+		idx := make([]float64, len(p.Layers))
+		for i := range idx {
+			idx[i] = float64(i)
+		}
+		return idx, nil
+	}
 	if !p.IsRange() {
 		return p.Values, nil
 	}
@@ -124,8 +172,11 @@ func (p Param) grid() ([]float64, error) {
 	return out, nil
 }
 
-// draw returns a random value of p.
+// draw returns a random value of p: for choices of layers, an index.
 func (p Param) draw(rng *rand.Rand) float64 {
+	if p.Layers != nil {
+		return float64(rng.IntN(len(p.Layers)))
+	}
 	if !p.IsRange() {
 		return p.Values[rng.IntN(len(p.Values))]
 	}
@@ -168,14 +219,14 @@ type Halving struct {
 
 // Trial is one configuration drawn from a space.
 type Trial struct {
-	Index   int     `json:"trial"`
-	Hidden  int     `json:"hidden"`
-	LR      float64 `json:"lr"`
-	Reg     float64 `json:"reg"`
-	Iters   int     `json:"iters"`
-	Batch   int     `json:"batch"`
-	LRDecay float64 `json:"lr_decay"`
-	Seed    uint64  `json:"seed"` // of the trial's weights and minibatches
+	Index   int             `json:"trial"`
+	Hidden  trainrun.Hidden `json:"hidden"` // one layer: a number, as before deeper nets
+	LR      float64         `json:"lr"`
+	Reg     float64         `json:"reg"`
+	Iters   int             `json:"iters"`
+	Batch   int             `json:"batch"`
+	LRDecay float64         `json:"lr_decay"`
+	Seed    uint64          `json:"seed"` // of the trial's weights and minibatches
 }
 
 // Check validates s.
@@ -197,6 +248,14 @@ func (s Space) Check() error {
 		}
 		for _, v := range vals {
 			if err := checkValue(name, v); err != nil {
+				return err
+			}
+		}
+		if p.Layers != nil && name != "hidden" {
+			return fmt.Errorf("{%s} takes layers, which only hidden has", name)
+		}
+		for _, h := range p.Layers {
+			if err := trainrun.Hidden(h).Check(); err != nil {
 				return err
 			}
 		}
@@ -269,6 +328,25 @@ func (s Space) Max(name string) float64 {
 	return m
 }
 
+// Widest returns hidden layers at least as wide, layer by layer, as those
+// of any trial of s: a bound for what a trial holds in memory.
+func (s Space) Widest() trainrun.Hidden {
+	p := s.Params["hidden"]
+	if p.Layers == nil {
+		return trainrun.Hidden{int(math.Round(s.Max("hidden")))}
+	}
+	var w trainrun.Hidden
+	for _, h := range p.Layers {
+		for i, v := range h {
+			if i == len(w) {
+				w = append(w, 0)
+			}
+			w[i] = max(w[i], v)
+		}
+	}
+	return w
+}
+
 // NumTrials returns the number of trials: the grid's size, or Trials.
 func (s Space) NumTrials() int {
 	if s.Mode == "random" {
@@ -300,8 +378,12 @@ func (s Space) Trial(i int) Trial {
 			v[name] = s.Params[name].draw(rng)
 		}
 	}
+	hidden := trainrun.Hidden{int(math.Round(v["hidden"]))}
+	if layers := s.Params["hidden"].Layers; layers != nil {
+		hidden = slices.Clone(trainrun.Hidden(layers[int(v["hidden"])]))
+	}
 	return Trial{
-		Index: i, Hidden: int(math.Round(v["hidden"])), LR: v["lr"], Reg: v["reg"],
+		Index: i, Hidden: hidden, LR: v["lr"], Reg: v["reg"],
 		Iters: int(math.Round(v["iters"])), Batch: int(math.Round(v["batch"])), LRDecay: v["lr_decay"],
 		Seed: s.Seed ^ (uint64(i)+1)*0x9e3779b97f4a7c15,
 	}
@@ -378,6 +460,13 @@ func ReadConfig(path string, s *Space) error {
 		case []any:
 			parts := make([]string, len(v))
 			for i, x := range v {
+				if layers, ok := x.([]any); ok && name == "hidden" { // [[1000, 500], [500]]
+					ls := make([]string, len(layers))
+					for j, l := range layers {
+						ls[j] = fmt.Sprint(l)
+					}
+					x = strings.Join(ls, "-")
+				}
 				parts[i] = fmt.Sprint(x)
 			}
 			text = strings.Join(parts, ",")

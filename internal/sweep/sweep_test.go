@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -59,19 +60,19 @@ func TestTrialsAreDeterministic(t *testing.T) {
 	s := testSpace()
 	for i := range 6 {
 		a, b := s.Trial(i), s.Trial(i)
-		if a != b {
+		if !reflect.DeepEqual(a, b) {
 			t.Fatalf("trial %d drawn twice: %+v, %+v", i, a, b)
 		}
-		if a.Hidden != 8 && a.Hidden != 16 || a.LR < 1e-5 || a.LR > 1e-3 || a.Iters != 12 {
+		if len(a.Hidden) != 1 || a.Hidden[0] != 8 && a.Hidden[0] != 16 || a.LR < 1e-5 || a.LR > 1e-3 || a.Iters != 12 {
 			t.Errorf("trial %d out of the space: %+v", i, a)
 		}
 	}
-	if s.Trial(0) == s.Trial(1) {
+	if reflect.DeepEqual(s.Trial(0), s.Trial(1)) {
 		t.Error("two trials drew the same configuration")
 	}
 	s2 := s
 	s2.Seed = 4
-	if s2.Trial(0) == s.Trial(0) {
+	if reflect.DeepEqual(s2.Trial(0), s.Trial(0)) {
 		t.Error("another sweep seed drew the same trial")
 	}
 	// Grid: every combination once, the last hyperparameter fastest.
@@ -85,7 +86,7 @@ func TestTrialsAreDeterministic(t *testing.T) {
 	seen := map[[3]float64]bool{}
 	for i := range g.NumTrials() {
 		tr := g.Trial(i)
-		seen[[3]float64{float64(tr.Hidden), tr.LR, tr.Reg}] = true
+		seen[[3]float64{float64(tr.Hidden[0]), tr.LR, tr.Reg}] = true
 	}
 	if len(seen) != 12 {
 		t.Errorf("grid covers %d distinct combinations, want 12", len(seen))
@@ -137,7 +138,7 @@ func TestRunnerWorkersAndResume(t *testing.T) {
 	a, b := byTrial(one), byTrial(three)
 	for k, ra := range a {
 		rb := b[k]
-		if ra.ValAcc != rb.ValAcc || ra.FinalLoss != rb.FinalLoss || ra.Config != rb.Config || ra.Status != StatusOK {
+		if ra.ValAcc != rb.ValAcc || ra.FinalLoss != rb.FinalLoss || !reflect.DeepEqual(ra.Config, rb.Config) || ra.Status != StatusOK {
 			t.Errorf("trial %v: 1 worker %+v, 3 workers %+v", k, ra, rb)
 		}
 	}
@@ -252,7 +253,7 @@ func testHalving(t *testing.T, op Options) {
 		t.Fatal(err)
 	}
 	tr := fin.Config
-	net := sgd.Init(cifar.D, tr.Hidden, cifar.Classes, s.Std, tr.Seed)
+	net := sgd.Init(tr.Hidden.Sizes(cifar.D, cifar.Classes), s.Std, tr.Seed)
 	cfg := sgd.Config{Iters: 36, Batch: tr.Batch, LR: tr.LR, LRDecay: tr.LRDecay, Reg: tr.Reg, Seed: tr.Seed, Precision: s.Precision,
 		Optimizer: op.Optimizer, Schedule: op.Schedule, Dropout: op.Dropout, Flip: op.Flip}
 	if _, err := sgd.Train(context.Background(), net, data, cfg, sgd.Hooks{}); err != nil {
@@ -262,7 +263,7 @@ func testHalving(t *testing.T, op Options) {
 	for k, p := range net.Params() {
 		for i := range p {
 			if p[i] != ck.Net.Params()[k][i] {
-				t.Fatalf("finalist's %s differs from a run from scratch", model.ParamNames[k])
+				t.Fatalf("finalist's %s differs from a run from scratch", model.ParamNames(2)[k])
 			}
 		}
 	}
