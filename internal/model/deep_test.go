@@ -1,0 +1,326 @@
+package model_test
+
+import (
+	"archive/zip"
+	"bytes"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+
+	"gonum.org/v1/gonum/floats"
+	"gonum.org/v1/gonum/floats/scalar"
+	"gonum.org/v1/gonum/mat"
+
+	"github.com/nettrain/nettrain/internal/model"
+)
+
+// deepProblem returns a net of the given sizes with random weights and
+// biases, and a batch of n rows of inputs 2*N(0,1) (cs231n's toy inputs).
+func deepProblem(seed uint64, n int, sizes []int, std float64) (*model.Net, []float64, []uint8) {
+	rng := rand.New(rand.NewPCG(seed, 17))
+	net := model.New(sizes, std, rng)
+	for _, l := range net.Layers {
+		for i := range l.B {
+			l.B[i] = std * rng.NormFloat64()
+		}
+	}
+	x := make([]float64, n*sizes[0])
+	for i := range x {
+		x[i] = 2 * rng.NormFloat64()
+	}
+	y := make([]uint8, n)
+	for i := range y {
+		y[i] = uint8(rng.IntN(sizes[len(sizes)-1]))
+	}
+	return net, x, y
+}
+
+// hiddenUnits is the sum of the widths of a net's hidden layers: the
+// length of one row's dropout masks.
+func hiddenUnits(sizes []int) int {
+	n := 0
+	for _, h := range sizes[1 : len(sizes)-1] {
+		n += h
+	}
+	return n
+}
+
+// Deeper nets: the fast path against the plain reference, with and
+// without dropout, one to four hidden layers, in float64 (to the last
+// digits) and float32 (to float32's).
+func TestDeepLossMatchesReference(t *testing.T) {
+	for _, tc := range []struct {
+		sizes []int
+		n     int
+		drop  float64
+	}{
+		{[]int{6, 5, 3}, 4, 0},
+		{[]int{6, 9, 7, 4}, 5, 0},
+		{[]int{6, 9, 7, 4}, 5, 0.3},
+		{[]int{100, 30, 20, 10, 10}, 16, 0.5},
+		{[]int{3072, 13, 11, 7, 5, 10}, 7, 0.2},
+	} {
+		net, x, y := deepProblem(uint64(len(tc.sizes)), tc.n, tc.sizes, 0.3)
+		var mask []float64
+		if tc.drop > 0 {
+			mask = dropoutMaskSeed(3, tc.n, hiddenUnits(tc.sizes), tc.drop)
+		}
+		grads := model.Zeros(tc.sizes...)
+		ws := &model.Workspace[float64]{Dropout: mask}
+		for range 2 { // a second call through the same workspace too
+			loss := net.Loss(grads, ws, x, y, 0.1)
+			refLoss, ref := model.LossRef(net, mat.NewDense(tc.n, tc.sizes[0], x), y, 0.1, mask)
+			if !scalar.EqualWithinRel(loss, refLoss, 1e-12) {
+				t.Errorf("%v dropout %v: loss %v, reference %v", tc.sizes, tc.drop, loss, refLoss)
+			}
+			for k, g := range grads.Params() {
+				r := ref.Params()[k]
+				if !floats.EqualApprox(g, r, 1e-12*(floats.Norm(r, math.Inf(1))+1e-300)) {
+					t.Errorf("%v dropout %v: d%s differs from the reference", tc.sizes, tc.drop, net.ParamNames()[k])
+				}
+			}
+		}
+		// float32: the same net rounded once, to float32's precision.
+		raw := model.RawOf[float32](net)
+		g32 := model.NewRaw[float32](tc.sizes...)
+		x32 := make([]float32, len(x))
+		for i, v := range x {
+			x32[i] = float32(v)
+		}
+		var m32 []float32
+		for _, v := range mask {
+			m32 = append(m32, float32(v))
+		}
+		loss32 := raw.Loss(g32, &model.Workspace[float32]{Dropout: m32}, x32, y, 0.1)
+		loss, _ := model.LossRef(net, mat.NewDense(tc.n, tc.sizes[0], x), y, 0.1, mask)
+		if !scalar.EqualWithinRel(loss32, loss, 1e-4) {
+			t.Errorf("%v: float32 loss %v, float64 %v", tc.sizes, loss32, loss)
+		}
+		if tc.drop > 0 {
+			if p, q := net.Predict(nil, ws, x), net.Predict(nil, nil, x); !bytes.Equal(p, q) {
+				t.Errorf("%v: Predict used the dropout mask", tc.sizes)
+			}
+		}
+	}
+}
+
+// NumGrad's differences carried up through every layer agree with plain
+// centered differences of Loss on small nets, every entry of every layer,
+// with dropout and regularisation.
+func TestDeepNumGradMatchesLossDifferences(t *testing.T) {
+	for _, sizes := range [][]int{{6, 9, 7, 4}, {5, 6, 5, 4, 3}} {
+		for _, reg := range []float64{0, 0.5} {
+			net, x, y := deepProblem(7, 6, sizes, 0.5)
+			mask := dropoutMaskSeed(5, 6, hiddenUnits(sizes), 0.3)
+			ws := &model.Workspace[float64]{Dropout: mask}
+			num, kinks := model.NumGrad(net, x, y, reg, 1e-7, mask)
+			compared := 0
+			for k, p := range net.Params() {
+				for i := range p {
+					if kinks[k][i] {
+						continue
+					}
+					const h = 1e-5
+					old := p[i]
+					p[i] = old + h
+					fp := net.Loss(nil, ws, x, y, reg)
+					p[i] = old - h
+					fm := net.Loss(nil, ws, x, y, reg)
+					p[i] = old
+					want := (fp - fm) / (2 * h)
+					if got := num.Params()[k][i]; math.Abs(got-want) > 1e-8*math.Max(1, math.Abs(want)) {
+						t.Errorf("%v reg %v: %s[%d]: NumGrad %v, Loss differences %v", sizes, reg, net.ParamNames()[k], i, got, want)
+					}
+					compared++
+				}
+			}
+			if total := len(slices.Concat(net.Params()...)); compared < total*95/100 {
+				t.Errorf("%v: %d of %d entries compared, the rest kinks", sizes, compared, total)
+			}
+		}
+	}
+}
+
+// gradcheck on deep nets: image-like data, seeds 0..4, with and without
+// dropout, passes cs231n's 1e-7 with at most 1% of the entries at kinks.
+// The biases are not zero: with zero biases, a row whose units of one
+// layer all are off (or dropped) gives every unit above it a
+// pre-activation of exactly 0, ReLU's kink, where no centered difference
+// can be compared (NumGrad says so: TestDeepNumGradKinks).
+func TestDeepGradCheckImages(t *testing.T) {
+	for seed := range uint64(5) {
+		for _, tc := range []struct {
+			sizes []int
+			std   float64
+			drop  float64
+		}{
+			{[]int{3072, 10, 8, 10}, 0.1, 0},
+			{[]int{3072, 8, 6, 5, 10}, 0.1, 0.5},
+		} {
+			net, x, y := imageProblem(seed, 5, 1, tc.std) // its images; the net is replaced
+			rng := rand.New(rand.NewPCG(seed, 5))
+			net = model.New(tc.sizes, tc.std, rng)
+			for _, l := range net.Layers {
+				for i := range l.B {
+					l.B[i] = rng.NormFloat64()
+				}
+			}
+			var mask []float64
+			if tc.drop > 0 {
+				mask = dropoutMaskSeed(seed, 5, hiddenUnits(tc.sizes), tc.drop)
+			}
+			for k, pc := range model.GradCheck(net, x, y, 0.05, model.GradStep, mask) {
+				all := len(net.Params()[k])
+				if !(pc.MaxRelErr <= 1e-7) || pc.Entries+pc.Kinks != all || pc.Kinks > all/100 {
+					t.Errorf("seed %d %v: %s max relative error %.3e at %d (analytic %v, numerical %v), %d compared, %d kinks of %d",
+						seed, tc.sizes, pc.Name, pc.MaxRelErr, pc.Worst, pc.Analytic, pc.Numeric, pc.Entries, pc.Kinks, all)
+				}
+			}
+		}
+	}
+}
+
+// A bug of 1e-3 relative in any one entry of any layer of a three-layer
+// net fails the check at that entry.
+func TestDeepGradCheckCatchesPlantedError(t *testing.T) {
+	net, x, y := imageProblem(3, 5, 1, 0.1)
+	sizes := []int{3072, 4, 3, 10}
+	net = model.New(sizes, 0.1, rand.New(rand.NewPCG(3, 5)))
+	grads := model.Zeros(sizes...)
+	net.Loss(grads, nil, x, y, 0.05)
+	num, kinks := model.NumGrad(net, x, y, 0.05, model.GradStep, nil)
+	planted, unseen := 0, 0
+	for k, g := range grads.Params() {
+		var big float64
+		for _, v := range g {
+			big = max(big, math.Abs(v))
+		}
+		for i, v := range g {
+			if kinks[k][i] || math.Abs(v) < 1e-11*big {
+				unseen++
+				continue
+			}
+			for _, f := range []float64{1 + 1e-3, 1 - 1e-3} {
+				g[i] = v * f
+				if pc := model.CompareGrads(grads, num, kinks)[k]; pc.MaxRelErr <= 1e-7 || pc.Worst != i {
+					t.Errorf("%s[%d] = %v planted %v: max relative error %.3e at %d, want > 1e-7 at %d",
+						pc.Name, i, v, g[i], pc.MaxRelErr, pc.Worst, i)
+				}
+				g[i] = v
+			}
+			planted++
+		}
+	}
+	if unseen > planted/20 {
+		t.Errorf("%d entries planted, %d out of reach", planted, unseen)
+	}
+}
+
+// A step of W1 that moves a unit of the second hidden layer across its
+// kink is set aside: the kink test looks at every layer the step reaches.
+func TestDeepNumGradKinks(t *testing.T) {
+	net, x, y := deepProblem(8, 3, []int{5, 4, 3, 3}, 0.5)
+	// Row 0's pre-activation of unit 0 of the second hidden layer, less b2.
+	a := make([]float64, 4)
+	for u := range 4 {
+		z := net.Layers[0].B[u]
+		for j := range 5 {
+			z += x[j] * net.Layers[0].W.At(j, u)
+		}
+		a[u] = max(z, 0)
+	}
+	var z float64
+	for u := range 4 {
+		z += a[u] * net.Layers[1].W.At(u, 0)
+	}
+	net.Layers[1].B[0] = -z + 1e-6
+	_, kinks := model.NumGrad(net, x, y, 0.1, 1e-3, nil)
+	seen := 0
+	for i := range 4 {
+		if a[i] > 0 && kinks[1][i] { // b1[i] moves unit 0 of layer 2 by about 1e-3 W2[i, 0]
+			seen++
+		}
+	}
+	if seen == 0 {
+		t.Errorf("no b1 entry marked a kink; kinks %v", kinks[1])
+	}
+	_, kinks = model.NumGrad(net, x, y, 0.1, 1e-12, nil)
+	for k := range kinks {
+		if slices.Contains(kinks[k], true) {
+			t.Errorf("%s has kinks at h = 1e-12", net.ParamNames()[k])
+		}
+	}
+}
+
+// A checkpoint of any depth round-trips bit for bit, holds W1, b1, ...,
+// Wn, bn and mean, and a file whose layers do not chain, or skip a
+// number, is refused by name.
+func TestDeepCheckpoint(t *testing.T) {
+	sizes := []int{12, 7, 5, 3, 4}
+	net, _, _ := deepProblem(1, 1, sizes, 0.5)
+	ck := &model.Checkpoint{Net: net, Mean: make([]float64, 12), Extra: map[string][]float64{"opt.v.W4": make([]float64, 12)}}
+	var buf bytes.Buffer
+	if err := model.Write(&buf, ck); err != nil {
+		t.Fatal(err)
+	}
+	zr, err := zip.NewReader(bytes.NewReader(buf.Bytes()), int64(buf.Len()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, f := range zr.File {
+		names = append(names, strings.TrimSuffix(f.Name, ".npy"))
+	}
+	if want := []string{"W1", "b1", "W2", "b2", "W3", "b3", "W4", "b4", "mean", "opt.v.W4"}; !slices.Equal(names, want) {
+		t.Errorf("arrays %v, want %v", names, want)
+	}
+	back, err := model.Read(bytes.NewReader(buf.Bytes()), int64(buf.Len()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(back.Net.Sizes(), sizes) || len(back.Extra) != 1 {
+		t.Fatalf("read back sizes %v, extra %v", back.Net.Sizes(), back.Extra)
+	}
+	for k, p := range net.Params() {
+		if !bitsEqual(back.Net.Params()[k], p) {
+			t.Errorf("%s differs after the round trip", net.ParamNames()[k])
+		}
+	}
+
+	// Hand-made files: a gap in the numbering, layers that do not chain.
+	write := func(arrays map[string]any, order []string) []byte {
+		var b bytes.Buffer
+		zw := zip.NewWriter(&b)
+		for _, name := range order {
+			w, _ := zw.Create(name + ".npy")
+			if err := writeNpy(w, arrays[name]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		zw.Close()
+		return b.Bytes()
+	}
+	l := net.Layers
+	for _, tc := range []struct {
+		name   string
+		arrays map[string]any
+		order  []string
+		want   string
+	}{
+		{"gap", map[string]any{"W1": l[0].W, "b1": l[0].B, "W2": l[1].W, "b2": l[1].B, "W4": l[3].W, "b4": l[3].B, "mean": ck.Mean},
+			[]string{"W1", "b1", "W2", "b2", "W4", "b4", "mean"}, "no W3"},
+		{"chain", map[string]any{"W1": l[0].W, "b1": l[0].B, "W2": l[2].W, "b2": l[2].B, "mean": ck.Mean},
+			[]string{"W1", "b1", "W2", "b2", "mean"}, "W2 has shape [5 3], want (7, ...) to follow W1 [12 7]"},
+		{"bias", map[string]any{"W1": l[0].W, "b1": l[0].B, "W2": l[1].W, "b2": l[2].B, "W3": l[2].W, "b3": l[2].B, "mean": ck.Mean},
+			[]string{"W1", "b1", "W2", "b2", "W3", "b3", "mean"}, "b2 has length 3, want 5"},
+		{"one layer", map[string]any{"W1": l[0].W, "b1": l[0].B, "mean": ck.Mean},
+			[]string{"W1", "b1", "mean"}, `no array "W2"`},
+	} {
+		b := write(tc.arrays, tc.order)
+		if _, err := model.Read(bytes.NewReader(b), int64(len(b))); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: err %v, want one with %q", tc.name, err, tc.want)
+		}
+	}
+}
