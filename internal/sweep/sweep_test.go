@@ -38,6 +38,24 @@ func TestParseParam(t *testing.T) {
 			t.Errorf("ParseParam(lr, %q): err = %v, want one naming --lr", bad, err)
 		}
 	}
+	// Choices of several hidden layers: dashes join a choice's widths.
+	deep, err := ParseParam("hidden", "500, 1000-500,200-100-50")
+	if want := [][]int{{500}, {1000, 500}, {200, 100, 50}}; err != nil || !reflect.DeepEqual(deep.Layers, want) || deep.Values != nil || deep.IsRange() {
+		t.Errorf("ParseParam(hidden, layers) = %+v, %v; want layers %v", deep, err, want)
+	}
+	if deep.String() != "500,1000-500,200-100-50" {
+		t.Errorf("layers print as %q", deep.String())
+	}
+	for _, bad := range []string{"8,12-x", "8,-", "8,12--6", "100-0"} {
+		p, err := ParseParam("hidden", bad)
+		if err == nil {
+			err = Space{Mode: "random", Trials: 1, Params: map[string]Param{"hidden": p, "lr": {Values: []float64{1}}, "reg": {Values: []float64{1}},
+				"iters": {Values: []float64{1}}, "batch": {Values: []float64{1}}, "lr_decay": {Values: []float64{1}}}}.Check()
+		}
+		if err == nil || !strings.Contains(err.Error(), "{hidden}") {
+			t.Errorf("hidden %q: err %v, want one naming --hidden", bad, err)
+		}
+	}
 	g, _ := Param{Lo: 1e-4, Hi: 1e-2, N: 3, Log: true}.grid()
 	if math.Abs(g[1]-1e-3) > 1e-15 {
 		t.Errorf("log grid %v, want 1e-4 1e-3 1e-2", g)
@@ -74,6 +92,26 @@ func TestTrialsAreDeterministic(t *testing.T) {
 	s2.Seed = 4
 	if reflect.DeepEqual(s2.Trial(0), s.Trial(0)) {
 		t.Error("another sweep seed drew the same trial")
+	}
+	// Random draws of layer choices: each shape comes up, and a trial's
+	// layers are its own (changing them leaves the space alone).
+	d := testSpace()
+	d.Params["hidden"], _ = ParseParam("hidden", "8,12-6")
+	shapes := map[string]int{}
+	for i := range 30 {
+		shapes[d.Trial(i).Hidden.Dashed()]++
+	}
+	if len(shapes) != 2 || shapes["8"] == 0 || shapes["12-6"] == 0 {
+		t.Errorf("30 random trials of 8,12-6: %v", shapes)
+	}
+	for i := 0; ; i++ {
+		if tr := d.Trial(i); len(tr.Hidden) == 2 {
+			tr.Hidden[0] = 99
+			if d.Params["hidden"].Layers[1][0] != 12 {
+				t.Error("a trial's hidden shares the space's memory")
+			}
+			break
+		}
 	}
 	// Grid: every combination once, the last hyperparameter fastest.
 	g := testSpace()
@@ -337,6 +375,14 @@ func TestReadConfig(t *testing.T) {
 	os.WriteFile(jsonFile, []byte(`{"mode": "random", "trials": 40, "lr": [0.001, 0.002]}`), 0o644)
 	if err := ReadConfig(jsonFile, &s); err != nil || s.Trials != 40 || s.Mode != "random" || len(s.Params["lr"].Values) != 2 {
 		t.Errorf("space from JSON: %+v, %v", s, err)
+	}
+	// Layers in a YAML file: nested lists, or dashed strings.
+	os.WriteFile(yamlFile, []byte("hidden: [[1000, 500], 200, \"300-100\"]\n"), 0o644)
+	if err := ReadConfig(yamlFile, &s); err != nil || !reflect.DeepEqual(s.Params["hidden"].Layers, [][]int{{1000, 500}, {200}, {300, 100}}) {
+		t.Errorf("layers from YAML: %+v, %v", s.Params["hidden"], err)
+	}
+	if w := s.Widest(); !slices.Equal(w, []int{1000, 500}) {
+		t.Errorf("Widest = %v, want [1000 500]", w)
 	}
 	os.WriteFile(jsonFile, []byte(`{"hiden": [5]}`), 0o644)
 	if err := ReadConfig(jsonFile, &s); err == nil || !strings.Contains(err.Error(), `unknown key "hiden"`) {
