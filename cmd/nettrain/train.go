@@ -22,6 +22,7 @@ import (
 	"github.com/nettrain/nettrain/internal/cifar"
 	"github.com/nettrain/nettrain/internal/model"
 	trainrun "github.com/nettrain/nettrain/internal/run"
+	"github.com/nettrain/nettrain/internal/setting"
 	"github.com/nettrain/nettrain/internal/sgd"
 )
 
@@ -112,16 +113,16 @@ func (o trainOptions) check() error {
 		return usageError{err}
 	}
 	if !(o.Std > 0) || math.IsInf(o.Std, 0) {
-		return usageErrorf("--std is %v, want a positive number such as 1e-4", o.Std)
+		return usageError{setting.Errorf("std", "{std} is %v, want a positive number such as 1e-4", o.Std)}
 	}
 	if o.Precision != sgd.Float32 && o.Precision != sgd.Float64 {
-		return usageErrorf("--precision is %q, want float32 or float64", o.Precision)
+		return usageError{setting.Errorf("precision", "{precision} is %q, want float32 or float64", o.Precision)}
 	}
 	if o.Preprocess != sgd.PreMean && o.Preprocess != sgd.PreChannel && o.Preprocess != sgd.PreZCA {
-		return usageErrorf("--preprocess is %q, want mean, channel or zca", o.Preprocess)
+		return usageError{setting.Errorf("preprocess", "{preprocess} is %q, want mean, channel or zca", o.Preprocess)}
 	}
 	if !(o.ZCAEps > 0) {
-		return usageErrorf("--zca-eps is %v, want a positive number", o.ZCAEps)
+		return usageError{setting.Errorf("zca_eps", "{zca_eps} is %v, want a positive number", o.ZCAEps)}
 	}
 	if err := o.sgdConfig().Check(); err != nil {
 		return usageError{err}
@@ -160,20 +161,15 @@ func (s *saveEvery) Set(v string) error {
 	return nil
 }
 
-// fromCheckpoint turns a usage error about a flag that was not passed, but
-// came from the config of --resume, into an error about the checkpoint:
-// the user did not write that value.
+// fromCheckpoint turns an error about a setting the user did not pass, but
+// that came from the config of --resume, into an error about the
+// checkpoint: the user did not write that value.
 func (o trainOptions) fromCheckpoint(err error) error {
-	var ue usageError
-	if o.resume == "" || !errors.As(err, &ue) {
+	key, ok := setting.Key(err)
+	if o.resume == "" || !ok || o.changed(strings.ReplaceAll(key, "_", "-")) {
 		return err
 	}
-	msg := flagText(ue.Error())
-	flag, _, ok := strings.Cut(strings.TrimPrefix(msg, "--"), " ")
-	if !strings.HasPrefix(msg, "--") || !ok || o.changed(flag) {
-		return err
-	}
-	return fmt.Errorf("--resume %s: its config is invalid: %s (a damaged checkpoint, or not written by nettrain train)", o.resume, msg)
+	return fmt.Errorf("--resume %s: its config is invalid: %s (a damaged checkpoint, or not written by nettrain train)", o.resume, flagText(err.Error()))
 }
 
 // resumeFrom loads the checkpoint to resume and merges its config into o:

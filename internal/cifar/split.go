@@ -1,6 +1,6 @@
 package cifar
 
-import "fmt"
+import "github.com/nettrain/nettrain/internal/setting"
 
 // Default split sizes, as cs231n's get_CIFAR10_data.
 const (
@@ -26,15 +26,15 @@ type Splits struct {
 func (sz Sizes) Check(nTrain, nTest int) error {
 	switch {
 	case sz.Train < 1:
-		return fmt.Errorf("{num_train} is %d, want at least 1", sz.Train)
+		return setting.Errorf("num_train", "{num_train} is %d, want at least 1", sz.Train)
 	case sz.Val < 1:
-		return fmt.Errorf("{num_val} is %d, want at least 1", sz.Val)
+		return setting.Errorf("num_val", "{num_val} is %d, want at least 1", sz.Val)
 	case sz.Test < 1:
-		return fmt.Errorf("{num_test} is %d, want at least 1", sz.Test)
+		return setting.Errorf("num_test", "{num_test} is %d, want at least 1", sz.Test)
 	case sz.Train+sz.Val > nTrain:
-		return fmt.Errorf("{num_train} %d plus {num_val} %d is %d, but the training batches hold %d images", sz.Train, sz.Val, sz.Train+sz.Val, nTrain)
+		return setting.Errorf("num_train", "{num_train} %d plus {num_val} %d is %d, but the training batches hold %d images", sz.Train, sz.Val, sz.Train+sz.Val, nTrain)
 	case sz.Test > nTest:
-		return fmt.Errorf("{num_test} is %d, but the test batch holds %d images", sz.Test, nTest)
+		return setting.Errorf("num_test", "{num_test} is %d, but the test batch holds %d images", sz.Test, nTest)
 	}
 	return nil
 }

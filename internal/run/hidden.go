@@ -3,9 +3,10 @@ package run
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/nettrain/nettrain/internal/setting"
 )
 
 // Hidden is the widths of a net's hidden layers, input side first: {50} is
@@ -32,7 +33,7 @@ func ParseHidden(s string) (Hidden, error) {
 		for _, g := range strings.Split(f, "-") {
 			v, err := strconv.Atoi(strings.TrimSpace(g))
 			if err != nil {
-				return nil, fmt.Errorf("{hidden} %q: %q is not a whole number; want layer widths such as 50 or 1000,500", s, g)
+				return nil, setting.Errorf("hidden", "{hidden} %q: %q is not a whole number; want layer widths such as 50 or 1000,500", s, g)
 			}
 			h = append(h, v)
 		}
@@ -47,15 +48,15 @@ func ParseHidden(s string) (Hidden, error) {
 // least one unit each.
 func (h Hidden) Check() error {
 	if len(h) == 0 || len(h) > MaxHiddenLayers {
-		return fmt.Errorf("{hidden} has %d layers, want 1 to %d", len(h), MaxHiddenLayers)
+		return setting.Errorf("hidden", "{hidden} has %d layers, want 1 to %d", len(h), MaxHiddenLayers)
 	}
 	for i, v := range h {
 		switch {
 		case v >= 1:
 		case len(h) == 1:
-			return fmt.Errorf("{hidden} is %d, want at least 1", v)
+			return setting.Errorf("hidden", "{hidden} is %d, want at least 1", v)
 		default:
-			return fmt.Errorf("{hidden} %s: layer %d has %d units, want at least 1", h, i+1, v)
+			return setting.Errorf("hidden", "{hidden} %s: layer %d has %d units, want at least 1", h, i+1, v)
 		}
 	}
 	return nil

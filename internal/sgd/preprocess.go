@@ -1,14 +1,13 @@
 package sgd
 
 import (
-	"fmt"
-
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/nettrain/nettrain/internal/cifar"
 	"github.com/nettrain/nettrain/internal/gemm"
 	"github.com/nettrain/nettrain/internal/model"
+	"github.com/nettrain/nettrain/internal/setting"
 )
 
 // Data is what Train learns from.
@@ -58,7 +57,7 @@ func Prepare(train, val cifar.Set, preprocess Preprocess, zcaEps float64, precis
 			d.Dense = WhitenSet[float32](train, d.Mean, d.Whiten)
 		}
 	default:
-		return d, fmt.Errorf("{preprocess} is %q, want mean, channel or zca", preprocess)
+		return d, setting.Errorf("preprocess", "{preprocess} is %q, want mean, channel or zca", preprocess)
 	}
 	return d, nil
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/nettrain/nettrain/internal/cifar"
 	"github.com/nettrain/nettrain/internal/model"
+	"github.com/nettrain/nettrain/internal/setting"
 )
 
 // Config holds the hyperparameters of a run.
@@ -99,29 +100,29 @@ func DefaultConfig() Config {
 func (c Config) Check() error {
 	switch {
 	case c.Iters < 1:
-		return fmt.Errorf("{iters} is %d, want at least 1", c.Iters)
+		return setting.Errorf("iters", "{iters} is %d, want at least 1", c.Iters)
 	case c.Batch < 1:
-		return fmt.Errorf("{batch} is %d, want at least 1", c.Batch)
+		return setting.Errorf("batch", "{batch} is %d, want at least 1", c.Batch)
 	case !(c.LR > 0) || math.IsInf(c.LR, 0):
-		return fmt.Errorf("{lr} is %v, want a positive number such as 1e-4", c.LR)
+		return setting.Errorf("lr", "{lr} is %v, want a positive number such as 1e-4", c.LR)
 	case !(c.LRDecay > 0 && c.LRDecay <= 1):
-		return fmt.Errorf("{lr_decay} is %v, want a number in (0, 1]", c.LRDecay)
+		return setting.Errorf("lr_decay", "{lr_decay} is %v, want a number in (0, 1]", c.LRDecay)
 	case !(c.Reg >= 0) || math.IsInf(c.Reg, 0):
-		return fmt.Errorf("{reg} is %v, want a number >= 0", c.Reg)
+		return setting.Errorf("reg", "{reg} is %v, want a number >= 0", c.Reg)
 	case !c.Precision.Valid():
-		return fmt.Errorf("{precision} is %q, want float32 or float64", c.Precision)
+		return setting.Errorf("precision", "{precision} is %q, want float32 or float64", c.Precision)
 	case c.Start < 0 || c.Start >= c.Iters:
 		return fmt.Errorf("%d iterations already done of {iters} %d: nothing to train (raise {iters})", c.Start, c.Iters)
 	case !c.Optimizer.Valid():
-		return fmt.Errorf("{optimizer} is %q, want sgd, momentum, nesterov or adam", c.Optimizer)
+		return setting.Errorf("optimizer", "{optimizer} is %q, want sgd, momentum, nesterov or adam", c.Optimizer)
 	case !(c.Momentum >= 0 && c.Momentum < 1):
-		return fmt.Errorf("{momentum} is %v, want a number in [0, 1)", c.Momentum)
+		return setting.Errorf("momentum", "{momentum} is %v, want a number in [0, 1)", c.Momentum)
 	case !c.Schedule.Valid():
-		return fmt.Errorf("{schedule} is %q, want step or cosine", c.Schedule)
+		return setting.Errorf("schedule", "{schedule} is %q, want step or cosine", c.Schedule)
 	case !(c.Dropout >= 0 && c.Dropout < 1):
-		return fmt.Errorf("{dropout} is %v, want a probability in [0, 1)", c.Dropout)
+		return setting.Errorf("dropout", "{dropout} is %v, want a probability in [0, 1)", c.Dropout)
 	case c.Patience < 0:
-		return fmt.Errorf("{patience} is %d, want 0 (never stop early) or more", c.Patience)
+		return setting.Errorf("patience", "{patience} is %d, want 0 (never stop early) or more", c.Patience)
 	}
 	return nil
 }

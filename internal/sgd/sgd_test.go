@@ -11,6 +11,7 @@ import (
 	"github.com/nettrain/nettrain/internal/cifar"
 	"github.com/nettrain/nettrain/internal/cifartest"
 	"github.com/nettrain/nettrain/internal/model"
+	"github.com/nettrain/nettrain/internal/setting"
 	"github.com/nettrain/nettrain/internal/sgd"
 )
 
@@ -335,5 +336,33 @@ func TestOptimizersLearn(t *testing.T) {
 		if last := hist.Loss[len(hist.Loss)-1]; !(last < 0.5) {
 			t.Errorf("%s (dropout %v): loss %v -> %v, want below 0.5", c.Optimizer, c.Dropout, hist.Loss[0], last)
 		}
+	}
+}
+
+// Each field out of range is an error that names its setting, as a key
+// the command maps to its flag and as {key} in the text.
+func TestConfigCheckNamesTheSetting(t *testing.T) {
+	for key, edit := range map[string]func(*sgd.Config){
+		"iters":     func(c *sgd.Config) { c.Iters = 0 },
+		"batch":     func(c *sgd.Config) { c.Batch = -1 },
+		"lr":        func(c *sgd.Config) { c.LR = math.NaN() },
+		"lr_decay":  func(c *sgd.Config) { c.LRDecay = 2 },
+		"reg":       func(c *sgd.Config) { c.Reg = -1 },
+		"precision": func(c *sgd.Config) { c.Precision = "float16" },
+		"optimizer": func(c *sgd.Config) { c.Optimizer = "lbfgs" },
+		"momentum":  func(c *sgd.Config) { c.Momentum = 1 },
+		"schedule":  func(c *sgd.Config) { c.Schedule = "linear" },
+		"dropout":   func(c *sgd.Config) { c.Dropout = 1 },
+		"patience":  func(c *sgd.Config) { c.Patience = -1 },
+	} {
+		c := sgd.DefaultConfig()
+		edit(&c)
+		err := c.Check()
+		if k, ok := setting.Key(err); !ok || k != key || !strings.Contains(err.Error(), "{"+key+"}") {
+			t.Errorf("%s: err %v with key %q, want one about {%s}", key, err, k, key)
+		}
+	}
+	if err := sgd.DefaultConfig().Check(); err != nil {
+		t.Errorf("the default config: %v", err)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/nettrain/nettrain/internal/fsutil"
 	"github.com/nettrain/nettrain/internal/model"
 	trainrun "github.com/nettrain/nettrain/internal/run"
+	"github.com/nettrain/nettrain/internal/setting"
 )
 
 // Param is the values one hyperparameter may take: a list, or a range
@@ -69,7 +70,8 @@ func ParseParam(name, s string) (Param, error) {
 		return parseLayers(s)
 	}
 	bad := func(why string) (Param, error) {
-		return Param{}, fmt.Errorf("{%s} %q: %s; want a list such as 50,100,200 or a range lo:hi (or lo:hi:n for a grid)", strings.ReplaceAll(name, "-", "_"), s, why)
+		key := strings.ReplaceAll(name, "-", "_")
+		return Param{}, setting.Errorf(key, "{%s} %q: %s; want a list such as 50,100,200 or a range lo:hi (or lo:hi:n for a grid)", key, s, why)
 	}
 	if s == "" {
 		return bad("empty")
@@ -128,7 +130,7 @@ func parseLayers(s string) (Param, error) {
 	for _, t := range strings.Split(s, ",") {
 		h, err := trainrun.ParseHidden(strings.TrimSpace(t))
 		if err != nil {
-			return Param{}, fmt.Errorf("{hidden} %q: choice %q: %v; want choices such as 500,1000-500 (1000-500: two hidden layers)",
+			return Param{}, setting.Errorf("hidden", "{hidden} %q: choice %q: %v; want choices such as 500,1000-500 (1000-500: two hidden layers)",
 				s, t, strings.TrimPrefix(err.Error(), "{hidden} "))
 		}
 		deep = deep || len(h) > 1
@@ -232,10 +234,10 @@ type Trial struct {
 // Check validates s.
 func (s Space) Check() error {
 	if s.Mode != "grid" && s.Mode != "random" {
-		return fmt.Errorf("{mode} is %q, want grid or random", s.Mode)
+		return setting.Errorf("mode", "{mode} is %q, want grid or random", s.Mode)
 	}
 	if s.Mode == "random" && (s.Trials < 1 || s.Trials > MaxTrials) {
-		return fmt.Errorf("{trials} is %d, want 1..%d (each trial is a training run)", s.Trials, MaxTrials)
+		return setting.Errorf("trials", "{trials} is %d, want 1..%d (each trial is a training run)", s.Trials, MaxTrials)
 	}
 	for _, name := range Names {
 		p, ok := s.Params[name]
@@ -252,7 +254,7 @@ func (s Space) Check() error {
 			}
 		}
 		if p.Layers != nil && name != "hidden" {
-			return fmt.Errorf("{%s} takes layers, which only hidden has", name)
+			return setting.Errorf(name, "{%s} takes layers, which only hidden has", name)
 		}
 		for _, h := range p.Layers {
 			if err := trainrun.Hidden(h).Check(); err != nil {
@@ -261,10 +263,10 @@ func (s Space) Check() error {
 		}
 		if s.Mode == "grid" {
 			if p.IsRange() && p.N > MaxTrials {
-				return fmt.Errorf("{%s} %s: %d points, want at most %d", name, p, p.N, MaxTrials)
+				return setting.Errorf(name, "{%s} %s: %d points, want at most %d", name, p, p.N, MaxTrials)
 			}
 			if _, err := p.grid(); err != nil {
-				return fmt.Errorf("{%s} %s: %v", name, p, err)
+				return setting.Errorf(name, "{%s} %s: %v", name, p, err)
 			}
 		}
 	}
@@ -279,14 +281,14 @@ func (s Space) Check() error {
 		}
 	}
 	if p := s.Options.Preprocess; !p.Valid() {
-		return fmt.Errorf("{preprocess} is %q, want mean, channel or zca", p)
+		return setting.Errorf("preprocess", "{preprocess} is %q, want mean, channel or zca", p)
 	}
 	if h := s.Halving; h != nil {
 		if h.Eta < 2 {
-			return fmt.Errorf("{halving_eta} is %d, want at least 2", h.Eta)
+			return setting.Errorf("halving_eta", "{halving_eta} is %d, want at least 2", h.Eta)
 		}
 		if h.MinIters < 1 {
-			return fmt.Errorf("{halving_min_iters} is %d, want at least 1", h.MinIters)
+			return setting.Errorf("halving_min_iters", "{halving_min_iters} is %d, want at least 1", h.MinIters)
 		}
 	}
 	return nil
@@ -305,7 +307,7 @@ func checkValue(name string, v float64) error {
 		ok = v > 0 && v <= 1
 	}
 	if !ok {
-		return fmt.Errorf("{%s} takes %v, out of range", name, v)
+		return setting.Errorf(name, "{%s} takes %v, out of range", name, v)
 	}
 	return nil
 }
