@@ -76,7 +76,7 @@ scripts/get_cifar10.sh (make data) runs this command.`,
 					}
 				}
 			}
-			graceful.Store(true) // a cancelled download keeps its part file to resume
+			e.stopCleanly() // a cancelled download keeps its part file to resume
 			dest, err := f.Fetch(cmd.Context(), dir)
 			if err != nil {
 				return err

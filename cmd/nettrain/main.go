@@ -7,18 +7,11 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"sync/atomic"
 	"syscall"
 )
 
-// graceful is set by a command from the moment it stops cleanly on a
-// cancelled context with something worth keeping: training, a sweep, a
-// download. Before that (loading data, fitting ZCA, a gradient check) a
-// signal quits at once: there is nothing to save, and those stages do not
-// watch the context.
-var graceful atomic.Bool
-
 func main() {
+	e := defaultEnv()
 	ctx, cancel := context.WithCancel(context.Background())
 	// The first SIGINT or SIGTERM cancels ctx: train stops after the current
 	// iteration and saves what it has. A second one quits at once.
@@ -26,7 +19,7 @@ func main() {
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	go func() {
 		s := <-sigs
-		if !graceful.Load() {
+		if !e.graceful.Load() {
 			fmt.Fprintf(os.Stderr, "\nnettrain: %v: quitting (nothing to save yet)\n", s)
 			os.Exit(exitInterrupted)
 		}
@@ -36,7 +29,7 @@ func main() {
 		fmt.Fprintf(os.Stderr, "nettrain: %v again: quitting now\n", s)
 		os.Exit(exitInterrupted)
 	}()
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, defaultEnv())
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, e)
 	cancel()
 	os.Exit(code)
 }

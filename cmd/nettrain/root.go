@@ -8,6 +8,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"sync/atomic"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -31,11 +32,28 @@ type env struct {
 	isTerminal func(w io.Writer) bool
 	loader     cifar.Loader      // tests read tiny fixture batches
 	sums       map[string]string // expected batch MD5s; nil means the official ones
+
+	// graceful is set by a command (stopCleanly) from the moment it stops
+	// cleanly on a cancelled context with something worth keeping:
+	// training, a sweep, a download. Before that (loading data, fitting
+	// ZCA, a gradient check) main's signal handler quits at once: there is
+	// nothing to save, and those stages do not watch the context. Nil in
+	// tests, which cancel the context themselves.
+	graceful *atomic.Bool
+}
+
+// stopCleanly says that from now on a signal should cancel the context
+// and let the command save what it has, not quit at once.
+func (e env) stopCleanly() {
+	if e.graceful != nil {
+		e.graceful.Store(true)
+	}
 }
 
 func defaultEnv() env {
 	return env{
-		getenv: os.Getenv,
+		graceful: new(atomic.Bool),
+		getenv:   os.Getenv,
 		isTerminal: func(w io.Writer) bool {
 			f, ok := w.(*os.File)
 			return ok && term.IsTerminal(int(f.Fd()))

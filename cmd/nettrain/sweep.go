@@ -314,7 +314,7 @@ func runSweep(ctx context.Context, o sweepOptions, stdout, stderr io.Writer, e e
 		}
 	}
 	start := time.Now()
-	graceful.Store(true) // trials stop at their next iteration; results so far are kept
+	e.stopCleanly() // trials stop at their next iteration; results so far are kept
 	results, err := r.Run(ctx)
 	if bar != nil {
 		bar.Exit()

@@ -415,7 +415,7 @@ func runTrain(ctx context.Context, o trainOptions, stdout, stderr io.Writer, e e
 		}
 	}
 	trainStart := time.Now()
-	graceful.Store(true) // from here a signal stops after the iteration and saves
+	e.stopCleanly() // from here a signal stops after the iteration and saves
 	hist, err := sgd.Train(ctx, net, data, cfg, hooks)
 	if bar != nil {
 		bar.Exit()
