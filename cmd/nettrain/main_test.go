@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -340,4 +341,17 @@ func TestTrainOptions(t *testing.T) {
 			t.Errorf("%v: resume: exit %d %s", extra, r.code, r.stderr)
 		}
 	}
+}
+
+// equalBits reports whether a and b hold the same float64 values, bit for bit.
+func equalBits(a, b []float64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if math.Float64bits(a[i]) != math.Float64bits(b[i]) {
+			return false
+		}
+	}
+	return true
 }

@@ -13,7 +13,6 @@ type (
 	runConfig  = trainrun.Config
 	runResults = trainrun.Results
 	runMeta    = trainrun.Meta
-	runState   = trainrun.State
 )
 
 // jsonLines writes JSON Lines to a file, each line in one write. A write

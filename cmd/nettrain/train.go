@@ -16,7 +16,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
 	"github.com/nettrain/nettrain/internal/cifar"
@@ -237,13 +236,10 @@ func resumeFrom(o *trainOptions, e env) (*model.Checkpoint, runMeta, error) {
 }
 
 func runTrain(ctx context.Context, o trainOptions, stdout, stderr io.Writer, e env) error {
-	var (
-		resumed *model.Checkpoint
-		prev    runMeta
-	)
-	if o.resume != "" {
+	var job trainrun.Job
+	if o.resume != "" { // its config, and --out, default to the checkpoint's
 		var err error
-		if resumed, prev, err = resumeFrom(&o, e); err != nil {
+		if job.Resume, job.Prev, err = resumeFrom(&o, e); err != nil {
 			return err
 		}
 	}
@@ -252,14 +248,7 @@ func runTrain(ctx context.Context, o trainOptions, stdout, stderr io.Writer, e e
 		return o.fromCheckpoint(err)
 	}
 	useThreads(o.threads, 1)
-	shape := runShape{hidden: o.Hidden, batch: o.Batch, iters: o.Iters, numTrain: o.NumTrain, float32: o.Precision == sgd.Float32,
-		zca: o.Preprocess == sgd.PreZCA, keepBest: o.KeepBest, slots: optimizerSlots(o.Optimizer)}
-	if err := checkMemory(trainNeeds(shape), 1, func(flag string) string {
-		if o.resume != "" && !o.changed(flag[2:]) {
-			return ", from the config of --resume " + o.resume
-		}
-		return ""
-	}); err != nil {
+	if err := checkTrainMemory(o); err != nil {
 		return err
 	}
 	// Fail now, not after the run, if an output cannot be written or would
@@ -267,242 +256,71 @@ func runTrain(ctx context.Context, o trainOptions, stdout, stderr io.Writer, e e
 	if err := checkOutputs(o); err != nil {
 		return err
 	}
-	logf := func(format string, args ...any) {
-		if !o.quiet {
-			fmt.Fprintf(stderr, format, args...)
-		}
-	}
+	w := newTrainWatch(o, stderr, e, job.Resume != nil)
+	defer w.close()
 
 	start := time.Now()
 	ds, err := e.loader.Load(o.Data)
 	if err != nil {
 		return err
 	}
-	sp, err := ds.Split(o.sizes())
-	if err != nil {
+	if job.Splits, err = ds.Split(o.sizes()); err != nil {
 		return usageError{err}
 	}
-	logf("loaded %s: %d train, %d val, %d test images (%.1fs)\n", o.Data, sp.Train.N(), sp.Val.N(), sp.Test.N(), time.Since(start).Seconds())
-	t0 := time.Now()
-	data, err := sgd.Prepare(sp.Train, sp.Val, o.Preprocess, o.ZCAEps, o.Precision)
+	w.logf("loaded %s: %d train, %d val, %d test images (%.1fs)\n", o.Data, job.Splits.Train.N(), job.Splits.Val.N(), job.Splits.Test.N(), time.Since(start).Seconds())
+	job.Config, job.Classes, job.Hooks = o.runConfig, ds.Classes, w.hooks(job.Splits.Train.N())
+	job.Out, job.Test, job.Version, job.ResumePath = o.out, o.test, version(), o.resume
+
+	e.stopCleanly() // from here a signal stops after the iteration and saves
+	out, err := trainrun.Execute(ctx, job)
+	w.done()
+	var ie *trainrun.InterruptedError
+	if errors.As(err, &ie) {
+		w.event("interrupted", ie.Iter)
+		summary := ""
+		if ie.Last != nil {
+			summary = fmt.Sprintf(" (epoch %d: loss %.4f, val_acc %.3f)", ie.Last.Epoch, ie.Last.Loss, ie.Last.ValAcc)
+		}
+		return fmt.Errorf("%w after iteration %d of %d%s; checkpoint saved, resume with: nettrain train --resume %s", errInterrupted, ie.Iter, ie.Iters, summary, shellQuote(o.out))
+	}
 	if err != nil {
 		return err
 	}
-	if data.Whiten != nil {
-		logf("fitted ZCA whitening on %d images (%.1fs)\n", sp.Train.N(), time.Since(t0).Seconds())
-	}
-	mean := data.Mean
-
-	cfg := o.sgdConfig()
-	var net *model.Net
-	epochs := prev.Epochs
-	if resumed != nil {
-		if !equalBits(resumed.Mean, mean) {
-			return fmt.Errorf("--resume %s: the mean image of this training split differs from the checkpoint's: --data %s is not the data it was trained on", o.resume, o.Data)
-		}
-		cfg.Start = prev.State.Iter
-		net, cfg.Init = trainrun.Resume(resumed, prev.State)
-		logf("resuming %s at iteration %d of %d\n", o.resume, cfg.Start, cfg.Iters)
-	} else {
-		net = sgd.Init(o.Hidden.Sizes(cifar.D, cifar.Classes), o.Std, o.Seed)
-	}
-
-	var metrics *jsonLines
-	if o.metrics != "" {
-		if metrics, err = openJSONLines(o.metrics, resumed != nil); err != nil {
-			return fmt.Errorf("--metrics: %w", err)
-		}
-		defer metrics.close()
-		event := "start"
-		if resumed != nil {
-			event = "resume"
-		}
-		if err := metrics.write(struct {
-			Event  string    `json:"event"`
-			Iter   int       `json:"iter"`
-			Config runConfig `json:"config"`
-		}{event, cfg.Start, o.runConfig}); err != nil {
-			return fmt.Errorf("--metrics: %w", err)
-		}
-	}
-
-	epochLen := sgd.EpochLen(sp.Train.N(), cfg.Batch)
-	var bar *progressbar.ProgressBar
-	if !o.quiet && e.isTerminal(stderr) {
-		bar = progressbar.NewOptions(cfg.Iters,
-			progressbar.OptionSetWriter(stderr),
-			progressbar.OptionSetDescription("train"),
-			progressbar.OptionShowCount(),
-			progressbar.OptionSetPredictTime(true),
-			progressbar.OptionShowElapsedTimeOnFinish(),
-			progressbar.OptionThrottle(100*time.Millisecond),
-			progressbar.OptionSetWidth(30),
-			progressbar.OptionOnCompletion(func() { fmt.Fprintln(stderr) }),
-		)
-		bar.Set(cfg.Start)
-	}
-	var metricsErr error
-	// warnMetrics says once, at the failure, that the metrics stopped and
-	// training goes on: a side output must never cost the model.
-	warnMetrics := func(it int) {
-		if metricsErr != nil {
-			if bar != nil {
-				bar.Clear()
-			}
-			fmt.Fprintf(stderr, "nettrain: warning: --metrics %s failed at iteration %d (%v); training goes on and the model will be saved\n", o.metrics, it, metricsErr)
-		}
-	}
-	hooks := sgd.Hooks{
-		Iter: func(it int, loss float64) {
-			if bar != nil {
-				bar.Describe(fmt.Sprintf("loss %.4f", loss))
-				bar.Set(it)
-			}
-			if metrics != nil && metricsErr == nil {
-				metricsErr = metrics.write(struct {
-					Event string  `json:"event"`
-					Iter  int     `json:"iter"`
-					Loss  float64 `json:"loss"`
-				}{"iter", it, loss})
-				warnMetrics(it)
-			}
-		},
-		Epoch: func(ep sgd.Epoch) {
-			if bar != nil {
-				bar.Clear() // the line goes above the bar, which redraws on the next step
-			}
-			logf("epoch %d/%d  iter %d/%d  loss %.4f  train_acc %.3f  val_acc %.3f  lr %.3g\n",
-				ep.Epoch, cfg.Iters/epochLen, ep.Iter, cfg.Iters, ep.Loss, ep.TrainAcc, ep.ValAcc, ep.LR)
-			if metrics != nil && metricsErr == nil {
-				metricsErr = metrics.write(struct {
-					Event string `json:"event"`
-					sgd.Epoch
-				}{"epoch", ep})
-				warnMetrics(ep.Iter)
-			}
-		},
-	}
-	// saveState writes a checkpoint that --resume carries on from exactly:
-	// at a signal, and every --save-every.
-	saveState := func(net *model.Net, hist sgd.History, state runState, allEpochs []sgd.Epoch) error {
-		state.From(hist.State)
-		meta := runMeta{Nettrain: version(), Config: o.runConfig, State: state, Classes: ds.Classes, Epochs: allEpochs}
-		return model.Save(o.out, trainrun.Checkpoint(nil, net, data, cfg, hist.State, meta))
-	}
-	if o.saveEvery.iters > 0 || o.saveEvery.every > 0 {
-		last := time.Now()
-		hooks.Snapshot = func(it int) bool {
-			if o.saveEvery.iters > 0 {
-				return it%o.saveEvery.iters == 0
-			}
-			return time.Since(last) >= o.saveEvery.every
-		}
-		hooks.Save = func(net *model.Net, hist sgd.History) error {
-			it := cfg.Start + len(hist.Loss)
-			if err := saveState(net, hist, runState{Iter: it}, append(slices.Clone(epochs), hist.Epochs...)); err != nil {
-				return fmt.Errorf("--save-every: saving %s at iteration %d: %w", o.out, it, err)
-			}
-			last = time.Now()
-			if metrics != nil && metricsErr == nil {
-				metricsErr = metrics.write(struct {
-					Event string `json:"event"`
-					Iter  int    `json:"iter"`
-					Model string `json:"model"`
-				}{"checkpoint", it, o.out})
-				warnMetrics(it)
-			}
-			return nil
-		}
-	}
-	trainStart := time.Now()
-	e.stopCleanly() // from here a signal stops after the iteration and saves
-	hist, err := sgd.Train(ctx, net, data, cfg, hooks)
-	if bar != nil {
-		bar.Exit()
-	}
-	epochs = append(epochs, hist.Epochs...)
-	state := runState{Iter: cfg.Start + len(hist.Loss)}
-	interrupted := errors.Is(err, context.Canceled)
-	switch {
-	case interrupted:
-		// Save what there is, so that --resume carries on exactly.
-		state.Interrupted = true
-		if serr := saveState(net, hist, state, epochs); serr != nil {
-			return fmt.Errorf("interrupted, and the checkpoint could not be saved: %w", serr)
-		}
-		if metrics != nil {
-			metrics.write(struct {
-				Event string `json:"event"`
-				Iter  int    `json:"iter"`
-				Model string `json:"model"`
-			}{"interrupted", state.Iter, o.out})
-		}
-		summary := ""
-		if len(epochs) > 0 {
-			last := epochs[len(epochs)-1]
-			summary = fmt.Sprintf(" (epoch %d: loss %.4f, val_acc %.3f)", last.Epoch, last.Loss, last.ValAcc)
-		}
-		return fmt.Errorf("%w after iteration %d of %d%s; checkpoint saved, resume with: nettrain train --resume %s", errInterrupted, state.Iter, cfg.Iters, summary, shellQuote(o.out))
-	case err != nil:
-		return err
-	}
-
-	state.Complete, state.Stopped = true, hist.Stopped
-	state.From(hist.State)
-	if hist.Stopped {
-		logf("stopped early: %d epochs without a better validation accuracy (best %.4f at epoch %d)\n", o.Patience, state.BestValAcc, state.BestEpoch)
-	}
-	// The model to save and score: with KeepBest, net holds the best epoch's
-	// weights; with --preprocess channel, folded to take mean-subtracted
-	// inputs, so that eval (and numpy) need nothing but W1, b1, W2, b2, mean.
-	saved := data.Fold(net)
-	res := runResults{
-		FinalLoss: hist.Loss[len(hist.Loss)-1],
-		TrainAcc:  model.Accuracy(saved.PredictIn(o.Precision, sp.Train, mean), sp.Train.Y),
-		ValAcc:    model.Accuracy(saved.PredictIn(o.Precision, sp.Val, mean), sp.Val.Y),
-		Iters:     state.Iter,
-		Seconds:   time.Since(trainStart).Seconds(),
-	}
-	if resumed != nil && prev.Results != nil {
-		res.Seconds += prev.Results.Seconds
-	}
-	if o.test {
-		acc := model.Accuracy(saved.PredictIn(o.Precision, sp.Test, mean), sp.Test.Y)
-		res.TestAcc = &acc
-	}
-	meta := runMeta{Nettrain: version(), Config: o.runConfig, State: state, Results: &res, Classes: ds.Classes, Epochs: epochs}
-	if err := model.Save(o.out, trainrun.Checkpoint(saved, net, data, cfg, hist.State, meta)); err != nil {
-		return err
-	}
-	if metrics != nil && metricsErr == nil {
-		metricsErr = metrics.write(struct {
-			Event string `json:"event"`
-			runResults
-			Model string `json:"model"`
-		}{"end", res, o.out})
-	}
-	logf("trained %d iterations in %.1fs; model saved to %s\n", len(hist.Loss), time.Since(trainStart).Seconds(), o.out)
+	w.end(out.Results)
 	// The model is saved; a side output that failed is reported, after the
 	// results, as the reason for a non-zero exit.
 	var sideErrs []string
-	if metricsErr != nil {
-		sideErrs = append(sideErrs, fmt.Sprintf("--metrics %s failed (%v) and holds the run up to the failure", o.metrics, metricsErr))
+	if w.err != nil {
+		sideErrs = append(sideErrs, fmt.Sprintf("--metrics %s failed (%v) and holds the run up to the failure", o.metrics, w.err))
 	}
 	if o.plots != "" {
 		// A resumed run has only this part's losses; plot --metrics draws the whole.
-		if _, err := writeRunPlots(o.plots, hist.Loss, epochs, saved); err != nil {
+		if _, err := writeRunPlots(o.plots, out.Loss, out.Epochs, out.Net); err != nil {
 			sideErrs = append(sideErrs, fmt.Sprintf("--plots: %v", err))
 		} else {
-			logf("plots in %s\n", o.plots)
+			w.logf("plots in %s\n", o.plots)
 		}
 	}
-	if err := printResults(stdout, o, res); err != nil {
+	if err := printResults(stdout, o, out.Results); err != nil {
 		return err
 	}
 	if sideErrs != nil {
 		return fmt.Errorf("model saved to %s, but %s", o.out, strings.Join(sideErrs, "; and "))
 	}
 	return nil
+}
+
+// checkTrainMemory refuses a run that cannot fit in memory, naming the
+// flag to change (or the checkpoint it came from).
+func checkTrainMemory(o trainOptions) error {
+	shape := runShape{hidden: o.Hidden, batch: o.Batch, iters: o.Iters, numTrain: o.NumTrain, float32: o.Precision == sgd.Float32,
+		zca: o.Preprocess == sgd.PreZCA, keepBest: o.KeepBest, slots: optimizerSlots(o.Optimizer)}
+	return checkMemory(trainNeeds(shape), 1, func(flag string) string {
+		if o.resume != "" && !o.changed(flag[2:]) {
+			return ", from the config of --resume " + o.resume
+		}
+		return ""
+	})
 }
 
 // printResults prints a finished run's results on stdout.
@@ -519,18 +337,6 @@ func printResults(stdout io.Writer, o trainOptions, res runResults) error {
 		fmt.Fprintf(stdout, "test_acc %.4f\n", *res.TestAcc)
 	}
 	return nil
-}
-
-func equalBits(a, b []float64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if math.Float64bits(a[i]) != math.Float64bits(b[i]) {
-			return false
-		}
-	}
-	return true
 }
 
 // shellQuote quotes s for a shell command line when it needs it.

@@ -199,7 +199,7 @@ func Read(r io.ReaderAt, size int64) (ck *Checkpoint, err error) {
 		}
 		if l > 0 {
 			if _, prev := net.Layers[l-1].W.Dims(); sw[0] != prev {
-				return nil, fmt.Errorf("W%s has shape %v, want (%d, ...) to follow %s", k, sw, prev, shapes[l-1])
+				return nil, fmt.Errorf("array W%s has shape %v, want (%d, ...) to follow %s", k, sw, prev, shapes[l-1])
 			}
 		}
 		b, sb, err := read("b"+k, 1)

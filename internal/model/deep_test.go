@@ -159,9 +159,9 @@ func TestDeepGradCheckImages(t *testing.T) {
 			{[]int{3072, 10, 8, 10}, 0.1, 0},
 			{[]int{3072, 8, 6, 5, 10}, 0.1, 0.5},
 		} {
-			net, x, y := imageProblem(seed, 5, 1, tc.std) // its images; the net is replaced
+			_, x, y := imageProblem(seed, 5, 1, tc.std) // its images, and a deep net
 			rng := rand.New(rand.NewPCG(seed, 5))
-			net = model.New(tc.sizes, tc.std, rng)
+			net := model.New(tc.sizes, tc.std, rng)
 			for _, l := range net.Layers {
 				for i := range l.B {
 					l.B[i] = rng.NormFloat64()
@@ -185,9 +185,9 @@ func TestDeepGradCheckImages(t *testing.T) {
 // A bug of 1e-3 relative in any one entry of any layer of a three-layer
 // net fails the check at that entry.
 func TestDeepGradCheckCatchesPlantedError(t *testing.T) {
-	net, x, y := imageProblem(3, 5, 1, 0.1)
+	_, x, y := imageProblem(3, 5, 1, 0.1) // its images, and a deep net
 	sizes := []int{3072, 4, 3, 10}
-	net = model.New(sizes, 0.1, rand.New(rand.NewPCG(3, 5)))
+	net := model.New(sizes, 0.1, rand.New(rand.NewPCG(3, 5)))
 	grads := model.Zeros(sizes...)
 	net.Loss(grads, nil, x, y, 0.05)
 	num, kinks := model.NumGrad(net, x, y, 0.05, model.GradStep, nil)
@@ -312,7 +312,7 @@ func TestDeepCheckpoint(t *testing.T) {
 		{"gap", map[string]any{"W1": l[0].W, "b1": l[0].B, "W2": l[1].W, "b2": l[1].B, "W4": l[3].W, "b4": l[3].B, "mean": ck.Mean},
 			[]string{"W1", "b1", "W2", "b2", "W4", "b4", "mean"}, "no W3"},
 		{"chain", map[string]any{"W1": l[0].W, "b1": l[0].B, "W2": l[2].W, "b2": l[2].B, "mean": ck.Mean},
-			[]string{"W1", "b1", "W2", "b2", "mean"}, "W2 has shape [5 3], want (7, ...) to follow W1 [12 7]"},
+			[]string{"W1", "b1", "W2", "b2", "mean"}, "array W2 has shape [5 3], want (7, ...) to follow W1 [12 7]"},
 		{"bias", map[string]any{"W1": l[0].W, "b1": l[0].B, "W2": l[1].W, "b2": l[2].B, "W3": l[2].W, "b3": l[2].B, "mean": ck.Mean},
 			[]string{"W1", "b1", "W2", "b2", "W3", "b3", "mean"}, "b2 has length 3, want 5"},
 		{"one layer", map[string]any{"W1": l[0].W, "b1": l[0].B, "mean": ck.Mean},

@@ -18,7 +18,6 @@ import (
 
 	"github.com/nettrain/nettrain/internal/cifar"
 	"github.com/nettrain/nettrain/internal/fsutil"
-	"github.com/nettrain/nettrain/internal/model"
 	trainrun "github.com/nettrain/nettrain/internal/run"
 	"github.com/nettrain/nettrain/internal/sgd"
 )
@@ -292,48 +291,41 @@ func (r *Runner) runTask(ctx context.Context, t task) (Result, error) {
 	rc := trainrun.Config{Hidden: tr.Hidden, LR: tr.LR, LRDecay: tr.LRDecay, Reg: tr.Reg, Iters: tr.Iters, Batch: tr.Batch,
 		Std: r.Space.Std, Seed: tr.Seed, NumTrain: r.Space.NumTrain, NumVal: r.Space.NumVal,
 		NumTest: cmp.Or(r.NumTest, cifar.DefaultNumTest), Precision: r.Space.Precision, Options: op}
-	cfg := rc.SGD()
-	cfg.Iters, cfg.Start, cfg.ScheduleIters = t.budget, t.done, tr.Iters
-	var net *model.Net
+	// One file per rung, so that a kill between saving it and recording the
+	// result leaves the previous rung's checkpoint for the rerun.
+	res.Checkpoint = CheckpointName(tr.Index, t.rung)
+	data := r.Data
+	job := trainrun.Job{Config: rc, Data: &data, Budget: t.budget, Out: filepath.Join(r.Dir, res.Checkpoint),
+		Trial: &trainrun.Trial{Trial: tr.Index, Rung: t.rung}}
 	if t.from != "" {
+		job.ResumePath = CheckpointName(tr.Index, t.rung-1)
 		ck, _, err := ReadCheckpoint(Result{Dir: r.Dir, Trial: tr.Index, Rung: t.rung - 1})
 		if err != nil {
 			return fail(StatusFailed, err)
 		}
 		if want := tr.Hidden.Sizes(cifar.D, cifar.Classes); !slices.Equal(ck.Net.Sizes(), want) {
-			return fail(StatusFailed, fmt.Errorf("%s: layers %v, the trial's are %v", CheckpointName(tr.Index, t.rung-1), ck.Net.Sizes(), want))
+			return fail(StatusFailed, fmt.Errorf("%s: layers %v, the trial's are %v", job.ResumePath, ck.Net.Sizes(), want))
 		}
-		prev, _ := trainrun.ReadMeta(ck.Meta)
-		net, cfg.Init = trainrun.Resume(ck, prev.State)
-	} else {
-		net = sgd.Init(tr.Hidden.Sizes(cifar.D, cifar.Classes), r.Space.Std, tr.Seed)
+		prev, ok := trainrun.ReadMeta(ck.Meta)
+		if !ok || prev.State.Iter != t.done {
+			return fail(StatusFailed, fmt.Errorf("%s does not record the %d iterations of rung %d", job.ResumePath, t.done, t.rung-1))
+		}
+		job.Resume, job.Prev = ck, prev
 	}
-	data := r.Data
-	hist, err := sgd.Train(ctx, net, data, cfg, sgd.Hooks{})
+	out, err := trainrun.Execute(ctx, job)
 	var de *sgd.DivergedError
+	var se *trainrun.SaveError
 	switch {
 	case ctx.Err() != nil:
 		return res, ctx.Err()
+	case errors.As(err, &se):
+		return res, err
 	case errors.As(err, &de):
 		return fail(StatusDiverged, err)
 	case err != nil:
 		return fail(StatusFailed, err)
 	}
-	res.FinalLoss = hist.Loss[len(hist.Loss)-1]
-	saved := data.Fold(net) // takes mean-subtracted inputs, as eval gives
-	res.ValAcc = model.Accuracy(saved.PredictIn(r.Space.Precision, data.Val, data.Mean), data.Val.Y)
-	res.TrainAcc = model.Accuracy(saved.PredictIn(r.Space.Precision, data.Train, data.Mean), data.Train.Y)
-
-	meta := trainrun.Meta{Config: rc, Sweep: &trainrun.Trial{Trial: tr.Index, Rung: t.rung}}
-	meta.State.Iter, meta.State.Complete, meta.State.Stopped = t.budget, t.budget == tr.Iters || hist.Stopped, hist.Stopped
-	meta.State.From(hist.State)
-	// One file per rung, so that a kill between saving it and recording the
-	// result leaves the previous rung's checkpoint for the rerun.
-	res.Checkpoint = CheckpointName(tr.Index, t.rung)
-	ck := trainrun.Checkpoint(saved, net, data, cfg, hist.State, meta)
-	if err := model.Save(filepath.Join(r.Dir, res.Checkpoint), ck); err != nil {
-		return res, err
-	}
+	res.FinalLoss, res.ValAcc, res.TrainAcc = out.Results.FinalLoss, out.Results.ValAcc, out.Results.TrainAcc
 	res.Seconds = time.Since(start).Seconds()
 	return res, nil
 }

@@ -1,0 +1,212 @@
+package run
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/nettrain/nettrain/internal/cifar"
+	"github.com/nettrain/nettrain/internal/model"
+	"github.com/nettrain/nettrain/internal/sgd"
+)
+
+// Job is one training run to carry out, from its first iteration or from a
+// checkpoint on, to a checkpoint that eval takes and train --resume carries
+// on from.
+type Job struct {
+	Config  Config
+	Splits  cifar.Splits // the data, split as Config says
+	Classes []string     // the dataset's class names, for the metadata
+	Out     string       // the checkpoint to write
+	Test    bool         // also score the test split
+	Version string       // of the program, recorded in the metadata
+
+	// To carry on from a checkpoint: the checkpoint, where it was read
+	// (for messages) and its metadata.
+	Resume     *model.Checkpoint
+	ResumePath string
+	Prev       Meta
+
+	// For a sweep's trial: the data prepared once for every trial (nil:
+	// Execute prepares Splits itself), the iterations of this rung (0: all
+	// of Config.Iters; the schedule spans Config.Iters either way), and
+	// which trial and rung it is, for the metadata.
+	Data   *sgd.Data
+	Budget int
+	Trial  *Trial
+
+	Hooks Hooks
+}
+
+// Hooks let the caller watch a run from the training goroutine; nil hooks
+// are skipped.
+type Hooks struct {
+	Log   func(format string, args ...any) // a line of progress
+	Start func(iter int) error             // before the first step: iter iterations are done; an error stops the run
+	Iter  func(iter int, loss float64)     // after each iteration, iter 1-based
+	Epoch func(e sgd.Epoch)                // after each epoch's record
+
+	// Snapshot, if set, is asked after each iteration whether to save a
+	// checkpoint that train --resume carries on from exactly; Saved is
+	// told after each such save.
+	Snapshot func(iter int) bool
+	Saved    func(iter int)
+}
+
+// Outcome is what a finished run ends with.
+type Outcome struct {
+	Results Results
+	State   State
+	Epochs  []sgd.Epoch // all of them, a resumed run's earlier ones first
+	Loss    []float64   // of this part's iterations
+	Net     *model.Net  // the model saved: on mean-subtracted inputs, as eval takes it
+}
+
+// InterruptedError is the error of a run stopped by its context after its
+// checkpoint was saved. It wraps the context's error.
+type InterruptedError struct {
+	Iter, Iters int        // iterations done, and the run's
+	Last        *sgd.Epoch // the last epoch's record, or nil
+	Err         error
+}
+
+func (e *InterruptedError) Error() string {
+	return fmt.Sprintf("interrupted after iteration %d of %d; checkpoint saved", e.Iter, e.Iters)
+}
+
+func (e *InterruptedError) Unwrap() error { return e.Err }
+
+// SaveError is the error of a run that trained but could not save its
+// checkpoint.
+type SaveError struct{ Err error }
+
+func (e *SaveError) Error() string { return e.Err.Error() }
+func (e *SaveError) Unwrap() error { return e.Err }
+
+// Execute carries out j: prepares the data (fitting ZCA if asked), makes
+// the net or takes the checkpoint's, trains, and saves the checkpoint to
+// j.Out, at the end, at every snapshot, and when ctx is cancelled (then it
+// returns an *InterruptedError). A diverged run returns *sgd.DivergedError
+// and saves nothing.
+func Execute(ctx context.Context, j Job) (Outcome, error) {
+	c := j.Config
+	logf := func(format string, args ...any) {
+		if j.Hooks.Log != nil {
+			j.Hooks.Log(format, args...)
+		}
+	}
+	var data sgd.Data
+	if j.Data != nil {
+		data = *j.Data
+	} else {
+		t0 := time.Now()
+		var err error
+		if data, err = sgd.Prepare(j.Splits.Train, j.Splits.Val, c.Preprocess, c.ZCAEps, c.Precision); err != nil {
+			return Outcome{}, err
+		}
+		if data.Whiten != nil {
+			logf("fitted ZCA whitening on %d images (%.1fs)\n", j.Splits.Train.N(), time.Since(t0).Seconds())
+		}
+	}
+
+	cfg := c.SGD()
+	if j.Budget > 0 && j.Budget < c.Iters {
+		cfg.Iters, cfg.ScheduleIters = j.Budget, c.Iters
+	}
+	var net *model.Net
+	epochs := slices.Clone(j.Prev.Epochs)
+	if j.Resume != nil {
+		if !equalBits(j.Resume.Mean, data.Mean) {
+			return Outcome{}, fmt.Errorf("{resume} %s: the mean image of this training split differs from the checkpoint's: {data} %s is not the data it was trained on", j.ResumePath, c.Data)
+		}
+		cfg.Start = j.Prev.State.Iter
+		net, cfg.Init = Resume(j.Resume, j.Prev.State)
+		logf("resuming %s at iteration %d of %d\n", j.ResumePath, cfg.Start, cfg.Iters)
+	} else {
+		net = sgd.Init(c.Hidden.Sizes(cifar.D, cifar.Classes), c.Std, c.Seed)
+	}
+	if j.Hooks.Start != nil {
+		if err := j.Hooks.Start(cfg.Start); err != nil {
+			return Outcome{}, err
+		}
+	}
+
+	// save writes a checkpoint that --resume carries on from exactly: at a
+	// snapshot, and when interrupted.
+	save := func(net *model.Net, hist sgd.History, state State, allEpochs []sgd.Epoch) error {
+		state.From(hist.State)
+		meta := Meta{Nettrain: j.Version, Config: c, State: state, Classes: j.Classes, Epochs: allEpochs, Sweep: j.Trial}
+		return model.Save(j.Out, Checkpoint(nil, net, data, cfg, hist.State, meta))
+	}
+	hooks := sgd.Hooks{Iter: j.Hooks.Iter, Epoch: j.Hooks.Epoch, Snapshot: j.Hooks.Snapshot}
+	if j.Hooks.Snapshot != nil {
+		hooks.Save = func(net *model.Net, hist sgd.History) error {
+			it := cfg.Start + len(hist.Loss)
+			if err := save(net, hist, State{Iter: it}, append(slices.Clone(epochs), hist.Epochs...)); err != nil {
+				return fmt.Errorf("{save_every}: saving %s at iteration %d: %w", j.Out, it, err)
+			}
+			if j.Hooks.Saved != nil {
+				j.Hooks.Saved(it)
+			}
+			return nil
+		}
+	}
+
+	start := time.Now()
+	hist, err := sgd.Train(ctx, net, data, cfg, hooks)
+	epochs = append(epochs, hist.Epochs...)
+	state := State{Iter: cfg.Start + len(hist.Loss)}
+	switch {
+	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
+		state.Interrupted = true
+		if serr := save(net, hist, state, epochs); serr != nil {
+			return Outcome{}, fmt.Errorf("interrupted, and the checkpoint could not be saved: %w", serr)
+		}
+		ie := &InterruptedError{Iter: state.Iter, Iters: cfg.Iters, Err: err}
+		if len(epochs) > 0 {
+			ie.Last = &epochs[len(epochs)-1]
+		}
+		return Outcome{State: state, Epochs: epochs, Loss: hist.Loss}, ie
+	case err != nil:
+		return Outcome{}, err
+	}
+
+	state.Complete, state.Stopped = state.Iter == c.Iters || hist.Stopped, hist.Stopped
+	state.From(hist.State)
+	if hist.Stopped {
+		logf("stopped early: %d epochs without a better validation accuracy (best %.4f at epoch %d)\n", c.Patience, state.BestValAcc, state.BestEpoch)
+	}
+	// The model to save and score: with KeepBest, net holds the best epoch's
+	// weights; with preprocessing, folded to take mean-subtracted inputs, so
+	// that eval (and numpy) need nothing but the weights and the mean.
+	saved := data.Fold(net)
+	score := func(s cifar.Set) float64 { return model.Accuracy(saved.PredictIn(c.Precision, s, data.Mean), s.Y) }
+	res := Results{
+		FinalLoss: hist.Loss[len(hist.Loss)-1],
+		TrainAcc:  score(data.Train),
+		ValAcc:    score(data.Val),
+		Iters:     state.Iter,
+		Seconds:   time.Since(start).Seconds(),
+	}
+	if j.Resume != nil && j.Prev.Results != nil {
+		res.Seconds += j.Prev.Results.Seconds
+	}
+	if j.Test {
+		acc := score(j.Splits.Test)
+		res.TestAcc = &acc
+	}
+	meta := Meta{Nettrain: j.Version, Config: c, State: state, Results: &res, Classes: j.Classes, Epochs: epochs, Sweep: j.Trial}
+	if err := model.Save(j.Out, Checkpoint(saved, net, data, cfg, hist.State, meta)); err != nil {
+		return Outcome{}, &SaveError{err}
+	}
+	logf("trained %d iterations in %.1fs; model saved to %s\n", len(hist.Loss), time.Since(start).Seconds(), j.Out)
+	return Outcome{Results: res, State: state, Epochs: epochs, Loss: hist.Loss, Net: saved}, nil
+}
+
+// equalBits reports whether a and b hold the same float64 values, bit for bit.
+func equalBits(a, b []float64) bool {
+	return slices.EqualFunc(a, b, func(x, y float64) bool { return math.Float64bits(x) == math.Float64bits(y) })
+}
