@@ -1,0 +1,117 @@
+package run
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/nettrain/nettrain/internal/cifar"
+	"github.com/nettrain/nettrain/internal/cifartest"
+	"github.com/nettrain/nettrain/internal/model"
+	"github.com/nettrain/nettrain/internal/sgd"
+)
+
+func testJob(t *testing.T, out string) Job {
+	s := cifartest.RandomSet(200, rand.New(rand.NewPCG(1, 2)))
+	return Job{
+		Config: Config{Hidden: Hidden{12, 8}, LR: 1e-3, LRDecay: 0.95, Reg: 0.1, Iters: 30, Batch: 10, Std: 1e-2, Seed: 4,
+			NumTrain: 150, NumVal: 30, NumTest: 20, Precision: model.Float32, Options: Options{Optimizer: sgd.Adam, Preprocess: sgd.PreChannel}},
+		Splits: cifar.Splits{Train: s.Slice(0, 150), Val: s.Slice(150, 180), Test: s.Slice(180, 200)},
+		Out:    out, Test: true, Version: "test",
+	}
+}
+
+// A run from start to end: the checkpoint holds the saved net, the
+// metadata and what a resume needs; what Execute reports is what the
+// checkpoint scores. Stopped at 17 by its context and carried on, it ends
+// on the same weights bit for bit, and a sweep's rung (Budget) in two
+// parts too.
+func TestExecute(t *testing.T) {
+	dir := t.TempDir()
+	whole := testJob(t, filepath.Join(dir, "whole.npz"))
+	starts := 0
+	whole.Hooks.Start = func(it int) error { starts++; return nil }
+	out, err := Execute(context.Background(), whole)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ck, err := model.Load(whole.Out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta, ok := ReadMeta(ck.Meta)
+	if !ok || !meta.State.Complete || meta.State.Iter != 30 || meta.Results == nil || *meta.Results.TestAcc != *out.Results.TestAcc || starts != 1 {
+		t.Errorf("metadata %s, starts %d", ck.Meta, starts)
+	}
+	if acc := model.Accuracy(ck.Net.PredictIn(model.Float32, whole.Splits.Val, ck.Mean), whole.Splits.Val.Y); acc != out.Results.ValAcc {
+		t.Errorf("the checkpoint scores %v on val, Execute said %v", acc, out.Results.ValAcc)
+	}
+	if len(out.Loss) != 30 || len(out.Epochs) != 2 || !slices.Equal(ck.Net.Sizes(), []int{cifar.D, 12, 8, cifar.Classes}) {
+		t.Errorf("%d losses, %d epochs, sizes %v", len(out.Loss), len(out.Epochs), ck.Net.Sizes())
+	}
+
+	// Interrupted at iteration 17, then resumed.
+	part := testJob(t, filepath.Join(dir, "part.npz"))
+	ctx, cancel := context.WithCancel(context.Background())
+	part.Hooks.Iter = func(it int, _ float64) {
+		if it == 17 {
+			cancel()
+		}
+	}
+	_, err = Execute(ctx, part)
+	var ie *InterruptedError
+	if !errors.As(err, &ie) || ie.Iter != 17 || ie.Iters != 30 || !errors.Is(err, context.Canceled) {
+		t.Fatalf("interrupted run: %v", err)
+	}
+	assertResumesTo(t, part.Out, whole, ck)
+
+	// A rung of 12 iterations of the 30, then the rest.
+	rung := testJob(t, filepath.Join(dir, "rung.npz"))
+	rung.Budget, rung.Trial = 12, &Trial{Trial: 3}
+	if _, err := Execute(context.Background(), rung); err != nil {
+		t.Fatal(err)
+	}
+	rck, _ := model.Load(rung.Out)
+	if m, _ := ReadMeta(rck.Meta); m.State.Complete || m.State.Iter != 12 || m.Sweep == nil || m.Sweep.Trial != 3 {
+		t.Errorf("rung metadata %s", rck.Meta)
+	}
+	assertResumesTo(t, rung.Out, whole, ck)
+
+	// A Start hook's error stops the run before any step, and nothing is saved.
+	bad := testJob(t, filepath.Join(dir, "bad.npz"))
+	bad.Hooks.Start = func(int) error { return errors.New("no metrics") }
+	if _, err := Execute(context.Background(), bad); err == nil || err.Error() != "no metrics" {
+		t.Errorf("Start's error: %v", err)
+	}
+	if _, err := model.Load(bad.Out); err == nil {
+		t.Error("a run stopped by Start saved a checkpoint")
+	}
+}
+
+// assertResumesTo resumes the checkpoint at path to the end of job and
+// checks it ends on want's weights.
+func assertResumesTo(t *testing.T, path string, job Job, want *model.Checkpoint) {
+	t.Helper()
+	ck, err := model.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta, _ := ReadMeta(ck.Meta)
+	job.Out = path + ".resumed.npz"
+	job.Resume, job.ResumePath, job.Prev = ck, path, meta
+	if _, err := Execute(context.Background(), job); err != nil {
+		t.Fatal(err)
+	}
+	got, err := model.Load(job.Out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, p := range want.Net.Params() {
+		if !equalBits(p, got.Net.Params()[k]) {
+			t.Fatalf("resumed from %s: %s differs from the uninterrupted run", filepath.Base(path), want.Net.ParamNames()[k])
+		}
+	}
+}
