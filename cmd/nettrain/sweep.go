@@ -19,6 +19,7 @@ import (
 
 	"github.com/nettrain/nettrain/internal/cifar"
 	"github.com/nettrain/nettrain/internal/model"
+	trainrun "github.com/nettrain/nettrain/internal/run"
 	"github.com/nettrain/nettrain/internal/sgd"
 	"github.com/nettrain/nettrain/internal/sweep"
 )
@@ -151,14 +152,14 @@ func (o sweepOptions) space() (sweep.Space, error) {
 			"mode": func() { s.Mode = o.mode }, "trials": func() { s.Trials = o.trials }, "seed": func() { s.Seed = o.seed },
 			"std": func() { s.Std = o.std }, "num-train": func() { s.NumTrain = o.numTrain }, "num-val": func() { s.NumVal = o.numVal },
 			"precision": func() { s.Precision = o.precision },
-			"optimizer": func() { s.Options.Optimizer = o.options.Optimizer }, "momentum": func() { s.Options.Momentum = o.options.Momentum },
-			"schedule": func() { s.Options.Schedule = o.options.Schedule }, "dropout": func() { s.Options.Dropout = o.options.Dropout },
-			"flip": func() { s.Options.Flip = o.options.Flip }, "preprocess": func() { s.Options.Preprocess = o.options.Preprocess },
-			"keep-best": func() { s.Options.KeepBest = o.options.KeepBest }, "patience": func() { s.Options.Patience = o.options.Patience },
-			"zca-eps": func() { s.Options.ZCAEps = o.options.ZCAEps },
 		} {
 			if o.changed(flag) {
 				set()
+			}
+		}
+		for _, key := range trainrun.Keys() {
+			if o.changed(strings.ReplaceAll(key, "_", "-")) {
+				s.Options.Take(o.options, key) // false for the settings that are not options
 			}
 		}
 	}

@@ -245,3 +245,32 @@ func TestSweepReportPlantedResults(t *testing.T) {
 		t.Errorf("best.npz: %v", err)
 	}
 }
+
+// A sweep file's options, with the option flags given on the command line
+// over them one by one: the space recorded in sweep.json says which won.
+func TestSweepConfigOptionsAndFlags(t *testing.T) {
+	data := fixtureDir(t)
+	tmp := t.TempDir()
+	cfg := filepath.Join(tmp, "s.yaml")
+	os.WriteFile(cfg, []byte("optimizer: adam\ndropout: 0.2\nflip: true\nhidden: [[8, 6]]\n"), 0o644)
+	dir := filepath.Join(tmp, "sw")
+	r := runCmd(t, testEnv(), "sweep", "--config", cfg, "--data", data, "--out", dir, "--num-train", "150", "--num-val", "30", "--num-test", "20",
+		"--lr", "1e-3", "--iters", "5", "--batch", "10", "--trials", "1", "--dropout", "0", "--schedule", "cosine", "-q")
+	if r.code != 0 {
+		t.Fatalf("sweep: exit %d\n%s", r.code, r.stderr)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "sweep.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s sweep.Space
+	if err := json.Unmarshal(b, &s); err != nil {
+		t.Fatal(err)
+	}
+	if want := (sweep.Options{Optimizer: "adam", Flip: true, Schedule: "cosine"}); s.Options != want {
+		t.Errorf("options %+v, want %+v (the file's, --dropout 0 and --schedule cosine over them)", s.Options, want)
+	}
+	if h := s.Params["hidden"]; len(h.Layers) != 1 || len(h.Layers[0]) != 2 {
+		t.Errorf("hidden %+v, want the file's one choice of two layers", h)
+	}
+}

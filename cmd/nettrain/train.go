@@ -1,7 +1,6 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -184,35 +183,26 @@ func resumeFrom(o *trainOptions, e env) (*model.Checkpoint, runMeta, error) {
 	if !ok {
 		return nil, meta, fmt.Errorf("--resume %s: the checkpoint has no training state (not written by nettrain train?); nothing to resume", o.resume)
 	}
-	c := meta.Config
-	if c.Precision == "" {
-		c.Precision = sgd.Float64
-	}
+	c := meta.Config.Normalized()
 	if got, want := ck.Net.Sizes(), c.Hidden.Sizes(cifar.D, cifar.Classes); !slices.Equal(got, want) {
 		return nil, meta, fmt.Errorf("--resume %s: the weights have layers %s, its config says %s (--hidden %s)", o.resume,
 			trainrun.Hidden(got).Dashed(), trainrun.Hidden(want).Dashed(), c.Hidden)
 	}
-	fixed := []struct {
-		flag      string
-		got, want any
-	}{
-		{"hidden", o.Hidden.String(), c.Hidden.String()}, {"lr", o.LR, c.LR}, {"lr-decay", o.LRDecay, c.LRDecay},
-		{"reg", o.Reg, c.Reg}, {"batch", o.Batch, c.Batch}, {"std", o.Std, c.Std}, {"seed", o.Seed, c.Seed},
-		{"num-train", o.NumTrain, c.NumTrain}, {"num-val", o.NumVal, c.NumVal}, {"precision", o.Precision, c.Precision},
-		{"optimizer", o.Optimizer, cmp.Or(c.Optimizer, sgd.SGD)}, {"momentum", o.Momentum, c.Momentum},
-		{"schedule", o.Schedule, cmp.Or(c.Schedule, sgd.Step)}, {"dropout", o.Dropout, c.Dropout}, {"flip", o.Flip, c.Flip},
-		{"preprocess", o.Preprocess, cmp.Or(c.Preprocess, sgd.PreMean)}, {"keep-best", o.KeepBest, c.KeepBest}, {"patience", o.Patience, c.Patience},
-		{"zca-eps", o.ZCAEps, cmp.Or(c.ZCAEps, 0.1)},
-	}
-	for _, f := range fixed {
-		if o.changed(f.flag) && f.got != f.want {
-			return nil, meta, usageErrorf("--%s %v contradicts --resume %s, which was trained with --%s %v (drop the flag, or train afresh)", f.flag, f.got, o.resume, f.flag, f.want)
+	// Every setting but the free ones must be the run's own.
+	free := map[string]bool{"data": true, "iters": true, "num_test": true}
+	mine := o.runConfig.Normalized()
+	for _, key := range trainrun.Keys() {
+		flag := strings.ReplaceAll(key, "_", "-")
+		if free[key] || !o.changed(flag) {
+			continue
+		}
+		got, _ := mine.Setting(key)
+		if want, _ := c.Setting(key); got != want {
+			return nil, meta, usageErrorf("--%s %s contradicts --resume %s, which was trained with --%s %s (drop the flag, or train afresh)", flag, got, o.resume, flag, want)
 		}
 	}
 	data, iters, numTest := o.Data, o.Iters, o.NumTest
 	o.runConfig = c
-	o.Optimizer, o.Schedule, o.Preprocess = cmp.Or(c.Optimizer, sgd.SGD), cmp.Or(c.Schedule, sgd.Step), cmp.Or(c.Preprocess, sgd.PreMean)
-	o.ZCAEps = cmp.Or(c.ZCAEps, 0.1)
 	if o.changed("data") {
 		o.Data = data
 	}

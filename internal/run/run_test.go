@@ -85,3 +85,43 @@ func TestHidden(t *testing.T) {
 		t.Errorf("Sizes = %v", s)
 	}
 }
+
+// Every setting has a key, the keys are the config's JSON keys, Setting
+// reads each, and Take copies exactly the option it names.
+func TestSettings(t *testing.T) {
+	c := Config{Hidden: Hidden{1000, 500}, LR: 0.001, Iters: 7, Options: Options{Optimizer: sgd.Adam, Flip: true, Patience: 3}}
+	b, _ := json.Marshal(Config{Hidden: Hidden{1}, Options: Options{Optimizer: "x", Momentum: 1, Schedule: "x", Dropout: 1, Flip: true, Preprocess: "x", ZCAEps: 1, KeepBest: true, Patience: 1}})
+	var m map[string]any
+	json.Unmarshal(b, &m)
+	keys := Keys()
+	if len(keys) != len(m) {
+		t.Errorf("keys %v, JSON %v", keys, m)
+	}
+	for _, k := range keys {
+		if _, ok := m[k]; !ok {
+			t.Errorf("key %q is not in the config's JSON", k)
+		}
+		if _, ok := c.Setting(k); !ok {
+			t.Errorf("Setting(%q) not found", k)
+		}
+	}
+	for key, want := range map[string]string{"hidden": "1000,500", "lr": "0.001", "iters": "7", "optimizer": "adam", "flip": "true", "patience": "3", "dropout": "0"} {
+		if got, ok := c.Setting(key); !ok || got != want {
+			t.Errorf("Setting(%q) = %q, %v; want %q", key, got, ok, want)
+		}
+	}
+	if _, ok := c.Setting("nope"); ok {
+		t.Error("Setting(nope) found")
+	}
+	if n := (Config{}).Normalized(); n.Optimizer != sgd.SGD || n.Momentum != 0.9 || n.Schedule != sgd.Step || n.Preprocess != sgd.PreMean || n.ZCAEps != 0.1 || n.Precision != "float64" {
+		t.Errorf("Normalized() = %+v", n)
+	}
+	var o Options
+	from := Options{Optimizer: sgd.Nesterov, Dropout: 0.5, Flip: true}
+	if !o.Take(from, "dropout") || o != (Options{Dropout: 0.5}) {
+		t.Errorf("Take(dropout) gave %+v", o)
+	}
+	if o.Take(from, "lr") || o != (Options{Dropout: 0.5}) {
+		t.Errorf("Take(lr), not an option, gave %+v", o)
+	}
+}
