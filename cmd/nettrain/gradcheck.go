@@ -34,13 +34,13 @@ func newGradcheckCmd(e env) *cobra.Command {
 		Use:   "gradcheck",
 		Short: "Compare analytic gradients with numerical ones",
 		Long: `Compare the analytic gradients of the loss with numerical ones for every
-entry of W1, b1, W2 and b2, in float64, and print the largest relative error
+entry of W1, b1, W2 and b2 (and W3, b3, ... with --hidden 20,10), in float64, and print the largest relative error
 |a-n| / max(|a|+|n|, 1e-8 * largest |a| of the parameter) of each. Exit
 status 1 if any exceeds --tol (default 1e-7, cs231n's bar).
 
 The numerical gradient is the centered difference (D(h) - D(-h)) / 2h, where
 D(d) = f(p+d) - f(p) is computed as a difference through the net (the change
-of the hidden layer, of the scores, of each row's loss with log1p and expm1)
+of the hidden layers, of the scores, of each row's loss with log1p and expm1)
 rather than as the difference of two losses near 2.3. That keeps it exact to
 a few roundings however small the gradient is (on real images some W1
 gradients are 1e-6 of the loss, where f(p+h) - f(p-h) loses 10 of float64's
@@ -57,6 +57,7 @@ and weights 0.1 * N(0,1). With --data it uses the first --num-inputs
 training images, mean subtracted, and CIFAR-10's 3072 inputs and 10 classes.`,
 		Example: `  nettrain gradcheck
   nettrain gradcheck --reg 0 --hidden 20 --num-inputs 8
+  nettrain gradcheck --hidden 20,10 --dropout 0.3
   nettrain gradcheck --data data/cifar-10-batches-bin --hidden 10 --num-inputs 3`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {

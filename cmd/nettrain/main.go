@@ -1,5 +1,5 @@
-// Command nettrain trains, evaluates and checks the cs231n two-layer network
-// on CIFAR-10. Run "nettrain --help" for the commands.
+// Command nettrain trains, evaluates and checks the cs231n two-layer network,
+// and deeper fully connected nets, on CIFAR-10. Run "nettrain --help" for the commands.
 package main
 
 import (

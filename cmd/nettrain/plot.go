@@ -27,8 +27,8 @@ func newPlotCmd() *cobra.Command {
 		Short: "Draw a finished run's loss, accuracy and weights as PNG files",
 		Long: `Draw the pictures of a run from the metrics file train --metrics wrote:
 loss.png (loss per iteration, raw and smoothed) and accuracy.png (train and
-validation accuracy per epoch); with --model, weights.png (each hidden unit's
-W1 column as a 32x32 colour tile, as cs231n's show_net_weights).`,
+validation accuracy per epoch); with --model, weights.png (each first-layer
+unit's W1 column as a 32x32 colour tile, as cs231n's show_net_weights).`,
 		Example: `  nettrain train --metrics run.jsonl --out run.npz
   nettrain plot run.jsonl --model run.npz --out plots/`,
 		Args: usageArgs(cobra.ExactArgs(1)),

@@ -1,8 +1,11 @@
-// Package model is the cs231n two-layer network: affine, ReLU, affine,
-// softmax, with L2 regularisation.
+// Package model is a fully connected network: affine layers with a ReLU
+// after each but the last, softmax, and L2 regularisation. One hidden layer
+// is the cs231n two-layer network (affine, ReLU, affine, softmax); more are
+// assignment 2's FullyConnectedNet.
 //
-// Letters: N rows in a batch, D inputs (3072 for CIFAR-10), H hidden units,
-// C classes (10). Every matrix is row-major: X (N, D), W1 (D, H), W2 (H, C).
+// Letters: N rows in a batch, D inputs (3072 for CIFAR-10), H hidden units
+// (H1, H2, ... in a deeper net), C classes (10). Every matrix is row-major:
+// X (N, D), W1 (D, H1), W2 (H1, H2), ..., Wn (H(n-1), C).
 //
 // Net.Loss is the fast path (direct BLAS calls, buffers reused through a
 // Workspace); LossRef is the plain reference written with mat.Dense methods,

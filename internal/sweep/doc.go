@@ -1,6 +1,7 @@
-// Package sweep searches the hyperparameters of the two-layer net: a Space
-// of lists and ranges, trials drawn from it deterministically (by the sweep
-// seed and the trial index, whatever the number of workers), run in
+// Package sweep searches the hyperparameters of the net, its hidden layers
+// among them: a Space of lists and ranges, trials drawn from it
+// deterministically (by the sweep seed and the trial index, whatever the
+// number of workers), run in
 // parallel by a Runner that appends each finished trial to a results file
 // as it finishes, resumes a sweep from that file, prunes with successive
 // halving, and splits the trials into shards for a cluster.
