@@ -102,11 +102,11 @@ train: build data
 FUZZTIME ?= 5m
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzReadBatch$$' -fuzztime $(FUZZTIME) ./internal/cifar
-	$(GO) test -run '^$$' -fuzz '^FuzzRead$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./internal/model
+	$(GO) test -run '^$$' -fuzz '^FuzzRead$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./internal/checkpoint
 	$(GO) test -run '^$$' -fuzz '^FuzzGemm$$' -fuzztime $(FUZZTIME) ./internal/gemm
 	$(GO) test -run '^$$' -fuzz '^FuzzPickle$$' -fuzztime $(FUZZTIME) ./internal/cifar
 	$(GO) test -run '^$$' -fuzz '^FuzzTarGz$$' -fuzztime $(FUZZTIME) ./internal/cifar
-	$(GO) test -run '^$$' -fuzz '^FuzzReadEntries$$' -fuzztime $(FUZZTIME) ./internal/model
+	$(GO) test -run '^$$' -fuzz '^FuzzReadEntries$$' -fuzztime $(FUZZTIME) ./internal/checkpoint
 	$(GO) test -run '^$$' -fuzz '^FuzzReadResults$$' -fuzztime $(FUZZTIME) ./internal/sweep
 
 slurm-test:

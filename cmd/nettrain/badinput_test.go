@@ -13,9 +13,9 @@ import (
 	"codeberg.org/sbinet/npyio"
 	"gonum.org/v1/gonum/mat"
 
+	"github.com/nettrain/nettrain/internal/checkpoint"
 	"github.com/nettrain/nettrain/internal/cifar"
 	"github.com/nettrain/nettrain/internal/cifartest"
-	"github.com/nettrain/nettrain/internal/model"
 )
 
 // writeNpz writes arrays (name -> value npyio can write) as an npz.
@@ -93,7 +93,7 @@ func TestBadInput(t *testing.T) {
 	const getData = "get_cifar10.sh" // the fix named for data problems
 	// withConfig copies the good model with its config edited.
 	withConfig := func(name string, edit func(c map[string]any)) string {
-		ck, err := model.Load(goodModel)
+		ck, err := checkpoint.Load(goodModel)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -102,7 +102,7 @@ func TestBadInput(t *testing.T) {
 		edit(meta["config"].(map[string]any))
 		ck.Meta, _ = json.Marshal(meta)
 		p := filepath.Join(tmp, name+".npz")
-		if err := model.Save(p, ck); err != nil {
+		if err := checkpoint.Save(p, ck); err != nil {
 			t.Fatal(err)
 		}
 		return p
@@ -250,7 +250,7 @@ func TestBadInput(t *testing.T) {
 		})
 	}
 	// Nothing the failures did may touch the good model.
-	if _, err := model.Load(goodModel); err != nil {
+	if _, err := checkpoint.Load(goodModel); err != nil {
 		t.Errorf("good model damaged: %v", err)
 	}
 }

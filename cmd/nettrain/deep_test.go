@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nettrain/nettrain/internal/checkpoint"
 	"github.com/nettrain/nettrain/internal/cifar"
-	"github.com/nettrain/nettrain/internal/model"
 	trainrun "github.com/nettrain/nettrain/internal/run"
 )
 
@@ -39,7 +39,7 @@ func TestDeepNetCommands(t *testing.T) {
 	if h, ok := res.Config["hidden"].([]any); !ok || len(h) != 2 || h[0] != 16.0 || h[1] != 12.0 {
 		t.Errorf("--json config hidden %v, want [16 12]", res.Config["hidden"])
 	}
-	ck, err := model.Load(full)
+	ck, err := checkpoint.Load(full)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +72,7 @@ func TestDeepNetCommands(t *testing.T) {
 	if r := runCmd(t, testEnv(), "train", "--resume", part, "--iters", "40", "--data", data, "--out", resumed, "-q"); r.code != 0 {
 		t.Fatalf("resume: exit %d\n%s", r.code, r.stderr)
 	}
-	back, err := model.Load(resumed)
+	back, err := checkpoint.Load(resumed)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,7 +158,7 @@ func TestSweepDeepNets(t *testing.T) {
 	if shapes["8"] != 2 || shapes["12-6"] != 2 {
 		t.Errorf("trials by shape %v, want two each of 8 and 12-6", shapes)
 	}
-	best, err := model.Load(filepath.Join(dir, "best.npz"))
+	best, err := checkpoint.Load(filepath.Join(dir, "best.npz"))
 	if err != nil {
 		t.Fatal(err)
 	}

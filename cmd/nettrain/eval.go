@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/nettrain/nettrain/internal/checkpoint"
 	"github.com/nettrain/nettrain/internal/cifar"
 	"github.com/nettrain/nettrain/internal/model"
 	"github.com/nettrain/nettrain/internal/plots"
@@ -94,7 +95,7 @@ func runEval(_ context.Context, o evalOptions, stdout io.Writer, e env) error {
 	default:
 		return usageErrorf("--precision is %q, want float32 or float64", o.precision)
 	}
-	ck, err := model.Load(o.model)
+	ck, err := checkpoint.Load(o.model)
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nettrain/nettrain/internal/checkpoint"
 	"github.com/nettrain/nettrain/internal/cifar"
 	"github.com/nettrain/nettrain/internal/cifartest"
 	"github.com/nettrain/nettrain/internal/gemm"
@@ -145,7 +146,7 @@ func TestTrainThenEval(t *testing.T) {
 	}
 
 	// The checkpoint's metadata holds the config and results.
-	ck, err := model.Load(out)
+	ck, err := checkpoint.Load(out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,8 +181,8 @@ func TestTrainReproducible(t *testing.T) {
 			t.Fatalf("exit %d: %s", r.code, r.stderr)
 		}
 	}
-	a, _ := model.Load(filepath.Join(tmp, "a.npz"))
-	b, _ := model.Load(filepath.Join(tmp, "b.npz"))
+	a, _ := checkpoint.Load(filepath.Join(tmp, "a.npz"))
+	b, _ := checkpoint.Load(filepath.Join(tmp, "b.npz"))
 	for k, p := range a.Net.Params() {
 		for i := range p {
 			if p[i] != b.Net.Params()[k][i] {
@@ -269,14 +270,14 @@ func TestTrainOnEveryFormat(t *testing.T) {
 	cifartest.WriteFiles(t, filepath.Join(root, "bin"), cifartest.Files(train, test, fixturePer, false))
 	cifartest.WriteFiles(t, filepath.Join(root, "py"), cifartest.Files(train, test, fixturePer, true))
 	os.WriteFile(filepath.Join(root, "c.tar.gz"), cifartest.TarGz("cifar-10-batches-bin", cifartest.Files(train, test, fixturePer, false)), 0o644)
-	var first *model.Checkpoint
+	var first *checkpoint.Checkpoint
 	for _, data := range []string{"bin", "py", "c.tar.gz"} {
 		out := filepath.Join(root, data+".npz")
 		r := runCmd(t, testEnv(), append([]string{"train", "--data", filepath.Join(root, data), "--iters", "8", "--batch", "10", "-q", "--out", out}, small...)...)
 		if r.code != 0 {
 			t.Fatalf("--data %s: exit %d: %s", data, r.code, r.stderr)
 		}
-		ck, _ := model.Load(out)
+		ck, _ := checkpoint.Load(out)
 		if first == nil {
 			first = ck
 			continue
@@ -316,7 +317,7 @@ func TestTrainOptions(t *testing.T) {
 		if err := json.Unmarshal([]byte(r.stdout), &ev); err != nil || ev.Accuracy != res.ValAcc {
 			t.Errorf("%v: eval %v, train said %v (%v %s)", extra, ev.Accuracy, res.ValAcc, err, r.stderr)
 		}
-		ck, err := model.Load(out)
+		ck, err := checkpoint.Load(out)
 		if err != nil {
 			t.Fatalf("%v: %v", extra, err)
 		}

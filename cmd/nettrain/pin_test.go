@@ -8,14 +8,14 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/nettrain/nettrain/internal/model"
+	"github.com/nettrain/nettrain/internal/checkpoint"
 )
 
 // weightsHash is the SHA-256 of a checkpoint's W1, b1, W2, b2 and mean as
 // float64 bits, in that order.
 func weightsHash(t *testing.T, path string) string {
 	t.Helper()
-	ck, err := model.Load(path)
+	ck, err := checkpoint.Load(path)
 	if err != nil {
 		t.Fatal(err)
 	}

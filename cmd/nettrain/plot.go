@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/nettrain/nettrain/internal/checkpoint"
 	"github.com/nettrain/nettrain/internal/fsutil"
 	"github.com/nettrain/nettrain/internal/model"
 	"github.com/nettrain/nettrain/internal/plots"
@@ -42,7 +43,7 @@ unit's W1 column as a 32x32 colour tile, as cs231n's show_net_weights).`,
 			}
 			var net *model.Net
 			if modelPath != "" {
-				ck, err := model.Load(modelPath)
+				ck, err := checkpoint.Load(modelPath)
 				if err != nil {
 					return err
 				}

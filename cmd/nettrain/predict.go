@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/nettrain/nettrain/internal/checkpoint"
 	"github.com/nettrain/nettrain/internal/cifar"
 	"github.com/nettrain/nettrain/internal/fsutil"
 	"github.com/nettrain/nettrain/internal/model"
@@ -60,7 +61,7 @@ type prediction struct {
 }
 
 func runPredict(o predictOptions, images []string, stdout io.Writer) error {
-	ck, err := model.Load(o.model)
+	ck, err := checkpoint.Load(o.model)
 	if err != nil {
 		return err
 	}

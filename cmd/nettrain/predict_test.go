@@ -16,8 +16,8 @@ import (
 
 	xdraw "golang.org/x/image/draw"
 
+	"github.com/nettrain/nettrain/internal/checkpoint"
 	"github.com/nettrain/nettrain/internal/cifar"
-	"github.com/nettrain/nettrain/internal/model"
 )
 
 // predict classifies images as eval does: a test image written as a
@@ -32,7 +32,7 @@ func TestPredictCommand(t *testing.T) {
 	if r := runCmd(t, testEnv(), append([]string{"train", "--data", data, "--iters", "60", "--batch", "10", "--hidden", "16", "--lr", "1e-3", "-q", "--out", out}, small...)...); r.code != 0 {
 		t.Fatal(r.stderr)
 	}
-	ck, err := model.Load(out)
+	ck, err := checkpoint.Load(out)
 	if err != nil {
 		t.Fatal(err)
 	}

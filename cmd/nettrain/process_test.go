@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nettrain/nettrain/internal/checkpoint"
 	"github.com/nettrain/nettrain/internal/cifar"
 	"github.com/nettrain/nettrain/internal/cifartest"
 	"github.com/nettrain/nettrain/internal/gemm"
@@ -153,7 +154,7 @@ func TestSignalThenResume(t *testing.T) {
 			if !strings.Contains(stderr.String(), "resume with: nettrain train --resume "+a) {
 				t.Errorf("stderr does not say how to resume:\n%s", stderr.String())
 			}
-			ck, err := model.Load(a)
+			ck, err := checkpoint.Load(a)
 			if err != nil {
 				t.Fatalf("checkpoint after %v: %v", sig, err)
 			}
@@ -255,7 +256,7 @@ func TestSecondSignalQuits(t *testing.T) {
 		t.Errorf("stderr does not say it quit at once:\n%s", stderr.String())
 	}
 	if _, err := os.Stat(out); err == nil {
-		if _, err := model.Load(out); err != nil {
+		if _, err := checkpoint.Load(out); err != nil {
 			t.Errorf("checkpoint left at --out is corrupt: %v", err)
 		}
 	}
@@ -264,16 +265,16 @@ func TestSecondSignalQuits(t *testing.T) {
 // saveLoop is the helper process of TestKillDuringSave: it saves two
 // different checkpoints over path, turn about, until it is killed.
 func saveLoop(path string) {
-	var cks [2]*model.Checkpoint
+	var cks [2]*checkpoint.Checkpoint
 	for i := range cks {
 		net := model.New([]int{cifar.D, 300, cifar.Classes}, 1, rand.New(rand.NewPCG(uint64(i), 0)))
 		for j := range net.Layers[1].B {
 			net.Layers[1].B[j] = float64(i) // tells the two apart
 		}
-		cks[i] = &model.Checkpoint{Net: net, Mean: make([]float64, cifar.D), Meta: json.RawMessage(`{"which":` + string(rune('0'+i)) + `}`)}
+		cks[i] = &checkpoint.Checkpoint{Net: net, Mean: make([]float64, cifar.D), Meta: json.RawMessage(`{"which":` + string(rune('0'+i)) + `}`)}
 	}
 	for i := 0; ; i++ {
-		if err := model.Save(path, cks[i%2]); err != nil {
+		if err := checkpoint.Save(path, cks[i%2]); err != nil {
 			os.Exit(3)
 		}
 	}
@@ -300,7 +301,7 @@ func TestKillDuringSave(t *testing.T) {
 		if _, err := os.Stat(path); err != nil {
 			continue // killed before the first rename
 		}
-		ck, err := model.Load(path)
+		ck, err := checkpoint.Load(path)
 		if err != nil {
 			t.Fatalf("kill %d: checkpoint corrupt: %v", i, err)
 		}
@@ -405,7 +406,7 @@ func TestMetricsFailureKeepsTheModel(t *testing.T) {
 	if !strings.Contains(last, "model saved to "+out) || !strings.Contains(last, "--metrics "+metrics+" failed") {
 		t.Errorf("last line %q does not give both facts", last)
 	}
-	ck, err := model.Load(out)
+	ck, err := checkpoint.Load(out)
 	if err != nil {
 		t.Fatalf("the model was not saved: %v", err)
 	}
@@ -458,7 +459,7 @@ func TestSaveEveryThenKill(t *testing.T) {
 	}
 	cmd.Process.Kill()
 	<-done
-	ck, err := model.Load(a)
+	ck, err := checkpoint.Load(a)
 	if err != nil {
 		t.Fatalf("no periodic checkpoint after the kill: %v", err)
 	}
@@ -481,7 +482,7 @@ func TestSaveEveryThenKill(t *testing.T) {
 // resume), trains b from scratch with the arguments uninterrupted, and
 // fails unless both end with the same weights, bit for bit. It returns
 // both checkpoints.
-func resumeAndCompare(t *testing.T, bin, a, b string, uninterrupted []string, resume ...string) (ra, rb *model.Checkpoint) {
+func resumeAndCompare(t *testing.T, bin, a, b string, uninterrupted []string, resume ...string) (ra, rb *checkpoint.Checkpoint) {
 	t.Helper()
 	if out, err := exec.Command(bin, append([]string{"train", "--resume", a}, resume...)...).CombinedOutput(); err != nil {
 		t.Fatalf("resume: %v\n%s", err, out)
@@ -489,8 +490,8 @@ func resumeAndCompare(t *testing.T, bin, a, b string, uninterrupted []string, re
 	if out, err := exec.Command(bin, uninterrupted...).CombinedOutput(); err != nil {
 		t.Fatalf("uninterrupted run: %v\n%s", err, out)
 	}
-	ra, erra := model.Load(a)
-	rb, errb := model.Load(b)
+	ra, erra := checkpoint.Load(a)
+	rb, errb := checkpoint.Load(b)
 	if erra != nil || errb != nil {
 		t.Fatalf("loading the results: %v, %v", erra, errb)
 	}

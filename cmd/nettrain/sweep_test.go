@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nettrain/nettrain/internal/model"
+	"github.com/nettrain/nettrain/internal/checkpoint"
 	"github.com/nettrain/nettrain/internal/sweep"
 )
 
@@ -94,7 +94,7 @@ func TestSweepShardsAndReport(t *testing.T) {
 			t.Errorf("rank %d: merged shards give trial %d (%v), one sweep trial %d (%v)", i+1, sum.Top[i].Trial, sum.Top[i].ValAcc, one.Top[i].Trial, one.Top[i].ValAcc)
 		}
 	}
-	if _, err := model.Load(out); err != nil {
+	if _, err := checkpoint.Load(out); err != nil {
 		t.Errorf("report's best model: %v", err)
 	}
 }
@@ -241,7 +241,7 @@ func TestSweepReportPlantedResults(t *testing.T) {
 	if b, _ := os.ReadFile(filepath.Join(dir, "best.npz")); bytes.Contains(b, []byte("root:secret")) {
 		t.Error("best.npz holds the secret")
 	}
-	if _, err := model.Load(filepath.Join(dir, "best.npz")); err != nil {
+	if _, err := checkpoint.Load(filepath.Join(dir, "best.npz")); err != nil {
 		t.Errorf("best.npz: %v", err)
 	}
 }

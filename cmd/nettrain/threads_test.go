@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/nettrain/nettrain/internal/checkpoint"
 	"github.com/nettrain/nettrain/internal/gemm"
 	"github.com/nettrain/nettrain/internal/model"
 )
@@ -61,7 +62,7 @@ func TestSameWeightsAnyKernelAndThreads(t *testing.T) {
 
 // trainWith trains a small net on the fixture with the given kernel and
 // extra flags, and loads the checkpoint.
-func trainWith(t *testing.T, kernel string, extra ...string) *model.Checkpoint {
+func trainWith(t *testing.T, kernel string, extra ...string) *checkpoint.Checkpoint {
 	t.Helper()
 	saved := gemm.Kernel()
 	defer gemm.Use(saved)
@@ -76,7 +77,7 @@ func trainWith(t *testing.T, kernel string, extra ...string) *model.Checkpoint {
 	if r := runCmd(t, testEnv(), args...); r.code != 0 {
 		t.Fatalf("%s %v: exit %d %s", kernel, extra, r.code, r.stderr)
 	}
-	ck, err := model.Load(out)
+	ck, err := checkpoint.Load(out)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,8 +17,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/nettrain/nettrain/internal/checkpoint"
 	"github.com/nettrain/nettrain/internal/cifar"
-	"github.com/nettrain/nettrain/internal/model"
 	trainrun "github.com/nettrain/nettrain/internal/run"
 	"github.com/nettrain/nettrain/internal/setting"
 	"github.com/nettrain/nettrain/internal/sgd"
@@ -175,8 +175,8 @@ func (o trainOptions) fromCheckpoint(err error) error {
 // the run's own hyperparameters win, and a flag that contradicts one of
 // them is a usage error. --iters may grow; --data, --out and the output
 // flags are free.
-func resumeFrom(o *trainOptions, e env) (*model.Checkpoint, runMeta, error) {
-	ck, err := model.Load(o.resume)
+func resumeFrom(o *trainOptions, e env) (*checkpoint.Checkpoint, runMeta, error) {
+	ck, err := checkpoint.Load(o.resume)
 	if err != nil {
 		return nil, runMeta{}, err
 	}

@@ -12,7 +12,7 @@
 // and the tests hold the two together. GradCheck compares Loss's analytic
 // gradients with centered differences.
 //
-// Checkpoints are .npz files that numpy.load opens (see Save and Load).
-// Load returns an error for anything wrong in a file. Shape mismatches between
-// a Net and the buffers handed to its methods panic, as in gonum.
+// The package holds no files: package checkpoint reads and writes nets.
+// Shape mismatches between a Net and the buffers handed to its methods
+// panic, as in gonum.
 package model

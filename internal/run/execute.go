@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/nettrain/nettrain/internal/checkpoint"
 	"github.com/nettrain/nettrain/internal/cifar"
 	"github.com/nettrain/nettrain/internal/model"
 	"github.com/nettrain/nettrain/internal/sgd"
@@ -26,7 +27,7 @@ type Job struct {
 
 	// To carry on from a checkpoint: the checkpoint, where it was read
 	// (for messages) and its metadata.
-	Resume     *model.Checkpoint
+	Resume     *checkpoint.Checkpoint
 	ResumePath string
 	Prev       Meta
 
@@ -139,7 +140,7 @@ func Execute(ctx context.Context, j Job) (Outcome, error) {
 	save := func(net *model.Net, hist sgd.History, state State, allEpochs []sgd.Epoch) error {
 		state.From(hist.State)
 		meta := Meta{Nettrain: j.Version, Config: c, State: state, Classes: j.Classes, Epochs: allEpochs, Sweep: j.Trial}
-		return model.Save(j.Out, Checkpoint(nil, net, data, cfg, hist.State, meta))
+		return checkpoint.Save(j.Out, Checkpoint(nil, net, data, cfg, hist.State, meta))
 	}
 	hooks := sgd.Hooks{Iter: j.Hooks.Iter, Epoch: j.Hooks.Epoch, Snapshot: j.Hooks.Snapshot}
 	if j.Hooks.Snapshot != nil {
@@ -199,7 +200,7 @@ func Execute(ctx context.Context, j Job) (Outcome, error) {
 		res.TestAcc = &acc
 	}
 	meta := Meta{Nettrain: j.Version, Config: c, State: state, Results: &res, Classes: j.Classes, Epochs: epochs, Sweep: j.Trial}
-	if err := model.Save(j.Out, Checkpoint(saved, net, data, cfg, hist.State, meta)); err != nil {
+	if err := checkpoint.Save(j.Out, Checkpoint(saved, net, data, cfg, hist.State, meta)); err != nil {
 		return Outcome{}, &SaveError{err}
 	}
 	logf("trained %d iterations in %.1fs; model saved to %s\n", len(hist.Loss), time.Since(start).Seconds(), j.Out)

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/nettrain/nettrain/internal/checkpoint"
 	"github.com/nettrain/nettrain/internal/cifar"
 	"github.com/nettrain/nettrain/internal/cifartest"
 	"github.com/nettrain/nettrain/internal/model"
@@ -38,7 +39,7 @@ func TestExecute(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ck, err := model.Load(whole.Out)
+	ck, err := checkpoint.Load(whole.Out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +75,7 @@ func TestExecute(t *testing.T) {
 	if _, err := Execute(context.Background(), rung); err != nil {
 		t.Fatal(err)
 	}
-	rck, _ := model.Load(rung.Out)
+	rck, _ := checkpoint.Load(rung.Out)
 	if m, _ := ReadMeta(rck.Meta); m.State.Complete || m.State.Iter != 12 || m.Sweep == nil || m.Sweep.Trial != 3 {
 		t.Errorf("rung metadata %s", rck.Meta)
 	}
@@ -86,16 +87,16 @@ func TestExecute(t *testing.T) {
 	if _, err := Execute(context.Background(), bad); err == nil || err.Error() != "no metrics" {
 		t.Errorf("Start's error: %v", err)
 	}
-	if _, err := model.Load(bad.Out); err == nil {
+	if _, err := checkpoint.Load(bad.Out); err == nil {
 		t.Error("a run stopped by Start saved a checkpoint")
 	}
 }
 
 // assertResumesTo resumes the checkpoint at path to the end of job and
 // checks it ends on want's weights.
-func assertResumesTo(t *testing.T, path string, job Job, want *model.Checkpoint) {
+func assertResumesTo(t *testing.T, path string, job Job, want *checkpoint.Checkpoint) {
 	t.Helper()
-	ck, err := model.Load(path)
+	ck, err := checkpoint.Load(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +106,7 @@ func assertResumesTo(t *testing.T, path string, job Job, want *model.Checkpoint)
 	if _, err := Execute(context.Background(), job); err != nil {
 		t.Fatal(err)
 	}
-	got, err := model.Load(job.Out)
+	got, err := checkpoint.Load(job.Out)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/nettrain/nettrain/internal/checkpoint"
 	"github.com/nettrain/nettrain/internal/model"
 	"github.com/nettrain/nettrain/internal/sgd"
 )
@@ -124,9 +125,9 @@ func ReadMeta(raw json.RawMessage) (m Meta, ok bool) {
 // train --resume needs to carry on exactly (stateArrays). Train's final
 // save, its saves at a signal and every --save-every, and each sweep
 // trial's all come from here.
-func Checkpoint(saved, trained *model.Net, data sgd.Data, cfg sgd.Config, st sgd.State, meta Meta) *model.Checkpoint {
+func Checkpoint(saved, trained *model.Net, data sgd.Data, cfg sgd.Config, st sgd.State, meta Meta) *checkpoint.Checkpoint {
 	if saved == nil {
 		saved = data.Fold(trained)
 	}
-	return &model.Checkpoint{Net: saved, Mean: data.Mean, Meta: meta.Marshal(), Extra: stateArrays(trained, data, cfg, st)}
+	return &checkpoint.Checkpoint{Net: saved, Mean: data.Mean, Meta: meta.Marshal(), Extra: stateArrays(trained, data, cfg, st)}
 }

@@ -3,6 +3,7 @@ package run
 import (
 	"strings"
 
+	"github.com/nettrain/nettrain/internal/checkpoint"
 	"github.com/nettrain/nettrain/internal/model"
 	"github.com/nettrain/nettrain/internal/sgd"
 )
@@ -40,7 +41,7 @@ func stateArrays(net *model.Net, data sgd.Data, c sgd.Config, st sgd.State) map[
 // training from (the weights as trained) and the loop's state, given the
 // run's State from the checkpoint's metadata (the best validation accuracy,
 // its epoch, 0 for none yet, and the epochs since).
-func Resume(ck *model.Checkpoint, s State) (*model.Net, *sgd.State) {
+func Resume(ck *checkpoint.Checkpoint, s State) (*model.Net, *sgd.State) {
 	bestValAcc, bestEpoch, sinceBest := s.BestValAcc, s.BestEpoch, s.SinceBest
 	sizes, names := ck.Net.Sizes(), ck.Net.ParamNames()
 	take := func(prefix string) *model.Net {

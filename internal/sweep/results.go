@@ -11,8 +11,8 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/nettrain/nettrain/internal/checkpoint"
 	"github.com/nettrain/nettrain/internal/fsutil"
-	"github.com/nettrain/nettrain/internal/model"
 )
 
 // CheckpointName is the checkpoint of trial i at rung r, relative to the
@@ -144,7 +144,7 @@ const maxCheckpoint = 2 << 30
 // file) and anything not a regular file, and parses the whole file before
 // anyone copies it: a sweep directory may be shared, and a file planted
 // there must not be read or copied as a model.
-func ReadCheckpoint(res Result) (*model.Checkpoint, []byte, error) {
+func ReadCheckpoint(res Result) (*checkpoint.Checkpoint, []byte, error) {
 	trials := filepath.Join(res.Dir, "trials")
 	if st, err := os.Lstat(trials); err != nil || !st.IsDir() {
 		if err == nil {
@@ -165,7 +165,7 @@ func ReadCheckpoint(res Result) (*model.Checkpoint, []byte, error) {
 	if len(b) > maxCheckpoint {
 		return nil, nil, fmt.Errorf("%s is more than %d bytes, not a trial's checkpoint", path, maxCheckpoint)
 	}
-	ck, err := model.Read(bytes.NewReader(b), int64(len(b)))
+	ck, err := checkpoint.Read(bytes.NewReader(b), int64(len(b)))
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -175,7 +175,7 @@ func ReadCheckpoint(res Result) (*model.Checkpoint, []byte, error) {
 // SaveBest writes the checkpoint of the first result in ranked whose
 // checkpoint reads as one (ReadCheckpoint) to dst, atomically, and returns
 // that result and checkpoint; warn hears of each one passed over.
-func SaveBest(dst string, ranked []Result, warn func(string)) (Result, *model.Checkpoint, error) {
+func SaveBest(dst string, ranked []Result, warn func(string)) (Result, *checkpoint.Checkpoint, error) {
 	for _, res := range ranked {
 		ck, b, err := ReadCheckpoint(res)
 		if err != nil {

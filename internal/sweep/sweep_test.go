@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nettrain/nettrain/internal/checkpoint"
 	"github.com/nettrain/nettrain/internal/cifar"
 	"github.com/nettrain/nettrain/internal/cifartest"
 	"github.com/nettrain/nettrain/internal/model"
@@ -286,7 +287,7 @@ func testHalving(t *testing.T, op Options) {
 	}
 	// The finalist equals a 36-iteration run from scratch.
 	fin := perRung[2][0]
-	ck, err := model.Load(filepath.Join(dir, fin.Checkpoint))
+	ck, err := checkpoint.Load(filepath.Join(dir, fin.Checkpoint))
 	if err != nil {
 		t.Fatal(err)
 	}

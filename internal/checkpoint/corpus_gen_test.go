@@ -1,4 +1,4 @@
-package model_test
+package checkpoint_test
 
 import (
 	"encoding/json"
@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/nettrain/nettrain/internal/model"
+	"github.com/nettrain/nettrain/internal/checkpoint"
 )
 
 // TestWriteFuzzCorpus regenerates testdata/fuzz/FuzzRead when
@@ -24,7 +24,7 @@ func TestWriteFuzzCorpus(t *testing.T) {
 		ck := testCheckpoint(uint64(i), 5, 3, 2)
 		ck.Meta = meta
 		p := filepath.Join(t.TempDir(), "m.npz")
-		if err := model.Save(p, ck); err != nil {
+		if err := checkpoint.Save(p, ck); err != nil {
 			t.Fatal(err)
 		}
 		b, _ := os.ReadFile(p)

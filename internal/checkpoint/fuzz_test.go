@@ -1,4 +1,4 @@
-package model_test
+package checkpoint_test
 
 import (
 	"bytes"
@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/nettrain/nettrain/internal/checkpoint"
 	"github.com/nettrain/nettrain/internal/model"
 )
 
@@ -23,7 +24,7 @@ func FuzzRead(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		ck, err := model.Read(bytes.NewReader(b), int64(len(b)))
+		ck, err := checkpoint.Read(bytes.NewReader(b), int64(len(b)))
 		if err != nil {
 			return
 		}
@@ -36,10 +37,10 @@ func FuzzRead(f *testing.F) {
 			}
 		}
 		var buf bytes.Buffer
-		if err := model.Write(&buf, ck); err != nil {
+		if err := checkpoint.Write(&buf, ck); err != nil {
 			t.Fatal(err)
 		}
-		back, err := model.Read(bytes.NewReader(buf.Bytes()), int64(buf.Len()))
+		back, err := checkpoint.Read(bytes.NewReader(buf.Bytes()), int64(buf.Len()))
 		if err != nil {
 			t.Fatalf("a checkpoint that Read accepted does not round-trip: %v", err)
 		}
@@ -61,14 +62,14 @@ func FuzzRead(f *testing.F) {
 // memory, and what it accepts has consistent shapes.
 func FuzzReadEntries(f *testing.F) {
 	var buf bytes.Buffer
-	model.Write(&buf, &model.Checkpoint{Net: model.Zeros(4, 2, 3), Mean: make([]float64, 4)})
+	checkpoint.Write(&buf, &checkpoint.Checkpoint{Net: model.Zeros(4, 2, 3), Mean: make([]float64, 4)})
 	good := buf.Bytes()
 	f.Add(byte(0), good)
 	f.Add(byte(7), good)
 	f.Add(byte(40), good[:len(good)/2])
 	f.Fuzz(func(t *testing.T, extra byte, b []byte) {
 		npz := withSharedEntries(b, int(extra%64))
-		ck, err := model.Read(bytes.NewReader(npz), int64(len(npz)))
+		ck, err := checkpoint.Read(bytes.NewReader(npz), int64(len(npz)))
 		if err != nil {
 			return
 		}
@@ -107,7 +108,7 @@ func withSharedEntries(b []byte, n int) []byte {
 }
 
 // checkShapes fails t unless ck's layers chain and its biases and mean fit.
-func checkShapes(t *testing.T, ck *model.Checkpoint) {
+func checkShapes(t *testing.T, ck *checkpoint.Checkpoint) {
 	t.Helper()
 	if len(ck.Net.Layers) < 2 {
 		t.Fatalf("a checkpoint of %d layers", len(ck.Net.Layers))

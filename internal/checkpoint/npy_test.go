@@ -1,4 +1,4 @@
-package model_test
+package checkpoint_test
 
 import (
 	"io"

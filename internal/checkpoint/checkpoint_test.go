@@ -1,4 +1,4 @@
-package model_test
+package checkpoint_test
 
 import (
 	"archive/zip"
@@ -17,12 +17,13 @@ import (
 
 	"gonum.org/v1/gonum/mat"
 
+	"github.com/nettrain/nettrain/internal/checkpoint"
 	"github.com/nettrain/nettrain/internal/cifar"
 	"github.com/nettrain/nettrain/internal/cifartest"
 	"github.com/nettrain/nettrain/internal/model"
 )
 
-func testCheckpoint(seed uint64, d, h, c int) *model.Checkpoint {
+func testCheckpoint(seed uint64, d, h, c int) *checkpoint.Checkpoint {
 	rng := rand.New(rand.NewPCG(seed, seed))
 	net := model.New([]int{d, h, c}, 1e-2, rng)
 	for i := range net.Layers[0].B {
@@ -35,7 +36,7 @@ func testCheckpoint(seed uint64, d, h, c int) *model.Checkpoint {
 	for i := range mean {
 		mean[i] = 255 * rng.Float64()
 	}
-	return &model.Checkpoint{Net: net, Mean: mean, Meta: json.RawMessage(`{"config":{"hidden":7},"note":"héllo"}`)}
+	return &checkpoint.Checkpoint{Net: net, Mean: mean, Meta: json.RawMessage(`{"config":{"hidden":7},"note":"héllo"}`)}
 }
 
 func bitsEqual(a, b []float64) bool {
@@ -53,10 +54,10 @@ func bitsEqual(a, b []float64) bool {
 func TestCheckpointRoundTrip(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "m.npz")
 	ck := testCheckpoint(1, 3072, 7, 10)
-	if err := model.Save(path, ck); err != nil {
+	if err := checkpoint.Save(path, ck); err != nil {
 		t.Fatal(err)
 	}
-	got, err := model.Load(path)
+	got, err := checkpoint.Load(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +76,7 @@ func TestCheckpointRoundTrip(t *testing.T) {
 		t.Errorf("sizes %v", s)
 	}
 	// Saving again over the file replaces it and leaves no temporary behind.
-	if err := model.Save(path, testCheckpoint(2, 3072, 7, 10)); err != nil {
+	if err := checkpoint.Save(path, testCheckpoint(2, 3072, 7, 10)); err != nil {
 		t.Fatal(err)
 	}
 	if ents, _ := os.ReadDir(filepath.Dir(path)); len(ents) != 1 {
@@ -105,7 +106,7 @@ func TestLoadNumpyCheckpoints(t *testing.T) {
 		want.Layers[1].B[l] = float64(-l) / 2 // numpy negates the integers: 0, not -0
 	}
 	for _, name := range []string{"numpy_f64.npz", "numpy_mixed.npz"} {
-		ck, err := model.Load(filepath.Join("testdata", name))
+		ck, err := checkpoint.Load(filepath.Join("testdata", name))
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
@@ -135,7 +136,7 @@ func TestNumpyLoadsSavedCheckpoint(t *testing.T) {
 	}
 	path := filepath.Join(t.TempDir(), "m.npz")
 	ck := testCheckpoint(3, 5, 4, 3)
-	if err := model.Save(path, ck); err != nil {
+	if err := checkpoint.Save(path, ck); err != nil {
 		t.Fatal(err)
 	}
 	out, err := exec.Command(py, "-c", `
@@ -168,13 +169,13 @@ func reprFloat(v float64) string {
 func TestLoadErrors(t *testing.T) {
 	dir := t.TempDir()
 	good := filepath.Join(dir, "good.npz")
-	if err := model.Save(good, testCheckpoint(4, 6, 4, 3)); err != nil {
+	if err := checkpoint.Save(good, testCheckpoint(4, 6, 4, 3)); err != nil {
 		t.Fatal(err)
 	}
 	raw, _ := os.ReadFile(good)
 
 	// rewrite returns a copy of the good checkpoint with its entries changed by edit.
-	rewrite := func(edit func(name string, ck *model.Checkpoint) (string, any)) []byte {
+	rewrite := func(edit func(name string, ck *checkpoint.Checkpoint) (string, any)) []byte {
 		ck := testCheckpoint(4, 6, 4, 3)
 		var buf bytes.Buffer
 		zw := zip.NewWriter(&buf)
@@ -191,7 +192,7 @@ func TestLoadErrors(t *testing.T) {
 		zw.Close()
 		return buf.Bytes()
 	}
-	keep := func(name string, ck *model.Checkpoint) (string, any) {
+	keep := func(name string, ck *checkpoint.Checkpoint) (string, any) {
 		return name, map[string]any{"W1": ck.Net.Layers[0].W, "b1": ck.Net.Layers[0].B, "W2": ck.Net.Layers[1].W, "b2": ck.Net.Layers[1].B, "mean": ck.Mean}[name]
 	}
 	for _, tc := range []struct {
@@ -203,55 +204,55 @@ func TestLoadErrors(t *testing.T) {
 		{"empty", []byte{}, []string{"not an .npz checkpoint"}},
 		{"truncated", raw[:len(raw)/2], []string{"bad.npz"}},
 		{"directory", nil, []string{"is a directory"}},
-		{"missing W2", rewrite(func(name string, ck *model.Checkpoint) (string, any) {
+		{"missing W2", rewrite(func(name string, ck *checkpoint.Checkpoint) (string, any) {
 			if name == "W2" {
 				return "", nil
 			}
 			return keep(name, ck)
 		}), []string{`no array "W2"`, "W1, b1, b2, mean"}},
-		{"missing mean", rewrite(func(name string, ck *model.Checkpoint) (string, any) {
+		{"missing mean", rewrite(func(name string, ck *checkpoint.Checkpoint) (string, any) {
 			if name == "mean" {
 				return "", nil
 			}
 			return keep(name, ck)
 		}), []string{`no array "mean"`}},
-		{"W2 rows do not follow W1", rewrite(func(name string, ck *model.Checkpoint) (string, any) {
+		{"W2 rows do not follow W1", rewrite(func(name string, ck *checkpoint.Checkpoint) (string, any) {
 			if name == "W2" {
 				return name, mat.NewDense(5, 3, nil)
 			}
 			return keep(name, ck)
 		}), []string{"W2 has shape [5 3]"}},
-		{"b1 wrong length", rewrite(func(name string, ck *model.Checkpoint) (string, any) {
+		{"b1 wrong length", rewrite(func(name string, ck *checkpoint.Checkpoint) (string, any) {
 			if name == "b1" {
 				return name, []float64{1, 2}
 			}
 			return keep(name, ck)
 		}), []string{"b1 has length 2, want 4"}},
-		{"mean wrong length", rewrite(func(name string, ck *model.Checkpoint) (string, any) {
+		{"mean wrong length", rewrite(func(name string, ck *checkpoint.Checkpoint) (string, any) {
 			if name == "mean" {
 				return name, make([]float64, 5)
 			}
 			return keep(name, ck)
 		}), []string{"mean has length 5, want 6"}},
-		{"W1 one-dimensional", rewrite(func(name string, ck *model.Checkpoint) (string, any) {
+		{"W1 one-dimensional", rewrite(func(name string, ck *checkpoint.Checkpoint) (string, any) {
 			if name == "W1" {
 				return name, make([]float64, 24)
 			}
 			return keep(name, ck)
 		}), []string{`"W1" has shape [24], want 2 dimensions`}},
-		{"NaN weight", rewrite(func(name string, ck *model.Checkpoint) (string, any) {
+		{"NaN weight", rewrite(func(name string, ck *checkpoint.Checkpoint) (string, any) {
 			if name == "W2" {
 				ck.Net.Layers[1].W.Set(1, 1, math.NaN())
 			}
 			return keep(name, ck)
 		}), []string{`"W2" has NaN`, "diverged"}},
-		{"Inf mean", rewrite(func(name string, ck *model.Checkpoint) (string, any) {
+		{"Inf mean", rewrite(func(name string, ck *checkpoint.Checkpoint) (string, any) {
 			if name == "mean" {
 				ck.Mean[2] = math.Inf(-1)
 			}
 			return keep(name, ck)
 		}), []string{`"mean" has -Inf`}},
-		{"int weights", rewrite(func(name string, ck *model.Checkpoint) (string, any) {
+		{"int weights", rewrite(func(name string, ck *checkpoint.Checkpoint) (string, any) {
 			if name == "b2" {
 				return name, []int64{1, 2, 3}
 			}
@@ -265,7 +266,7 @@ func TestLoadErrors(t *testing.T) {
 			} else if err := os.WriteFile(path, tc.data, 0o644); err != nil {
 				t.Fatal(err)
 			}
-			_, err := model.Load(path)
+			_, err := checkpoint.Load(path)
 			if err == nil {
 				t.Fatal("Load succeeded, want an error")
 			}
@@ -276,7 +277,7 @@ func TestLoadErrors(t *testing.T) {
 			}
 		})
 	}
-	if _, err := model.Load(filepath.Join(dir, "absent.npz")); err == nil || !strings.Contains(err.Error(), "nettrain train") {
+	if _, err := checkpoint.Load(filepath.Join(dir, "absent.npz")); err == nil || !strings.Contains(err.Error(), "nettrain train") {
 		t.Errorf("missing file: err = %v, want a hint to train one", err)
 	}
 }
@@ -305,7 +306,7 @@ func TestPredictSetMatchesPredict(t *testing.T) {
 func sharedEntries(t *testing.T, n int, sameName bool) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	if err := model.Write(&buf, testCheckpoint(1, 6, 3, 2)); err != nil {
+	if err := checkpoint.Write(&buf, testCheckpoint(1, 6, 3, 2)); err != nil {
 		t.Fatal(err)
 	}
 	b := buf.Bytes()
@@ -346,13 +347,13 @@ func TestLoadRefusesSharedEntries(t *testing.T) {
 		want     string
 	}{{40, false, "share their bytes"}, {1, true, "two entries named"}} {
 		b := sharedEntries(t, tc.n, tc.sameName)
-		if _, err := model.Read(bytes.NewReader(b), int64(len(b))); err == nil || !strings.Contains(err.Error(), tc.want) {
+		if _, err := checkpoint.Read(bytes.NewReader(b), int64(len(b))); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%d entries over one stream (same name %v): err %v, want %q", tc.n, tc.sameName, err, tc.want)
 		}
 	}
 	// The crafting itself is sound: with no extra entry the file reads.
 	b := sharedEntries(t, 0, false)
-	if _, err := model.Read(bytes.NewReader(b), int64(len(b))); err != nil {
+	if _, err := checkpoint.Read(bytes.NewReader(b), int64(len(b))); err != nil {
 		t.Errorf("the untouched checkpoint: %v", err)
 	}
 }

@@ -1,4 +1,8 @@
-package model
+// Package checkpoint reads and writes trained nets as .npz files that
+// numpy.load opens: the weights, the mean image and the run's metadata, and
+// the arrays a resumed run needs. Every file is treated as possibly
+// hostile: read within bounds, its shapes checked, never trusted to fit.
+package checkpoint
 
 import (
 	"archive/zip"
@@ -21,6 +25,7 @@ import (
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/nettrain/nettrain/internal/fsutil"
+	"github.com/nettrain/nettrain/internal/model"
 )
 
 // Checkpoint is a trained net with what it needs to be evaluated.
@@ -32,7 +37,7 @@ import (
 // C class scores. Meta is optional on load, so a model exported from numpy
 // with the arrays alone loads and evaluates.
 type Checkpoint struct {
-	Net  *Net
+	Net  *model.Net
 	Mean []float64       // (D) mean image subtracted from every input
 	Meta json.RawMessage // JSON object, or nil
 	// Extra holds further 1-D float64 arrays by name, such as a training
@@ -185,7 +190,7 @@ func Read(r io.ReaderAt, size int64) (ck *Checkpoint, err error) {
 			return nil, fmt.Errorf("has %s but no W%d: the layers must be numbered 1, 2, ... without a gap", strings.TrimSuffix(name, ".npy"), layers+1)
 		}
 	}
-	net := &Net{Layers: make([]Layer, layers)}
+	net := &model.Net{Layers: make([]model.Layer, layers)}
 	var shapes []string
 	for l := range layers {
 		k := strconv.Itoa(l + 1)
@@ -209,7 +214,7 @@ func Read(r io.ReaderAt, size int64) (ck *Checkpoint, err error) {
 		if sb[0] != sw[1] {
 			return nil, fmt.Errorf("b%s has length %d, want %d to fit W%s %v", k, sb[0], sw[1], k, sw)
 		}
-		net.Layers[l] = Layer{W: mat.NewDense(sw[0], sw[1], w), B: b}
+		net.Layers[l] = model.Layer{W: mat.NewDense(sw[0], sw[1], w), B: b}
 	}
 	mean, sm, err := read("mean", 1)
 	if err != nil {
