@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/nettrain/nettrain/internal/preprocess"
 	trainrun "github.com/nettrain/nettrain/internal/run"
 	"github.com/nettrain/nettrain/internal/sgd"
 )
@@ -37,7 +38,7 @@ func addTrainingFlags(f *pflag.FlagSet, o *trainrun.Options, defaults bool) {
 	f.StringVar((*string)(&o.Schedule), "schedule", str(string(sgd.Step)), "learning-rate schedule: step (times --lr-decay each epoch) or cosine (to 0 over --iters)")
 	f.Float64Var(&o.Dropout, "dropout", 0, "probability of dropping a hidden unit in training (inverted dropout)")
 	f.BoolVar(&o.Flip, "flip", false, "mirror training images left to right at random")
-	f.StringVar((*string)(&o.Preprocess), "preprocess", str(string(sgd.PreMean)), "input preprocessing: mean (subtract the mean image), channel (per-channel standardisation) or zca (whitening fitted on the train split)")
+	f.StringVar((*string)(&o.Preprocess), "preprocess", str(string(preprocess.Mean)), "input preprocessing: mean (subtract the mean image), channel (per-channel standardisation) or zca (whitening fitted on the train split)")
 	v, help = num(0.1, "ZCA regulariser, in units of pixels scaled to [0, 1]")
 	f.Float64Var(&o.ZCAEps, "zca-eps", v, help)
 	f.BoolVar(&o.KeepBest, "keep-best", false, "keep the weights of the epoch with the best validation accuracy")

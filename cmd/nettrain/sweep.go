@@ -19,6 +19,7 @@ import (
 
 	"github.com/nettrain/nettrain/internal/cifar"
 	"github.com/nettrain/nettrain/internal/model"
+	"github.com/nettrain/nettrain/internal/preprocess"
 	trainrun "github.com/nettrain/nettrain/internal/run"
 	"github.com/nettrain/nettrain/internal/sgd"
 	"github.com/nettrain/nettrain/internal/sweep"
@@ -254,7 +255,7 @@ func runSweep(ctx context.Context, o sweepOptions, stdout, stderr io.Writer, e e
 	}
 	// The largest trial, as many at once as there are workers.
 	shape := runShape{hidden: space.Widest(), batch: int(space.Max("batch")), iters: int(space.Max("iters")),
-		numTrain: space.NumTrain, float32: space.Precision == sgd.Float32, zca: space.Options.Preprocess == sgd.PreZCA,
+		numTrain: space.NumTrain, float32: space.Precision == sgd.Float32, zca: space.Options.Preprocess == preprocess.ZCA,
 		keepBest: space.Options.KeepBest, slots: optimizerSlots(space.Options.Optimizer)}
 	if err := checkMemory(trainNeeds(shape), min(o.workers, space.NumTrials()), func(string) string { return ", the largest in the space" }); err != nil {
 		return err
@@ -274,7 +275,7 @@ func runSweep(ctx context.Context, o sweepOptions, stdout, stderr io.Writer, e e
 		return usageError{err}
 	}
 	t0 := time.Now()
-	data, err := sgd.Prepare(sp.Train, sp.Val, space.Options.Preprocess, cmp.Or(space.Options.ZCAEps, 0.1), space.Precision)
+	data, err := preprocess.Prepare(sp.Train, sp.Val, space.Options.Preprocess, cmp.Or(space.Options.ZCAEps, 0.1), space.Precision)
 	if err != nil {
 		return err
 	}

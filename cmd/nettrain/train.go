@@ -19,6 +19,7 @@ import (
 
 	"github.com/nettrain/nettrain/internal/checkpoint"
 	"github.com/nettrain/nettrain/internal/cifar"
+	"github.com/nettrain/nettrain/internal/preprocess"
 	trainrun "github.com/nettrain/nettrain/internal/run"
 	"github.com/nettrain/nettrain/internal/setting"
 	"github.com/nettrain/nettrain/internal/sgd"
@@ -117,7 +118,7 @@ func (o trainOptions) check() error {
 	if o.Precision != sgd.Float32 && o.Precision != sgd.Float64 {
 		return usageError{setting.Errorf("precision", "{precision} is %q, want float32 or float64", o.Precision)}
 	}
-	if o.Preprocess != sgd.PreMean && o.Preprocess != sgd.PreChannel && o.Preprocess != sgd.PreZCA {
+	if o.Preprocess != preprocess.Mean && o.Preprocess != preprocess.Channel && o.Preprocess != preprocess.ZCA {
 		return usageError{setting.Errorf("preprocess", "{preprocess} is %q, want mean, channel or zca", o.Preprocess)}
 	}
 	if !(o.ZCAEps > 0) {
@@ -305,7 +306,7 @@ func runTrain(ctx context.Context, o trainOptions, stdout, stderr io.Writer, e e
 // flag to change (or the checkpoint it came from).
 func checkTrainMemory(o trainOptions) error {
 	shape := runShape{hidden: o.Hidden, batch: o.Batch, iters: o.Iters, numTrain: o.NumTrain, float32: o.Precision == sgd.Float32,
-		zca: o.Preprocess == sgd.PreZCA, keepBest: o.KeepBest, slots: optimizerSlots(o.Optimizer)}
+		zca: o.Preprocess == preprocess.ZCA, keepBest: o.KeepBest, slots: optimizerSlots(o.Optimizer)}
 	return checkMemory(trainNeeds(shape), 1, func(flag string) string {
 		if o.resume != "" && !o.changed(flag[2:]) {
 			return ", from the config of --resume " + o.resume

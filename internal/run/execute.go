@@ -11,6 +11,7 @@ import (
 	"github.com/nettrain/nettrain/internal/checkpoint"
 	"github.com/nettrain/nettrain/internal/cifar"
 	"github.com/nettrain/nettrain/internal/model"
+	"github.com/nettrain/nettrain/internal/preprocess"
 	"github.com/nettrain/nettrain/internal/sgd"
 )
 
@@ -35,7 +36,7 @@ type Job struct {
 	// Execute prepares Splits itself), the iterations of this rung (0: all
 	// of Config.Iters; the schedule spans Config.Iters either way), and
 	// which trial and rung it is, for the metadata.
-	Data   *sgd.Data
+	Data   *preprocess.Data
 	Budget int
 	Trial  *Trial
 
@@ -99,13 +100,13 @@ func Execute(ctx context.Context, j Job) (Outcome, error) {
 			j.Hooks.Log(format, args...)
 		}
 	}
-	var data sgd.Data
+	var data preprocess.Data
 	if j.Data != nil {
 		data = *j.Data
 	} else {
 		t0 := time.Now()
 		var err error
-		if data, err = sgd.Prepare(j.Splits.Train, j.Splits.Val, c.Preprocess, c.ZCAEps, c.Precision); err != nil {
+		if data, err = preprocess.Prepare(j.Splits.Train, j.Splits.Val, c.Preprocess, c.ZCAEps, c.Precision); err != nil {
 			return Outcome{}, err
 		}
 		if data.Whiten != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/nettrain/nettrain/internal/cifar"
 	"github.com/nettrain/nettrain/internal/cifartest"
 	"github.com/nettrain/nettrain/internal/model"
+	"github.com/nettrain/nettrain/internal/preprocess"
 	"github.com/nettrain/nettrain/internal/sgd"
 )
 
@@ -19,7 +20,7 @@ func testJob(t *testing.T, out string) Job {
 	s := cifartest.RandomSet(200, rand.New(rand.NewPCG(1, 2)))
 	return Job{
 		Config: Config{Hidden: Hidden{12, 8}, LR: 1e-3, LRDecay: 0.95, Reg: 0.1, Iters: 30, Batch: 10, Std: 1e-2, Seed: 4,
-			NumTrain: 150, NumVal: 30, NumTest: 20, Precision: model.Float32, Options: Options{Optimizer: sgd.Adam, Preprocess: sgd.PreChannel}},
+			NumTrain: 150, NumVal: 30, NumTest: 20, Precision: model.Float32, Options: Options{Optimizer: sgd.Adam, Preprocess: preprocess.Channel}},
 		Splits: cifar.Splits{Train: s.Slice(0, 150), Val: s.Slice(150, 180), Test: s.Slice(180, 200)},
 		Out:    out, Test: true, Version: "test",
 	}

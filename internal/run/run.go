@@ -11,6 +11,7 @@ import (
 
 	"github.com/nettrain/nettrain/internal/checkpoint"
 	"github.com/nettrain/nettrain/internal/model"
+	"github.com/nettrain/nettrain/internal/preprocess"
 	"github.com/nettrain/nettrain/internal/sgd"
 )
 
@@ -39,15 +40,15 @@ type Config struct {
 // Options are the training options beyond cs231n's SGD (zero values: its
 // behaviour): a run's, and every trial's of a sweep.
 type Options struct {
-	Optimizer  sgd.Optimizer  `json:"optimizer,omitempty" yaml:"optimizer"`
-	Momentum   float64        `json:"momentum,omitempty" yaml:"momentum"`
-	Schedule   sgd.Schedule   `json:"schedule,omitempty" yaml:"schedule"`
-	Dropout    float64        `json:"dropout,omitempty" yaml:"dropout"`
-	Flip       bool           `json:"flip,omitempty" yaml:"flip"`
-	Preprocess sgd.Preprocess `json:"preprocess,omitempty" yaml:"preprocess"`
-	ZCAEps     float64        `json:"zca_eps,omitempty" yaml:"zca_eps"`
-	KeepBest   bool           `json:"keep_best,omitempty" yaml:"keep_best"`
-	Patience   int            `json:"patience,omitempty" yaml:"patience"`
+	Optimizer  sgd.Optimizer     `json:"optimizer,omitempty" yaml:"optimizer"`
+	Momentum   float64           `json:"momentum,omitempty" yaml:"momentum"`
+	Schedule   sgd.Schedule      `json:"schedule,omitempty" yaml:"schedule"`
+	Dropout    float64           `json:"dropout,omitempty" yaml:"dropout"`
+	Flip       bool              `json:"flip,omitempty" yaml:"flip"`
+	Preprocess preprocess.Method `json:"preprocess,omitempty" yaml:"preprocess"`
+	ZCAEps     float64           `json:"zca_eps,omitempty" yaml:"zca_eps"`
+	KeepBest   bool              `json:"keep_best,omitempty" yaml:"keep_best"`
+	Patience   int               `json:"patience,omitempty" yaml:"patience"`
 }
 
 // SGD returns the training loop's part of c.
@@ -125,7 +126,7 @@ func ReadMeta(raw json.RawMessage) (m Meta, ok bool) {
 // train --resume needs to carry on exactly (stateArrays). Train's final
 // save, its saves at a signal and every --save-every, and each sweep
 // trial's all come from here.
-func Checkpoint(saved, trained *model.Net, data sgd.Data, cfg sgd.Config, st sgd.State, meta Meta) *checkpoint.Checkpoint {
+func Checkpoint(saved, trained *model.Net, data preprocess.Data, cfg sgd.Config, st sgd.State, meta Meta) *checkpoint.Checkpoint {
 	if saved == nil {
 		saved = data.Fold(trained)
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nettrain/nettrain/internal/preprocess"
 	"github.com/nettrain/nettrain/internal/sgd"
 )
 
@@ -20,7 +21,7 @@ func TestMeta(t *testing.T) {
 		t.Errorf("round trip: %+v, %v", back, ok)
 	}
 	old := `{"config":{"hidden":8,"lr":0.001,"iters":12,"batch":10,"preprocess":"zca"},"state":{"iter":4,"complete":false,"best_val_acc":0.3,"best_epoch":1},"sweep":{"trial":2,"rung":0}}`
-	if m, ok := ReadMeta(json.RawMessage(old)); !ok || m.Config.Preprocess != sgd.PreZCA || m.State.BestValAcc != 0.3 || m.Sweep.Trial != 2 {
+	if m, ok := ReadMeta(json.RawMessage(old)); !ok || m.Config.Preprocess != preprocess.ZCA || m.State.BestValAcc != 0.3 || m.Sweep.Trial != 2 {
 		t.Errorf("a sweep trial's metadata: %+v, %v", m, ok)
 	}
 	for _, bad := range []string{"", "null", `{"config":{}}`, "not json"} {
@@ -113,7 +114,7 @@ func TestSettings(t *testing.T) {
 	if _, ok := c.Setting("nope"); ok {
 		t.Error("Setting(nope) found")
 	}
-	if n := (Config{}).Normalized(); n.Optimizer != sgd.SGD || n.Momentum != 0.9 || n.Schedule != sgd.Step || n.Preprocess != sgd.PreMean || n.ZCAEps != 0.1 || n.Precision != "float64" {
+	if n := (Config{}).Normalized(); n.Optimizer != sgd.SGD || n.Momentum != 0.9 || n.Schedule != sgd.Step || n.Preprocess != preprocess.Mean || n.ZCAEps != 0.1 || n.Precision != "float64" {
 		t.Errorf("Normalized() = %+v", n)
 	}
 	var o Options

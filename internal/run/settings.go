@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/nettrain/nettrain/internal/model"
+	"github.com/nettrain/nettrain/internal/preprocess"
 	"github.com/nettrain/nettrain/internal/sgd"
 )
 
@@ -18,7 +19,7 @@ func (c Config) Normalized() Config {
 	c.Optimizer = cmp.Or(c.Optimizer, sgd.SGD)
 	c.Momentum = cmp.Or(c.Momentum, 0.9)
 	c.Schedule = cmp.Or(c.Schedule, sgd.Step)
-	c.Preprocess = cmp.Or(c.Preprocess, sgd.PreMean)
+	c.Preprocess = cmp.Or(c.Preprocess, preprocess.Mean)
 	c.ZCAEps = cmp.Or(c.ZCAEps, 0.1)
 	c.Precision = cmp.Or(c.Precision, model.Float64)
 	return c

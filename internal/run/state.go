@@ -5,6 +5,7 @@ import (
 
 	"github.com/nettrain/nettrain/internal/checkpoint"
 	"github.com/nettrain/nettrain/internal/model"
+	"github.com/nettrain/nettrain/internal/preprocess"
 	"github.com/nettrain/nettrain/internal/sgd"
 )
 
@@ -14,7 +15,7 @@ import (
 // them (preprocessing folded into the saved W1, or the best epoch kept),
 // and the best weights so far ("best.*") with KeepBest. net is the net
 // Train returned.
-func stateArrays(net *model.Net, data sgd.Data, c sgd.Config, st sgd.State) map[string][]float64 {
+func stateArrays(net *model.Net, data preprocess.Data, c sgd.Config, st sgd.State) map[string][]float64 {
 	extra := map[string][]float64{}
 	for k, v := range st.Slots {
 		extra["opt."+k] = v

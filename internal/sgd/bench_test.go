@@ -9,12 +9,13 @@ import (
 	"github.com/nettrain/nettrain/internal/cifar"
 	"github.com/nettrain/nettrain/internal/gemm"
 	"github.com/nettrain/nettrain/internal/model"
+	"github.com/nettrain/nettrain/internal/preprocess"
 	"github.com/nettrain/nettrain/internal/sgd"
 )
 
 // benchData is a training set of the real run's size, so that the
 // per-epoch validation scoring is amortised over 245 iterations as there.
-var benchData = sync.OnceValue(func() sgd.Data { return testData(49000, 1000, 1) })
+var benchData = sync.OnceValue(func() preprocess.Data { return testData(49000, 1000, 1) })
 
 // benchmarkStep times whole training iterations (draw, gather, forward,
 // backward, update, and the epochs' validation scoring) with batch 200 and

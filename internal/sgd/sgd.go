@@ -11,6 +11,7 @@ import (
 
 	"github.com/nettrain/nettrain/internal/cifar"
 	"github.com/nettrain/nettrain/internal/model"
+	"github.com/nettrain/nettrain/internal/preprocess"
 	"github.com/nettrain/nettrain/internal/setting"
 )
 
@@ -233,7 +234,7 @@ func EpochLen(numTrain, batch int) int { return max(numTrain/batch, 1) }
 // Train returns, whatever the reason. It stops early with an error if c is
 // invalid, the loss is not finite (*DivergedError, the step that diverged
 // not taken) or ctx is cancelled (an error wrapping ctx.Err()).
-func Train(ctx context.Context, net *model.Net, data Data, c Config, hooks Hooks) (History, error) {
+func Train(ctx context.Context, net *model.Net, data preprocess.Data, c Config, hooks Hooks) (History, error) {
 	if err := c.Check(); err != nil {
 		return History{}, err
 	}
@@ -257,7 +258,7 @@ type minibatch[T model.Float] struct {
 	mask []T // (Batch, H1), (Batch, H2), ... one after the other, or nil
 }
 
-func train[T model.Float](ctx context.Context, net *model.Net, data Data, c Config, hooks Hooks) (hist History, err error) {
+func train[T model.Float](ctx context.Context, net *model.Net, data preprocess.Data, c Config, hooks Hooks) (hist History, err error) {
 	sizes := net.Sizes()
 	d := sizes[0]
 	raw := model.RawOf[T](net)
@@ -293,7 +294,7 @@ func train[T model.Float](ctx context.Context, net *model.Net, data Data, c Conf
 	defer func() {
 		hist.State = snapshot(net, err == nil)
 	}()
-	dense, err := checkDense[T](data)
+	dense, err := preprocess.Dense[T](data)
 	if err != nil {
 		return hist, err
 	}
@@ -360,7 +361,7 @@ func train[T model.Float](ctx context.Context, net *model.Net, data Data, c Conf
 				}
 			}
 			if dense != nil {
-				gatherDense(mb.x, mb.y, dense, data.Train.Y, idx, flip)
+				preprocess.GatherDense(mb.x, mb.y, dense, data.Train.Y, idx, flip)
 			} else {
 				cifar.GatherAug(mb.x, mb.y, data.Train, idx, data.Mean, data.Scale, flip)
 			}
@@ -390,7 +391,7 @@ func train[T model.Float](ctx context.Context, net *model.Net, data Data, c Conf
 
 		if it%epochLen == 0 {
 			if data.Folded() {
-				fold(scored, raw, data.Scale, whiten)
+				preprocess.FoldRaw(scored, raw, data.Scale, whiten)
 			}
 			raw.Predict(pred, ws, mb.x) // Predict ignores ws.Dropout
 			e := Epoch{

@@ -11,14 +11,15 @@ import (
 	"github.com/nettrain/nettrain/internal/cifar"
 	"github.com/nettrain/nettrain/internal/cifartest"
 	"github.com/nettrain/nettrain/internal/model"
+	"github.com/nettrain/nettrain/internal/preprocess"
 	"github.com/nettrain/nettrain/internal/setting"
 	"github.com/nettrain/nettrain/internal/sgd"
 )
 
-func testData(nTrain, nVal int, seed uint64) sgd.Data {
+func testData(nTrain, nVal int, seed uint64) preprocess.Data {
 	s := cifartest.RandomSet(nTrain+nVal, rand.New(rand.NewPCG(seed, seed)))
 	train := s.Slice(0, nTrain)
-	return sgd.Data{Train: train, Val: s.Slice(nTrain, nTrain+nVal), Mean: cifar.Mean(train)}
+	return preprocess.Data{Train: train, Val: s.Slice(nTrain, nTrain+nVal), Mean: cifar.Mean(train)}
 }
 
 // cs231n's last sanity check: a net with enough capacity drives the loss on
@@ -234,11 +235,11 @@ func TestResumeIsExact(t *testing.T) {
 func TestResumeIsExactWithOptions(t *testing.T) {
 	data := testData(300, 20, 10)
 	mean, scale := cifar.ChannelStats(data.Train)
-	scaled := sgd.Data{Train: data.Train, Val: data.Val, Mean: mean, Scale: scale}
+	scaled := preprocess.Data{Train: data.Train, Val: data.Val, Mean: mean, Scale: scale}
 	for _, tc := range []struct {
 		name string
 		c    sgd.Config
-		data sgd.Data
+		data preprocess.Data
 	}{
 		{"momentum+flip", sgd.Config{Optimizer: sgd.Momentum, Flip: true}, data},
 		{"nesterov+cosine", sgd.Config{Optimizer: sgd.Nesterov, Schedule: sgd.Cosine}, data},

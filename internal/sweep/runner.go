@@ -18,6 +18,7 @@ import (
 
 	"github.com/nettrain/nettrain/internal/cifar"
 	"github.com/nettrain/nettrain/internal/fsutil"
+	"github.com/nettrain/nettrain/internal/preprocess"
 	trainrun "github.com/nettrain/nettrain/internal/run"
 	"github.com/nettrain/nettrain/internal/sgd"
 )
@@ -50,10 +51,10 @@ type Result struct {
 type Runner struct {
 	Space   Space
 	Dir     string
-	Data    sgd.Data // shared by every trial, read-only
-	Workers int      // trials in parallel; 0 means 1
-	Shard   int      // this shard, 0-based
-	Shards  int      // shards in all; 0 means 1
+	Data    preprocess.Data // shared by every trial, read-only
+	Workers int             // trials in parallel; 0 means 1
+	Shard   int             // this shard, 0-based
+	Shards  int             // shards in all; 0 means 1
 	Force   bool
 	NumTest int // recorded in checkpoints for eval; 0 means cifar.DefaultNumTest
 

@@ -15,6 +15,7 @@ import (
 	"github.com/nettrain/nettrain/internal/cifar"
 	"github.com/nettrain/nettrain/internal/cifartest"
 	"github.com/nettrain/nettrain/internal/model"
+	"github.com/nettrain/nettrain/internal/preprocess"
 	"github.com/nettrain/nettrain/internal/sgd"
 )
 
@@ -139,11 +140,11 @@ func TestTrialsAreDeterministic(t *testing.T) {
 	}
 }
 
-func testData(t *testing.T) sgd.Data {
+func testData(t *testing.T) preprocess.Data {
 	rng := rand.New(rand.NewPCG(5, 5))
 	s := cifartest.RandomSet(180, rng)
 	train := s.Slice(0, 150)
-	return sgd.Data{Train: train, Val: s.Slice(150, 180), Mean: cifar.Mean(train)}
+	return preprocess.Data{Train: train, Val: s.Slice(150, 180), Mean: cifar.Mean(train)}
 }
 
 func run(t *testing.T, r *Runner) []Result {

@@ -1,4 +1,4 @@
-package sgd_test
+package preprocess_test
 
 import (
 	"math"
@@ -10,7 +10,7 @@ import (
 	"github.com/nettrain/nettrain/internal/cifar"
 	"github.com/nettrain/nettrain/internal/cifartest"
 	"github.com/nettrain/nettrain/internal/model"
-	"github.com/nettrain/nettrain/internal/sgd"
+	"github.com/nettrain/nettrain/internal/preprocess"
 )
 
 func mirror(j int) int { return j - j%32 + 31 - j%32 }
@@ -21,7 +21,7 @@ func mirror(j int) int { return j - j%32 + 31 - j%32 }
 // whitened ones.
 func TestZCA(t *testing.T) {
 	s := cifartest.RandomSet(400, rand.New(rand.NewPCG(14, 14)))
-	mean, z, err := sgd.FitZCA(s, 1e-6)
+	mean, z, err := preprocess.FitZCA(s, 1e-6)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +50,7 @@ func TestZCA(t *testing.T) {
 			dst[j] = src[mirror(j)]
 		}
 	}
-	xb := sgd.WhitenSet[float64](both, mean, z)
+	xb := preprocess.WhitenSet[float64](both, mean, z)
 	xd := mat.NewDense(800, 3072, xb)
 	var c mat.Dense
 	c.Mul(xd, xd.T()) // (N, N) Gram matrix: its eigenvalues are N times the covariance's
@@ -70,10 +70,10 @@ func TestZCA(t *testing.T) {
 	if near < 790 {
 		t.Errorf("%d whitened directions with variance near 1, want about 799", near)
 	}
-	x := sgd.WhitenSet[float64](s, mean, z)
+	x := preprocess.WhitenSet[float64](s, mean, z)
 	// Folding: the net on whitened inputs equals the folded net on raw ones.
 	net := model.New([]int{3072, 7, 10}, 1e-2, rand.New(rand.NewPCG(15, 15)))
-	data := sgd.Data{Train: s, Mean: mean, Whiten: z}
+	data := preprocess.Data{Train: s, Mean: mean, Whiten: z}
 	folded := data.Fold(net)
 	raw := make([]float64, 400*3072)
 	y := make([]uint8, 400)

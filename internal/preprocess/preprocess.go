@@ -1,4 +1,9 @@
-package sgd
+// Package preprocess is what is done to the images before the net sees
+// them: the mean image subtracted (cs231n), per-channel standardisation, or
+// ZCA whitening fitted on the training split; and, as each is linear, its
+// folding into the first layer's weights, so that a saved net takes
+// mean-subtracted pixels whatever it was trained on.
+package preprocess
 
 import (
 	"gonum.org/v1/gonum/blas"
@@ -10,7 +15,7 @@ import (
 	"github.com/nettrain/nettrain/internal/setting"
 )
 
-// Data is what Train learns from.
+// Data is what a run learns from: the splits and their preprocessing.
 type Data struct {
 	Train, Val cifar.Set
 	Mean       []float64 // (D) subtracted from every image
@@ -23,35 +28,35 @@ type Data struct {
 	Dense  any
 }
 
-// Preprocess is how Prepare treats the inputs.
-type Preprocess string
+// Method is how Prepare treats the inputs.
+type Method string
 
-// Preprocessings of Prepare.
+// Methods of Prepare.
 const (
-	PreMean    Preprocess = "mean"    // subtract the mean image (cs231n)
-	PreChannel Preprocess = "channel" // per-channel standardisation
-	PreZCA     Preprocess = "zca"     // ZCA whitening
+	Mean    Method = "mean"    // subtract the mean image (cs231n)
+	Channel Method = "channel" // per-channel standardisation
+	ZCA     Method = "zca"     // ZCA whitening
 )
 
-// Valid reports whether p is a preprocessing ("" is PreMean).
-func (p Preprocess) Valid() bool { return p == "" || p == PreMean || p == PreChannel || p == PreZCA }
+// Valid reports whether p is a preprocessing ("" is Mean).
+func (p Method) Valid() bool { return p == "" || p == Mean || p == Channel || p == ZCA }
 
 // Prepare returns the Data of a run on the train and val splits with the
-// given preprocessing ("" is PreMean); zcaEps and precision matter for
-// PreZCA only, which fits the whitening and whitens the train split once.
-func Prepare(train, val cifar.Set, preprocess Preprocess, zcaEps float64, precision model.Precision) (Data, error) {
+// given preprocessing ("" is Mean); zcaEps and precision matter for
+// ZCA only, which fits the whitening and whitens the train split once.
+func Prepare(train, val cifar.Set, preprocess Method, zcaEps float64, precision model.Precision) (Data, error) {
 	d := Data{Train: train, Val: val}
 	switch preprocess {
-	case "", PreMean:
+	case "", Mean:
 		d.Mean = cifar.Mean(train)
-	case PreChannel:
+	case Channel:
 		d.Mean, d.Scale = cifar.ChannelStats(train)
-	case PreZCA:
+	case ZCA:
 		var err error
 		if d.Mean, d.Whiten, err = FitZCA(train, zcaEps); err != nil {
 			return d, err
 		}
-		if precision == Float64 {
+		if precision == model.Float64 {
 			d.Dense = WhitenSet[float64](train, d.Mean, d.Whiten)
 		} else {
 			d.Dense = WhitenSet[float32](train, d.Mean, d.Whiten)
@@ -77,15 +82,15 @@ func (d Data) Fold(net *model.Net) *model.Net {
 	if d.Whiten != nil {
 		whiten = d.Whiten.RawMatrix().Data
 	}
-	fold(out.Raw(), net.Raw(), d.Scale, whiten)
+	FoldRaw(out.Raw(), net.Raw(), d.Scale, whiten)
 	return out
 }
 
-// fold sets dst to src with the preprocessing folded into W1: row j of W1
+// FoldRaw sets dst to src with the preprocessing folded into W1: row j of W1
 // multiplied by scale[j], or W1 multiplied from the left by the (D, D)
 // whitening matrix. The result takes mean-subtracted inputs and computes
 // what src does on preprocessed ones.
-func fold[T model.Float](dst, src *model.Raw[T], scale []float64, whiten []T) {
+func FoldRaw[T model.Float](dst, src *model.Raw[T], scale []float64, whiten []T) {
 	copy(dst.B[0], src.B[0])
 	for l := 1; l < len(src.W); l++ {
 		copy(dst.W[l], src.W[l])

@@ -1,4 +1,4 @@
-package sgd
+package preprocess
 
 import (
 	"errors"
@@ -238,9 +238,9 @@ func WhitenSet[T model.Float](s cifar.Set, mean []float64, z *mat.Dense) []T {
 	return out
 }
 
-// gatherDense copies rows idx of the (N, D) inputs into dst, mirroring row
+// GatherDense copies rows idx of the (N, D) inputs into dst, mirroring row
 // r left to right where flip[r] is true.
-func gatherDense[T model.Float](dst []T, y []uint8, inputs []T, labels []uint8, idx []int, flip []bool) {
+func GatherDense[T model.Float](dst []T, y []uint8, inputs []T, labels []uint8, idx []int, flip []bool) {
 	const d = cifar.D
 	for r, i := range idx {
 		src, row := inputs[i*d:(i+1)*d], dst[r*d:(r+1)*d]
@@ -255,14 +255,14 @@ func gatherDense[T model.Float](dst []T, y []uint8, inputs []T, labels []uint8, 
 	}
 }
 
-// checkDense returns the precomputed inputs of data in precision T.
-func checkDense[T model.Float](data Data) ([]T, error) {
+// Dense returns the precomputed inputs of data in precision T.
+func Dense[T model.Float](data Data) ([]T, error) {
 	if data.Dense == nil {
 		return nil, nil
 	}
 	x, ok := data.Dense.([]T)
 	if !ok || len(x) != data.Train.N()*cifar.D {
-		return nil, fmt.Errorf("sgd: Data.Dense is a %T of %d, want the training inputs in the run's precision", data.Dense, data.Train.N()*cifar.D)
+		return nil, fmt.Errorf("preprocess: Data.Dense is a %T of %d, want the training inputs in the run's precision", data.Dense, data.Train.N()*cifar.D)
 	}
 	return x, nil
 }
