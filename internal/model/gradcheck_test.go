@@ -117,34 +117,44 @@ func TestGradCheckCatchesPlantedError(t *testing.T) {
 				t.Fatalf("seed %d: %s fails unplanted: %+v", seed, pc.Name, pc)
 			}
 		}
-		planted, unseen := 0, 0
-		for k, g := range grads.Params() {
-			var big float64
-			for _, v := range g {
-				big = max(big, math.Abs(v))
-			}
-			for i, v := range g {
-				// Detectable: 1e-3|g| / max(2|g|, RelFloor*big) > 1e-7.
-				if kinks[k][i] || math.Abs(v) < 1e-11*big {
-					unseen++
-					continue
-				}
-				for _, f := range []float64{1 + 1e-3, 1 - 1e-3} {
-					g[i] = v * f
-					if pc := model.CompareGrads(grads, num, kinks)[k]; pc.MaxRelErr <= 1e-7 || pc.Worst != i {
-						t.Errorf("seed %d: %s[%d] = %v planted %v: max relative error %.3e at %d, want > 1e-7 at %d",
-							seed, pc.Name, i, v, g[i], pc.MaxRelErr, pc.Worst, i)
-					}
-					g[i] = v
-				}
-				planted++
-			}
-		}
+		planted, unseen := plantErrors(t, grads, num, kinks)
 		if unseen > planted/20 {
 			t.Errorf("seed %d: %d entries planted, %d out of reach", seed, planted, unseen)
 		}
 		t.Logf("seed %d: %d entries planted, %d out of reach (kinks, dead units, round-off)", seed, planted, unseen)
 	}
+}
+
+// plantErrors plants an error of 1e-3 relative, both ways, in every entry
+// of the analytic gradients in turn that the check can see (not at a kink,
+// and above 1e-11 of its parameter's largest: detectable when
+// 1e-3|g| / max(2|g|, RelFloor*big) > 1e-7), and fails t unless
+// CompareGrads reports each at its entry. It returns the entries planted
+// and those out of reach.
+func plantErrors(t *testing.T, grads, num *model.Net, kinks [][]bool) (planted, unseen int) {
+	t.Helper()
+	for k, g := range grads.Params() {
+		var big float64
+		for _, v := range g {
+			big = max(big, math.Abs(v))
+		}
+		for i, v := range g {
+			if kinks[k][i] || math.Abs(v) < 1e-11*big {
+				unseen++
+				continue
+			}
+			for _, f := range []float64{1 + 1e-3, 1 - 1e-3} {
+				g[i] = v * f
+				if pc := model.CompareGrads(grads, num, kinks)[k]; pc.MaxRelErr <= 1e-7 || pc.Worst != i {
+					t.Errorf("%s[%d] = %v planted %v: max relative error %.3e at %d, want > 1e-7 at %d",
+						pc.Name, i, v, g[i], pc.MaxRelErr, pc.Worst, i)
+				}
+				g[i] = v
+			}
+			planted++
+		}
+	}
+	return planted, unseen
 }
 
 // NumGrad's differences carried through the net agree with the plain
