@@ -188,9 +188,8 @@ func (o sweepOptions) space() (sweep.Space, error) {
 	if !(s.Std > 0) {
 		return s, fmt.Errorf("--std is %v, want a positive number", s.Std)
 	}
-	op := s.Options
-	if err := (sgd.Config{Iters: 1, Batch: 1, LR: 1, LRDecay: 1, Optimizer: op.Optimizer, Momentum: op.Momentum,
-		Schedule: op.Schedule, Dropout: op.Dropout, Patience: op.Patience}).Check(); err != nil {
+	// The options, checked as any run checks them.
+	if err := (trainrun.Config{Iters: 1, Batch: 1, LR: 1, LRDecay: 1, Precision: s.Precision, Options: s.Options}).SGD().Check(); err != nil {
 		return s, err
 	}
 	return s, s.Check()
