@@ -85,6 +85,16 @@ func TestDeepNetCommands(t *testing.T) {
 	if first, _, _ := strings.Cut(r.stderr, "\n"); r.code != 2 || !strings.Contains(first, "--hidden 16 contradicts") || !strings.Contains(first, "--hidden 16,12") {
 		t.Errorf("resume with another --hidden: exit %d, %q", r.code, r.stderr)
 	}
+	// An option the run did not have is a contradiction too (found by its
+	// key: no list of options in the command); one it had is not.
+	r = runCmd(t, testEnv(), "train", "--resume", part, "--iters", "40", "--data", data, "--weight-decay", "0.01", "--out", filepath.Join(tmp, "x.npz"))
+	if first, _, _ := strings.Cut(r.stderr, "\n"); r.code != 2 || !strings.Contains(first, "--weight-decay 0.01 contradicts") || !strings.Contains(first, "--weight-decay 0 ") {
+		t.Errorf("resume with --weight-decay: exit %d, %q", r.code, r.stderr)
+	}
+	r = runCmd(t, testEnv(), "train", "--resume", part, "--iters", "26", "--data", data, "--optimizer", "adam", "--dropout", "0.3", "--out", filepath.Join(tmp, "y.npz"), "-q")
+	if r.code != 0 {
+		t.Errorf("resume with the run's own --optimizer and --dropout: exit %d, %q", r.code, r.stderr)
+	}
 
 	// gradcheck of deep nets, on the toy problem and on images.
 	for _, args := range [][]string{

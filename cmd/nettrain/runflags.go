@@ -43,6 +43,7 @@ func addTrainingFlags(f *pflag.FlagSet, o *trainrun.Options, defaults bool) {
 	f.Float64Var(&o.ZCAEps, "zca-eps", v, help)
 	f.BoolVar(&o.KeepBest, "keep-best", false, "keep the weights of the epoch with the best validation accuracy")
 	f.IntVar(&o.Patience, "patience", 0, "stop after this many epochs without a better validation accuracy (0: never)")
+	f.Float64Var(&o.WeightDecay, "weight-decay", 0, "decoupled weight decay (AdamW, SGDW): each step also shrinks every W by lr times this")
 }
 
 // hiddenFlag is --hidden of train and gradcheck: the widths of the hidden

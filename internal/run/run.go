@@ -40,22 +40,23 @@ type Config struct {
 // Options are the training options beyond cs231n's SGD (zero values: its
 // behaviour): a run's, and every trial's of a sweep.
 type Options struct {
-	Optimizer  sgd.Optimizer     `json:"optimizer,omitempty" yaml:"optimizer"`
-	Momentum   float64           `json:"momentum,omitempty" yaml:"momentum"`
-	Schedule   sgd.Schedule      `json:"schedule,omitempty" yaml:"schedule"`
-	Dropout    float64           `json:"dropout,omitempty" yaml:"dropout"`
-	Flip       bool              `json:"flip,omitempty" yaml:"flip"`
-	Preprocess preprocess.Method `json:"preprocess,omitempty" yaml:"preprocess"`
-	ZCAEps     float64           `json:"zca_eps,omitempty" yaml:"zca_eps"`
-	KeepBest   bool              `json:"keep_best,omitempty" yaml:"keep_best"`
-	Patience   int               `json:"patience,omitempty" yaml:"patience"`
+	Optimizer   sgd.Optimizer     `json:"optimizer,omitempty" yaml:"optimizer"`
+	Momentum    float64           `json:"momentum,omitempty" yaml:"momentum"`
+	Schedule    sgd.Schedule      `json:"schedule,omitempty" yaml:"schedule"`
+	Dropout     float64           `json:"dropout,omitempty" yaml:"dropout"`
+	Flip        bool              `json:"flip,omitempty" yaml:"flip"`
+	Preprocess  preprocess.Method `json:"preprocess,omitempty" yaml:"preprocess"`
+	ZCAEps      float64           `json:"zca_eps,omitempty" yaml:"zca_eps"`
+	KeepBest    bool              `json:"keep_best,omitempty" yaml:"keep_best"`
+	Patience    int               `json:"patience,omitempty" yaml:"patience"`
+	WeightDecay float64           `json:"weight_decay,omitempty" yaml:"weight_decay"`
 }
 
 // SGD returns the training loop's part of c.
 func (c Config) SGD() sgd.Config {
 	return sgd.Config{Iters: c.Iters, Batch: c.Batch, LR: c.LR, LRDecay: c.LRDecay, Reg: c.Reg, Seed: c.Seed, Precision: c.Precision,
 		Optimizer: c.Optimizer, Momentum: c.Momentum, Schedule: c.Schedule, Dropout: c.Dropout, Flip: c.Flip,
-		KeepBest: c.KeepBest, Patience: c.Patience}
+		KeepBest: c.KeepBest, Patience: c.Patience, WeightDecay: c.WeightDecay}
 }
 
 // State is how far a run got: what train --resume needs besides the

@@ -91,7 +91,24 @@ func TestHidden(t *testing.T) {
 // reads each, and Take copies exactly the option it names.
 func TestSettings(t *testing.T) {
 	c := Config{Hidden: Hidden{1000, 500}, LR: 0.001, Iters: 7, Options: Options{Optimizer: sgd.Adam, Flip: true, Patience: 3}}
-	b, _ := json.Marshal(Config{Hidden: Hidden{1}, Options: Options{Optimizer: "x", Momentum: 1, Schedule: "x", Dropout: 1, Flip: true, Preprocess: "x", ZCAEps: 1, KeepBest: true, Patience: 1}})
+	// Every option set, so that none is left out of the JSON by omitempty.
+	full := Config{Hidden: Hidden{1}}
+	opts := reflect.ValueOf(&full.Options).Elem()
+	for i := range opts.NumField() {
+		switch f := opts.Field(i); f.Kind() {
+		case reflect.String:
+			f.SetString("x")
+		case reflect.Float64:
+			f.SetFloat(1)
+		case reflect.Int:
+			f.SetInt(1)
+		case reflect.Bool:
+			f.SetBool(true)
+		default:
+			t.Fatalf("option %s of kind %s", opts.Type().Field(i).Name, f.Kind())
+		}
+	}
+	b, _ := json.Marshal(full)
 	var m map[string]any
 	json.Unmarshal(b, &m)
 	keys := Keys()

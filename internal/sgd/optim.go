@@ -13,6 +13,7 @@ import (
 type optimizer[T model.Float] struct {
 	kind              Optimizer
 	mu                float64
+	wd                float64 // decoupled weight decay
 	beta1, beta2, eps float64
 	v, m              [][]T // velocity (momentum, nesterov), or second moment v and first m (adam)
 
@@ -25,7 +26,7 @@ type optimizer[T model.Float] struct {
 // gradients g.
 func newOptimizer[T model.Float](r, g *model.Raw[T], c Config) *optimizer[T] {
 	// Adam's constants are the paper's (and PyTorch's) defaults.
-	o := &optimizer[T]{kind: c.Optimizer, mu: c.Momentum, beta1: 0.9, beta2: 0.999, eps: 1e-8}
+	o := &optimizer[T]{kind: c.Optimizer, mu: c.Momentum, wd: c.WeightDecay, beta1: 0.9, beta2: 0.999, eps: 1e-8}
 	if o.kind == "" {
 		o.kind = SGD
 	}
@@ -49,6 +50,17 @@ func newOptimizer[T model.Float](r, g *model.Raw[T], c Config) *optimizer[T] {
 // step updates the parameters from their gradients at iteration it
 // (1-based; adam's bias correction uses it).
 func (o *optimizer[T]) step(lr float64, it int) {
+	if o.wd > 0 {
+		// Decoupled from the gradient (Loshchilov and Hutter's AdamW and
+		// SGDW): W *= 1 - lr*wd before the update, on the weights only, as
+		// the L2 penalty leaves the biases alone.
+		keep := T(1 - lr*o.wd)
+		for _, w := range o.r.W {
+			for j := range w {
+				w[j] *= keep
+			}
+		}
+	}
 	if o.kind == SGD {
 		o.r.Step(o.g, lr)
 		return

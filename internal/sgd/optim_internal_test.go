@@ -63,6 +63,35 @@ func TestOptimizerRules(t *testing.T) {
 	}
 }
 
+// Decoupled weight decay: with zero gradients, every optimizer's step
+// shrinks each W by 1 - lr*wd and leaves the biases; with wd 0 nothing
+// moves.
+func TestWeightDecay(t *testing.T) {
+	for _, kind := range []Optimizer{SGD, Momentum, Nesterov, Adam} {
+		for _, wd := range []float64{0, 0.5} {
+			r := model.NewRaw[float64](2, 3, 2)
+			for _, p := range r.Params() {
+				for j := range p {
+					p[j] = float64(j + 1)
+				}
+			}
+			o := newOptimizer(r, model.NewRaw[float64](2, 3, 2), Config{Optimizer: kind, WeightDecay: wd})
+			o.step(0.1, 1)
+			for k, p := range r.Params() {
+				want := 1 - 0.1*wd
+				if k%2 == 1 { // a bias
+					want = 1
+				}
+				for j, v := range p {
+					if v != float64(j+1)*want {
+						t.Errorf("%s wd %v: %s[%d] = %v, want %v", kind, wd, model.ParamNames(2)[k], j, v, float64(j+1)*want)
+					}
+				}
+			}
+		}
+	}
+}
+
 func TestCosine(t *testing.T) {
 	c := Config{LR: 0.2, Iters: 100}
 	if cosineLR(c, 1) != 0.2 || math.Abs(cosineLR(c, 51)-0.1) > 1e-15 || cosineLR(c, 100) >= 0.001 {

@@ -44,6 +44,7 @@ type Config struct {
 	Flip          bool    // mirror each training image left to right with probability 1/2
 	KeepBest      bool    // end with the weights of the epoch with the best validation accuracy
 	Patience      int     // stop after this many epochs without a better validation accuracy; 0 never
+	WeightDecay   float64 // decoupled weight decay (AdamW, SGDW): each step also takes lr*WeightDecay*W from every W, >= 0
 }
 
 // Optimizer is an update rule, as cs231n's optim.py names them.
@@ -122,6 +123,8 @@ func (c Config) Check() error {
 		return setting.Errorf("schedule", "{schedule} is %q, want step or cosine", c.Schedule)
 	case !(c.Dropout >= 0 && c.Dropout < 1):
 		return setting.Errorf("dropout", "{dropout} is %v, want a probability in [0, 1)", c.Dropout)
+	case !(c.WeightDecay >= 0) || math.IsInf(c.WeightDecay, 0):
+		return setting.Errorf("weight_decay", "{weight_decay} is %v, want a number >= 0", c.WeightDecay)
 	case c.Patience < 0:
 		return setting.Errorf("patience", "{patience} is %d, want 0 (never stop early) or more", c.Patience)
 	}

@@ -244,6 +244,7 @@ func TestResumeIsExactWithOptions(t *testing.T) {
 		{"momentum+flip", sgd.Config{Optimizer: sgd.Momentum, Flip: true}, data},
 		{"nesterov+cosine", sgd.Config{Optimizer: sgd.Nesterov, Schedule: sgd.Cosine}, data},
 		{"adam+dropout+keepbest", sgd.Config{Optimizer: sgd.Adam, Dropout: 0.3, KeepBest: true}, scaled},
+		{"adamw", sgd.Config{Optimizer: sgd.Adam, WeightDecay: 0.05}, scaled},
 	} {
 		cfg := tc.c
 		cfg.Iters, cfg.Batch, cfg.LR, cfg.LRDecay, cfg.Reg, cfg.Seed = 40, 20, 1e-4, 0.8, 0.1, 11
@@ -344,17 +345,18 @@ func TestOptimizersLearn(t *testing.T) {
 // the command maps to its flag and as {key} in the text.
 func TestConfigCheckNamesTheSetting(t *testing.T) {
 	for key, edit := range map[string]func(*sgd.Config){
-		"iters":     func(c *sgd.Config) { c.Iters = 0 },
-		"batch":     func(c *sgd.Config) { c.Batch = -1 },
-		"lr":        func(c *sgd.Config) { c.LR = math.NaN() },
-		"lr_decay":  func(c *sgd.Config) { c.LRDecay = 2 },
-		"reg":       func(c *sgd.Config) { c.Reg = -1 },
-		"precision": func(c *sgd.Config) { c.Precision = "float16" },
-		"optimizer": func(c *sgd.Config) { c.Optimizer = "lbfgs" },
-		"momentum":  func(c *sgd.Config) { c.Momentum = 1 },
-		"schedule":  func(c *sgd.Config) { c.Schedule = "linear" },
-		"dropout":   func(c *sgd.Config) { c.Dropout = 1 },
-		"patience":  func(c *sgd.Config) { c.Patience = -1 },
+		"iters":        func(c *sgd.Config) { c.Iters = 0 },
+		"batch":        func(c *sgd.Config) { c.Batch = -1 },
+		"lr":           func(c *sgd.Config) { c.LR = math.NaN() },
+		"lr_decay":     func(c *sgd.Config) { c.LRDecay = 2 },
+		"reg":          func(c *sgd.Config) { c.Reg = -1 },
+		"precision":    func(c *sgd.Config) { c.Precision = "float16" },
+		"optimizer":    func(c *sgd.Config) { c.Optimizer = "lbfgs" },
+		"momentum":     func(c *sgd.Config) { c.Momentum = 1 },
+		"schedule":     func(c *sgd.Config) { c.Schedule = "linear" },
+		"dropout":      func(c *sgd.Config) { c.Dropout = 1 },
+		"patience":     func(c *sgd.Config) { c.Patience = -1 },
+		"weight_decay": func(c *sgd.Config) { c.WeightDecay = -0.1 },
 	} {
 		c := sgd.DefaultConfig()
 		edit(&c)
