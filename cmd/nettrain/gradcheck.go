@@ -24,6 +24,7 @@ type gradcheckOptions struct {
 	tol       float64
 	step      float64
 	dropout   float64
+	smoothing float64
 	data      string
 	json      bool
 }
@@ -79,6 +80,7 @@ training images, mean subtracted, and CIFAR-10's 3072 inputs and 10 classes.`,
 	f.Float64Var(&opts.step, "step", model.GradStep, "step h of the centered differences")
 	f.Float64Var(&opts.tol, "tol", 1e-7, "largest relative error allowed")
 	f.Float64Var(&opts.dropout, "dropout", 0, "check with a fixed inverted-dropout mask dropping this fraction of hidden units")
+	f.Float64Var(&opts.smoothing, "label-smoothing", 0, "check the loss with label smoothing e (targets (1-e) onehot + e/C)")
 	f.StringVar(&opts.data, "data", "", "use real images from this CIFAR-10 directory")
 	f.BoolVar(&opts.json, "json", false, "print the result as JSON")
 	return cmd
@@ -104,6 +106,8 @@ func runGradcheck(o gradcheckOptions, stdout io.Writer, e env) error {
 		return usageErrorf("--tol is %v, want a positive number", o.tol)
 	case !(o.dropout >= 0 && o.dropout < 1):
 		return usageErrorf("--dropout is %v, want a probability in [0, 1)", o.dropout)
+	case !(o.smoothing >= 0 && o.smoothing < 1):
+		return usageErrorf("--label-smoothing is %v, want a number in [0, 1)", o.smoothing)
 	}
 	rng := rand.New(rand.NewPCG(o.seed, o.seed))
 	var x []float64
@@ -139,7 +143,7 @@ func runGradcheck(o gradcheckOptions, stdout io.Writer, e env) error {
 			}
 		}
 	}
-	checks := model.GradCheck(net, x, y, o.reg, o.step, mask)
+	checks := model.GradCheck(net, x, y, o.reg, o.step, mask, o.smoothing)
 
 	failed := ""
 	for _, pc := range checks {
@@ -162,7 +166,7 @@ func runGradcheck(o gradcheckOptions, stdout io.Writer, e env) error {
 			return err
 		}
 	} else {
-		fmt.Fprintf(stdout, "gradient check: N=%d D=%d H=%s C=%d reg=%g dropout=%g h=%g\n", o.numInputs, d, o.hidden, c, o.reg, o.dropout, o.step)
+		fmt.Fprintf(stdout, "gradient check: N=%d D=%d H=%s C=%d reg=%g dropout=%g h=%g%s\n", o.numInputs, d, o.hidden, c, o.reg, o.dropout, o.step, smoothingText(o.smoothing))
 		fmt.Fprintf(stdout, "%-5s %8s %6s  %s\n", "param", "entries", "kinks", "max_rel_error")
 		for _, pc := range checks {
 			fmt.Fprintf(stdout, "%-5s %8d %6d  %.3e\n", pc.Name, pc.Entries, pc.Kinks, pc.MaxRelErr)
@@ -182,4 +186,12 @@ func runGradcheck(o gradcheckOptions, stdout io.Writer, e env) error {
 		fmt.Fprintf(stdout, "ok: every relative error is within --tol %g\n", o.tol)
 	}
 	return nil
+}
+
+// smoothingText is label smoothing in the check's header, when there is any.
+func smoothingText(e float64) string {
+	if e == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" label_smoothing=%g", e)
 }

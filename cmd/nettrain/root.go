@@ -90,8 +90,9 @@ func newRootCmd(e env) *cobra.Command {
 		Short: "Train and evaluate the cs231n two-layer network on CIFAR-10",
 		Long: `nettrain trains the two-layer fully connected network of Stanford cs231n
 assignment 1 (affine, ReLU, affine, softmax, L2), or a deeper one as in
-assignment 2 (train --hidden 1000,500), on CIFAR-10 with minibatch SGD, evaluates saved models, checks the gradients, searches hyperparameters
-(in parallel, or on a cluster), fetches the data and draws the pictures.
+assignment 2 (train --hidden 1000,500), on CIFAR-10 with minibatch SGD,
+evaluates saved models, checks the gradients, searches hyperparameters (in
+parallel, or on a cluster), fetches the data and draws the pictures.
 
 Results go to stdout, progress and logs to stderr. Exit status: 0 success,
 1 failed run, 2 usage error, 130 interrupted.`,

@@ -44,6 +44,10 @@ func addTrainingFlags(f *pflag.FlagSet, o *trainrun.Options, defaults bool) {
 	f.BoolVar(&o.KeepBest, "keep-best", false, "keep the weights of the epoch with the best validation accuracy")
 	f.IntVar(&o.Patience, "patience", 0, "stop after this many epochs without a better validation accuracy (0: never)")
 	f.Float64Var(&o.WeightDecay, "weight-decay", 0, "decoupled weight decay (AdamW, SGDW): each step also shrinks every W by lr times this")
+	f.IntVar(&o.Translate, "translate", 0, "shift each training image by up to this many pixels each way, at random (0: never)")
+	f.StringVar((*string)(&o.TranslatePad), "translate-pad", str(string(sgd.PadZero)), "what --translate brings in at the border: zero (the mean image) or reflect")
+	f.IntVar(&o.Warmup, "warmup", 0, "raise the learning rate linearly over this many first iterations (0: no warm-up)")
+	f.Float64Var(&o.LabelSmoothing, "label-smoothing", 0, "train on targets (1-e) onehot + e/10 instead of onehot")
 }
 
 // hiddenFlag is --hidden of train and gradcheck: the widths of the hidden

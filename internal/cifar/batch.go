@@ -109,3 +109,50 @@ func GatherRange[T Float](dst []T, y []uint8, s Set, i, n int, mean []float64) {
 		y[r] = s.Y[i+r]
 	}
 }
+
+// Shift translates the image in row, a D-vector of inputs in this package's
+// layout (three 32x32 planes), by dx pixels right and dy pixels down, in
+// place; tmp is scratch of at least D. The pixels shifted in from outside
+// are 0 (in mean-subtracted inputs: the mean image's, the usual zero
+// padding), or, with reflect, the image mirrored at its border (numpy's
+// "reflect": the edge pixel is not repeated). |dx| and |dy| must be below
+// 32.
+func Shift[T Float](row, tmp []T, dx, dy int, reflect bool) {
+	if dx == 0 && dy == 0 {
+		return
+	}
+	if len(row) != D || len(tmp) < D || dx <= -Width || dx >= Width || dy <= -Height || dy >= Height {
+		panic("cifar: Shift: bad row or shift")
+	}
+	copy(tmp, row)
+	// from returns the source coordinate of destination coordinate i, or
+	// -1 where a zero goes.
+	from := func(i, d, n int) int {
+		s := i - d
+		if s >= 0 && s < n {
+			return s
+		}
+		if !reflect {
+			return -1
+		}
+		if s < 0 {
+			return -s
+		}
+		return 2*(n-1) - s
+	}
+	const plane = Height * Width
+	for c := range Channels {
+		src, dst := tmp[c*plane:(c+1)*plane], row[c*plane:(c+1)*plane]
+		for y := range Height {
+			sy := from(y, dy, Height)
+			for x := range Width {
+				sx := from(x, dx, Width)
+				if sy < 0 || sx < 0 {
+					dst[y*Width+x] = 0
+				} else {
+					dst[y*Width+x] = src[sy*Width+sx]
+				}
+			}
+		}
+	}
+}

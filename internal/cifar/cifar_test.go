@@ -267,3 +267,58 @@ func TestGatherAug(t *testing.T) {
 		}
 	}
 }
+
+// Shift moves every plane by (dx, dy), bringing in zeros or the mirror
+// image at the border.
+func TestShift(t *testing.T) {
+	row := make([]float64, cifar.D)
+	for j := range row {
+		row[j] = float64(j + 1)
+	}
+	at := func(r []float64, c, y, x int) float64 { return r[c*cifar.Height*cifar.Width+y*cifar.Width+x] }
+	for _, reflect := range []bool{false, true} {
+		for _, d := range [][2]int{{1, 0}, {0, -2}, {3, 4}, {-31, 31}} {
+			got := slices.Clone(row)
+			cifar.Shift(got, make([]float64, cifar.D), d[0], d[1], reflect)
+			for c := range cifar.Channels {
+				for y := range cifar.Height {
+					for x := range cifar.Width {
+						sx, sy := x-d[0], y-d[1]
+						want := 0.0
+						if reflect {
+							sx, sy = reflectIndex(sx, cifar.Width), reflectIndex(sy, cifar.Height)
+						}
+						if sx >= 0 && sx < cifar.Width && sy >= 0 && sy < cifar.Height {
+							want = at(row, c, sy, sx)
+						}
+						if g := at(got, c, y, x); g != want {
+							t.Fatalf("shift %v reflect %v: (%d,%d,%d) = %v, want %v", d, reflect, c, y, x, g, want)
+						}
+					}
+				}
+			}
+		}
+	}
+	same := slices.Clone(row)
+	cifar.Shift(same, make([]float64, cifar.D), 0, 0, false)
+	if !slices.Equal(same, row) {
+		t.Error("a shift of 0 changed the image")
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("a shift of 32 did not panic")
+		}
+	}()
+	cifar.Shift(same, make([]float64, cifar.D), 32, 0, false)
+}
+
+// reflectIndex is numpy's "reflect" for one step past either edge.
+func reflectIndex(i, n int) int {
+	switch {
+	case i < 0:
+		return -i
+	case i >= n:
+		return 2*(n-1) - i
+	}
+	return i
+}

@@ -92,11 +92,15 @@ func hiddenUnits(sizes []int) int {
 // and so on, of 0 (dropped) or 1/(1-p) (kept). Predict ignores it: dropout
 // is off at evaluation.
 //
+// Smoothing, when above 0, is label smoothing for Loss: the targets are
+// (1-Smoothing) onehot(y) + Smoothing/C instead of onehot(y).
+//
 // Threads, when above 0, is how many threads each matrix product of Loss
 // and Predict may use; 0 means gemm.Threads(). Results do not depend on it.
 type Workspace[T Float] struct {
-	Dropout []T
-	Threads int
+	Dropout   []T
+	Smoothing float64
+	Threads   int
 
 	a      [][]T // (N, H_l) hidden activations, ReLU (and dropout) applied
 	da     [][]T // (N, H_l) gradient at the hidden layers
@@ -205,6 +209,24 @@ func (r *Raw[T]) Loss(grads *Raw[T], ws *Workspace[T], x []T, y []uint8, reg flo
 		for j, s := range row {
 			e[j] = math.Exp(float64(s) - m)
 			sum += e[j]
+		}
+		if eps := ws.Smoothing; eps > 0 {
+			// -sum_j q_j log p_j = log(sum_j exp(s_j - m)) - sum_j q_j (s_j - m),
+			// with q = (1-eps) onehot(y) + eps/C; dscores = (p - q) / N.
+			var mean float64
+			for _, s := range row {
+				mean += float64(s) - m
+			}
+			mean /= float64(c)
+			data += math.Log(sum) - ((1-eps)*sy + eps*mean)
+			if grads != nil {
+				inv, off := invN/sum, eps/float64(c)*invN
+				for j := range row {
+					row[j] = T(e[j]*inv - off)
+				}
+				row[yi] = T(e[yi]*inv - (1-eps)*invN - off)
+			}
+			continue
 		}
 		// -log p_y = log(sum_j exp(s_j - m)) - (s_y - m).
 		data += math.Log(sum) - sy

@@ -69,7 +69,7 @@ func TestDeepLossMatchesReference(t *testing.T) {
 		ws := &model.Workspace[float64]{Dropout: mask}
 		for range 2 { // a second call through the same workspace too
 			loss := net.Loss(grads, ws, x, y, 0.1)
-			refLoss, ref := model.LossRef(net, mat.NewDense(tc.n, tc.sizes[0], x), y, 0.1, mask)
+			refLoss, ref := model.LossRef(net, mat.NewDense(tc.n, tc.sizes[0], x), y, 0.1, mask, 0)
 			if !scalar.EqualWithinRel(loss, refLoss, 1e-12) {
 				t.Errorf("%v dropout %v: loss %v, reference %v", tc.sizes, tc.drop, loss, refLoss)
 			}
@@ -92,7 +92,7 @@ func TestDeepLossMatchesReference(t *testing.T) {
 			m32 = append(m32, float32(v))
 		}
 		loss32 := raw.Loss(g32, &model.Workspace[float32]{Dropout: m32}, x32, y, 0.1)
-		loss, _ := model.LossRef(net, mat.NewDense(tc.n, tc.sizes[0], x), y, 0.1, mask)
+		loss, _ := model.LossRef(net, mat.NewDense(tc.n, tc.sizes[0], x), y, 0.1, mask, 0)
 		if !scalar.EqualWithinRel(loss32, loss, 1e-4) {
 			t.Errorf("%v: float32 loss %v, float64 %v", tc.sizes, loss32, loss)
 		}
@@ -113,7 +113,7 @@ func TestDeepNumGradMatchesLossDifferences(t *testing.T) {
 			net, x, y := deepProblem(7, 6, sizes, 0.5)
 			mask := dropoutMaskSeed(5, 6, hiddenUnits(sizes), 0.3)
 			ws := &model.Workspace[float64]{Dropout: mask}
-			num, kinks := model.NumGrad(net, x, y, reg, 1e-7, mask)
+			num, kinks := model.NumGrad(net, x, y, reg, 1e-7, mask, 0)
 			compared := 0
 			for k, p := range net.Params() {
 				for i := range p {
@@ -169,7 +169,7 @@ func TestDeepGradCheckImages(t *testing.T) {
 			if tc.drop > 0 {
 				mask = dropoutMaskSeed(seed, 5, hiddenUnits(tc.sizes), tc.drop)
 			}
-			for k, pc := range model.GradCheck(net, x, y, 0.05, model.GradStep, mask) {
+			for k, pc := range model.GradCheck(net, x, y, 0.05, model.GradStep, mask, 0) {
 				all := len(net.Params()[k])
 				if !(pc.MaxRelErr <= 1e-7) || pc.Entries+pc.Kinks != all || pc.Kinks > all/100 {
 					t.Errorf("seed %d %v: %s max relative error %.3e at %d (analytic %v, numerical %v), %d compared, %d kinks of %d",
@@ -188,7 +188,7 @@ func TestDeepGradCheckCatchesPlantedError(t *testing.T) {
 	net := model.New(sizes, 0.1, rand.New(rand.NewPCG(3, 5)))
 	grads := model.Zeros(sizes...)
 	net.Loss(grads, nil, x, y, 0.05)
-	num, kinks := model.NumGrad(net, x, y, 0.05, model.GradStep, nil)
+	num, kinks := model.NumGrad(net, x, y, 0.05, model.GradStep, nil, 0)
 	planted, unseen := plantErrors(t, grads, num, kinks)
 	if unseen > planted/20 {
 		t.Errorf("%d entries planted, %d out of reach", planted, unseen)
@@ -213,7 +213,7 @@ func TestDeepNumGradKinks(t *testing.T) {
 		z += a[u] * net.Layers[1].W.At(u, 0)
 	}
 	net.Layers[1].B[0] = -z + 1e-6
-	_, kinks := model.NumGrad(net, x, y, 0.1, 1e-3, nil)
+	_, kinks := model.NumGrad(net, x, y, 0.1, 1e-3, nil, 0)
 	seen := 0
 	for i := range 4 {
 		if a[i] > 0 && kinks[1][i] { // b1[i] moves unit 0 of layer 2 by about 1e-3 W2[i, 0]
@@ -223,10 +223,65 @@ func TestDeepNumGradKinks(t *testing.T) {
 	if seen == 0 {
 		t.Errorf("no b1 entry marked a kink; kinks %v", kinks[1])
 	}
-	_, kinks = model.NumGrad(net, x, y, 0.1, 1e-12, nil)
+	_, kinks = model.NumGrad(net, x, y, 0.1, 1e-12, nil, 0)
 	for k := range kinks {
 		if slices.Contains(kinks[k], true) {
 			t.Errorf("%s has kinks at h = 1e-12", net.ParamNames()[k])
+		}
+	}
+}
+
+// Label smoothing: the fast path against the reference (which writes the
+// targets out), NumGrad against plain differences of Loss, and gradcheck on
+// image-like data, on one and two hidden layers.
+func TestLabelSmoothing(t *testing.T) {
+	for _, sizes := range [][]int{{6, 9, 4}, {6, 9, 7, 4}} {
+		for _, eps := range []float64{0.1, 0.5} {
+			net, x, y := deepProblem(9, 5, sizes, 0.5)
+			grads := model.Zeros(sizes...)
+			ws := &model.Workspace[float64]{Smoothing: eps}
+			loss := net.Loss(grads, ws, x, y, 0.1)
+			refLoss, ref := model.LossRef(net, mat.NewDense(5, sizes[0], x), y, 0.1, nil, eps)
+			if !scalar.EqualWithinRel(loss, refLoss, 1e-12) {
+				t.Errorf("%v eps %v: loss %v, reference %v", sizes, eps, loss, refLoss)
+			}
+			plain, _ := model.LossRef(net, mat.NewDense(5, sizes[0], x), y, 0.1, nil, 0)
+			if loss == plain {
+				t.Errorf("%v eps %v: smoothing changed nothing", sizes, eps)
+			}
+			for k, g := range grads.Params() {
+				r := ref.Params()[k]
+				if !floats.EqualApprox(g, r, 1e-12*(floats.Norm(r, math.Inf(1))+1e-300)) {
+					t.Errorf("%v eps %v: d%s differs from the reference", sizes, eps, net.ParamNames()[k])
+				}
+			}
+			num, kinks := model.NumGrad(net, x, y, 0.1, 1e-7, nil, eps)
+			for k, p := range net.Params() {
+				for i := range p {
+					if kinks[k][i] {
+						continue
+					}
+					const h = 1e-5
+					old := p[i]
+					p[i] = old + h
+					fp := net.Loss(nil, ws, x, y, 0.1)
+					p[i] = old - h
+					fm := net.Loss(nil, ws, x, y, 0.1)
+					p[i] = old
+					if got, want := num.Params()[k][i], (fp-fm)/(2*h); math.Abs(got-want) > 1e-8*math.Max(1, math.Abs(want)) {
+						t.Errorf("%v eps %v: %s[%d]: NumGrad %v, Loss differences %v", sizes, eps, net.ParamNames()[k], i, got, want)
+					}
+				}
+			}
+		}
+	}
+	for seed := range uint64(3) {
+		_, x, y := imageProblem(seed, 5, 1, 0.1)
+		net := model.New([]int{3072, 10, 8, 10}, 0.1, rand.New(rand.NewPCG(seed, 5)))
+		for k, pc := range model.GradCheck(net, x, y, 0.05, model.GradStep, nil, 0.1) {
+			if all := len(net.Params()[k]); !(pc.MaxRelErr <= 1e-7) || pc.Kinks > all/100 {
+				t.Errorf("seed %d: %s max relative error %.3e, %d kinks of %d", seed, pc.Name, pc.MaxRelErr, pc.Kinks, all)
+			}
 		}
 	}
 }

@@ -42,12 +42,12 @@ const GradStep = 1e-9
 
 // GradCheck compares the analytic gradients of n.Loss on the batch x, y with
 // the numerical ones of NumGrad, step h, and returns what CompareGrads finds.
-// dropout, if not nil, is a fixed inverted-dropout mask (see Workspace) used
-// by both. n is not changed.
-func GradCheck(n *Net, x []float64, y []uint8, reg, h float64, dropout []float64) []ParamCheck {
+// dropout, if not nil, is a fixed inverted-dropout mask, and smoothing label
+// smoothing (see Workspace), used by both. n is not changed.
+func GradCheck(n *Net, x []float64, y []uint8, reg, h float64, dropout []float64, smoothing float64) []ParamCheck {
 	grads := Zeros(n.Sizes()...)
-	n.Loss(grads, &Workspace[float64]{Dropout: dropout}, x, y, reg)
-	num, kinks := NumGrad(n, x, y, reg, h, dropout)
+	n.Loss(grads, &Workspace[float64]{Dropout: dropout, Smoothing: smoothing}, x, y, reg)
+	num, kinks := NumGrad(n, x, y, reg, h, dropout, smoothing)
 	return CompareGrads(grads, num, kinks)
 }
 
@@ -103,9 +103,10 @@ func CompareGrads(a, num *Net, kinks [][]bool) []ParamCheck {
 // of ReLU where the gradient jumps, is marked in kinks: a centered
 // difference there averages the two one-sided slopes, and no tolerance can
 // tell that from a bug. cs231n's notes suggest the same test.
-func NumGrad(n *Net, x []float64, y []uint8, reg, h float64, dropout []float64) (num *Net, kinks [][]bool) {
+func NumGrad(n *Net, x []float64, y []uint8, reg, h float64, dropout []float64, smoothing float64) (num *Net, kinks [][]bool) {
 	num = Zeros(n.Sizes()...)
 	dc := newDiffCheck(n.Raw(), x, y, reg, dropout)
+	dc.smoothing = smoothing
 	for k, p := range n.Params() {
 		kinks = append(kinks, make([]bool, len(p)))
 		for i := range p {
@@ -121,16 +122,17 @@ func NumGrad(n *Net, x []float64, y []uint8, reg, h float64, dropout []float64) 
 // diffCheck holds the forward pass of one batch for computing how the loss
 // changes when one parameter entry does.
 type diffCheck struct {
-	r    *Raw[float64]
-	x    []float64
-	y    []uint8
-	reg  float64
-	mask []float64   // dropout masks of the hidden layers, as Workspace.Dropout, or nil
-	z    [][]float64 // (N, H_l) hidden pre-activations in W + b
-	a    [][]float64 // (N, H_l) hidden outputs max(z, 0) * mask
-	p    []float64   // (N, C) softmax of the scores
-	dz   [][]float64 // scratch: change of one row's pre-activations, per layer above the first
-	ds   []float64   // scratch: change of one row's scores
+	r         *Raw[float64]
+	x         []float64
+	y         []uint8
+	reg       float64
+	smoothing float64     // label smoothing, as Workspace.Smoothing
+	mask      []float64   // dropout masks of the hidden layers, as Workspace.Dropout, or nil
+	z         [][]float64 // (N, H_l) hidden pre-activations in W + b
+	a         [][]float64 // (N, H_l) hidden outputs max(z, 0) * mask
+	p         []float64   // (N, C) softmax of the scores
+	dz        [][]float64 // scratch: change of one row's pre-activations, per layer above the first
+	ds        []float64   // scratch: change of one row's scores
 }
 
 func newDiffCheck(r *Raw[float64], x []float64, y []uint8, reg float64, mask []float64) *diffCheck {
@@ -298,11 +300,23 @@ func (dc *diffCheck) propagate(l, row, u int, da float64) (ds []float64, kink bo
 // rowDelta is the change of -log softmax(s)_y of row i when its scores s
 // move by ds: log(Σ_c p_c exp(ds_c - ds_y)), as Σ_c p_c = 1 written
 // log1p(Σ_c p_c expm1(ds_c - ds_y)), so that it keeps its relative precision
-// however small ds is and however close p_y is to 1.
+// however small ds is and however close p_y is to 1. With label smoothing
+// the row's loss is LSE(s) - Σ_c q_c s_c, and ds_y becomes t = Σ_c q_c ds_c.
 func (dc *diffCheck) rowDelta(i int, ds []float64) float64 {
 	c := len(dc.ds)
 	y := int(dc.y[i])
 	var s float64
+	if eps := dc.smoothing; eps > 0 {
+		var mean float64
+		for _, d := range ds {
+			mean += d
+		}
+		t := (1-eps)*ds[y] + eps*mean/float64(c)
+		for ci, p := range dc.p[i*c : (i+1)*c] {
+			s += p * math.Expm1(ds[ci]-t)
+		}
+		return math.Log1p(s)
+	}
 	for ci, p := range dc.p[i*c : (i+1)*c] {
 		if ci != y {
 			s += p * math.Expm1(ds[ci]-ds[y])

@@ -75,7 +75,7 @@ func TestGradCheckImages(t *testing.T) {
 			if tc.drop > 0 {
 				mask = dropoutMaskSeed(seed, tc.n, tc.h, tc.drop)
 			}
-			for _, pc := range model.GradCheck(net, x, y, tc.reg, model.GradStep, mask) {
+			for _, pc := range model.GradCheck(net, x, y, tc.reg, model.GradStep, mask, 0) {
 				all := map[string]int{"W1": 3072 * tc.h, "b1": tc.h, "W2": tc.h * 10, "b2": 10}[pc.Name]
 				if !(pc.MaxRelErr <= 1e-7) || pc.Entries+pc.Kinks != all || pc.Kinks > all/100 {
 					t.Errorf("seed %d %+v: %s max relative error %.3e at %d (analytic %v, numerical %v), %d compared, %d kinks of %d",
@@ -111,7 +111,7 @@ func TestGradCheckCatchesPlantedError(t *testing.T) {
 		net, x, y := imageProblem(seed, 5, 4, 0.1)
 		grads := model.Zeros(3072, 4, 10)
 		net.Loss(grads, nil, x, y, 0.05)
-		num, kinks := model.NumGrad(net, x, y, 0.05, model.GradStep, nil)
+		num, kinks := model.NumGrad(net, x, y, 0.05, model.GradStep, nil, 0)
 		for _, pc := range model.CompareGrads(grads, num, kinks) {
 			if !(pc.MaxRelErr <= 1e-7) {
 				t.Fatalf("seed %d: %s fails unplanted: %+v", seed, pc.Name, pc)
@@ -169,7 +169,7 @@ func TestNumGradMatchesLossDifferences(t *testing.T) {
 		}
 		mask := dropoutMaskSeed(5, 6, 9, 0.3)
 		ws := &model.Workspace[float64]{Dropout: mask}
-		num, kinks := model.NumGrad(net, x, y, reg, 1e-7, mask)
+		num, kinks := model.NumGrad(net, x, y, reg, 1e-7, mask, 0)
 		for k, p := range net.Params() {
 			for i := range p {
 				if kinks[k][i] {
@@ -202,20 +202,20 @@ func TestNumGradKinks(t *testing.T) {
 		z += x[j] * net.Layers[0].W.At(j, 0)
 	}
 	net.Layers[0].B[0] = -z + 1e-4
-	_, kinks := model.NumGrad(net, x, y, 0.1, 1e-3, nil)
+	_, kinks := model.NumGrad(net, x, y, 0.1, 1e-3, nil, 0)
 	if !kinks[1][0] {
 		t.Errorf("b1[0] not marked a kink")
 	}
-	pc := model.GradCheck(net, x, y, 0.1, 1e-3, nil)
+	pc := model.GradCheck(net, x, y, 0.1, 1e-3, nil, 0)
 	if pc[1].Kinks < 1 || pc[1].Entries+pc[1].Kinks != 4 {
 		t.Errorf("b1: %d compared, %d kinks, want b1[0] among the kinks", pc[1].Entries, pc[1].Kinks)
 	}
 	// With a step that stays on one side, b1[0] is compared and agrees.
-	_, kinks = model.NumGrad(net, x, y, 0.1, 1e-6, nil)
+	_, kinks = model.NumGrad(net, x, y, 0.1, 1e-6, nil, 0)
 	if kinks[1][0] {
 		t.Errorf("b1[0] marked a kink for h = 1e-6")
 	}
-	for _, pc := range model.GradCheck(net, x, y, 0.1, 1e-6, nil) {
+	for _, pc := range model.GradCheck(net, x, y, 0.1, 1e-6, nil, 0) {
 		if !(pc.MaxRelErr <= 1e-7) {
 			t.Errorf("h = 1e-6: %s max relative error %.3e", pc.Name, pc.MaxRelErr)
 		}
@@ -227,7 +227,7 @@ func TestCompareGradsNaN(t *testing.T) {
 	net, x, y := randomProblem(2, 4, 5, 3, 3, 0.5)
 	grads := model.Zeros(5, 3, 3)
 	net.Loss(grads, nil, x, y, 0.1)
-	num, kinks := model.NumGrad(net, x, y, 0.1, 1e-7, nil)
+	num, kinks := model.NumGrad(net, x, y, 0.1, 1e-7, nil, 0)
 	grads.Layers[1].B[1] = math.NaN()
 	pc := model.CompareGrads(grads, num, kinks)[3]
 	if !math.IsNaN(pc.MaxRelErr) || pc.Worst != 1 {

@@ -54,7 +54,7 @@ func TestLossMatchesReference(t *testing.T) {
 
 		for range 2 {
 			loss := net.Loss(grads, ws, x, y, tc.reg)
-			refLoss, ref := model.LossRef(net, mat.NewDense(tc.n, tc.d, x), y, tc.reg, nil)
+			refLoss, ref := model.LossRef(net, mat.NewDense(tc.n, tc.d, x), y, tc.reg, nil, 0)
 			// 1e-12: both sum the same terms in different orders.
 			if !scalar.EqualWithinRel(loss, refLoss, 1e-12) {
 				t.Errorf("%+v: loss %v, reference %v", tc, loss, refLoss)
@@ -189,7 +189,7 @@ func TestGradCheck(t *testing.T) {
 				y[i] = uint8(rng.IntN(tc.c))
 			}
 			before := net.Clone()
-			for _, pc := range model.GradCheck(net, x, y, tc.reg, model.GradStep, tc.dropout) {
+			for _, pc := range model.GradCheck(net, x, y, tc.reg, model.GradStep, tc.dropout, 0) {
 				// cs231n reports 1e-9..1e-11 for this problem; 1e-7 is its bar.
 				if !(pc.MaxRelErr <= 1e-7) {
 					t.Errorf("%s: max relative error %v at %d (analytic %v, numerical %v)", pc.Name, pc.MaxRelErr, pc.Worst, pc.Analytic, pc.Numeric)
@@ -225,7 +225,7 @@ func TestLossFloat32MatchesReference(t *testing.T) {
 		}
 		grads := model.NewRaw[float32](3072, 30, 10)
 		loss := raw.Loss(grads, nil, x32, y, reg)
-		refLoss, ref := model.LossRef(net, mat.NewDense(50, 3072, x), y, reg, nil)
+		refLoss, ref := model.LossRef(net, mat.NewDense(50, 3072, x), y, reg, nil, 0)
 		if !scalar.EqualWithinRel(loss, refLoss, 1e-6) {
 			t.Errorf("reg %v: float32 loss %v, reference %v", reg, loss, refLoss)
 		}
@@ -275,7 +275,7 @@ func TestDropoutMatchesReference(t *testing.T) {
 	grads := model.Zeros(100, 30, 10)
 	ws := &model.Workspace[float64]{Dropout: mask}
 	loss := net.Loss(grads, ws, x, y, 0.1)
-	refLoss, ref := model.LossRef(net, mat.NewDense(20, 100, x), y, 0.1, mask)
+	refLoss, ref := model.LossRef(net, mat.NewDense(20, 100, x), y, 0.1, mask, 0)
 	if !scalar.EqualWithinRel(loss, refLoss, 1e-12) {
 		t.Errorf("loss %v, reference %v", loss, refLoss)
 	}
@@ -284,7 +284,7 @@ func TestDropoutMatchesReference(t *testing.T) {
 			t.Errorf("d%s differs from the reference", model.ParamNames(2)[k])
 		}
 	}
-	noDrop, _ := model.LossRef(net, mat.NewDense(20, 100, x), y, 0.1, nil)
+	noDrop, _ := model.LossRef(net, mat.NewDense(20, 100, x), y, 0.1, nil, 0)
 	if loss == noDrop {
 		t.Error("the mask changed nothing")
 	}

@@ -10,9 +10,10 @@ import (
 // LossRef is the plain reference for Loss: the formulas of DESIGN.md written
 // with mat.Dense methods and fresh allocations, one step per line. It returns
 // the loss and the gradients. dropout, if not nil, is the inverted-dropout
-// masks of the hidden layers, as Workspace.Dropout. It is slow; tests
-// compare the fast path with it.
-func LossRef(n *Net, X *mat.Dense, y []uint8, reg float64, dropout []float64) (float64, *Net) {
+// masks of the hidden layers, as Workspace.Dropout; smoothing is label
+// smoothing, as Workspace.Smoothing. It is slow; tests compare the fast
+// path with it.
+func LossRef(n *Net, X *mat.Dense, y []uint8, reg float64, dropout []float64, smoothing float64) (float64, *Net) {
 	nrows, _ := X.Dims()
 	layers := len(n.Layers)
 
@@ -48,7 +49,18 @@ func LossRef(n *Net, X *mat.Dense, y []uint8, reg float64, dropout []float64) (f
 	scores.Apply(func(_, j int, v float64) float64 { return v + last.B[j] }, &scores)
 	_, c := scores.Dims()
 
-	// Softmax with the row max subtracted, cross-entropy, L2 penalty.
+	// Targets q = (1-smoothing) onehot(y) + smoothing/C; softmax with the
+	// row max subtracted; cross-entropy -sum q log p; L2 penalty.
+	targets := mat.NewDense(nrows, c, nil)
+	for i := range nrows {
+		for j := range c {
+			q := smoothing / float64(c)
+			if j == int(y[i]) {
+				q += 1 - smoothing
+			}
+			targets.Set(i, j, q)
+		}
+	}
 	probs := mat.NewDense(nrows, c, nil)
 	var data float64
 	for i := range nrows {
@@ -56,8 +68,8 @@ func LossRef(n *Net, X *mat.Dense, y []uint8, reg float64, dropout []float64) (f
 		m := floats.Max(row)
 		floats.AddConst(-m, row)
 		logSum := math.Log(floats.Sum(expAll(row)))
-		data += logSum - row[y[i]]
 		for j := range row {
+			data -= targets.At(i, j) * (row[j] - logSum)
 			probs.Set(i, j, math.Exp(row[j]-logSum))
 		}
 	}
@@ -67,11 +79,9 @@ func LossRef(n *Net, X *mat.Dense, y []uint8, reg float64, dropout []float64) (f
 	}
 	loss := data/float64(nrows) + 0.5*reg*sq
 
-	// Backward, from dscores = (probs - onehot(y)) / N down.
+	// Backward, from dscores = (probs - q) / N down.
 	dout := mat.DenseCopyOf(probs)
-	for i := range nrows {
-		dout.Set(i, int(y[i]), dout.At(i, int(y[i]))-1)
-	}
+	dout.Sub(dout, targets)
 	dout.Scale(1/float64(nrows), dout)
 
 	g := Zeros(n.Sizes()...)

@@ -40,23 +40,28 @@ type Config struct {
 // Options are the training options beyond cs231n's SGD (zero values: its
 // behaviour): a run's, and every trial's of a sweep.
 type Options struct {
-	Optimizer   sgd.Optimizer     `json:"optimizer,omitempty" yaml:"optimizer"`
-	Momentum    float64           `json:"momentum,omitempty" yaml:"momentum"`
-	Schedule    sgd.Schedule      `json:"schedule,omitempty" yaml:"schedule"`
-	Dropout     float64           `json:"dropout,omitempty" yaml:"dropout"`
-	Flip        bool              `json:"flip,omitempty" yaml:"flip"`
-	Preprocess  preprocess.Method `json:"preprocess,omitempty" yaml:"preprocess"`
-	ZCAEps      float64           `json:"zca_eps,omitempty" yaml:"zca_eps"`
-	KeepBest    bool              `json:"keep_best,omitempty" yaml:"keep_best"`
-	Patience    int               `json:"patience,omitempty" yaml:"patience"`
-	WeightDecay float64           `json:"weight_decay,omitempty" yaml:"weight_decay"`
+	Optimizer      sgd.Optimizer     `json:"optimizer,omitempty" yaml:"optimizer"`
+	Momentum       float64           `json:"momentum,omitempty" yaml:"momentum"`
+	Schedule       sgd.Schedule      `json:"schedule,omitempty" yaml:"schedule"`
+	Dropout        float64           `json:"dropout,omitempty" yaml:"dropout"`
+	Flip           bool              `json:"flip,omitempty" yaml:"flip"`
+	Preprocess     preprocess.Method `json:"preprocess,omitempty" yaml:"preprocess"`
+	ZCAEps         float64           `json:"zca_eps,omitempty" yaml:"zca_eps"`
+	KeepBest       bool              `json:"keep_best,omitempty" yaml:"keep_best"`
+	Patience       int               `json:"patience,omitempty" yaml:"patience"`
+	WeightDecay    float64           `json:"weight_decay,omitempty" yaml:"weight_decay"`
+	Translate      int               `json:"translate,omitempty" yaml:"translate"`
+	TranslatePad   sgd.Pad           `json:"translate_pad,omitempty" yaml:"translate_pad"`
+	Warmup         int               `json:"warmup,omitempty" yaml:"warmup"`
+	LabelSmoothing float64           `json:"label_smoothing,omitempty" yaml:"label_smoothing"`
 }
 
 // SGD returns the training loop's part of c.
 func (c Config) SGD() sgd.Config {
 	return sgd.Config{Iters: c.Iters, Batch: c.Batch, LR: c.LR, LRDecay: c.LRDecay, Reg: c.Reg, Seed: c.Seed, Precision: c.Precision,
 		Optimizer: c.Optimizer, Momentum: c.Momentum, Schedule: c.Schedule, Dropout: c.Dropout, Flip: c.Flip,
-		KeepBest: c.KeepBest, Patience: c.Patience, WeightDecay: c.WeightDecay}
+		KeepBest: c.KeepBest, Patience: c.Patience, WeightDecay: c.WeightDecay,
+		Translate: c.Translate, TranslatePad: c.TranslatePad, Warmup: c.Warmup, LabelSmoothing: c.LabelSmoothing}
 }
 
 // State is how far a run got: what train --resume needs besides the

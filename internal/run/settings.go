@@ -22,6 +22,7 @@ func (c Config) Normalized() Config {
 	c.Preprocess = cmp.Or(c.Preprocess, preprocess.Mean)
 	c.ZCAEps = cmp.Or(c.ZCAEps, 0.1)
 	c.Precision = cmp.Or(c.Precision, model.Float64)
+	c.TranslatePad = cmp.Or(c.TranslatePad, sgd.PadZero)
 	return c
 }
 

@@ -39,13 +39,29 @@ type Config struct {
 	Schedule  Schedule  // step (also ""): LR *= LRDecay after each epoch; cosine: LR*(1+cos(pi*(it-1)/Iters))/2
 	// ScheduleIters, if not 0, replaces Iters in the cosine schedule: a run
 	// cut short (a sweep's halving rung) follows the longer run's schedule.
-	ScheduleIters int
-	Dropout       float64 // probability of dropping a hidden unit in training (inverted dropout), in [0, 1)
-	Flip          bool    // mirror each training image left to right with probability 1/2
-	KeepBest      bool    // end with the weights of the epoch with the best validation accuracy
-	Patience      int     // stop after this many epochs without a better validation accuracy; 0 never
-	WeightDecay   float64 // decoupled weight decay (AdamW, SGDW): each step also takes lr*WeightDecay*W from every W, >= 0
+	ScheduleIters  int
+	Dropout        float64 // probability of dropping a hidden unit in training (inverted dropout), in [0, 1)
+	Flip           bool    // mirror each training image left to right with probability 1/2
+	KeepBest       bool    // end with the weights of the epoch with the best validation accuracy
+	Patience       int     // stop after this many epochs without a better validation accuracy; 0 never
+	WeightDecay    float64 // decoupled weight decay (AdamW, SGDW): each step also takes lr*WeightDecay*W from every W, >= 0
+	Translate      int     // shift each training image by up to this many pixels each way, at random; 0 never
+	TranslatePad   Pad     // what a shift brings in from outside the image: zero (also "") or reflect
+	Warmup         int     // iterations over which the learning rate rises linearly from lr/Warmup to the schedule's
+	LabelSmoothing float64 // train on targets (1-e) onehot + e/C, in [0, 1)
 }
+
+// Pad is what a translation brings in from outside the image.
+type Pad string
+
+// Pads.
+const (
+	PadZero    Pad = "zero"    // zeros: the mean image's pixels
+	PadReflect Pad = "reflect" // the image mirrored at its border
+)
+
+// Valid reports whether p is a pad ("" is PadZero).
+func (p Pad) Valid() bool { return p == "" || p == PadZero || p == PadReflect }
 
 // Optimizer is an update rule, as cs231n's optim.py names them.
 type Optimizer string
@@ -125,6 +141,14 @@ func (c Config) Check() error {
 		return setting.Errorf("dropout", "{dropout} is %v, want a probability in [0, 1)", c.Dropout)
 	case !(c.WeightDecay >= 0) || math.IsInf(c.WeightDecay, 0):
 		return setting.Errorf("weight_decay", "{weight_decay} is %v, want a number >= 0", c.WeightDecay)
+	case c.Translate < 0 || c.Translate >= cifar.Width:
+		return setting.Errorf("translate", "{translate} is %d, want 0 (off) to %d pixels", c.Translate, cifar.Width-1)
+	case !c.TranslatePad.Valid():
+		return setting.Errorf("translate_pad", "{translate_pad} is %q, want zero or reflect", c.TranslatePad)
+	case c.Warmup < 0:
+		return setting.Errorf("warmup", "{warmup} is %d, want 0 (off) or a number of iterations", c.Warmup)
+	case !(c.LabelSmoothing >= 0 && c.LabelSmoothing < 1):
+		return setting.Errorf("label_smoothing", "{label_smoothing} is %v, want a number in [0, 1)", c.LabelSmoothing)
 	case c.Patience < 0:
 		return setting.Errorf("patience", "{patience} is %d, want 0 (never stop early) or more", c.Patience)
 	}
@@ -308,7 +332,7 @@ func train[T model.Float](ctx context.Context, net *model.Net, data preprocess.D
 			whiten[i] = T(v)
 		}
 	}
-	ws := &model.Workspace[T]{}
+	ws := &model.Workspace[T]{Smoothing: c.LabelSmoothing}
 	pred := make([]uint8, c.Batch)
 	valPred := make([]uint8, data.Val.N())
 	var scorer model.Scorer[T]
@@ -338,6 +362,11 @@ func train[T model.Float](ctx context.Context, net *model.Net, data preprocess.D
 		if c.Flip {
 			flip = make([]bool, c.Batch)
 		}
+		var shift []int // dx, dy of each row
+		var tmp []T
+		if c.Translate > 0 {
+			shift, tmp = make([]int, 2*c.Batch), make([]T, d)
+		}
 		pcg := rand.NewPCG(0, 0)
 		rng := rand.New(pcg)
 		keep := T(1 / (1 - c.Dropout))
@@ -349,13 +378,16 @@ func train[T model.Float](ctx context.Context, net *model.Net, data preprocess.D
 				return
 			}
 			// Everything random about iteration it comes from its own
-			// generator, drawn in this order: indices, flips, dropout.
+			// generator, drawn in this order: indices, flips, shifts, dropout.
 			pcg.Seed(batchSeed(c.Seed, it))
 			for i := range idx {
 				idx[i] = rng.IntN(data.Train.N())
 			}
 			for i := range flip {
 				flip[i] = rng.Uint64()&1 == 1
+			}
+			for i := range shift {
+				shift[i] = rng.IntN(2*c.Translate+1) - c.Translate
 			}
 			for i := range mb.mask {
 				mb.mask[i] = 0
@@ -367,6 +399,10 @@ func train[T model.Float](ctx context.Context, net *model.Net, data preprocess.D
 				preprocess.GatherDense(mb.x, mb.y, dense, data.Train.Y, idx, flip)
 			} else {
 				cifar.GatherAug(mb.x, mb.y, data.Train, idx, data.Mean, data.Scale, flip)
+			}
+			for r := 0; r < len(shift); r += 2 {
+				row := mb.x[r/2*d : (r/2+1)*d]
+				cifar.Shift(row, tmp, shift[r], shift[r+1], c.TranslatePad == PadReflect)
 			}
 			full <- mb
 		}
@@ -386,7 +422,11 @@ func train[T model.Float](ctx context.Context, net *model.Net, data preprocess.D
 		if math.IsNaN(loss) || math.IsInf(loss, 0) {
 			return hist, &DivergedError{Iter: it, Loss: loss, LR: c.LR}
 		}
-		opt.step(lr, it)
+		stepLR := lr
+		if it <= c.Warmup {
+			stepLR = lr * float64(it) / float64(c.Warmup) // linear warm-up to the schedule's rate
+		}
+		opt.step(stepLR, it)
 		hist.Loss = append(hist.Loss, loss)
 		if hooks.Iter != nil {
 			hooks.Iter(it, loss)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -245,6 +246,8 @@ func TestResumeIsExactWithOptions(t *testing.T) {
 		{"nesterov+cosine", sgd.Config{Optimizer: sgd.Nesterov, Schedule: sgd.Cosine}, data},
 		{"adam+dropout+keepbest", sgd.Config{Optimizer: sgd.Adam, Dropout: 0.3, KeepBest: true}, scaled},
 		{"adamw", sgd.Config{Optimizer: sgd.Adam, WeightDecay: 0.05}, scaled},
+		{"translate+warmup+smoothing", sgd.Config{Optimizer: sgd.Nesterov, Translate: 3, Flip: true, Warmup: 30, LabelSmoothing: 0.1, Schedule: sgd.Cosine}, scaled},
+		{"translate reflect", sgd.Config{Translate: 2, TranslatePad: sgd.PadReflect}, data},
 	} {
 		cfg := tc.c
 		cfg.Iters, cfg.Batch, cfg.LR, cfg.LRDecay, cfg.Reg, cfg.Seed = 40, 20, 1e-4, 0.8, 0.1, 11
@@ -345,18 +348,22 @@ func TestOptimizersLearn(t *testing.T) {
 // the command maps to its flag and as {key} in the text.
 func TestConfigCheckNamesTheSetting(t *testing.T) {
 	for key, edit := range map[string]func(*sgd.Config){
-		"iters":        func(c *sgd.Config) { c.Iters = 0 },
-		"batch":        func(c *sgd.Config) { c.Batch = -1 },
-		"lr":           func(c *sgd.Config) { c.LR = math.NaN() },
-		"lr_decay":     func(c *sgd.Config) { c.LRDecay = 2 },
-		"reg":          func(c *sgd.Config) { c.Reg = -1 },
-		"precision":    func(c *sgd.Config) { c.Precision = "float16" },
-		"optimizer":    func(c *sgd.Config) { c.Optimizer = "lbfgs" },
-		"momentum":     func(c *sgd.Config) { c.Momentum = 1 },
-		"schedule":     func(c *sgd.Config) { c.Schedule = "linear" },
-		"dropout":      func(c *sgd.Config) { c.Dropout = 1 },
-		"patience":     func(c *sgd.Config) { c.Patience = -1 },
-		"weight_decay": func(c *sgd.Config) { c.WeightDecay = -0.1 },
+		"iters":           func(c *sgd.Config) { c.Iters = 0 },
+		"batch":           func(c *sgd.Config) { c.Batch = -1 },
+		"lr":              func(c *sgd.Config) { c.LR = math.NaN() },
+		"lr_decay":        func(c *sgd.Config) { c.LRDecay = 2 },
+		"reg":             func(c *sgd.Config) { c.Reg = -1 },
+		"precision":       func(c *sgd.Config) { c.Precision = "float16" },
+		"optimizer":       func(c *sgd.Config) { c.Optimizer = "lbfgs" },
+		"momentum":        func(c *sgd.Config) { c.Momentum = 1 },
+		"schedule":        func(c *sgd.Config) { c.Schedule = "linear" },
+		"dropout":         func(c *sgd.Config) { c.Dropout = 1 },
+		"patience":        func(c *sgd.Config) { c.Patience = -1 },
+		"weight_decay":    func(c *sgd.Config) { c.WeightDecay = -0.1 },
+		"translate":       func(c *sgd.Config) { c.Translate = 32 },
+		"translate_pad":   func(c *sgd.Config) { c.TranslatePad = "wrap" },
+		"warmup":          func(c *sgd.Config) { c.Warmup = -1 },
+		"label_smoothing": func(c *sgd.Config) { c.LabelSmoothing = 1 },
 	} {
 		c := sgd.DefaultConfig()
 		edit(&c)
@@ -367,5 +374,51 @@ func TestConfigCheckNamesTheSetting(t *testing.T) {
 	}
 	if err := sgd.DefaultConfig().Check(); err != nil {
 		t.Errorf("the default config: %v", err)
+	}
+}
+
+// Each option of the step changes the run (a test that it is wired in, as
+// the resume tests check it is resumed): translations, warm-up and label
+// smoothing each give other weights than the same run without them, and
+// warm-up's first step is lr/Warmup.
+func TestStepOptionsTakeEffect(t *testing.T) {
+	data := testData(200, 20, 10)
+	base := sgd.Config{Iters: 12, Batch: 10, LR: 1e-3, LRDecay: 1, Reg: 0.1, Seed: 3}
+	train := func(c sgd.Config) *model.Net {
+		net := sgd.Init([]int{cifar.D, 8, cifar.Classes}, 1e-3, 5)
+		if _, err := sgd.Train(context.Background(), net, data, c, sgd.Hooks{}); err != nil {
+			t.Fatal(err)
+		}
+		return net
+	}
+	plain := train(base)
+	for name, edit := range map[string]func(*sgd.Config){
+		"translate": func(c *sgd.Config) { c.Translate = 2 },
+		"reflect":   func(c *sgd.Config) { c.Translate, c.TranslatePad = 2, sgd.PadReflect },
+		"warmup":    func(c *sgd.Config) { c.Warmup = 5 },
+		"smoothing": func(c *sgd.Config) { c.LabelSmoothing = 0.2 },
+	} {
+		c := base
+		edit(&c)
+		if got := train(c); slices.Equal(got.Params()[0], plain.Params()[0]) {
+			t.Errorf("%s: the same W1 as without it", name)
+		}
+	}
+	zero, reflect := base, base
+	zero.Translate, reflect.Translate, reflect.TranslatePad = 2, 2, sgd.PadReflect
+	if slices.Equal(train(zero).Params()[0], train(reflect).Params()[0]) {
+		t.Error("reflect padding gave the zero padding's weights")
+	}
+	// One step: warm-up over 4 iterations takes a quarter of the step.
+	one := base
+	one.Iters, one.Reg = 1, 0
+	full := train(one)
+	one.Warmup = 4
+	quarter := train(one)
+	init := sgd.Init([]int{cifar.D, 8, cifar.Classes}, 1e-3, 5)
+	for i, w0 := range init.Params()[3] { // b2: plain SGD, so the change is lr * gradient
+		if d, q := full.Params()[3][i]-w0, quarter.Params()[3][i]-w0; math.Abs(q-d/4) > 1e-6*math.Abs(d) {
+			t.Errorf("b2[%d]: warm-up step %v, want a quarter of %v", i, q, d)
+		}
 	}
 }
