@@ -38,8 +38,9 @@ func NewRaw[T Float](sizes ...int) *Raw[T] {
 // RawOf returns a copy of n's parameters in precision T, rounded once.
 func RawOf[T Float](n *Net) *Raw[T] {
 	r := NewRaw[T](n.Sizes()...)
+	rp := r.Params()
 	for k, p := range n.Params() {
-		dst := r.Params()[k]
+		dst := rp[k]
 		for i, v := range p {
 			dst[i] = T(v)
 		}
@@ -59,8 +60,9 @@ func (n *Net) Raw() *Raw[float64] {
 
 // SetFrom sets n's parameters to r's, converted exactly to float64.
 func SetFrom[T Float](n *Net, r *Raw[T]) {
+	rp := r.Params()
 	for k, p := range n.Params() {
-		for i, v := range r.Params()[k] {
+		for i, v := range rp[k] {
 			p[i] = float64(v)
 		}
 	}

@@ -114,26 +114,7 @@ func TestDeepNumGradMatchesLossDifferences(t *testing.T) {
 			mask := dropoutMaskSeed(5, 6, hiddenUnits(sizes), 0.3)
 			ws := &model.Workspace[float64]{Dropout: mask}
 			num, kinks := model.NumGrad(net, x, y, reg, 1e-7, mask, 0)
-			compared := 0
-			for k, p := range net.Params() {
-				for i := range p {
-					if kinks[k][i] {
-						continue
-					}
-					const h = 1e-5
-					old := p[i]
-					p[i] = old + h
-					fp := net.Loss(nil, ws, x, y, reg)
-					p[i] = old - h
-					fm := net.Loss(nil, ws, x, y, reg)
-					p[i] = old
-					want := (fp - fm) / (2 * h)
-					if got := num.Params()[k][i]; math.Abs(got-want) > 1e-8*math.Max(1, math.Abs(want)) {
-						t.Errorf("%v reg %v: %s[%d]: NumGrad %v, Loss differences %v", sizes, reg, net.ParamNames()[k], i, got, want)
-					}
-					compared++
-				}
-			}
+			compared := checkAgainstLossDifferences(t, net, num, kinks, ws, x, y, reg)
 			if total := len(slices.Concat(net.Params()...)); compared < total*95/100 {
 				t.Errorf("%v: %d of %d entries compared, the rest kinks", sizes, compared, total)
 			}
@@ -256,23 +237,7 @@ func TestLabelSmoothing(t *testing.T) {
 				}
 			}
 			num, kinks := model.NumGrad(net, x, y, 0.1, 1e-7, nil, eps)
-			for k, p := range net.Params() {
-				for i := range p {
-					if kinks[k][i] {
-						continue
-					}
-					const h = 1e-5
-					old := p[i]
-					p[i] = old + h
-					fp := net.Loss(nil, ws, x, y, 0.1)
-					p[i] = old - h
-					fm := net.Loss(nil, ws, x, y, 0.1)
-					p[i] = old
-					if got, want := num.Params()[k][i], (fp-fm)/(2*h); math.Abs(got-want) > 1e-8*math.Max(1, math.Abs(want)) {
-						t.Errorf("%v eps %v: %s[%d]: NumGrad %v, Loss differences %v", sizes, eps, net.ParamNames()[k], i, got, want)
-					}
-				}
-			}
+			checkAgainstLossDifferences(t, net, num, kinks, ws, x, y, 0.1)
 		}
 	}
 	for seed := range uint64(3) {
