@@ -186,7 +186,7 @@ func TestTrainReproducible(t *testing.T) {
 	for k, p := range a.Net.Params() {
 		for i := range p {
 			if p[i] != b.Net.Params()[k][i] {
-				t.Fatalf("%s[%d] differs between two runs with --seed 3", model.ParamNames(2)[k], i)
+				t.Fatalf("%s[%d] differs between two runs with --seed 3", model.ParamNames(2, "")[k], i)
 			}
 		}
 	}
@@ -284,7 +284,7 @@ func TestTrainOnEveryFormat(t *testing.T) {
 		}
 		for k, p := range ck.Net.Params() {
 			if !equalBits(p, first.Net.Params()[k]) {
-				t.Errorf("--data %s: %s differs from the binary directory's model", data, model.ParamNames(2)[k])
+				t.Errorf("--data %s: %s differs from the binary directory's model", data, model.ParamNames(2, "")[k])
 			}
 		}
 	}

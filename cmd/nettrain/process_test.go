@@ -497,7 +497,7 @@ func resumeAndCompare(t *testing.T, bin, a, b string, uninterrupted []string, re
 	}
 	for k, p := range ra.Net.Params() {
 		if !equalBits(p, rb.Net.Params()[k]) {
-			t.Fatalf("%s differs between the resumed and the uninterrupted run", model.ParamNames(2)[k])
+			t.Fatalf("%s differs between the resumed and the uninterrupted run", model.ParamNames(2, "")[k])
 		}
 	}
 	return ra, rb

@@ -50,7 +50,7 @@ func TestSameWeightsAnyKernelAndThreads(t *testing.T) {
 					for k, p := range ck.Net.Params() {
 						for i, v := range p {
 							if w := first.Params()[k][i]; math.Float64bits(v) != math.Float64bits(w) {
-								t.Fatalf("%s: %s[%d] = %v, %s gave %v", name, model.ParamNames(2)[k], i, v, firstName, w)
+								t.Fatalf("%s: %s[%d] = %v, %s gave %v", name, model.ParamNames(2, "")[k], i, v, firstName, w)
 							}
 						}
 					}

@@ -63,7 +63,7 @@ func TestCheckpointRoundTrip(t *testing.T) {
 	}
 	for k, p := range ck.Net.Params() {
 		if !bitsEqual(got.Net.Params()[k], p) {
-			t.Errorf("%s differs after the round trip", model.ParamNames(2)[k])
+			t.Errorf("%s differs after the round trip", model.ParamNames(2, "")[k])
 		}
 	}
 	if !bitsEqual(got.Mean, ck.Mean) {
@@ -112,7 +112,7 @@ func TestLoadNumpyCheckpoints(t *testing.T) {
 		}
 		for k, p := range ck.Net.Params() {
 			if !bitsEqual(p, want.Params()[k]) {
-				t.Errorf("%s: %s = %v, want %v", name, model.ParamNames(2)[k], p, want.Params()[k])
+				t.Errorf("%s: %s = %v, want %v", name, model.ParamNames(2, "")[k], p, want.Params()[k])
 			}
 		}
 		for i, m := range ck.Mean {

@@ -20,26 +20,44 @@ type Float = gemm.Float
 // Net's memory; other precisions are copies (RawOf).
 type Raw[T Float] struct {
 	Sizes []int // inputs, hidden layers, classes
+	Norm  Norm  // after each hidden affine layer
 	W     [][]T // W[l] is (Sizes[l], Sizes[l+1])
 	B     [][]T // B[l] is (Sizes[l+1])
+
+	// With a Norm, one of each per hidden layer, (Sizes[l+1]) each; as the
+	// Layer fields of the same names.
+	Gamma, Beta     [][]T
+	RunMean, RunVar [][]T // batch normalisation only
 }
 
 // NewRaw returns zero parameters of the given sizes (inputs, hidden
 // layers, classes).
-func NewRaw[T Float](sizes ...int) *Raw[T] {
+func NewRaw[T Float](sizes ...int) *Raw[T] { return NewRawNorm[T](NoNorm, sizes...) }
+
+// NewRawNorm is NewRaw with a normalisation after each hidden layer.
+func NewRawNorm[T Float](norm Norm, sizes ...int) *Raw[T] {
 	checkSizes(sizes)
-	r := &Raw[T]{Sizes: slices.Clone(sizes), W: make([][]T, len(sizes)-1), B: make([][]T, len(sizes)-1)}
+	r := &Raw[T]{Sizes: slices.Clone(sizes), Norm: norm, W: make([][]T, len(sizes)-1), B: make([][]T, len(sizes)-1)}
 	for l := range r.W {
 		r.W[l], r.B[l] = make([]T, sizes[l]*sizes[l+1]), make([]T, sizes[l+1])
+	}
+	for _, h := range sizes[1 : len(sizes)-1] {
+		if norm != NoNorm {
+			r.Gamma, r.Beta = append(r.Gamma, make([]T, h)), append(r.Beta, make([]T, h))
+		}
+		if norm == BatchNorm {
+			r.RunMean, r.RunVar = append(r.RunMean, make([]T, h)), append(r.RunVar, make([]T, h))
+		}
 	}
 	return r
 }
 
-// RawOf returns a copy of n's parameters in precision T, rounded once.
+// RawOf returns a copy of n's parameters and statistics in precision T,
+// rounded once.
 func RawOf[T Float](n *Net) *Raw[T] {
-	r := NewRaw[T](n.Sizes()...)
-	rp := r.Params()
-	for k, p := range n.Params() {
+	r := NewRawNorm[T](n.Norm, n.Sizes()...)
+	rp := r.Arrays()
+	for k, p := range n.Arrays() {
 		dst := rp[k]
 		for i, v := range p {
 			dst[i] = T(v)
@@ -50,31 +68,54 @@ func RawOf[T Float](n *Net) *Raw[T] {
 
 // Raw returns n's parameters as a Raw[float64] sharing n's memory.
 func (n *Net) Raw() *Raw[float64] {
-	r := &Raw[float64]{Sizes: n.Sizes()}
+	r := &Raw[float64]{Sizes: n.Sizes(), Norm: n.Norm}
 	for _, l := range n.Layers {
 		r.W = append(r.W, l.W.RawMatrix().Data)
 		r.B = append(r.B, l.B)
+		if l.Gamma != nil {
+			r.Gamma, r.Beta = append(r.Gamma, l.Gamma), append(r.Beta, l.Beta)
+		}
+		if l.RunMean != nil {
+			r.RunMean, r.RunVar = append(r.RunMean, l.RunMean), append(r.RunVar, l.RunVar)
+		}
 	}
 	return r
 }
 
-// SetFrom sets n's parameters to r's, converted exactly to float64.
+// SetFrom sets n's parameters and statistics to r's, converted exactly to
+// float64.
 func SetFrom[T Float](n *Net, r *Raw[T]) {
-	rp := r.Params()
-	for k, p := range n.Params() {
+	rp := r.Arrays()
+	for k, p := range n.Arrays() {
 		for i, v := range rp[k] {
 			p[i] = float64(v)
 		}
 	}
 }
 
-// Params returns W1, b1, W2, b2, ... in that order, sharing r's memory.
+// Params returns W1, b1, (gamma1, beta1,) W2, b2, ... in the order of
+// Net.Params, sharing r's memory.
 func (r *Raw[T]) Params() [][]T {
-	p := make([][]T, 0, 2*len(r.W))
+	p := make([][]T, 0, 4*len(r.W))
 	for l := range r.W {
 		p = append(p, r.W[l], r.B[l])
+		if l < len(r.Gamma) {
+			p = append(p, r.Gamma[l], r.Beta[l])
+		}
 	}
 	return p
+}
+
+// ParamNames returns the names of Params, as Net.ParamNames.
+func (r *Raw[T]) ParamNames() []string { return ParamNames(len(r.W), r.Norm) }
+
+// Arrays returns Params then the running statistics, as Net.Arrays.
+func (r *Raw[T]) Arrays() [][]T {
+	a := r.Params()
+	for l := range r.RunMean {
+		a = append(a, r.RunMean[l], r.RunVar[l])
+	}
+	return a
 }
 
 // hiddenUnits is the sum of the hidden layers' widths.
@@ -107,18 +148,44 @@ type Workspace[T Float] struct {
 	a      [][]T // (N, H_l) hidden activations, ReLU (and dropout) applied
 	da     [][]T // (N, H_l) gradient at the hidden layers
 	scores []T   // (N, C) scores, then dscores
+
+	// With a Norm, per hidden layer, from the last Loss.
+	xhat     [][]T       // (N, H_l) normalised pre-activations
+	inv      [][]float64 // 1/sqrt(var+eps): (H_l) per unit (batch norm), (N) per row (layer norm)
+	mu, vari [][]float64 // (H_l) batch norm's batch mean and variance, for Track
+	sums     []float64   // scratch of normBackward
 }
 
-func (ws *Workspace[T]) fit(nrows int, sizes []int) {
+func (ws *Workspace[T]) fit(nrows int, sizes []int, norm Norm) {
 	hidden := sizes[1 : len(sizes)-1]
 	if len(ws.a) != len(hidden) {
 		ws.a, ws.da = make([][]T, len(hidden)), make([][]T, len(hidden))
+		ws.xhat, ws.inv = make([][]T, len(hidden)), make([][]float64, len(hidden))
+		ws.mu, ws.vari = make([][]float64, len(hidden)), make([][]float64, len(hidden))
 	}
 	for l, h := range hidden {
 		if cap(ws.a[l]) < nrows*h {
 			ws.a[l], ws.da[l] = make([]T, nrows*h), make([]T, nrows*h)
 		}
 		ws.a[l], ws.da[l] = ws.a[l][:nrows*h], ws.da[l][:nrows*h]
+		if norm == NoNorm {
+			continue
+		}
+		if cap(ws.xhat[l]) < nrows*h {
+			ws.xhat[l] = make([]T, nrows*h)
+		}
+		ws.xhat[l] = ws.xhat[l][:nrows*h]
+		n := h // statistics per unit
+		if norm == LayerNorm {
+			n = nrows // per row
+		}
+		if cap(ws.inv[l]) < n {
+			ws.inv[l] = make([]float64, n)
+		}
+		ws.inv[l] = ws.inv[l][:n]
+		if norm == BatchNorm && len(ws.mu[l]) != h {
+			ws.mu[l], ws.vari[l] = make([]float64, h), make([]float64, h)
+		}
 	}
 	c := sizes[len(sizes)-1]
 	if cap(ws.scores) < nrows*c {
@@ -140,15 +207,18 @@ func maskOf[T Float](mask []T, sizes []int, nrows, l int) []T {
 // = a W + b of the last layer into ws for the rows of x, a row-major
 // (nrows, D) slice. With a dropout mask, each hidden layer's a is
 // multiplied by its part before the next layer (inverted dropout: the mask
-// is already scaled by 1/(1-p), so evaluation needs no rescaling).
-func (r *Raw[T]) forward(ws *Workspace[T], x []T, nrows int, mask []T) {
+// is already scaled by 1/(1-p), so evaluation needs no rescaling). With a
+// Norm, a = max(gamma xhat + beta, 0) with xhat the normalised in W + b:
+// batch normalisation with the batch's statistics in training (train) and
+// the running ones in evaluation.
+func (r *Raw[T]) forward(ws *Workspace[T], x []T, nrows int, mask []T, train bool) {
 	if len(x) != nrows*r.Sizes[0] {
 		panic("model: X has the wrong shape")
 	}
 	if mask != nil && len(mask) != nrows*hiddenUnits(r.Sizes) {
 		panic("model: dropout mask has the wrong shape")
 	}
-	ws.fit(nrows, r.Sizes)
+	ws.fit(nrows, r.Sizes, r.Norm)
 	in := x
 	for l := range r.W {
 		k, out := r.Sizes[l], r.Sizes[l+1]
@@ -164,6 +234,22 @@ func (r *Raw[T]) forward(ws *Workspace[T], x []T, nrows int, mask []T) {
 		}
 		a, m := ws.a[l], maskOf(mask, r.Sizes, nrows, l)
 		ws.gemm(blas.NoTrans, blas.NoTrans, nrows, out, k, 1, in, k, r.W[l], out, 0, a, out) // z = in W
+		if r.Norm != NoNorm {
+			r.normalise(ws, l, a, nrows, train) // a = gamma xhat + beta, xhat of z + b
+			for i := range nrows {
+				row := a[i*out : (i+1)*out : (i+1)*out]
+				for j, v := range row {
+					row[j] = max(v, 0)
+				}
+				if m != nil {
+					for j, v := range m[i*out : (i+1)*out] {
+						row[j] *= v
+					}
+				}
+			}
+			in = a
+			continue
+		}
 		for i := range nrows {
 			row := a[i*out : (i+1)*out : (i+1)*out]
 			for j, b := range r.B[l][:out] {
@@ -190,7 +276,7 @@ func (r *Raw[T]) Loss(grads *Raw[T], ws *Workspace[T], x []T, y []uint8, reg flo
 		ws = &Workspace[T]{}
 	}
 	nrows := len(y)
-	r.forward(ws, x, nrows, ws.Dropout)
+	r.forward(ws, x, nrows, ws.Dropout, true)
 
 	// Softmax cross-entropy, fused with its gradient
 	// dscores = (softmax - onehot(y)) / N, written over the scores.
@@ -257,7 +343,9 @@ func (r *Raw[T]) Loss(grads *Raw[T], ws *Workspace[T], x []T, y []uint8, reg flo
 	// output (dscores first): dW = in^T dout + reg W; db = sum_rows(dout);
 	// then the gradient at its input, din = (dout W^T) * [z > 0], which is
 	// the next dout down. a > 0 exactly where z > 0 (and, with dropout,
-	// the unit was kept, whose mask value scales din).
+	// the unit was kept, whose mask value scales din). With a Norm, din is
+	// then carried back through the normalisation (normBackward), which
+	// also gives dgamma and dbeta.
 	dout := ws.scores
 	for l := len(r.W) - 1; l >= 0; l-- {
 		k, out := r.Sizes[l], r.Sizes[l+1]
@@ -267,7 +355,13 @@ func (r *Raw[T]) Loss(grads *Raw[T], ws *Workspace[T], x []T, y []uint8, reg flo
 		}
 		scaled(grads.W[l], T(reg), r.W[l])
 		ws.gemm(blas.Trans, blas.NoTrans, k, out, nrows, 1, in, k, dout, out, 1, grads.W[l], out)
-		colSum(grads.B[l], dout, out)
+		if r.Norm == BatchNorm && l < len(r.W)-1 {
+			// Batch norm subtracts the batch mean, b with it: db is exactly
+			// 0 (a sum of dz, which sums to 0), not the round-off of one.
+			clear(grads.B[l])
+		} else {
+			colSum(grads.B[l], dout, out)
+		}
 		if l == 0 {
 			break
 		}
@@ -281,6 +375,9 @@ func (r *Raw[T]) Loss(grads *Raw[T], ws *Workspace[T], x []T, y []uint8, reg flo
 				din[i] *= m[i]
 			}
 		}
+		if r.Norm != NoNorm {
+			r.normBackward(ws, l-1, din, nrows, grads.Gamma[l-1], grads.Beta[l-1])
+		}
 		dout = din
 	}
 	return loss
@@ -293,7 +390,7 @@ func (r *Raw[T]) Predict(dst []uint8, ws *Workspace[T], x []T) []uint8 {
 		ws = &Workspace[T]{}
 	}
 	nrows := len(x) / r.Sizes[0]
-	r.forward(ws, x, nrows, nil)
+	r.forward(ws, x, nrows, nil, false)
 	if dst == nil {
 		dst = make([]uint8, nrows)
 	}
@@ -316,6 +413,10 @@ func (r *Raw[T]) Step(grads *Raw[T], lr float64) {
 	for l := range r.W {
 		axpy(-lr, grads.W[l], r.W[l])
 		axpy(-lr, grads.B[l], r.B[l])
+	}
+	for l := range r.Gamma {
+		axpy(-lr, grads.Gamma[l], r.Gamma[l])
+		axpy(-lr, grads.Beta[l], r.Beta[l])
 	}
 }
 

@@ -45,7 +45,7 @@ const GradStep = 1e-9
 // dropout, if not nil, is a fixed inverted-dropout mask, and smoothing label
 // smoothing (see Workspace), used by both. n is not changed.
 func GradCheck(n *Net, x []float64, y []uint8, reg, h float64, dropout []float64, smoothing float64) []ParamCheck {
-	grads := Zeros(n.Sizes()...)
+	grads := ZerosNorm(n.Norm, n.Sizes()...)
 	n.Loss(grads, &Workspace[float64]{Dropout: dropout, Smoothing: smoothing}, x, y, reg)
 	num, kinks := NumGrad(n, x, y, reg, h, dropout, smoothing)
 	return CompareGrads(grads, num, kinks)
@@ -103,15 +103,25 @@ func CompareGrads(a, num *Net, kinks [][]bool) []ParamCheck {
 // of ReLU where the gradient jumps, is marked in kinks: a centered
 // difference there averages the two one-sided slopes, and no tolerance can
 // tell that from a bug. cs231n's notes suggest the same test.
+//
+// With a Norm (training's, the batch's statistics) the differences are
+// carried as whole matrices, since normalisation couples rows or units
+// (normDiff).
 func NumGrad(n *Net, x []float64, y []uint8, reg, h float64, dropout []float64, smoothing float64) (num *Net, kinks [][]bool) {
-	num = Zeros(n.Sizes()...)
-	dc := newDiffCheck(n.Raw(), x, y, reg, dropout)
-	dc.smoothing = smoothing
+	num = ZerosNorm(n.Norm, n.Sizes()...)
+	var delta func(k, i int, step float64) (float64, bool)
+	if n.Norm == NoNorm {
+		dc := newDiffCheck(n.Raw(), x, y, reg, dropout)
+		dc.smoothing = smoothing
+		delta = dc.delta
+	} else {
+		delta = newNormDiff(n.Raw(), x, y, reg, smoothing, dropout).delta
+	}
 	for k, p := range n.Params() {
 		kinks = append(kinks, make([]bool, len(p)))
 		for i := range p {
-			fp, kp := dc.delta(k, i, h)
-			fm, km := dc.delta(k, i, -h)
+			fp, kp := delta(k, i, h)
+			fm, km := delta(k, i, -h)
 			kinks[k][i] = kp || km
 			num.Params()[k][i] = (fp - fm) / (2 * h)
 		}

@@ -62,7 +62,7 @@ func TestLossMatchesReference(t *testing.T) {
 			for k, g := range grads.Params() {
 				r := ref.Params()[k]
 				if !floats.EqualApprox(g, r, 1e-12*(floats.Norm(r, math.Inf(1))+1e-300)) {
-					t.Errorf("%+v: d%s differs from the reference", tc, model.ParamNames(2)[k])
+					t.Errorf("%+v: d%s differs from the reference", tc, model.ParamNames(2, "")[k])
 				}
 			}
 		}
@@ -125,8 +125,8 @@ func TestHandComputedNet(t *testing.T) {
 		t.Errorf("loss %v, want %v", loss, wantLoss)
 	}
 	for k, g := range grads.Params() {
-		if w := want[model.ParamNames(2)[k]]; !floats.EqualApprox(g, w, 1e-15) {
-			t.Errorf("d%s = %v, want %v", model.ParamNames(2)[k], g, w)
+		if w := want[model.ParamNames(2, "")[k]]; !floats.EqualApprox(g, w, 1e-15) {
+			t.Errorf("d%s = %v, want %v", model.ParamNames(2, "")[k], g, w)
 		}
 	}
 	if p := net.Predict(nil, nil, []float64{1, 2, -1, -1}); p[0] != 0 || p[1] != 1 {
@@ -200,7 +200,7 @@ func TestGradCheck(t *testing.T) {
 			}
 			for k, p := range net.Params() {
 				if !floats.Equal(p, before.Params()[k]) {
-					t.Errorf("GradCheck changed %s", model.ParamNames(2)[k])
+					t.Errorf("GradCheck changed %s", model.ParamNames(2, "")[k])
 				}
 			}
 		})
@@ -234,7 +234,7 @@ func TestLossFloat32MatchesReference(t *testing.T) {
 			scale := floats.Norm(r, math.Inf(1))
 			for i := range g {
 				if math.Abs(float64(g[i])-r[i]) > 1e-4*scale {
-					t.Errorf("reg %v: d%s[%d] = %v, reference %v", reg, model.ParamNames(2)[k], i, g[i], r[i])
+					t.Errorf("reg %v: d%s[%d] = %v, reference %v", reg, model.ParamNames(2, "")[k], i, g[i], r[i])
 					break
 				}
 			}
@@ -281,7 +281,7 @@ func TestDropoutMatchesReference(t *testing.T) {
 	}
 	for k, g := range grads.Params() {
 		if !floats.EqualApprox(g, ref.Params()[k], 1e-12*floats.Norm(ref.Params()[k], math.Inf(1))) {
-			t.Errorf("d%s differs from the reference", model.ParamNames(2)[k])
+			t.Errorf("d%s differs from the reference", model.ParamNames(2, "")[k])
 		}
 	}
 	noDrop, _ := model.LossRef(net, mat.NewDense(20, 100, x), y, 0.1, nil, 0)

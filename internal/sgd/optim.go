@@ -33,7 +33,7 @@ func newOptimizer[T model.Float](r, g *model.Raw[T], c Config) *optimizer[T] {
 	if o.mu == 0 {
 		o.mu = 0.9
 	}
-	o.r, o.g, o.names = r, g, model.ParamNames(len(r.W))
+	o.r, o.g, o.names = r, g, r.ParamNames()
 	o.params, o.grads = r.Params(), g.Params()
 	o.v, o.m = make([][]T, len(o.params)), make([][]T, len(o.params))
 	for i, p := range o.params {

@@ -84,7 +84,7 @@ func TestWeightDecay(t *testing.T) {
 				}
 				for j, v := range p {
 					if v != float64(j+1)*want {
-						t.Errorf("%s wd %v: %s[%d] = %v, want %v", kind, wd, model.ParamNames(2)[k], j, v, float64(j+1)*want)
+						t.Errorf("%s wd %v: %s[%d] = %v, want %v", kind, wd, model.ParamNames(2, "")[k], j, v, float64(j+1)*want)
 					}
 				}
 			}

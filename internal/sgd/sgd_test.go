@@ -57,7 +57,7 @@ func TestDeterministic(t *testing.T) {
 	for k, p := range a.Params() {
 		for i := range p {
 			if math.Float64bits(p[i]) != math.Float64bits(b.Params()[k][i]) {
-				t.Fatalf("same seed: %s[%d] differs: %v vs %v", model.ParamNames(2)[k], i, p[i], b.Params()[k][i])
+				t.Fatalf("same seed: %s[%d] differs: %v vs %v", model.ParamNames(2, "")[k], i, p[i], b.Params()[k][i])
 			}
 		}
 	}
@@ -129,7 +129,7 @@ func TestDiverges(t *testing.T) {
 	for k, p := range net.Params() {
 		for _, v := range p {
 			if math.IsNaN(v) || math.IsInf(v, 0) {
-				t.Fatalf("%s holds %v after the run stopped; the step that diverged must not be taken", model.ParamNames(2)[k], v)
+				t.Fatalf("%s holds %v after the run stopped; the step that diverged must not be taken", model.ParamNames(2, "")[k], v)
 			}
 		}
 	}
@@ -211,7 +211,7 @@ func TestResumeIsExact(t *testing.T) {
 			for i, p := range net.Params() {
 				for j := range p {
 					if math.Float64bits(p[j]) != math.Float64bits(whole.Params()[i][j]) {
-						t.Fatalf("%s, stopped at %d: %s[%d] = %v, uninterrupted %v", precision, k, model.ParamNames(2)[i], j, p[j], whole.Params()[i][j])
+						t.Fatalf("%s, stopped at %d: %s[%d] = %v, uninterrupted %v", precision, k, model.ParamNames(2, "")[i], j, p[j], whole.Params()[i][j])
 					}
 				}
 			}
@@ -279,7 +279,7 @@ func TestResumeIsExactWithOptions(t *testing.T) {
 		for i, p := range net.Params() {
 			for j := range p {
 				if math.Float64bits(p[j]) != math.Float64bits(whole.Params()[i][j]) {
-					t.Fatalf("%s: %s[%d] differs after resuming", tc.name, model.ParamNames(2)[i], j)
+					t.Fatalf("%s: %s[%d] differs after resuming", tc.name, model.ParamNames(2, "")[i], j)
 				}
 			}
 		}

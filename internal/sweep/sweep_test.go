@@ -303,7 +303,7 @@ func testHalving(t *testing.T, op Options) {
 	for k, p := range net.Params() {
 		for i := range p {
 			if p[i] != ck.Net.Params()[k][i] {
-				t.Fatalf("finalist's %s differs from a run from scratch", model.ParamNames(2)[k])
+				t.Fatalf("finalist's %s differs from a run from scratch", model.ParamNames(2, "")[k])
 			}
 		}
 	}
