@@ -25,6 +25,7 @@ type gradcheckOptions struct {
 	step      float64
 	dropout   float64
 	smoothing float64
+	norm      model.Norm
 	data      string
 	json      bool
 }
@@ -35,14 +36,17 @@ func newGradcheckCmd(e env) *cobra.Command {
 		Use:   "gradcheck",
 		Short: "Compare analytic gradients with numerical ones",
 		Long: `Compare the analytic gradients of the loss with numerical ones for every
-entry of W1, b1, W2 and b2 (and W3, b3, ... with --hidden 20,10), in float64, and print the largest relative error
+entry of W1, b1, W2 and b2 (and W3, b3, ... with --hidden 20,10; gamma1,
+beta1, ... with --norm), in float64, and print the largest relative error
 |a-n| / max(|a|+|n|, 1e-8 * largest |a| of the parameter) of each. Exit
 status 1 if any exceeds --tol (default 1e-7, cs231n's bar).
 
 The numerical gradient is the centered difference (D(h) - D(-h)) / 2h, where
 D(d) = f(p+d) - f(p) is computed as a difference through the net (the change
 of the hidden layers, of the scores, of each row's loss with log1p and expm1)
-rather than as the difference of two losses near 2.3. That keeps it exact to
+rather than as the difference of two losses near 2.3; with --norm, through
+the normalisation too, as whole matrices, since batch norm couples the rows
+of a batch (and layer norm the units of a row). That keeps it exact to
 a few roundings however small the gradient is (on real images some W1
 gradients are 1e-6 of the loss, where f(p+h) - f(p-h) loses 10 of float64's
 16 digits), so the same --tol holds for the toy problem and for real data.
@@ -59,6 +63,7 @@ training images, mean subtracted, and CIFAR-10's 3072 inputs and 10 classes.`,
 		Example: `  nettrain gradcheck
   nettrain gradcheck --reg 0 --hidden 20 --num-inputs 8
   nettrain gradcheck --hidden 20,10 --dropout 0.3
+  nettrain gradcheck --hidden 20,10 --norm batch
   nettrain gradcheck --data data/cifar-10-batches-bin --hidden 10 --num-inputs 3`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -81,6 +86,7 @@ training images, mean subtracted, and CIFAR-10's 3072 inputs and 10 classes.`,
 	f.Float64Var(&opts.tol, "tol", 1e-7, "largest relative error allowed")
 	f.Float64Var(&opts.dropout, "dropout", 0, "check with a fixed inverted-dropout mask dropping this fraction of hidden units")
 	f.Float64Var(&opts.smoothing, "label-smoothing", 0, "check the loss with label smoothing e (targets (1-e) onehot + e/C)")
+	f.StringVar((*string)(&opts.norm), "norm", "", "check with batch or layer normalisation after each hidden layer (training's: the batch's statistics)")
 	f.StringVar(&opts.data, "data", "", "use real images from this CIFAR-10 directory")
 	f.BoolVar(&opts.json, "json", false, "print the result as JSON")
 	return cmd
@@ -108,6 +114,8 @@ func runGradcheck(o gradcheckOptions, stdout io.Writer, e env) error {
 		return usageErrorf("--dropout is %v, want a probability in [0, 1)", o.dropout)
 	case !(o.smoothing >= 0 && o.smoothing < 1):
 		return usageErrorf("--label-smoothing is %v, want a number in [0, 1)", o.smoothing)
+	case !o.norm.Valid():
+		return usageErrorf("--norm is %q, want batch or layer", o.norm)
 	}
 	rng := rand.New(rand.NewPCG(o.seed, o.seed))
 	var x []float64
@@ -133,7 +141,7 @@ func runGradcheck(o gradcheckOptions, stdout io.Writer, e env) error {
 			y[i] = uint8(rng.IntN(c))
 		}
 	}
-	net := model.New(o.hidden.Sizes(d, c), o.std, rng)
+	net := model.NewNorm(o.norm, o.hidden.Sizes(d, c), o.std, rng)
 	var mask []float64
 	if o.dropout > 0 {
 		mask = make([]float64, o.numInputs*o.hidden.Units())
@@ -166,10 +174,18 @@ func runGradcheck(o gradcheckOptions, stdout io.Writer, e env) error {
 			return err
 		}
 	} else {
-		fmt.Fprintf(stdout, "gradient check: N=%d D=%d H=%s C=%d reg=%g dropout=%g h=%g%s\n", o.numInputs, d, o.hidden, c, o.reg, o.dropout, o.step, smoothingText(o.smoothing))
-		fmt.Fprintf(stdout, "%-5s %8s %6s  %s\n", "param", "entries", "kinks", "max_rel_error")
+		norm := ""
+		if o.norm != model.NoNorm {
+			norm = " norm=" + string(o.norm)
+		}
+		fmt.Fprintf(stdout, "gradient check: N=%d D=%d H=%s C=%d reg=%g dropout=%g h=%g%s%s\n", o.numInputs, d, o.hidden, c, o.reg, o.dropout, o.step, smoothingText(o.smoothing), norm)
+		w := 5
 		for _, pc := range checks {
-			fmt.Fprintf(stdout, "%-5s %8d %6d  %.3e\n", pc.Name, pc.Entries, pc.Kinks, pc.MaxRelErr)
+			w = max(w, len(pc.Name))
+		}
+		fmt.Fprintf(stdout, "%-*s %8s %6s  %s\n", w, "param", "entries", "kinks", "max_rel_error")
+		for _, pc := range checks {
+			fmt.Fprintf(stdout, "%-*s %8d %6d  %.3e\n", w, pc.Name, pc.Entries, pc.Kinks, pc.MaxRelErr)
 		}
 	}
 	for _, pc := range checks {

@@ -48,6 +48,7 @@ func addTrainingFlags(f *pflag.FlagSet, o *trainrun.Options, defaults bool) {
 	f.StringVar((*string)(&o.TranslatePad), "translate-pad", str(string(sgd.PadZero)), "what --translate brings in at the border: zero (the mean image) or reflect")
 	f.IntVar(&o.Warmup, "warmup", 0, "raise the learning rate linearly over this many first iterations (0: no warm-up)")
 	f.Float64Var(&o.LabelSmoothing, "label-smoothing", 0, "train on targets (1-e) onehot + e/10 instead of onehot")
+	f.StringVar((*string)(&o.Norm), "norm", "", "normalise after each hidden affine layer: batch or layer (cs231n's; default none)")
 }
 
 // hiddenFlag is --hidden of train and gradcheck: the widths of the hidden

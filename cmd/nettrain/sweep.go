@@ -192,6 +192,9 @@ func (o sweepOptions) space() (sweep.Space, error) {
 	if err := (trainrun.Config{Iters: 1, Batch: 1, LR: 1, LRDecay: 1, Precision: s.Precision, Options: s.Options}).SGD().Check(); err != nil {
 		return s, err
 	}
+	if err := s.Options.Check(); err != nil {
+		return s, err
+	}
 	return s, s.Check()
 }
 

@@ -127,6 +127,9 @@ func (o trainOptions) check() error {
 	if err := o.sgdConfig().Check(); err != nil {
 		return usageError{err}
 	}
+	if err := o.Options.Check(); err != nil {
+		return usageError{err}
+	}
 	if err := o.sizes().Check(cifar.TrainBatches*cifar.RecordsPerBatch, cifar.RecordsPerBatch); err != nil {
 		return usageError{err}
 	}

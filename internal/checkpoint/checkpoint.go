@@ -60,6 +60,9 @@ func Write(w io.Writer, ck *Checkpoint) error {
 	if len(ck.Mean) != ck.Net.Inputs() {
 		panic("model: Write: mean has the wrong length")
 	}
+	if ck.Net.Norm == model.BatchNorm {
+		panic("model: Write: batch normalisation must be folded (model.FoldNorm) before saving")
+	}
 	zw := zip.NewWriter(w)
 	put := func(name string, v any) error {
 		fw, err := zw.CreateHeader(&zip.FileHeader{Name: name + ".npy", Method: zip.Store})
@@ -78,6 +81,15 @@ func Write(w io.Writer, ck *Checkpoint) error {
 			return err
 		}
 		if err := put("b"+k, layer.B); err != nil {
+			return err
+		}
+		if layer.Gamma == nil {
+			continue
+		}
+		if err := put("gamma"+k, layer.Gamma); err != nil {
+			return err
+		}
+		if err := put("beta"+k, layer.Beta); err != nil {
 			return err
 		}
 	}
@@ -216,6 +228,38 @@ func Read(r io.ReaderAt, size int64) (ck *Checkpoint, err error) {
 		}
 		net.Layers[l] = model.Layer{W: mat.NewDense(sw[0], sw[1], w), B: b}
 	}
+	// Layer normalisation, which cannot be folded into the weights: gamma
+	// and beta of every hidden layer, or of none.
+	if files["gamma1.npy"] != nil || files["beta1.npy"] != nil {
+		net.Norm = model.LayerNorm
+		for l := range layers - 1 {
+			k := strconv.Itoa(l + 1)
+			h := len(net.Layers[l].B)
+			for _, p := range []struct {
+				name string
+				dst  *[]float64
+			}{{"gamma" + k, &net.Layers[l].Gamma}, {"beta" + k, &net.Layers[l].Beta}} {
+				if files[p.name+".npy"] == nil {
+					return nil, fmt.Errorf("has gamma1 or beta1 (layer normalisation) but no %s: a layer-normalised net needs gamma and beta for each of its %d hidden layers", p.name, layers-1)
+				}
+				v, sv, err := read(p.name, 1)
+				if err != nil {
+					return nil, err
+				}
+				if sv[0] != h {
+					return nil, fmt.Errorf("%s has length %d, want %d to fit W%s %s", p.name, sv[0], h, k, shapes[l])
+				}
+				*p.dst = v
+			}
+		}
+	}
+	for name := range files {
+		name = strings.TrimSuffix(name, ".npy")
+		isNorm := strings.HasPrefix(name, "gamma") || strings.HasPrefix(name, "beta")
+		if k, ok := layerIndex(name); ok && isNorm && (k >= layers || net.Norm == model.NoNorm) {
+			return nil, fmt.Errorf("has %s but the net has %d hidden layers and no gamma1: normalisation is for hidden layers, numbered from 1", name, layers-1)
+		}
+	}
 	mean, sm, err := read("mean", 1)
 	if err != nil {
 		return nil, err
@@ -287,17 +331,20 @@ func isCore(name string) bool {
 	return layer || name == "mean" || name == "meta"
 }
 
-// layerIndex returns k for the name of a layer's array, Wk or bk (k >= 1,
-// written without leading zeros).
+// layerIndex returns k for the name of a layer's array, Wk, bk, gammak or
+// betak (k >= 1, written without leading zeros).
 func layerIndex(name string) (k int, ok bool) {
-	if len(name) < 2 || name[0] != 'W' && name[0] != 'b' || name[1] == '0' {
-		return 0, false
+	for _, prefix := range []string{"W", "b", "gamma", "beta"} {
+		rest, found := strings.CutPrefix(name, prefix)
+		if !found || rest == "" || rest[0] == '0' {
+			continue
+		}
+		k, err := strconv.Atoi(rest)
+		if err == nil && k >= 1 && strconv.Itoa(k) == rest {
+			return k, true
+		}
 	}
-	k, err := strconv.Atoi(name[1:])
-	if err != nil || k < 1 || strconv.Itoa(k) != name[1:] {
-		return 0, false
-	}
-	return k, true
+	return 0, false
 }
 
 // openNpy opens the npy entry f after checking its sizes, and returns its

@@ -86,15 +86,16 @@ func (d Data) Fold(net *model.Net) *model.Net {
 	return out
 }
 
-// FoldRaw sets dst to src with the preprocessing folded into W1: row j of W1
-// multiplied by scale[j], or W1 multiplied from the left by the (D, D)
-// whitening matrix. The result takes mean-subtracted inputs and computes
+// FoldRaw sets dst, of src's shape, to src with the preprocessing folded
+// into W1: row j of W1 multiplied by scale[j], or W1 multiplied from the
+// left by the (D, D) whitening matrix. The result takes mean-subtracted inputs and computes
 // what src does on preprocessed ones.
 func FoldRaw[T model.Float](dst, src *model.Raw[T], scale []float64, whiten []T) {
-	copy(dst.B[0], src.B[0])
-	for l := 1; l < len(src.W); l++ {
-		copy(dst.W[l], src.W[l])
-		copy(dst.B[l], src.B[l])
+	dp := dst.Arrays()
+	for k, p := range src.Arrays() {
+		if k > 0 { // all but W1: b1, the normalisation's, the layers above
+			copy(dp[k], p)
+		}
 	}
 	d, h := src.Sizes[0], src.Sizes[1]
 	switch {

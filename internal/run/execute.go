@@ -95,6 +95,9 @@ func (e *SaveError) Unwrap() error { return e.Err }
 // and saves nothing.
 func Execute(ctx context.Context, j Job) (Outcome, error) {
 	c := j.Config
+	if err := c.Options.Check(); err != nil {
+		return Outcome{}, err
+	}
 	logf := func(format string, args ...any) {
 		if j.Hooks.Log != nil {
 			j.Hooks.Log(format, args...)
@@ -125,10 +128,13 @@ func Execute(ctx context.Context, j Job) (Outcome, error) {
 			return Outcome{}, fmt.Errorf("{resume} %s: the mean image of this training split differs from the checkpoint's: {data} %s is not the data it was trained on", j.ResumePath, c.Data)
 		}
 		cfg.Start = j.Prev.State.Iter
-		net, cfg.Init = Resume(j.Resume, j.Prev.State)
+		var err error
+		if net, cfg.Init, err = Resume(j.Resume, j.Prev.State, c.Norm); err != nil {
+			return Outcome{}, fmt.Errorf("{resume} %s: %w", j.ResumePath, err)
+		}
 		logf("resuming %s at iteration %d of %d\n", j.ResumePath, cfg.Start, cfg.Iters)
 	} else {
-		net = sgd.Init(c.Hidden.Sizes(cifar.D, cifar.Classes), c.Std, c.Seed)
+		net = sgd.InitNorm(c.Norm, c.Hidden.Sizes(cifar.D, cifar.Classes), c.Std, c.Seed)
 	}
 	if j.Hooks.Start != nil {
 		if err := j.Hooks.Start(cfg.Start); err != nil {
@@ -182,9 +188,9 @@ func Execute(ctx context.Context, j Job) (Outcome, error) {
 		logf("stopped early: %d epochs without a better validation accuracy (best %.4f at epoch %d)\n", c.Patience, state.BestValAcc, state.BestEpoch)
 	}
 	// The model to save and score: with KeepBest, net holds the best epoch's
-	// weights; with preprocessing, folded to take mean-subtracted inputs, so
+	// weights; batch normalisation and preprocessing folded in (Saved), so
 	// that eval (and numpy) need nothing but the weights and the mean.
-	saved := data.Fold(net)
+	saved := Saved(net, data)
 	score := func(s cifar.Set) float64 { return model.Accuracy(saved.PredictIn(c.Precision, s, data.Mean), s.Y) }
 	res := Results{
 		FinalLoss: hist.Loss[len(hist.Loss)-1],

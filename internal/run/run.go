@@ -12,6 +12,7 @@ import (
 	"github.com/nettrain/nettrain/internal/checkpoint"
 	"github.com/nettrain/nettrain/internal/model"
 	"github.com/nettrain/nettrain/internal/preprocess"
+	"github.com/nettrain/nettrain/internal/setting"
 	"github.com/nettrain/nettrain/internal/sgd"
 )
 
@@ -54,6 +55,7 @@ type Options struct {
 	TranslatePad   sgd.Pad           `json:"translate_pad,omitempty" yaml:"translate_pad"`
 	Warmup         int               `json:"warmup,omitempty" yaml:"warmup"`
 	LabelSmoothing float64           `json:"label_smoothing,omitempty" yaml:"label_smoothing"`
+	Norm           model.Norm        `json:"norm,omitempty" yaml:"norm"`
 }
 
 // SGD returns the training loop's part of c.
@@ -127,14 +129,32 @@ func ReadMeta(raw json.RawMessage) (m Meta, ok bool) {
 }
 
 // Checkpoint assembles what a run saves: saved, the weights as eval takes
-// them (data.Fold of the trained net, which the caller has already scored;
-// nil folds trained here), the mean image, the metadata, and the state that
+// them (Saved of the trained net, which the caller has already scored; nil
+// folds trained here), the mean image, the metadata, and the state that
 // train --resume needs to carry on exactly (stateArrays). Train's final
 // save, its saves at a signal and every --save-every, and each sweep
 // trial's all come from here.
 func Checkpoint(saved, trained *model.Net, data preprocess.Data, cfg sgd.Config, st sgd.State, meta Meta) *checkpoint.Checkpoint {
 	if saved == nil {
-		saved = data.Fold(trained)
+		saved = Saved(trained, data)
 	}
 	return &checkpoint.Checkpoint{Net: saved, Mean: data.Mean, Meta: meta.Marshal(), Extra: stateArrays(trained, data, cfg, st)}
+}
+
+// Saved returns the net as a checkpoint holds it for eval: batch
+// normalisation folded into the affine layers (model.FoldNorm), then the
+// preprocessing into W1 (data.Fold), so that eval and numpy need nothing but
+// the weights and the mean image; layer normalisation stays, as gamma and
+// beta arrays.
+func Saved(trained *model.Net, data preprocess.Data) *model.Net {
+	return data.Fold(trained.FoldNorm())
+}
+
+// Check returns an error naming the setting of o that is out of range, for
+// the settings the training loop does not check itself.
+func (o Options) Check() error {
+	if !o.Norm.Valid() {
+		return setting.Errorf("norm", "{norm} is %q, want batch or layer (or none)", o.Norm)
+	}
+	return nil
 }

@@ -1,6 +1,7 @@
 package run
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/nettrain/nettrain/internal/checkpoint"
@@ -11,10 +12,11 @@ import (
 
 // stateArrays returns the arrays a checkpoint needs beyond the saved model
 // for a resumed run to carry on exactly: the optimizer's state ("opt.*"),
-// the last weights as trained ("train.*") when the saved model differs from
-// them (preprocessing folded into the saved W1, or the best epoch kept),
-// and the best weights so far ("best.*") with KeepBest. net is the net
-// Train returned.
+// the last weights as trained ("train.*", with batch normalisation's gamma,
+// beta and running statistics) when the saved model differs from them
+// (preprocessing or batch normalisation folded into the saved weights, or
+// the best epoch kept), and the best weights so far ("best.*") with
+// KeepBest. net is the net Train returned.
 func stateArrays(net *model.Net, data preprocess.Data, c sgd.Config, st sgd.State) map[string][]float64 {
 	extra := map[string][]float64{}
 	for k, v := range st.Slots {
@@ -24,14 +26,14 @@ func stateArrays(net *model.Net, data preprocess.Data, c sgd.Config, st sgd.Stat
 	if st.Last != nil {
 		last = st.Last // net was set to the best epoch's weights
 	}
-	names := net.ParamNames()
-	if data.Folded() || c.KeepBest {
-		for i, p := range last.Params() {
+	names := net.ArrayNames()
+	if data.Folded() || c.KeepBest || net.Norm == model.BatchNorm {
+		for i, p := range last.Arrays() {
 			extra["train."+names[i]] = p
 		}
 	}
 	if c.KeepBest && st.Best != nil {
-		for i, p := range st.Best.Params() {
+		for i, p := range st.Best.Arrays() {
 			extra["best."+names[i]] = p
 		}
 	}
@@ -41,14 +43,17 @@ func stateArrays(net *model.Net, data preprocess.Data, c sgd.Config, st sgd.Stat
 // Resume rebuilds from a checkpoint that Checkpoint wrote the net to resume
 // training from (the weights as trained) and the loop's state, given the
 // run's State from the checkpoint's metadata (the best validation accuracy,
-// its epoch, 0 for none yet, and the epochs since).
-func Resume(ck *checkpoint.Checkpoint, s State) (*model.Net, *sgd.State) {
+// its epoch, 0 for none yet, and the epochs since) and the normalisation
+// its config names. It fails when the checkpoint lacks what the net needs:
+// a batch-normalised net is saved folded, so it resumes only from its
+// "train.*" arrays.
+func Resume(ck *checkpoint.Checkpoint, s State, norm model.Norm) (*model.Net, *sgd.State, error) {
 	bestValAcc, bestEpoch, sinceBest := s.BestValAcc, s.BestEpoch, s.SinceBest
-	sizes, names := ck.Net.Sizes(), ck.Net.ParamNames()
+	sizes := ck.Net.Sizes()
 	take := func(prefix string) *model.Net {
-		n := model.Zeros(sizes...)
-		for i, p := range n.Params() {
-			v, ok := ck.Extra[prefix+names[i]]
+		n := model.ZerosNorm(norm, sizes...)
+		for i, p := range n.Arrays() {
+			v, ok := ck.Extra[prefix+n.ArrayNames()[i]]
 			if !ok || len(v) != len(p) {
 				return nil
 			}
@@ -59,6 +64,8 @@ func Resume(ck *checkpoint.Checkpoint, s State) (*model.Net, *sgd.State) {
 	net := ck.Net
 	if n := take("train."); n != nil {
 		net = n
+	} else if net.Norm != norm {
+		return nil, nil, fmt.Errorf("the checkpoint holds a net with normalisation %q and no train.* arrays for {norm} %q: it cannot be resumed (train a new one)", net.Norm, norm)
 	}
 	st := &sgd.State{Slots: map[string][]float64{}, BestValAcc: bestValAcc, BestEpoch: bestEpoch, SinceBest: sinceBest, Best: take("best.")}
 	if bestEpoch == 0 {
@@ -69,5 +76,5 @@ func Resume(ck *checkpoint.Checkpoint, s State) (*model.Net, *sgd.State) {
 			st.Slots[rest] = v
 		}
 	}
-	return net, st
+	return net, st, nil
 }

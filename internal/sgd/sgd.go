@@ -165,7 +165,13 @@ const (
 // Init returns a new net with the given layer sizes (inputs, hidden layers,
 // classes), its weights std * N(0,1) from the seed's init stream.
 func Init(sizes []int, std float64, seed uint64) *model.Net {
-	return model.New(sizes, std, rand.New(rand.NewPCG(seed, streamInit)))
+	return InitNorm(model.NoNorm, sizes, std, seed)
+}
+
+// InitNorm is Init with a normalisation after each hidden layer (gamma 1,
+// beta 0); the weights are the ones Init draws.
+func InitNorm(norm model.Norm, sizes []int, std float64, seed uint64) *model.Net {
+	return model.NewNorm(norm, sizes, std, rand.New(rand.NewPCG(seed, streamInit)))
 }
 
 // hiddenUnits is the sum of the hidden layers' widths.
@@ -286,10 +292,10 @@ type minibatch[T model.Float] struct {
 }
 
 func train[T model.Float](ctx context.Context, net *model.Net, data preprocess.Data, c Config, hooks Hooks) (hist History, err error) {
-	sizes := net.Sizes()
+	sizes, norm := net.Sizes(), net.Norm
 	d := sizes[0]
 	raw := model.RawOf[T](net)
-	grads := model.NewRaw[T](sizes...)
+	grads := model.NewRawNorm[T](norm, sizes...)
 	opt := newOptimizer(raw, grads, c)
 	st := State{BestValAcc: -1}
 	if c.Init != nil {
@@ -304,10 +310,10 @@ func train[T model.Float](ctx context.Context, net *model.Net, data preprocess.D
 		s := st
 		if keepBest && c.KeepBest && st.Best != nil {
 			// End on the best epoch's weights, keeping the last for a resume.
-			s.Last = model.Zeros(sizes...)
+			s.Last = model.ZerosNorm(norm, sizes...)
 			model.SetFrom(s.Last, raw)
-			for i, p := range n.Params() {
-				copy(p, st.Best.Params()[i])
+			for i, p := range n.Arrays() {
+				copy(p, st.Best.Arrays()[i])
 			}
 		} else {
 			model.SetFrom(n, raw)
@@ -338,7 +344,7 @@ func train[T model.Float](ctx context.Context, net *model.Net, data preprocess.D
 	var scorer model.Scorer[T]
 	scored := raw // the weights scored on validation: raw, with preprocessing folded in
 	if data.Folded() {
-		scored = model.NewRaw[T](sizes...)
+		scored = model.NewRawNorm[T](norm, sizes...)
 	}
 	epochLen := EpochLen(data.Train.N(), c.Batch)
 	hist.Loss = make([]float64, 0, c.Iters-c.Start)
@@ -427,6 +433,7 @@ func train[T model.Float](ctx context.Context, net *model.Net, data preprocess.D
 			stepLR = lr * float64(it) / float64(c.Warmup) // linear warm-up to the schedule's rate
 		}
 		opt.step(stepLR, it)
+		raw.Track(ws) // batch norm's running statistics, from this batch
 		hist.Loss = append(hist.Loss, loss)
 		if hooks.Iter != nil {
 			hooks.Iter(it, loss)
@@ -453,7 +460,7 @@ func train[T model.Float](ctx context.Context, net *model.Net, data preprocess.D
 				st.BestValAcc, st.BestEpoch, st.SinceBest = e.ValAcc, e.Epoch, 0
 				if c.KeepBest {
 					if st.Best == nil {
-						st.Best = model.Zeros(sizes...)
+						st.Best = model.ZerosNorm(norm, sizes...)
 					}
 					model.SetFrom(st.Best, raw)
 				}
@@ -470,7 +477,7 @@ func train[T model.Float](ctx context.Context, net *model.Net, data preprocess.D
 			}
 		}
 		if hooks.Snapshot != nil && it < c.Iters && hooks.Snapshot(it) {
-			snap := model.Zeros(sizes...)
+			snap := model.ZerosNorm(norm, sizes...)
 			sh := hist
 			sh.Loss, sh.Epochs = slices.Clone(hist.Loss), slices.Clone(hist.Epochs)
 			sh.State = snapshot(snap, true)
