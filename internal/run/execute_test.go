@@ -117,3 +117,38 @@ func assertResumesTo(t *testing.T, path string, job Job, want *checkpoint.Checkp
 		}
 	}
 }
+
+// A normalisation a file names that nettrain does not know, or a batch-
+// normalised checkpoint without the unfolded state it resumes from (its
+// saved W and b have the statistics folded in), is an error, not a panic
+// or a wrong net.
+func TestExecuteNormErrors(t *testing.T) {
+	dir := t.TempDir()
+	bad := testJob(t, filepath.Join(dir, "bad.npz"))
+	bad.Config.Norm = "group"
+	if _, err := Execute(context.Background(), bad); err == nil || err.Error() != `{norm} is "group", want batch or layer (or none)` {
+		t.Errorf("norm group: %v", err)
+	}
+
+	j := testJob(t, filepath.Join(dir, "bn.npz"))
+	j.Config.Norm = model.BatchNorm
+	j.Config.Iters = 20
+	if _, err := Execute(context.Background(), j); err != nil {
+		t.Fatal(err)
+	}
+	ck, err := checkpoint.Load(j.Out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta, _ := ReadMeta(ck.Meta)
+	if _, ok := ck.Extra["train.running_var1"]; !ok {
+		t.Fatal("the checkpoint has no train.running_var1")
+	}
+	if _, _, err := Resume(ck, meta.State, model.BatchNorm); err != nil {
+		t.Fatal(err)
+	}
+	delete(ck.Extra, "train.running_var1")
+	if _, _, err := Resume(ck, meta.State, model.BatchNorm); err == nil {
+		t.Error("resumed a batch-normalised net without its running variance")
+	}
+}
