@@ -24,6 +24,8 @@ runs=(
   "plain SGD (10x the rate) instead of Nesterov|${recipe/--optimizer nesterov --lr 0.05/--optimizer sgd --lr 0.5}"
   "one hidden layer (1500) instead of two|${recipe/--hidden 1500,750 --optimizer nesterov --lr 0.05/--hidden 1500 --optimizer nesterov --lr 0.1}"
   "with label smoothing 0.1|$recipe --label-smoothing 0.1"
+  "with batch normalisation|$recipe --norm batch"
+  "with layer normalisation|$recipe --norm layer"
 )
 i=0
 for run in "${runs[@]}"; do
