@@ -15,14 +15,28 @@ var (
 
 // benchmarkLoss times one forward and backward pass in precision T on a
 // batch of n CIFAR-shaped rows with h hidden units.
-func benchmarkLoss[T model.Float](b *testing.B, n, h int) {
+func benchmarkLoss[T model.Float](b *testing.B, n, h int) { benchmarkLossNorm[T](b, n, h, model.NoNorm) }
+
+// benchmarkLossNorm is benchmarkLoss with a normalisation after the hidden
+// layer.
+func benchmarkLossNorm[T model.Float](b *testing.B, n, h int, norm model.Norm) {
 	net, x64, y := randomProblem(1, n, cifar.D, h, cifar.Classes, 1e-4)
+	if norm != model.NoNorm {
+		net.Norm = norm
+		net.Layers[0].Gamma, net.Layers[0].Beta = make([]float64, h), make([]float64, h)
+		for i := range h {
+			net.Layers[0].Gamma[i] = 1
+		}
+		if norm == model.BatchNorm {
+			net.Layers[0].RunMean, net.Layers[0].RunVar = make([]float64, h), make([]float64, h)
+		}
+	}
 	raw := model.RawOf[T](net)
 	x := make([]T, len(x64))
 	for i, v := range x64 {
 		x[i] = T(v)
 	}
-	grads := model.NewRaw[T](cifar.D, h, cifar.Classes)
+	grads := model.NewRawNorm[T](norm, cifar.D, h, cifar.Classes)
 	ws := &model.Workspace[T]{}
 	raw.Loss(grads, ws, x, y, 0.25) // size the workspace outside the timer
 	b.ReportAllocs()
@@ -39,6 +53,12 @@ func BenchmarkLoss_F64_H50_N200(b *testing.B)  { benchmarkLoss[float64](b, 200, 
 func BenchmarkLoss_F32_H50_N200(b *testing.B)  { benchmarkLoss[float32](b, 200, 50) }
 func BenchmarkLoss_F64_H500_N200(b *testing.B) { benchmarkLoss[float64](b, 200, 500) }
 func BenchmarkLoss_F32_H500_N200(b *testing.B) { benchmarkLoss[float32](b, 200, 500) }
+func BenchmarkLoss_F32_H500_N200_BatchNorm(b *testing.B) {
+	benchmarkLossNorm[float32](b, 200, 500, model.BatchNorm)
+}
+func BenchmarkLoss_F32_H500_N200_LayerNorm(b *testing.B) {
+	benchmarkLossNorm[float32](b, 200, 500, model.LayerNorm)
+}
 
 // benchmarkPredictSet times scoring n random images with h hidden units.
 func benchmarkPredictSet[T model.Float](b *testing.B, n, h int) {
