@@ -176,18 +176,7 @@ func newDiffCheck(r *Raw[float64], x []float64, y []uint8, reg float64, mask []f
 				s[ci] += in[u] * w[u*c+ci]
 			}
 		}
-		m := s[0]
-		for _, v := range s {
-			m = max(m, v)
-		}
-		var sum float64
-		for ci, v := range s {
-			s[ci] = math.Exp(v - m)
-			sum += s[ci]
-		}
-		for ci := range s {
-			s[ci] /= sum
-		}
+		softmaxInPlace(s)
 	}
 	return dc
 }
