@@ -138,6 +138,9 @@ func hiddenUnits(sizes []int) int {
 // Smoothing, when above 0, is label smoothing for Loss: the targets are
 // (1-Smoothing) onehot(y) + Smoothing/C instead of onehot(y).
 //
+// With a Norm, Loss normalises with the batch's statistics (training) and
+// keeps batch norm's for Raw.Track; Predict uses the running ones.
+//
 // Threads, when above 0, is how many threads each matrix product of Loss
 // and Predict may use; 0 means gemm.Threads(). Results do not depend on it.
 type Workspace[T Float] struct {

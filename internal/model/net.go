@@ -11,10 +11,11 @@ import (
 )
 
 // Net is a fully connected network: affine layers with a ReLU after each
-// but the last, then softmax. With one hidden layer it is cs231n's
-// TwoLayerNet; with more, assignment 2's FullyConnectedNet without
-// normalisation. Its weights are float64, the precision of checkpoints and
-// of the reference; training may run on a float32 copy (RawOf, SetFrom).
+// but the last (and, with a Norm, a normalisation before each ReLU), then
+// softmax. With one hidden layer it is cs231n's TwoLayerNet; with more,
+// assignment 2's FullyConnectedNet. Its weights are float64, the precision
+// of checkpoints and of the reference; training may run on a float32 copy
+// (RawOf, SetFrom).
 type Net struct {
 	Layers []Layer // Layers[0] takes the inputs; the last gives the class scores
 	Norm   Norm    // normalisation after each hidden affine layer, before its ReLU
