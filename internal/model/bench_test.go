@@ -15,7 +15,9 @@ var (
 
 // benchmarkLoss times one forward and backward pass in precision T on a
 // batch of n CIFAR-shaped rows with h hidden units.
-func benchmarkLoss[T model.Float](b *testing.B, n, h int) { benchmarkLossNorm[T](b, n, h, model.NoNorm) }
+func benchmarkLoss[T model.Float](b *testing.B, n, h int) {
+	benchmarkLossNorm[T](b, n, h, model.NoNorm)
+}
 
 // benchmarkLossNorm is benchmarkLoss with a normalisation after the hidden
 // layer.
