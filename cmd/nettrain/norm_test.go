@@ -55,6 +55,12 @@ func TestNormCommands(t *testing.T) {
 					t.Errorf("batch norm saved unfolded: norm %q", ck.Net.Norm)
 				}
 				want = append(want, "train.gamma1", "train.beta1", "train.running_mean1", "train.running_var2", "best.running_mean2")
+				// Training kept the running statistics (they start at 0).
+				for i, v := range ck.Extra["train.running_var1"] {
+					if !(v > 0) {
+						t.Fatalf("train.running_var1[%d] = %v after 40 iterations", i, v)
+					}
+				}
 			} else if ck.Net.Norm != model.LayerNorm || len(ck.Net.Layers[1].Gamma) != 12 {
 				t.Errorf("layer norm saved as %q without gamma2", ck.Net.Norm)
 			}
