@@ -88,8 +88,8 @@ func (d Data) Fold(net *model.Net) *model.Net {
 
 // FoldRaw sets dst, of src's shape, to src with the preprocessing folded
 // into W1: row j of W1 multiplied by scale[j], or W1 multiplied from the
-// left by the (D, D) whitening matrix. The result takes mean-subtracted inputs and computes
-// what src does on preprocessed ones.
+// left by the (D, D) whitening matrix. The result takes mean-subtracted
+// inputs and computes what src does on preprocessed ones.
 func FoldRaw[T model.Float](dst, src *model.Raw[T], scale []float64, whiten []T) {
 	dp := dst.Arrays()
 	for k, p := range src.Arrays() {
