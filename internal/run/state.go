@@ -65,7 +65,7 @@ func Resume(ck *checkpoint.Checkpoint, s State, norm model.Norm) (*model.Net, *s
 	if n := take("train."); n != nil {
 		net = n
 	} else if net.Norm != norm {
-		return nil, nil, fmt.Errorf("the checkpoint's net has %s and no train.* arrays of the net with {norm} %s it was trained as: it cannot be resumed (train a new one)", normText(net.Norm), normText(norm))
+		return nil, nil, fmt.Errorf("the checkpoint's net has %s and no train.* arrays: a run with {norm} %q cannot carry on from it (train a new one)", normText(net.Norm), norm)
 	}
 	st := &sgd.State{Slots: map[string][]float64{}, BestValAcc: bestValAcc, BestEpoch: bestEpoch, SinceBest: sinceBest, Best: take("best.")}
 	if bestEpoch == 0 {
