@@ -252,7 +252,7 @@ func TestSweepConfigOptionsAndFlags(t *testing.T) {
 	data := fixtureDir(t)
 	tmp := t.TempDir()
 	cfg := filepath.Join(tmp, "s.yaml")
-	os.WriteFile(cfg, []byte("optimizer: adam\ndropout: 0.2\nflip: true\nhidden: [[8, 6]]\n"), 0o644)
+	os.WriteFile(cfg, []byte("optimizer: adam\ndropout: 0.2\nflip: true\nnorm: layer\nhidden: [[8, 6]]\n"), 0o644)
 	dir := filepath.Join(tmp, "sw")
 	r := runCmd(t, testEnv(), "sweep", "--config", cfg, "--data", data, "--out", dir, "--num-train", "150", "--num-val", "30", "--num-test", "20",
 		"--lr", "1e-3", "--iters", "5", "--batch", "10", "--trials", "1", "--dropout", "0", "--schedule", "cosine", "-q")
@@ -267,7 +267,7 @@ func TestSweepConfigOptionsAndFlags(t *testing.T) {
 	if err := json.Unmarshal(b, &s); err != nil {
 		t.Fatal(err)
 	}
-	if want := (sweep.Options{Optimizer: "adam", Flip: true, Schedule: "cosine"}); s.Options != want {
+	if want := (sweep.Options{Optimizer: "adam", Flip: true, Schedule: "cosine", Norm: "layer"}); s.Options != want {
 		t.Errorf("options %+v, want %+v (the file's, --dropout 0 and --schedule cosine over them)", s.Options, want)
 	}
 	if h := s.Params["hidden"]; len(h.Layers) != 1 || len(h.Layers[0]) != 2 {
