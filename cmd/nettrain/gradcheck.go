@@ -192,7 +192,7 @@ func runGradcheck(o gradcheckOptions, stdout io.Writer, e env) error {
 		switch {
 		case pc.Name != failed:
 		case pc.Entries == 0:
-			return fmt.Errorf("gradient check failed: every entry of %s is at a ReLU kink for step %g; try a smaller --step", pc.Name, o.step)
+			return fmt.Errorf("gradient check failed: every entry of %s is at a ReLU kink for step %g (a hidden unit within the step of zero, or exactly at it, as when a row's inputs to the layer are all zero); try a smaller --step or another --seed", pc.Name, o.step)
 		default:
 			return fmt.Errorf("gradient check failed: %s max relative error %.3e exceeds --tol %g (entry %d: analytic %.6e, numerical %.6e)",
 				pc.Name, pc.MaxRelErr, o.tol, pc.Worst, pc.Analytic, pc.Numeric)
