@@ -159,8 +159,8 @@ func TestSweepNorm(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if meta, ok := trainrun.ReadMeta(best.Meta); !ok || meta.Config.Norm != model.BatchNorm {
-		t.Errorf("best.npz trained without batch norm: %s", best.Meta)
+	if meta, ok := trainrun.ReadMeta(best.Meta); !ok || meta.Config.Norm != model.BatchNorm || meta.Nettrain == "" || len(meta.Classes) != 10 {
+		t.Errorf("best.npz trained without batch norm, or without the version or class names: %s", best.Meta)
 	}
 	if _, ok := best.Extra["train.running_var1"]; !ok || best.Net.Norm != model.NoNorm {
 		t.Errorf("best.npz: norm %q, extra arrays %d", best.Net.Norm, len(best.Extra))

@@ -291,7 +291,7 @@ func runSweep(ctx context.Context, o sweepOptions, stdout, stderr io.Writer, e e
 	var bar *progressbar.ProgressBar
 	best := -1.0
 	r := &sweep.Runner{Space: space, Dir: o.out, Data: data,
-		Workers: o.workers, Shard: shard, Shards: shards, Force: o.force, NumTest: o.numTest}
+		Workers: o.workers, Shard: shard, Shards: shards, Force: o.force, NumTest: o.numTest, Version: version(), Classes: ds.Classes}
 	r.Warn = func(msg string) { fmt.Fprintf(stderr, "nettrain: warning: %s\n", msg) }
 	terminal := !o.quiet && e.isTerminal(stderr)
 	r.Progress = func(res sweep.Result, done, total int) {

@@ -57,6 +57,10 @@ type Runner struct {
 	Shards  int             // shards in all; 0 means 1
 	Force   bool
 	NumTest int // recorded in checkpoints for eval; 0 means cifar.DefaultNumTest
+	// Version and Classes are recorded in each trial's checkpoint, as train
+	// records them: the program's version and the dataset's class names.
+	Version string
+	Classes []string
 
 	// Warn, if set, hears of each results line that was skipped.
 	Warn func(string)
@@ -297,7 +301,7 @@ func (r *Runner) runTask(ctx context.Context, t task) (Result, error) {
 	res.Checkpoint = CheckpointName(tr.Index, t.rung)
 	data := r.Data
 	job := trainrun.Job{Config: rc, Data: &data, Budget: t.budget, Out: filepath.Join(r.Dir, res.Checkpoint),
-		Trial: &trainrun.Trial{Trial: tr.Index, Rung: t.rung}}
+		Trial: &trainrun.Trial{Trial: tr.Index, Rung: t.rung}, Version: r.Version, Classes: r.Classes}
 	if t.from != "" {
 		job.ResumePath = CheckpointName(tr.Index, t.rung-1)
 		ck, _, err := ReadCheckpoint(Result{Dir: r.Dir, Trial: tr.Index, Rung: t.rung - 1})
