@@ -11,7 +11,7 @@
 // Net.Loss is the fast path (direct BLAS calls, buffers reused through a
 // Workspace); LossRef is the plain reference written with mat.Dense methods,
 // and the tests hold the two together. GradCheck compares Loss's analytic
-// gradients with centered differences (NumGrad; normDiff with a Norm).
+// gradients with centered differences (NumGrad, through diffCheck).
 //
 // The package holds no files: package checkpoint reads and writes nets.
 // Shape mismatches between a Net and the buffers handed to its methods

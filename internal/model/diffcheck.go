@@ -2,11 +2,12 @@ package model
 
 import "math"
 
-// normDiff is diffCheck for a net with a Norm. Normalisation couples what
-// the plain net keeps apart: batch norm the rows of a unit (the batch's
-// statistics), layer norm the units of a row. So a change is carried
-// through the net as a whole (N, H) matrix of differences per layer, the
-// normalisation's included:
+// diffCheck holds the forward pass of one batch for computing how the loss
+// changes when one parameter entry does (NumGrad). A change is carried
+// through the net as a whole (N, H) matrix of differences per layer:
+// normalisation couples what the plain net keeps apart, batch norm the rows
+// of a unit (the batch's statistics), layer norm the units of a row.
+// Through a normalisation the differences are carried as differences too:
 //
 //	Δc = Δz - mean(Δz)                      (c = z - mean(z))
 //	Δvar = mean(2 c Δc + Δc²)
@@ -16,7 +17,7 @@ import "math"
 // with the means over the rows (batch norm) or the units (layer norm), each
 // term a difference of its own size, so that the precision argument of
 // NumGrad holds as it does without normalisation.
-type normDiff struct {
+type diffCheck struct {
 	r         *Raw[float64]
 	x         []float64
 	y         []uint8
@@ -24,21 +25,20 @@ type normDiff struct {
 	smoothing float64
 	mask      []float64
 	n         int
-	c         [][]float64 // (N, H_l) centred pre-activations z + b - mean
-	sigma     [][]float64 // sqrt(var + eps) per group: unit (batch norm) or row (layer norm)
-	yv        [][]float64 // (N, H_l) gamma xhat + beta, before the ReLU
+	c         [][]float64 // (N, H_l) pre-activations z + b, centred (z + b - mean) with a Norm
+	sigma     [][]float64 // with a Norm, sqrt(var + eps) per group: unit (batch norm) or row (layer norm)
+	yv        [][]float64 // (N, H_l) what the ReLU takes: gamma xhat + beta with a Norm, else z + b
 	a         [][]float64 // (N, H_l) outputs max(yv, 0) * mask
 	p         []float64   // (N, C) softmax of the scores
 	dz, dy    [][]float64 // scratch: (N, H_l) differences per layer
 	ds        []float64   // scratch: (N, C) change of the scores
 	gc, gd    []float64   // scratch: one group's c and Δz
-	rowLoss   *diffCheck  // for rowDelta: the softmax and smoothing
 }
 
-func newNormDiff(r *Raw[float64], x []float64, y []uint8, reg, smoothing float64, mask []float64) *normDiff {
+func newDiffCheck(r *Raw[float64], x []float64, y []uint8, reg, smoothing float64, mask []float64) *diffCheck {
 	n, layers := len(y), len(r.W)
 	c := r.Sizes[layers]
-	nd := &normDiff{r: r, x: x, y: y, reg: reg, smoothing: smoothing, mask: mask, n: n, p: make([]float64, n*c), ds: make([]float64, n*c)}
+	dc := &diffCheck{r: r, x: x, y: y, reg: reg, smoothing: smoothing, mask: mask, n: n, p: make([]float64, n*c), ds: make([]float64, n*c)}
 	in, k := x, r.Sizes[0]
 	for l := range layers - 1 {
 		h := r.Sizes[l+1]
@@ -52,10 +52,20 @@ func newNormDiff(r *Raw[float64], x []float64, y []uint8, reg, smoothing float64
 				z[i*h+u] = v
 			}
 		}
-		groups, _, _ := nd.grouping(l)
+		yv, a := make([]float64, n*h), make([]float64, n*h)
+		if r.Norm == NoNorm {
+			for t, v := range z {
+				yv[t], a[t] = v, dc.keep(l, t)*max(v, 0)
+			}
+			dc.c, dc.yv, dc.a = append(dc.c, z), append(dc.yv, yv), append(dc.a, a)
+			dc.dz, dc.dy = append(dc.dz, make([]float64, n*h)), append(dc.dy, make([]float64, n*h))
+			in, k = a, h
+			continue
+		}
+		groups, _, _ := dc.grouping(l)
 		sigma := make([]float64, groups)
 		for g := range groups {
-			idx := nd.group(l, g)
+			idx := dc.group(l, g)
 			var mu float64
 			for _, t := range idx {
 				mu += z[t]
@@ -68,17 +78,17 @@ func newNormDiff(r *Raw[float64], x []float64, y []uint8, reg, smoothing float64
 			}
 			sigma[g] = math.Sqrt(vari/float64(len(idx)) + NormEps)
 		}
-		yv, a := make([]float64, n*h), make([]float64, n*h)
 		for t, cv := range z {
-			yv[t] = r.Gamma[l][t%h]*(cv/sigma[nd.groupOf(l, t)]) + r.Beta[l][t%h]
-			a[t] = nd.keep(l, t) * max(yv[t], 0)
+			yv[t] = r.Gamma[l][t%h]*(cv/sigma[dc.groupOf(l, t)]) + r.Beta[l][t%h]
+			a[t] = dc.keep(l, t) * max(yv[t], 0)
 		}
-		nd.c, nd.sigma, nd.yv, nd.a = append(nd.c, z), append(nd.sigma, sigma), append(nd.yv, yv), append(nd.a, a)
-		nd.dz, nd.dy = append(nd.dz, make([]float64, n*h)), append(nd.dy, make([]float64, n*h))
+		dc.c, dc.yv, dc.a = append(dc.c, z), append(dc.yv, yv), append(dc.a, a)
+		dc.sigma = append(dc.sigma, sigma)
+		dc.dz, dc.dy = append(dc.dz, make([]float64, n*h)), append(dc.dy, make([]float64, n*h))
 		in, k = a, h
 	}
 	for i := range n {
-		s := nd.p[i*c : (i+1)*c]
+		s := dc.p[i*c : (i+1)*c]
 		for ci := range c {
 			s[ci] = r.B[layers-1][ci]
 			for u := range k {
@@ -87,26 +97,25 @@ func newNormDiff(r *Raw[float64], x []float64, y []uint8, reg, smoothing float64
 		}
 		softmaxInPlace(s)
 	}
-	nd.rowLoss = &diffCheck{y: y, p: nd.p, ds: make([]float64, c), smoothing: smoothing}
-	return nd
+	return dc
 }
 
 // grouping returns the number of groups hidden layer l normalises over, and
 // the stride and length of each: units (over the rows) for batch norm,
 // rows (over the units) for layer norm.
-func (nd *normDiff) grouping(l int) (groups, stride, length int) {
-	h := nd.r.Sizes[l+1]
-	if nd.r.Norm == BatchNorm {
-		return h, h, nd.n
+func (dc *diffCheck) grouping(l int) (groups, stride, length int) {
+	h := dc.r.Sizes[l+1]
+	if dc.r.Norm == BatchNorm {
+		return h, h, dc.n
 	}
-	return nd.n, 1, h
+	return dc.n, 1, h
 }
 
 // group returns the flat indices of group g of hidden layer l.
-func (nd *normDiff) group(l, g int) []int {
-	_, stride, length := nd.grouping(l)
-	start := g * nd.r.Sizes[l+1] // row g (layer norm)
-	if nd.r.Norm == BatchNorm {
+func (dc *diffCheck) group(l, g int) []int {
+	_, stride, length := dc.grouping(l)
+	start := g * dc.r.Sizes[l+1] // row g (layer norm)
+	if dc.r.Norm == BatchNorm {
 		start = g // unit g
 	}
 	idx := make([]int, length)
@@ -117,54 +126,54 @@ func (nd *normDiff) group(l, g int) []int {
 }
 
 // groupOf returns the group of flat index t of hidden layer l.
-func (nd *normDiff) groupOf(l, t int) int {
-	h := nd.r.Sizes[l+1]
-	if nd.r.Norm == BatchNorm {
+func (dc *diffCheck) groupOf(l, t int) int {
+	h := dc.r.Sizes[l+1]
+	if dc.r.Norm == BatchNorm {
 		return t % h
 	}
 	return t / h
 }
 
-func (nd *normDiff) keep(l, t int) float64 {
-	if nd.mask == nil {
+func (dc *diffCheck) keep(l, t int) float64 {
+	if dc.mask == nil {
 		return 1
 	}
-	return maskOf(nd.mask, nd.r.Sizes, nd.n, l)[t]
+	return maskOf(dc.mask, dc.r.Sizes, dc.n, l)[t]
 }
 
 // delta returns f(p+δ) - f(p) for entry i of parameter k (in the order of
 // Params), and whether the step moves a hidden unit across a ReLU kink.
-func (nd *normDiff) delta(k, i int, step float64) (df float64, kink bool) {
-	r := nd.r
+func (dc *diffCheck) delta(k, i int, step float64) (df float64, kink bool) {
+	r := dc.r
 	layers := len(r.W)
-	l, kind := paramAt(k, layers)
+	l, kind := paramAt(k, layers, r.Norm)
 	out := r.Sizes[l+1]
 	u := i % out // the unit the entry feeds
 	var d []float64
 	if l == layers-1 {
-		d = nd.ds
+		d = dc.ds
 	} else {
-		d = nd.dz[l]
+		d = dc.dz[l]
 	}
 	clear(d)
 	switch kind {
 	case 'W', 'b':
-		for row := range nd.n {
+		for row := range dc.n {
 			d[row*out+u] = step
 			if kind == 'W' {
-				d[row*out+u] *= nd.input(l, row)[i/out]
+				d[row*out+u] *= dc.input(l, row)[i/out]
 			}
 		}
 		if l < layers-1 {
-			d = nd.through(l, d)
+			d = dc.through(l, d)
 		}
 	case 'g', 'B': // gamma or beta: yv moves directly
-		d = nd.dy[l]
+		d = dc.dy[l]
 		clear(d)
-		for row := range nd.n {
+		for row := range dc.n {
 			d[row*out+u] = step
 			if kind == 'g' {
-				d[row*out+u] *= nd.c[l][row*out+u] / nd.sigma[l][nd.groupOf(l, row*out+u)]
+				d[row*out+u] *= dc.c[l][row*out+u] / dc.sigma[l][dc.groupOf(l, row*out+u)]
 			}
 		}
 	}
@@ -175,19 +184,19 @@ func (nd *normDiff) delta(k, i int, step float64) (df float64, kink bool) {
 			if dv == 0 {
 				continue
 			}
-			yv := nd.yv[m][t]
+			yv := dc.yv[m][t]
 			if (yv > 0) != (yv+dv > 0) {
 				return 0, true
 			}
 			if yv > 0 {
-				d[t] *= nd.keep(m, t)
+				d[t] *= dc.keep(m, t)
 			} else {
 				d[t] = 0
 			}
 		}
-		next := nd.ds
+		next := dc.ds
 		if m+1 < layers-1 {
-			next = nd.dz[m+1]
+			next = dc.dz[m+1]
 		}
 		clear(next)
 		for t, dv := range d {
@@ -202,39 +211,43 @@ func (nd *normDiff) delta(k, i int, step float64) (df float64, kink bool) {
 		}
 		d = next
 		if m+1 < layers-1 {
-			d = nd.through(m+1, d)
+			d = dc.through(m+1, d)
 		}
 	}
 	c := r.Sizes[layers]
 	var rows float64
-	for row := range nd.n {
-		rows += nd.rowLoss.rowDelta(row, d[row*c:(row+1)*c])
+	for row := range dc.n {
+		rows += dc.rowDelta(row, d[row*c:(row+1)*c])
 	}
-	df = rows / float64(nd.n)
+	df = rows / float64(dc.n)
 	if kind == 'W' {
 		w := r.W[l][i]
-		df += nd.reg * step * (w + step/2)
+		df += dc.reg * step * (w + step/2)
 	}
 	return df, false
 }
 
 // through returns the change of hidden layer l's yv = gamma xhat + beta
-// given dz, the change of its pre-activations, by the formulas of normDiff.
-func (nd *normDiff) through(l int, dz []float64) []float64 {
-	h := nd.r.Sizes[l+1]
-	dy := nd.dy[l]
-	clear(dy)
-	groups, _, length := nd.grouping(l)
-	if cap(nd.gc) < length {
-		nd.gc, nd.gd = make([]float64, length), make([]float64, length)
+// given dz, the change of its pre-activations, by the formulas of
+// diffCheck; without a Norm, yv is z + b and the change is dz itself.
+func (dc *diffCheck) through(l int, dz []float64) []float64 {
+	if dc.r.Norm == NoNorm {
+		return dz
 	}
-	gc, gd := nd.gc[:length], nd.gd[:length]
+	h := dc.r.Sizes[l+1]
+	dy := dc.dy[l]
+	clear(dy)
+	groups, _, length := dc.grouping(l)
+	if cap(dc.gc) < length {
+		dc.gc, dc.gd = make([]float64, length), make([]float64, length)
+	}
+	gc, gd := dc.gc[:length], dc.gd[:length]
 	for g := range groups {
-		idx := nd.group(l, g)
+		idx := dc.group(l, g)
 		var dmu float64
 		moved := false
 		for e, t := range idx {
-			gc[e], gd[e] = nd.c[l][t], dz[t]
+			gc[e], gd[e] = dc.c[l][t], dz[t]
 			dmu += dz[t]
 			moved = moved || dz[t] != 0
 		}
@@ -248,11 +261,11 @@ func (nd *normDiff) through(l int, dz []float64) []float64 {
 			dvar += 2*gc[e]*gd[e] + gd[e]*gd[e]
 		}
 		dvar /= float64(length)
-		s := nd.sigma[l][g]
+		s := dc.sigma[l][g]
 		s2 := math.Sqrt(s*s + dvar)
 		ds := dvar / (s + s2)
 		for e, t := range idx {
-			dy[t] = nd.r.Gamma[l][t%h] * (gd[e]/s2 - gc[e]*ds/(s*s2))
+			dy[t] = dc.r.Gamma[l][t%h] * (gd[e]/s2 - gc[e]*ds/(s*s2))
 		}
 	}
 	return dy
@@ -260,20 +273,21 @@ func (nd *normDiff) through(l int, dz []float64) []float64 {
 
 // input returns row i of layer l's input: the image, or the outputs of
 // hidden layer l-1.
-func (nd *normDiff) input(l, i int) []float64 {
-	k := nd.r.Sizes[l]
+func (dc *diffCheck) input(l, i int) []float64 {
+	k := dc.r.Sizes[l]
 	if l == 0 {
-		return nd.x[i*k : (i+1)*k]
+		return dc.x[i*k : (i+1)*k]
 	}
-	return nd.a[l-1][i*k : (i+1)*k]
+	return dc.a[l-1][i*k : (i+1)*k]
 }
 
-// paramAt returns the layer of parameter k of a net with a Norm (W1, b1,
-// gamma1, beta1, W2, ...) and its kind: 'W', 'b', 'g' (gamma) or 'B' (beta).
-func paramAt(k, layers int) (l int, kind byte) {
+// paramAt returns the layer of parameter k in the order of Params (W1, b1,
+// with a Norm gamma1, beta1, then W2, ...) and its kind: 'W', 'b', 'g'
+// (gamma) or 'B' (beta).
+func paramAt(k, layers int, norm Norm) (l int, kind byte) {
 	for l = range layers {
 		n := 4
-		if l == layers-1 {
+		if l == layers-1 || norm == NoNorm {
 			n = 2
 		}
 		if k < n {
