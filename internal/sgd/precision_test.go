@@ -26,10 +26,7 @@ func TestFloat32MatchesFloat64(t *testing.T) {
 	}
 	n64, h64 := run(sgd.Float64)
 	n32, h32 := run(sgd.Float32)
-	worst := 0.0
-	for i := range h64.Loss {
-		worst = max(worst, math.Abs(h32.Loss[i]-h64.Loss[i])/h64.Loss[i])
-	}
+	worst := curveDiff(h32, h64)
 	t.Logf("loss %.4f -> %.4f; largest relative difference float32 vs float64: %.2e", h64.Loss[0], h64.Loss[len(h64.Loss)-1], worst)
 	if worst > 1e-4 {
 		t.Errorf("float32 loss curve differs from float64 by up to %.2e relative, want <= 1e-4", worst)
@@ -69,10 +66,7 @@ func TestFloat32MatchesFloat64Norm(t *testing.T) {
 		}
 		n64, h64 := run(sgd.Float64)
 		n32, h32 := run(sgd.Float32)
-		worst := 0.0
-		for i := range h64.Loss {
-			worst = max(worst, math.Abs(h32.Loss[i]-h64.Loss[i])/h64.Loss[i])
-		}
+		worst := curveDiff(h32, h64)
 		t.Logf("%s: loss %.4f -> %.4f; largest relative difference float32 vs float64: %.2e", norm, h64.Loss[0], h64.Loss[len(h64.Loss)-1], worst)
 		if worst > 1e-4 {
 			t.Errorf("%s: float32 loss curve differs from float64 by up to %.2e relative, want <= 1e-4", norm, worst)
@@ -88,4 +82,14 @@ func TestFloat32MatchesFloat64Norm(t *testing.T) {
 			}
 		}
 	}
+}
+
+// curveDiff returns the largest relative difference between two runs' loss
+// curves.
+func curveDiff(h32, h64 sgd.History) float64 {
+	worst := 0.0
+	for i := range h64.Loss {
+		worst = max(worst, math.Abs(h32.Loss[i]-h64.Loss[i])/h64.Loss[i])
+	}
+	return worst
 }
