@@ -56,31 +56,7 @@ func TestDeepNetCommands(t *testing.T) {
 		t.Errorf("metadata %s", ck.Meta)
 	}
 
-	// eval scores what train reported.
-	r = runCmd(t, testEnv(), "eval", "--model", full, "--data", data, "--json")
-	var ev evalResult
-	if err := json.Unmarshal([]byte(r.stdout), &ev); err != nil || r.code != 0 || ev.Accuracy != res.ValAcc {
-		t.Errorf("eval: exit %d, accuracy %v, train said %v (%v)\n%s", r.code, ev.Accuracy, res.ValAcc, err, r.stderr)
-	}
-
-	// Stopped at 25 and resumed to 40: the same weights, bit for bit.
-	part := filepath.Join(tmp, "part.npz")
-	if r := runCmd(t, testEnv(), append([]string{"train", "--iters", "25", "--out", part}, opts...)...); r.code != 0 {
-		t.Fatalf("train 25: exit %d\n%s", r.code, r.stderr)
-	}
-	resumed := filepath.Join(tmp, "resumed.npz")
-	if r := runCmd(t, testEnv(), "train", "--resume", part, "--iters", "40", "--data", data, "--out", resumed, "-q"); r.code != 0 {
-		t.Fatalf("resume: exit %d\n%s", r.code, r.stderr)
-	}
-	back, err := checkpoint.Load(resumed)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, p := range ck.Net.Params() {
-		if !slices.Equal(p, back.Net.Params()[k]) {
-			t.Errorf("resumed: %s differs from the uninterrupted run", ck.Net.ParamNames()[k])
-		}
-	}
+	part := checkEvalAndResume(t, data, opts, full, res.ValAcc)
 	r = runCmd(t, testEnv(), "train", "--resume", part, "--iters", "40", "--data", data, "--hidden", "16", "--out", filepath.Join(tmp, "x.npz"))
 	if first, _, _ := strings.Cut(r.stderr, "\n"); r.code != 2 || !strings.Contains(first, "--hidden 16 contradicts") || !strings.Contains(first, "--hidden 16,12") {
 		t.Errorf("resume with another --hidden: exit %d, %q", r.code, r.stderr)
@@ -187,4 +163,46 @@ func TestSweepDeepNets(t *testing.T) {
 	if first, _, _ := strings.Cut(r.stderr, "\n"); r.code != 2 || !strings.Contains(first, "--hidden") || !strings.Contains(first, `"12-x"`) {
 		t.Errorf("--hidden 8,12-x: exit %d %q", r.code, r.stderr)
 	}
+}
+
+// checkEvalAndResume fails t unless eval of full, the checkpoint of a
+// 40-iteration train with opts, scores valAcc as train reported, and a run
+// of opts stopped at 25 iterations and resumed to 40 saves the same
+// checkpoint, every array (weights, optimizer state, the arrays resuming
+// needs) bit for bit. It returns the 25-iteration checkpoint.
+func checkEvalAndResume(t *testing.T, data string, opts []string, full string, valAcc float64) (part string) {
+	t.Helper()
+	r := runCmd(t, testEnv(), "eval", "--model", full, "--data", data, "--json")
+	var ev evalResult
+	if err := json.Unmarshal([]byte(r.stdout), &ev); err != nil || r.code != 0 || ev.Accuracy != valAcc {
+		t.Errorf("eval: exit %d, accuracy %v, train said %v (%v)\n%s", r.code, ev.Accuracy, valAcc, err, r.stderr)
+	}
+	tmp := t.TempDir()
+	part = filepath.Join(tmp, "part.npz")
+	if r := runCmd(t, testEnv(), append([]string{"train", "--iters", "25", "--out", part}, opts...)...); r.code != 0 {
+		t.Fatalf("train 25: exit %d\n%s", r.code, r.stderr)
+	}
+	resumed := filepath.Join(tmp, "resumed.npz")
+	if r := runCmd(t, testEnv(), "train", "--resume", part, "--iters", "40", "--data", data, "--out", resumed, "-q"); r.code != 0 {
+		t.Fatalf("resume: exit %d\n%s", r.code, r.stderr)
+	}
+	ck, err := checkpoint.Load(full)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := checkpoint.Load(resumed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, p := range ck.Net.Params() {
+		if !slices.Equal(p, back.Net.Params()[k]) {
+			t.Errorf("resumed: %s differs from the uninterrupted run", ck.Net.ParamNames()[k])
+		}
+	}
+	for name, v := range ck.Extra {
+		if !slices.Equal(v, back.Extra[name]) {
+			t.Errorf("resumed: %s differs from the uninterrupted run", name)
+		}
+	}
+	return part
 }

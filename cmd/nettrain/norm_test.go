@@ -70,36 +70,7 @@ func TestNormCommands(t *testing.T) {
 				}
 			}
 
-			// eval scores what train reported.
-			r = runCmd(t, testEnv(), "eval", "--model", full, "--data", data, "--json")
-			var ev evalResult
-			if err := json.Unmarshal([]byte(r.stdout), &ev); err != nil || r.code != 0 || ev.Accuracy != res.ValAcc {
-				t.Errorf("eval: exit %d, accuracy %v, train said %v (%v)\n%s", r.code, ev.Accuracy, res.ValAcc, err, r.stderr)
-			}
-
-			// Stopped at 25 and resumed to 40: the same checkpoint, bit for bit.
-			part := filepath.Join(tmp, "part.npz")
-			if r := runCmd(t, testEnv(), append([]string{"train", "--iters", "25", "--out", part}, opts...)...); r.code != 0 {
-				t.Fatalf("train 25: exit %d\n%s", r.code, r.stderr)
-			}
-			resumed := filepath.Join(tmp, "resumed.npz")
-			if r := runCmd(t, testEnv(), "train", "--resume", part, "--iters", "40", "--data", data, "--out", resumed, "-q"); r.code != 0 {
-				t.Fatalf("resume: exit %d\n%s", r.code, r.stderr)
-			}
-			back, err := checkpoint.Load(resumed)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for k, p := range ck.Net.Params() {
-				if !slices.Equal(p, back.Net.Params()[k]) {
-					t.Errorf("resumed: %s differs from the uninterrupted run", ck.Net.ParamNames()[k])
-				}
-			}
-			for name, v := range ck.Extra {
-				if !slices.Equal(v, back.Extra[name]) {
-					t.Errorf("resumed: %s differs from the uninterrupted run", name)
-				}
-			}
+			part := checkEvalAndResume(t, data, opts, full, res.ValAcc)
 
 			other := map[model.Norm]string{model.BatchNorm: "layer", model.LayerNorm: "batch"}[norm]
 			r = runCmd(t, testEnv(), "train", "--resume", part, "--iters", "40", "--data", data, "--norm", other, "--out", filepath.Join(tmp, "x.npz"))
