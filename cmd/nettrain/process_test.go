@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nettrain/nettrain/internal/blasimpl"
+	"github.com/nettrain/nettrain/internal/blasimpl/blastrap"
 	"github.com/nettrain/nettrain/internal/checkpoint"
 	"github.com/nettrain/nettrain/internal/cifar"
 	"github.com/nettrain/nettrain/internal/cifartest"
@@ -43,6 +45,11 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	shared = dir
+	// Every command test runs with a BLAS behind gonum's blas64 and blas32
+	// that fails on any call: training, scoring, sweeps and resumes use
+	// nettrain's own arithmetic, whatever BLAS a build links (issue 21).
+	blasimpl.Use()
+	blastrap.Install()
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)

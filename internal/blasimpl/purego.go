@@ -2,11 +2,11 @@
 
 package blasimpl
 
-// Use keeps gonum's pure-Go BLAS and returns its description.
+// Use does nothing: the default build has no other BLAS. It returns Name.
 func Use() string { return Name() }
 
-// Name describes the BLAS in use.
-func Name() string { return "gonum pure Go (build with -tags openblas for OpenBLAS)" }
+// Name describes the BLAS linked in.
+func Name() string { return "none linked (build with -tags openblas for OpenBLAS as a GEMM backend)" }
 
 // Native reports whether a native BLAS is compiled in.
 const Native = false

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"slices"
 	"strings"
 	"unsafe"
 
@@ -52,9 +53,15 @@ var (
 	backend  *Backend // the one in use, or nil for the kernels
 )
 
-// Register adds a backend, and selects it if $NETTRAIN_GEMM names it.
+// Register adds a backend, or replaces the one of the same name, and
+// selects it if $NETTRAIN_GEMM names it. Like Use, it is not safe to call
+// while products run.
 func Register(b Backend) {
-	backends = append(backends, b)
+	if i := slices.IndexFunc(backends, func(o Backend) bool { return o.Name == b.Name }); i >= 0 {
+		backends[i] = b
+	} else {
+		backends = append(backends, b)
+	}
 	if os.Getenv(EnvKernel) == b.Name {
 		Use(b.Name)
 	}

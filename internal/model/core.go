@@ -5,8 +5,6 @@ import (
 	"slices"
 
 	"gonum.org/v1/gonum/blas"
-	"gonum.org/v1/gonum/blas/blas32"
-	"gonum.org/v1/gonum/blas/blas64"
 
 	"github.com/nettrain/nettrain/internal/gemm"
 )
@@ -440,25 +438,41 @@ func scaled[T Float](dst []T, alpha T, src []T) {
 	}
 }
 
-// axpy is y += alpha x.
+// axpy is y += alpha x in precision T: alpha is rounded to T once, and each
+// element is a product rounded to T and then a sum, never one fused
+// multiply-add (the explicit conversion forbids Go from fusing the two), so
+// the update has the same bits on every CPU and build. It is the arithmetic
+// of gonum's pure-Go Daxpy and Saxpy, whose bits the pinned weights were
+// made with; it is our own so that no BLAS chosen at run time (OpenBLAS
+// fuses, on current CPUs) can change them.
 func axpy[T Float](alpha float64, x, y []T) {
-	switch x := any(x).(type) {
-	case []float64:
-		blas64.Implementation().Daxpy(len(x), alpha, x, 1, any(y).([]float64), 1)
-	case []float32:
-		blas32.Implementation().Saxpy(len(x), float32(alpha), x, 1, any(y).([]float32), 1)
+	a := T(alpha)
+	y = y[:len(x)]
+	for i, v := range x {
+		y[i] += T(a * v)
 	}
 }
 
-// sumSquares returns sum(v^2), accumulated in float64.
+// sumSquares returns sum(v^2) in float64 (a float32 square is exact in
+// float64) in one fixed order: four running sums s0..s3 over the elements
+// i = 0, 1, 2, 3 (mod 4) of the whole blocks of four, the last len%4
+// elements added to s0, then (s0 + s2) + (s1 + s3). For float64 that is the
+// order of gonum's amd64 Ddot, with which the pinned losses were made.
 func sumSquares[T Float](v []T) float64 {
-	switch v := any(v).(type) {
-	case []float64:
-		return blas64.Implementation().Ddot(len(v), v, 1, v, 1)
-	case []float32:
-		return blas32.Implementation().Dsdot(len(v), v, 1, v, 1)
+	var s0, s1, s2, s3 float64
+	i := 0
+	for ; i+4 <= len(v); i += 4 {
+		x0, x1, x2, x3 := float64(v[i]), float64(v[i+1]), float64(v[i+2]), float64(v[i+3])
+		s0 += float64(x0 * x0)
+		s1 += float64(x1 * x1)
+		s2 += float64(x2 * x2)
+		s3 += float64(x3 * x3)
 	}
-	panic("unreachable")
+	for ; i < len(v); i++ {
+		x := float64(v[i])
+		s0 += float64(x * x)
+	}
+	return (s0 + s2) + (s1 + s3)
 }
 
 // colSum sets dst[j] to the sum over rows of column j of the row-major a.

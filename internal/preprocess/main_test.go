@@ -7,7 +7,8 @@ import (
 	"github.com/nettrain/nettrain/internal/blasimpl"
 )
 
-// TestMain installs the build's BLAS, so that -tags openblas tests OpenBLAS.
+// TestMain registers the build's GEMM backends (OpenBLAS with -tags
+// openblas), so that tests comparing backends see them.
 func TestMain(m *testing.M) {
 	blasimpl.Use()
 	os.Exit(m.Run())
