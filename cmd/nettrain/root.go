@@ -172,3 +172,9 @@ func flagText(msg string) string {
 		return "--" + strings.ReplaceAll(ref[1:len(ref)-1], "_", "-")
 	})
 }
+
+// keyText writes the settings named in msg as a config file names them:
+// {lr_decay} as lr_decay.
+func keyText(msg string) string {
+	return settingRef.ReplaceAllStringFunc(msg, func(ref string) string { return ref[1 : len(ref)-1] })
+}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -18,38 +17,36 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/nettrain/nettrain/internal/cifar"
+	"github.com/nettrain/nettrain/internal/fsutil"
 	"github.com/nettrain/nettrain/internal/model"
 	"github.com/nettrain/nettrain/internal/preprocess"
 	trainrun "github.com/nettrain/nettrain/internal/run"
+	"github.com/nettrain/nettrain/internal/setting"
 	"github.com/nettrain/nettrain/internal/sgd"
 	"github.com/nettrain/nettrain/internal/sweep"
 )
 
 type sweepOptions struct {
-	data      string
-	params    map[string]*string // flag text per hyperparameter
-	mode      string
-	trials    int
-	seed      uint64
-	halving   bool
-	eta       int
-	minIters  int
-	std       float64
-	numTrain  int
-	numVal    int
-	numTest   int
-	precision model.Precision
-	options   sweep.Options
-	config    string
-	workers   int
-	threads   int // shared by the workers
-	out       string
-	shard     string
-	force     bool
-	test      bool
-	quiet     bool
-	json      bool
-	changed   func(string) bool
+	data     string
+	params   map[string]*string // flag text per hyperparameter
+	mode     string
+	trials   int
+	seed     uint64
+	halving  bool
+	eta      int
+	minIters int
+	numTest  int
+	fixed    trainrun.Config // the settings every trial shares (run.Schema's neither searched nor the sweep's own)
+	config   string
+	workers  int
+	threads  int // shared by the workers
+	out      string
+	shard    string
+	force    bool
+	test     bool
+	quiet    bool
+	json     bool
+	changed  func(string) bool
 }
 
 func newSweepCmd(e env) *cobra.Command {
@@ -107,12 +104,9 @@ their own results files; 'nettrain sweep report DIR' merges them.`,
 	f.BoolVar(&o.halving, "halving", false, "successive halving: promote the best trials to longer budgets")
 	f.IntVar(&o.eta, "halving-eta", 3, "halving: keep the best 1/eta at each rung; budgets grow eta-fold")
 	f.IntVar(&o.minIters, "halving-min-iters", 0, "halving: iterations of the first rung (default the largest --iters / eta^2)")
-	f.Float64Var(&o.std, "std", 1e-4, "standard deviation of the initial weights")
-	f.IntVar(&o.numTrain, "num-train", cifar.DefaultNumTrain, "training images")
-	f.IntVar(&o.numVal, "num-val", cifar.DefaultNumVal, "validation images")
 	f.IntVar(&o.numTest, "num-test", cifar.DefaultNumTest, "test images for --test (10000 is all)")
-	f.StringVar((*string)(&o.precision), "precision", string(sgd.Float32), "float32 or float64")
-	addTrainingFlags(f, &o.options, false)
+	o.fixed = trainrun.Defaults()
+	bindSettings(f, &o.fixed, func(s trainrun.Setting) bool { return !s.Search && !s.Own })
 	f.StringVar(&o.config, "config", "", "read the search space from a YAML or JSON file (flags set on the command line win)")
 	f.IntVar(&o.workers, "workers", runtime.NumCPU(), "trials run in parallel")
 	addThreadsFlag(f, &o.threads)
@@ -129,8 +123,8 @@ their own results files; 'nettrain sweep report DIR' merges them.`,
 // space builds the search space: the defaults, then --config, then the
 // flags set on the command line.
 func (o sweepOptions) space() (sweep.Space, error) {
-	s := sweep.Space{Mode: o.mode, Trials: o.trials, Seed: o.seed, Params: map[string]sweep.Param{},
-		Std: o.std, NumTrain: o.numTrain, NumVal: o.numVal, Precision: o.precision, Options: o.options}
+	s := sweep.Space{Mode: o.mode, Trials: o.trials, Seed: o.seed, Params: map[string]sweep.Param{}}
+	s.SetFixed(o.fixed)
 	for _, name := range sweep.Names {
 		p, err := sweep.ParseParam(strings.ReplaceAll(name, "_", "-"), *o.params[name])
 		if err != nil {
@@ -151,18 +145,20 @@ func (o sweepOptions) space() (sweep.Space, error) {
 		}
 		for flag, set := range map[string]func(){
 			"mode": func() { s.Mode = o.mode }, "trials": func() { s.Trials = o.trials }, "seed": func() { s.Seed = o.seed },
-			"std": func() { s.Std = o.std }, "num-train": func() { s.NumTrain = o.numTrain }, "num-val": func() { s.NumVal = o.numVal },
-			"precision": func() { s.Precision = o.precision },
 		} {
 			if o.changed(flag) {
 				set()
 			}
 		}
-		for _, key := range trainrun.Keys() {
-			if o.changed(strings.ReplaceAll(key, "_", "-")) {
-				s.Options.Take(o.options, key) // false for the settings that are not options
+		fixed := s.Fixed()
+		for _, st := range trainrun.Schema {
+			if !st.Search && !st.Own && o.changed(st.Flag()) {
+				dst, _ := fixed.Field(st.Key)
+				src, _ := o.fixed.Field(st.Key)
+				dst.Set(src)
 			}
 		}
+		s.SetFixed(fixed)
 	}
 	if o.halving || o.changed("halving-eta") || o.changed("halving-min-iters") {
 		h := sweep.Halving{Eta: o.eta, MinIters: o.minIters}
@@ -181,19 +177,6 @@ func (o sweepOptions) space() (sweep.Space, error) {
 			top = max(top, v)
 		}
 		h.MinIters = max(1, int(top)/(h.Eta*h.Eta))
-	}
-	if s.Precision != sgd.Float32 && s.Precision != sgd.Float64 {
-		return s, fmt.Errorf("--precision is %q, want float32 or float64", s.Precision)
-	}
-	if !(s.Std > 0) {
-		return s, fmt.Errorf("--std is %v, want a positive number", s.Std)
-	}
-	// The options, checked as any run checks them.
-	if err := (trainrun.Config{Iters: 1, Batch: 1, LR: 1, LRDecay: 1, Precision: s.Precision, Options: s.Options}).SGD().Check(); err != nil {
-		return s, err
-	}
-	if err := s.Options.Check(); err != nil {
-		return s, err
 	}
 	return s, s.Check()
 }
@@ -238,7 +221,7 @@ func parseShard(flag string, getenv func(string) string) (int, int, error) {
 func runSweep(ctx context.Context, o sweepOptions, stdout, stderr io.Writer, e env) error {
 	space, err := o.space()
 	if err != nil {
-		return usageError{err}
+		return o.fromFile(err)
 	}
 	shard, shards, err := parseShard(o.shard, e.getenv)
 	if err != nil {
@@ -268,6 +251,9 @@ func runSweep(ctx context.Context, o sweepOptions, stdout, stderr io.Writer, e e
 		}
 	}
 	dataPath := dataDir(o.data, e)
+	if err := fsutil.CheckOutputDir(o.out, dataProtected(dataPath)); err != nil {
+		return fmt.Errorf("--out %s %v", o.out, err)
+	}
 	ds, err := e.loader.Load(dataPath)
 	if err != nil {
 		return err
@@ -277,7 +263,7 @@ func runSweep(ctx context.Context, o sweepOptions, stdout, stderr io.Writer, e e
 		return usageError{err}
 	}
 	t0 := time.Now()
-	data, err := preprocess.Prepare(sp.Train, sp.Val, space.Options.Preprocess, cmp.Or(space.Options.ZCAEps, 0.1), space.Precision)
+	data, err := preprocess.Prepare(sp.Train, sp.Val, space.Options.Preprocess, space.Options.ZCAEps, space.Precision)
 	if err != nil {
 		return err
 	}
@@ -459,4 +445,25 @@ func newSweepReportCmd(e env) *cobra.Command {
 	f.IntVar(&numTest, "num-test", cifar.DefaultNumTest, "test images for --test")
 	f.BoolVar(&asJSON, "json", false, "print the result as one JSON object")
 	return cmd
+}
+
+// fromFile turns an error about a setting that came from --config, not from
+// a flag, into an error about the file (exit 1), naming the setting as the
+// file does; others are usage errors.
+func (o sweepOptions) fromFile(err error) error {
+	msg := err.Error()
+	if o.config == "" {
+		return usageError{err}
+	}
+	if strings.HasPrefix(msg, "{config}:") { // cannot be read: the flag is wrong
+		return usageError{err}
+	}
+	if rest, ok := strings.CutPrefix(msg, "{config}"); ok { // what the file says is wrong
+		return errors.New("--config" + keyText(rest))
+	}
+	key, ok := setting.Key(err)
+	if !ok || o.changed(strings.ReplaceAll(key, "_", "-")) {
+		return usageError{err}
+	}
+	return fmt.Errorf("--config %s: %s", o.config, keyText(msg))
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	trainrun "github.com/nettrain/nettrain/internal/run"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -267,7 +268,9 @@ func TestSweepConfigOptionsAndFlags(t *testing.T) {
 	if err := json.Unmarshal(b, &s); err != nil {
 		t.Fatal(err)
 	}
-	if want := (sweep.Options{Optimizer: "adam", Flip: true, Schedule: "cosine", Norm: "layer"}); s.Options != want {
+	want := trainrun.Defaults().Options
+	want.Optimizer, want.Flip, want.Schedule, want.Norm = "adam", true, "cosine", "layer"
+	if s.Options != want {
 		t.Errorf("options %+v, want %+v (the file's, --dropout 0 and --schedule cosine over them)", s.Options, want)
 	}
 	if h := s.Params["hidden"]; len(h.Layers) != 1 || len(h.Layers[0]) != 2 {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/nettrain/nettrain/internal/checkpoint"
 	"github.com/nettrain/nettrain/internal/cifar"
+	"github.com/nettrain/nettrain/internal/fsutil"
 	"github.com/nettrain/nettrain/internal/preprocess"
 	trainrun "github.com/nettrain/nettrain/internal/run"
 	"github.com/nettrain/nettrain/internal/setting"
@@ -40,7 +40,6 @@ type trainOptions struct {
 }
 
 func newTrainCmd(e env) *cobra.Command {
-	def := sgd.DefaultConfig()
 	opts := trainOptions{}
 	cmd := &cobra.Command{
 		Use:   "train",
@@ -71,21 +70,8 @@ uninterrupted run would have.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&opts.Data, "data", "", dataFlagHelp)
-	opts.Hidden = trainrun.Hidden{50}
-	f.Var(hiddenFlag{&opts.Hidden}, "hidden", "hidden layer widths: 50 is cs231n's two-layer net, 1000,500 a net of two hidden layers")
-	f.Float64Var(&opts.LR, "lr", def.LR, "learning rate")
-	f.Float64Var(&opts.LRDecay, "lr-decay", def.LRDecay, "learning-rate factor after each epoch, in (0, 1]")
-	f.Float64Var(&opts.Reg, "reg", def.Reg, "L2 regularisation strength")
-	f.IntVar(&opts.Iters, "iters", def.Iters, "iterations (minibatches)")
-	f.IntVar(&opts.Batch, "batch", def.Batch, "minibatch size")
-	f.Float64Var(&opts.Std, "std", 1e-4, "standard deviation of the initial weights")
-	f.Uint64Var(&opts.Seed, "seed", 0, "random seed (weights and minibatches)")
-	f.IntVar(&opts.NumTrain, "num-train", cifar.DefaultNumTrain, "training images: the first N of the training batches")
-	f.IntVar(&opts.NumVal, "num-val", cifar.DefaultNumVal, "validation images: the next N after the training images")
-	f.IntVar(&opts.NumTest, "num-test", cifar.DefaultNumTest, "test images: the first N of test_batch.bin (10000 is all)")
-	f.StringVar((*string)(&opts.Precision), "precision", string(def.Precision), "arithmetic of training and scoring: float32 (fast) or float64 (reference)")
-	addTrainingFlags(f, &opts.Options, true)
+	opts.runConfig = trainrun.Defaults()
+	bindSettings(f, &opts.runConfig, func(trainrun.Setting) bool { return true })
 	f.StringVarP(&opts.out, "out", "o", "nettrain-model.npz", "where to save the model (.npz; with --resume, default the resumed file)")
 	f.StringVar(&opts.metrics, "metrics", "", "stream metrics to this file as JSON Lines (appended to with --resume)")
 	f.Var(&opts.saveEvery, "save-every", "also save a resumable checkpoint to --out every N iterations or every duration (500, 10m), so that a kill loses at most that much")
@@ -98,39 +84,17 @@ uninterrupted run would have.`,
 	return cmd
 }
 
-func (o trainOptions) sgdConfig() sgd.Config { return o.runConfig.SGD() }
-
 func (o trainOptions) sizes() cifar.Sizes {
 	return cifar.Sizes{Train: o.NumTrain, Val: o.NumVal, Test: o.NumTest}
 }
 
-// check validates the flags before any work is done.
+// check validates the flags (and a resumed checkpoint's config merged
+// into them) before any work is done.
 func (o trainOptions) check() error {
 	if err := checkThreads(o.threads); err != nil {
 		return err
 	}
-	if err := o.Hidden.Check(); err != nil {
-		return usageError{err}
-	}
-	if !(o.Std > 0) || math.IsInf(o.Std, 0) {
-		return usageError{setting.Errorf("std", "{std} is %v, want a positive number such as 1e-4", o.Std)}
-	}
-	if o.Precision != sgd.Float32 && o.Precision != sgd.Float64 {
-		return usageError{setting.Errorf("precision", "{precision} is %q, want float32 or float64", o.Precision)}
-	}
-	if o.Preprocess != preprocess.Mean && o.Preprocess != preprocess.Channel && o.Preprocess != preprocess.ZCA {
-		return usageError{setting.Errorf("preprocess", "{preprocess} is %q, want mean, channel or zca", o.Preprocess)}
-	}
-	if !(o.ZCAEps > 0) {
-		return usageError{setting.Errorf("zca_eps", "{zca_eps} is %v, want a positive number", o.ZCAEps)}
-	}
-	if err := o.sgdConfig().Check(); err != nil {
-		return usageError{err}
-	}
-	if err := o.Options.Check(); err != nil {
-		return usageError{err}
-	}
-	if err := o.sizes().Check(cifar.TrainBatches*cifar.RecordsPerBatch, cifar.RecordsPerBatch); err != nil {
+	if err := o.runConfig.Validate(); err != nil {
 		return usageError{err}
 	}
 	if o.out == "" {
@@ -184,11 +148,14 @@ func resumeFrom(o *trainOptions, e env) (*checkpoint.Checkpoint, runMeta, error)
 	if err != nil {
 		return nil, runMeta{}, err
 	}
-	meta, ok := trainrun.ReadMeta(ck.Meta)
-	if !ok {
+	meta, err := trainrun.ParseMeta(ck.Meta)
+	if _, bad := setting.Key(err); bad {
+		return nil, meta, fmt.Errorf("--resume %s: its config is invalid: %s (a damaged checkpoint, or not written by nettrain train)", o.resume, flagText(err.Error()))
+	}
+	if err != nil {
 		return nil, meta, fmt.Errorf("--resume %s: the checkpoint has no training state (not written by nettrain train?); nothing to resume", o.resume)
 	}
-	c := meta.Config.Normalized()
+	c := meta.Config // the values older versions left out filled in (ParseMeta)
 	if got, want := ck.Net.Sizes(), c.Hidden.Sizes(cifar.D, cifar.Classes); !slices.Equal(got, want) {
 		return nil, meta, fmt.Errorf("--resume %s: the weights have layers %s, its config says %s (--hidden %s)", o.resume,
 			trainrun.Hidden(got).Dashed(), trainrun.Hidden(want).Dashed(), c.Hidden)
@@ -219,6 +186,9 @@ func resumeFrom(o *trainOptions, e env) (*checkpoint.Checkpoint, runMeta, error)
 	}
 	if !o.changed("out") {
 		o.out = o.resume
+	}
+	if err := o.runConfig.Validate(); err != nil {
+		return nil, meta, o.fromCheckpoint(usageError{err})
 	}
 	if meta.State.Stopped {
 		return nil, meta, usageErrorf("--resume %s stopped early at iteration %d (--patience %d: no better validation accuracy since epoch %d): the run is finished, nothing to train",
@@ -370,11 +340,12 @@ func checkOutputs(o trainOptions) error {
 		if err := probeWrite(dir); err != nil {
 			return fmt.Errorf("%s %s: cannot write in %s (%v)", a.flag, a.path, dir, err)
 		}
-		if samePath(a.path, o.Data) {
-			return fmt.Errorf("%s %s would overwrite the training data --data %s; give another file", a.flag, a.path, o.Data)
+		prot := dataProtected(o.Data)
+		if o.resume != "" && a.flag != "--out" {
+			prot.Files = append(prot.Files, fsutil.Input{Path: o.resume, What: "the checkpoint --resume reads,"})
 		}
-		if o.resume != "" && a.flag != "--out" && samePath(a.path, o.resume) {
-			return fmt.Errorf("%s %s is the checkpoint --resume reads; give another file", a.flag, a.path)
+		if err := fsutil.CheckOutput(a.path, prot); err != nil {
+			return fmt.Errorf("%s %s %v", a.flag, a.path, err)
 		}
 		for _, b := range outs[:i] {
 			if samePath(a.path, b.path) {
@@ -383,6 +354,9 @@ func checkOutputs(o trainOptions) error {
 		}
 	}
 	if o.plots != "" {
+		if err := fsutil.CheckOutputDir(o.plots, dataProtected(o.Data)); err != nil {
+			return fmt.Errorf("--plots %s %v", o.plots, err)
+		}
 		if err := os.MkdirAll(o.plots, 0o755); err != nil {
 			return fmt.Errorf("--plots: %w", err)
 		}
@@ -426,4 +400,13 @@ func unwrapPath(err error) error {
 		return pe.Err
 	}
 	return err
+}
+
+// dataProtected is what outputs must not reach of the data --data names: a
+// directory of batches, or one archive.
+func dataProtected(data string) fsutil.Protected {
+	if st, err := os.Stat(data); err == nil && !st.IsDir() {
+		return fsutil.Protected{Files: []fsutil.Input{{Path: data, What: "the training data --data"}}}
+	}
+	return fsutil.Protected{Dirs: []string{data}}
 }

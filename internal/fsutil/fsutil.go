@@ -18,6 +18,13 @@ import (
 // synced so that the rename survives a crash. On any error the temporary file
 // is removed and path is left as it was.
 func WriteAtomic(path string, write func(w io.Writer) error) (err error) {
+	// The rename would replace whatever path is: a device node (as root,
+	// --out /dev/null would become a file), a FIFO, a socket. Only a
+	// regular file, or a symlink (the link is replaced, not its target), or
+	// nothing.
+	if st, err := os.Lstat(path); err == nil && !st.Mode().IsRegular() && st.Mode()&os.ModeSymlink == 0 {
+		return fmt.Errorf("%s is %s: %w; refusing to replace it", path, kind(st.Mode()), errNotRegular)
+	}
 	removeStaleTemps(path)
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")

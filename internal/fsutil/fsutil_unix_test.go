@@ -3,6 +3,7 @@
 package fsutil
 
 import (
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -43,5 +44,39 @@ func TestOpenRegular(t *testing.T) {
 	os.Symlink(small, link)
 	if _, err := ReadFileLimit(link, 5, "a test"); err != nil {
 		t.Errorf("a symlink to a regular file: %v", err)
+	}
+}
+
+// WriteAtomic never renames over anything but a regular file: a FIFO (or,
+// as root, a device node) stays what it was.
+func TestWriteAtomicRefusesSpecialFiles(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err := WriteAtomic(fifo, func(w io.Writer) error { _, err := w.Write([]byte("x")); return err })
+	if err == nil || !strings.Contains(err.Error(), "is a FIFO") {
+		t.Errorf("WriteAtomic over a FIFO: %v", err)
+	}
+	if st, _ := os.Lstat(fifo); st.Mode()&os.ModeNamedPipe == 0 {
+		t.Errorf("the FIFO is now %v", st.Mode())
+	}
+	if err := CheckOutput(fifo, Protected{}); err == nil {
+		t.Error("CheckOutput accepts a FIFO")
+	}
+	// A link to a file in a protected directory resolves into it.
+	data := filepath.Join(dir, "data")
+	os.Mkdir(data, 0o755)
+	os.WriteFile(filepath.Join(data, "b.bin"), nil, 0o644)
+	os.Symlink(filepath.Join(data, "b.bin"), filepath.Join(dir, "l"))
+	if err := CheckOutput(filepath.Join(dir, "l"), Protected{Dirs: []string{data}}); err == nil {
+		t.Error("a symlink into the data is accepted")
+	}
+	if err := CheckOutput(filepath.Join(dir, "fine.npz"), Protected{Dirs: []string{data}}); err != nil {
+		t.Errorf("a new file beside the data: %v", err)
+	}
+	if err := CheckOutputDir(filepath.Join(data, "a", "b"), Protected{Dirs: []string{data}}); err == nil {
+		t.Error("a new directory inside the data is accepted")
 	}
 }

@@ -19,6 +19,11 @@ type Hidden []int
 // without normalisation, and a bound on what a file can ask for.
 const MaxHiddenLayers = 64
 
+// MaxWidth bounds a hidden layer's width: a net of one such layer holds
+// 3.2 GB of float32 weights in W1 alone, and every product of widths stays
+// far inside an int.
+const MaxWidth = 1 << 20
+
 // ParseHidden parses layer widths separated by commas or dashes: "50",
 // "1000,500" or "1000-500" (the literature's 3072-1000-500-10 without its
 // ends). It checks the syntax only; Check the values.
@@ -52,6 +57,8 @@ func (h Hidden) Check() error {
 	}
 	for i, v := range h {
 		switch {
+		case v > MaxWidth:
+			return setting.Errorf("hidden", "{hidden} %s: layer %d has %d units, want at most %d", h, i+1, v, MaxWidth)
 		case v >= 1:
 		case len(h) == 1:
 			return setting.Errorf("hidden", "{hidden} is %d, want at least 1", v)

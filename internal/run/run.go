@@ -7,7 +7,9 @@ package run
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/nettrain/nettrain/internal/checkpoint"
 	"github.com/nettrain/nettrain/internal/model"
@@ -122,10 +124,34 @@ func (m Meta) Marshal() []byte {
 // ReadMeta reads a checkpoint's metadata; ok is false when there is none
 // or it is not nettrain's (a numpy checkpoint, another program's).
 func ReadMeta(raw json.RawMessage) (m Meta, ok bool) {
-	if raw == nil || json.Unmarshal(raw, &m) != nil || len(m.Config.Hidden) == 0 {
-		return Meta{}, false
+	m, err := ParseMeta(raw)
+	return m, err == nil
+}
+
+// ParseMeta is ReadMeta with the reason a checkpoint's metadata cannot be
+// read: none, not JSON, or a setting that does not fit its type (a
+// *setting.Error naming it). A key the config lacks has the value it stood
+// for when older versions left it out (Normalized); a key it holds is taken
+// as it is, for Validate to judge: "momentum": 0 is momentum 0.
+func ParseMeta(raw json.RawMessage) (Meta, error) {
+	if raw == nil {
+		return Meta{}, errors.New("no metadata")
 	}
-	return m, true
+	m := Meta{Config: Config{}.Normalized()}
+	if err := json.Unmarshal(raw, &m); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			if strings.HasPrefix(te.Field, "config.") {
+				key := te.Field[strings.LastIndex(te.Field, ".")+1:]
+				return Meta{}, setting.Errorf(key, "{%s} is %s, which does not fit", key, te.Value)
+			}
+		}
+		return Meta{}, err
+	}
+	if len(m.Config.Hidden) == 0 {
+		return Meta{}, errors.New("no config")
+	}
+	return m, nil
 }
 
 // Checkpoint assembles what a run saves: saved, the weights as eval takes

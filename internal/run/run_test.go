@@ -14,8 +14,9 @@ import (
 // package (train's keys, and the sweep's trial metadata), and says when a
 // checkpoint has none.
 func TestMeta(t *testing.T) {
-	m := Meta{Nettrain: "v", Config: Config{Hidden: Hidden{50}, LR: 1e-4, Iters: 1000, Options: Options{Optimizer: sgd.Adam}}, State: State{Iter: 1000, Complete: true},
-		Sweep: &Trial{Trial: 3, Rung: 1}}
+	c := Defaults()
+	c.Optimizer, c.Momentum = sgd.Adam, 0.5
+	m := Meta{Nettrain: "v", Config: c, State: State{Iter: 1000, Complete: true}, Sweep: &Trial{Trial: 3, Rung: 1}}
 	back, ok := ReadMeta(m.Marshal())
 	if !ok || !reflect.DeepEqual(back.Config, m.Config) || back.State != m.State || *back.Sweep != *m.Sweep {
 		t.Errorf("round trip: %+v, %v", back, ok)
@@ -88,7 +89,7 @@ func TestHidden(t *testing.T) {
 }
 
 // Every setting has a key, the keys are the config's JSON keys, Setting
-// reads each, and Take copies exactly the option it names.
+// reads each.
 func TestSettings(t *testing.T) {
 	c := Config{Hidden: Hidden{1000, 500}, LR: 0.001, Iters: 7, Options: Options{Optimizer: sgd.Adam, Flip: true, Patience: 3}}
 	// Every option set, so that none is left out of the JSON by omitempty.
@@ -133,13 +134,5 @@ func TestSettings(t *testing.T) {
 	}
 	if n := (Config{}).Normalized(); n.Optimizer != sgd.SGD || n.Momentum != 0.9 || n.Schedule != sgd.Step || n.Preprocess != preprocess.Mean || n.ZCAEps != 0.1 || n.Precision != "float64" {
 		t.Errorf("Normalized() = %+v", n)
-	}
-	var o Options
-	from := Options{Optimizer: sgd.Nesterov, Dropout: 0.5, Flip: true}
-	if !o.Take(from, "dropout") || o != (Options{Dropout: 0.5}) {
-		t.Errorf("Take(dropout) gave %+v", o)
-	}
-	if o.Take(from, "lr") || o != (Options{Dropout: 0.5}) {
-		t.Errorf("Take(lr), not an option, gave %+v", o)
 	}
 }

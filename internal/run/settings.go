@@ -7,22 +7,22 @@ import (
 	"strings"
 
 	"github.com/nettrain/nettrain/internal/model"
-	"github.com/nettrain/nettrain/internal/preprocess"
-	"github.com/nettrain/nettrain/internal/sgd"
 )
 
-// Normalized returns c with every zero value that stands for a default
-// written as that default ("" optimizer is sgd, momentum 0 is 0.9, and so
-// on), so that two configs that train alike compare equal. A checkpoint
-// without a precision (numpy's, or older nettrain's) is float64.
+// Normalized returns c with every zero value that older versions wrote (or
+// left out) for a default written as that default, as the schema gives it
+// ("" optimizer is sgd, momentum 0 is 0.9, and so on), so that two configs
+// that train alike compare equal. A checkpoint without a precision (numpy's,
+// or older nettrain's) is float64, not today's default.
 func (c Config) Normalized() Config {
-	c.Optimizer = cmp.Or(c.Optimizer, sgd.SGD)
-	c.Momentum = cmp.Or(c.Momentum, 0.9)
-	c.Schedule = cmp.Or(c.Schedule, sgd.Step)
-	c.Preprocess = cmp.Or(c.Preprocess, preprocess.Mean)
-	c.ZCAEps = cmp.Or(c.ZCAEps, 0.1)
+	d := Defaults()
+	c.Optimizer = cmp.Or(c.Optimizer, d.Optimizer)
+	c.Momentum = cmp.Or(c.Momentum, d.Momentum)
+	c.Schedule = cmp.Or(c.Schedule, d.Schedule)
+	c.Preprocess = cmp.Or(c.Preprocess, d.Preprocess)
+	c.ZCAEps = cmp.Or(c.ZCAEps, d.ZCAEps)
 	c.Precision = cmp.Or(c.Precision, model.Float64)
-	c.TranslatePad = cmp.Or(c.TranslatePad, sgd.PadZero)
+	c.TranslatePad = cmp.Or(c.TranslatePad, d.TranslatePad)
 	return c
 }
 
@@ -48,20 +48,6 @@ func (c Config) Setting(key string) (string, bool) {
 		return k == key
 	})
 	return s, found
-}
-
-// Take sets the option key of o to its value in from, and reports whether
-// key is an option: a sweep file's options with the flags given on the
-// command line over them, one by one.
-func (o *Options) Take(from Options, key string) bool {
-	dst, src := reflect.ValueOf(o).Elem(), reflect.ValueOf(from)
-	for i := range dst.NumField() {
-		if k, _, _ := strings.Cut(dst.Type().Field(i).Tag.Get("json"), ","); k == key {
-			dst.Field(i).Set(src.Field(i))
-			return true
-		}
-	}
-	return false
 }
 
 // eachField calls f with the JSON key and value of each field of the

@@ -290,12 +290,13 @@ func (r *Runner) runTask(ctx context.Context, t task) (Result, error) {
 		res.Status, res.Error, res.Seconds = status, err.Error(), time.Since(start).Seconds()
 		return res, nil
 	}
-	op := r.Space.Options
 	// The trial's run, recorded in its checkpoint as train records its own,
-	// so that eval and train --resume take it as it is.
-	rc := trainrun.Config{Hidden: tr.Hidden, LR: tr.LR, LRDecay: tr.LRDecay, Reg: tr.Reg, Iters: tr.Iters, Batch: tr.Batch,
-		Std: r.Space.Std, Seed: tr.Seed, NumTrain: r.Space.NumTrain, NumVal: r.Space.NumVal,
-		NumTest: cmp.Or(r.NumTest, cifar.DefaultNumTest), Precision: r.Space.Precision, Options: op}
+	// so that eval and train --resume take it as it is; checked as train
+	// checks its flags.
+	rc := r.Space.Config(tr, cmp.Or(r.NumTest, cifar.DefaultNumTest))
+	if err := rc.Validate(); err != nil {
+		return fail(StatusFailed, err)
+	}
 	// One file per rung, so that a kill between saving it and recording the
 	// result leaves the previous rung's checkpoint for the rerun.
 	res.Checkpoint = CheckpointName(tr.Index, t.rung)
@@ -348,6 +349,9 @@ func (r *Runner) checkSpace(resultsPath string) error {
 		return err
 	case err == nil && string(old) == string(want):
 		return nil
+	case err == nil && sameSpace(old, r.Space):
+		// Written before the defaults were explicit (momentum 0 for 0.9):
+		// the same sweep; record it in today's form.
 	case err == nil && !r.Force:
 		return fmt.Errorf("%s holds a sweep over another search space (see its sweep.json); rerun with the same flags to resume it, pick another {out}, or pass {force} to start over", r.Dir)
 	case err == nil:
@@ -425,4 +429,23 @@ func (t Trial) Describe() string {
 		"hidden " + t.Hidden.Dashed(), fmt.Sprintf("lr %.3g", t.LR), fmt.Sprintf("reg %.3g", t.Reg),
 		fmt.Sprintf("batch %d", t.Batch), fmt.Sprintf("decay %.3g", t.LRDecay),
 	}, "  ")
+}
+
+// sameSpace reports whether the sweep.json text old is s once the zero
+// values that older versions wrote for defaults are read as those defaults.
+func sameSpace(old []byte, s Space) bool {
+	var o Space
+	if json.Unmarshal(old, &o) != nil {
+		return false
+	}
+	norm := func(s Space) string {
+		c := s.Fixed()
+		prec := c.Precision
+		c = c.Normalized()
+		c.Precision = prec
+		s.SetFixed(c)
+		b, _ := json.Marshal(s)
+		return string(b)
+	}
+	return norm(o) == norm(s)
 }

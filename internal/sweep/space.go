@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -231,13 +232,39 @@ type Trial struct {
 	Seed    uint64          `json:"seed"` // of the trial's weights and minibatches
 }
 
-// Check validates s.
+// Fixed returns the settings s gives every trial, with the searched ones
+// at their defaults: a run's config to validate, and to build trials on.
+func (s Space) Fixed() trainrun.Config {
+	c := trainrun.Defaults()
+	c.Std, c.NumTrain, c.NumVal, c.Precision, c.Options = s.Std, s.NumTrain, s.NumVal, s.Precision, s.Options
+	return c
+}
+
+// SetFixed sets the settings s gives every trial from c.
+func (s *Space) SetFixed(c trainrun.Config) {
+	s.Std, s.NumTrain, s.NumVal, s.Precision, s.Options = c.Std, c.NumTrain, c.NumVal, c.Precision, c.Options
+}
+
+// Config returns trial t's run as train would record it, scored on numTest
+// test images: the space's fixed settings and the trial's own.
+func (s Space) Config(t Trial, numTest int) trainrun.Config {
+	c := s.Fixed()
+	c.Hidden, c.LR, c.LRDecay, c.Reg, c.Iters, c.Batch, c.Seed = t.Hidden, t.LR, t.LRDecay, t.Reg, t.Iters, t.Batch, t.Seed
+	c.NumTest = numTest
+	return c
+}
+
+// Check validates s: its fixed settings as any run's (trainrun's Validate),
+// each searched value and the ends of each range as that setting's.
 func (s Space) Check() error {
 	if s.Mode != "grid" && s.Mode != "random" {
 		return setting.Errorf("mode", "{mode} is %q, want grid or random", s.Mode)
 	}
 	if s.Mode == "random" && (s.Trials < 1 || s.Trials > MaxTrials) {
 		return setting.Errorf("trials", "{trials} is %d, want 1..%d (each trial is a training run)", s.Trials, MaxTrials)
+	}
+	if err := s.Fixed().Validate(); err != nil {
+		return err
 	}
 	for _, name := range Names {
 		p, ok := s.Params[name]
@@ -249,7 +276,7 @@ func (s Space) Check() error {
 			vals = []float64{p.Lo, p.Hi}
 		}
 		for _, v := range vals {
-			if err := checkValue(name, v); err != nil {
+			if err := trainrun.CheckValue(name, v); err != nil {
 				return err
 			}
 		}
@@ -280,34 +307,13 @@ func (s Space) Check() error {
 			n *= len(g)
 		}
 	}
-	if p := s.Options.Preprocess; !p.Valid() {
-		return setting.Errorf("preprocess", "{preprocess} is %q, want mean, channel or zca", p)
-	}
 	if h := s.Halving; h != nil {
-		if h.Eta < 2 {
-			return setting.Errorf("halving_eta", "{halving_eta} is %d, want at least 2", h.Eta)
+		if h.Eta < 2 || h.Eta > 1000 {
+			return setting.Errorf("halving_eta", "{halving_eta} is %d, want 2 to 1000", h.Eta)
 		}
-		if h.MinIters < 1 {
-			return setting.Errorf("halving_min_iters", "{halving_min_iters} is %d, want at least 1", h.MinIters)
+		if top := int(s.Max("iters")); h.MinIters < 1 || h.MinIters > top {
+			return setting.Errorf("halving_min_iters", "{halving_min_iters} is %d, want 1 to the largest {iters}, %d", h.MinIters, top)
 		}
-	}
-	return nil
-}
-
-func checkValue(name string, v float64) error {
-	ok := true
-	switch name {
-	case "hidden", "iters", "batch":
-		ok = v >= 1
-	case "lr":
-		ok = v > 0
-	case "reg":
-		ok = v >= 0
-	case "lr_decay":
-		ok = v > 0 && v <= 1
-	}
-	if !ok {
-		return setting.Errorf(name, "{%s} takes %v, out of range", name, v)
 	}
 	return nil
 }
@@ -413,37 +419,22 @@ func ReadConfig(path string, s *Space) error {
 	if err != nil {
 		return fmt.Errorf("{config}: %w", err)
 	}
-	var f fileSpace
+	// The file's keys replace s's values, and only those: a key it sets to
+	// 0 is 0 (and Check says whether that is in range), not a default.
+	seed := s.Seed
+	f := fileSpace{Mode: s.Mode, Trials: s.Trials, Seed: &seed, Halving: s.Halving, Std: s.Std, NumTrain: s.NumTrain,
+		NumVal: s.NumVal, Precision: s.Precision, Options: s.Options}
 	if err := yaml.Unmarshal(b, &f); err != nil {
-		return fmt.Errorf("{config} %s: %v", path, err)
+		if key := yamlKeyAt(b, err); key != "" {
+			return fmt.Errorf("{config} %s: %s: %s", path, key, oneLine(err.Error()))
+		}
+		return fmt.Errorf("{config} %s: %s", path, oneLine(err.Error()))
 	}
-	if f.Mode != "" {
-		s.Mode = f.Mode
+	if f.Seed == nil {
+		return fmt.Errorf("{config} %s: seed is empty, want a whole number", path)
 	}
-	if f.Trials != 0 {
-		s.Trials = f.Trials
-	}
-	if f.Seed != nil {
-		s.Seed = *f.Seed
-	}
-	if f.Halving != nil {
-		s.Halving = f.Halving
-	}
-	if f.Std != 0 {
-		s.Std = f.Std
-	}
-	if f.NumTrain != 0 {
-		s.NumTrain = f.NumTrain
-	}
-	if f.NumVal != 0 {
-		s.NumVal = f.NumVal
-	}
-	if f.Precision != "" {
-		s.Precision = f.Precision
-	}
-	if f.Options != (Options{}) {
-		s.Options = f.Options
-	}
+	s.Mode, s.Trials, s.Seed, s.Halving = f.Mode, f.Trials, *f.Seed, f.Halving
+	s.Std, s.NumTrain, s.NumVal, s.Precision, s.Options = f.Std, f.NumTrain, f.NumVal, f.Precision, f.Options
 	known := map[string]bool{}
 	for _, n := range Names {
 		known[n] = true
@@ -457,7 +448,7 @@ func ReadConfig(path string, s *Space) error {
 		switch v := raw.(type) {
 		case string:
 			text = v
-		case int, float64:
+		case int, int64, uint64, float64:
 			text = fmt.Sprint(v)
 		case []any:
 			parts := make([]string, len(v))
@@ -482,4 +473,30 @@ func ReadConfig(path string, s *Space) error {
 		s.Params[name] = p
 	}
 	return nil
+}
+
+// oneLine joins the lines of a multi-line message (yaml's) into one.
+func oneLine(msg string) string {
+	return strings.Join(strings.Fields(strings.ReplaceAll(msg, "\n", "; ")), " ")
+}
+
+// yamlKeyAt returns the top-level key of the YAML text b on the line that
+// yaml's error err names, or "".
+func yamlKeyAt(b []byte, err error) string {
+	m := regexp.MustCompile(`line (\d+)`).FindStringSubmatch(err.Error())
+	if m == nil {
+		return ""
+	}
+	line, _ := strconv.Atoi(m[1])
+	var doc yaml.Node
+	if yaml.Unmarshal(b, &doc) != nil || len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
+		return ""
+	}
+	top := doc.Content[0].Content
+	for i := 0; i+1 < len(top); i += 2 {
+		if top[i].Line <= line && (i+2 >= len(top) || top[i+2].Line > line) {
+			return top[i].Value
+		}
+	}
+	return ""
 }

@@ -2,6 +2,7 @@ package sweep
 
 import (
 	"context"
+	trainrun "github.com/nettrain/nettrain/internal/run"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -51,8 +52,10 @@ func TestParseParam(t *testing.T) {
 	for _, bad := range []string{"8,12-x", "8,-", "8,12--6", "100-0"} {
 		p, err := ParseParam("hidden", bad)
 		if err == nil {
-			err = Space{Mode: "random", Trials: 1, Params: map[string]Param{"hidden": p, "lr": {Values: []float64{1}}, "reg": {Values: []float64{1}},
-				"iters": {Values: []float64{1}}, "batch": {Values: []float64{1}}, "lr_decay": {Values: []float64{1}}}}.Check()
+			s := Space{Mode: "random", Trials: 1, Params: map[string]Param{"hidden": p, "lr": {Values: []float64{1}}, "reg": {Values: []float64{1}},
+				"iters": {Values: []float64{1}}, "batch": {Values: []float64{1}}, "lr_decay": {Values: []float64{1}}}}
+			s.SetFixed(trainrun.Defaults())
+			err = s.Check()
 		}
 		if err == nil || !strings.Contains(err.Error(), "{hidden}") {
 			t.Errorf("hidden %q: err %v, want one naming --hidden", bad, err)
@@ -65,7 +68,10 @@ func TestParseParam(t *testing.T) {
 }
 
 func testSpace() Space {
-	s := Space{Mode: "random", Trials: 6, Seed: 3, Params: map[string]Param{}, Std: 1e-4, NumTrain: 150, NumVal: 30, Precision: sgd.Float32}
+	s := Space{Mode: "random", Trials: 6, Seed: 3, Params: map[string]Param{}}
+	fixed := trainrun.Defaults()
+	fixed.NumTrain, fixed.NumVal = 150, 30
+	s.SetFixed(fixed)
 	for name, text := range map[string]string{"hidden": "8,16", "lr": "1e-5:1e-3", "reg": "1e-3:1", "iters": "12", "batch": "10", "lr_decay": "0.9"} {
 		p, err := ParseParam(name, text)
 		if err != nil {
@@ -238,9 +244,11 @@ func TestTornResultsLine(t *testing.T) {
 // every option that carries state (Adam, cosine schedule, dropout, flips,
 // per-channel standardisation).
 func TestHalving(t *testing.T) {
-	t.Run("sgd", func(t *testing.T) { testHalving(t, Options{}) })
+	t.Run("sgd", func(t *testing.T) { testHalving(t, trainrun.Defaults().Options) })
 	t.Run("options", func(t *testing.T) {
-		testHalving(t, Options{Optimizer: sgd.Adam, Schedule: sgd.Cosine, Dropout: 0.2, Flip: true, Preprocess: "channel"})
+		op := trainrun.Defaults().Options
+		op.Optimizer, op.Schedule, op.Dropout, op.Flip, op.Preprocess = sgd.Adam, sgd.Cosine, 0.2, true, "channel"
+		testHalving(t, op)
 	})
 }
 

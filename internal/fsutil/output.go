@@ -1,0 +1,152 @@
+package fsutil
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Resolve returns the absolute path that name ends at once every symlink
+// on the way is followed, its last element too, even when that element
+// does not exist yet (a dangling link is followed to where it points). The
+// directory that holds the result must exist.
+func Resolve(name string) (string, error) {
+	p, err := filepath.Abs(name)
+	if err != nil {
+		return "", err
+	}
+	for range 40 { // as the kernel's limit on links in a row
+		dir, err := filepath.EvalSymlinks(filepath.Dir(p))
+		if err != nil {
+			return "", err
+		}
+		full := filepath.Join(dir, filepath.Base(p))
+		st, err := os.Lstat(full)
+		if err != nil || st.Mode()&fs.ModeSymlink == 0 {
+			return full, nil
+		}
+		target, err := os.Readlink(full)
+		if err != nil {
+			return "", err
+		}
+		if !filepath.IsAbs(target) {
+			target = filepath.Join(dir, target)
+		}
+		p = filepath.Clean(target)
+	}
+	return "", fmt.Errorf("%s: too many levels of symbolic links", name)
+}
+
+// Protected is what a run's outputs must not reach: its input directories
+// (the data) and files (a checkpoint it reads).
+type Protected struct {
+	Dirs  []string
+	Files []Input
+}
+
+// Input is a file a run reads, and what it is to the user ("the training
+// data", "the checkpoint --resume reads").
+type Input struct{ Path, What string }
+
+// CheckOutput returns an error unless name can take an output: it must
+// resolve (Resolve) to a regular file or to nothing yet, not to a device,
+// FIFO, socket or directory, and not into a protected directory or onto a
+// protected file, by any path or hard link. The error says what name is;
+// the caller names the flag.
+func CheckOutput(name string, p Protected) error {
+	r, err := Resolve(name)
+	if err != nil {
+		return err
+	}
+	st, statErr := os.Stat(r)
+	if statErr == nil && !st.Mode().IsRegular() {
+		what := kind(st.Mode())
+		if r != name {
+			what += " (" + r + ")"
+		}
+		return fmt.Errorf("is %s, not a regular file; give a file name", what)
+	}
+	for _, d := range p.Dirs {
+		rd, err := Resolve(d)
+		if err != nil {
+			continue
+		}
+		if r == rd || strings.HasPrefix(r, rd+string(filepath.Separator)) {
+			return fmt.Errorf("is inside the data directory %s; give a path outside it", d)
+		}
+		if statErr == nil { // a hard link to a file of the data
+			entries, _ := os.ReadDir(rd)
+			for _, e := range entries {
+				if est, err := os.Stat(filepath.Join(rd, e.Name())); err == nil && os.SameFile(st, est) {
+					return fmt.Errorf("is the data file %s under another name; give another file", filepath.Join(d, e.Name()))
+				}
+			}
+		}
+	}
+	for _, f := range p.Files {
+		rf, err := Resolve(f.Path)
+		if err != nil {
+			continue
+		}
+		fst, ferr := os.Stat(rf)
+		if r == rf || statErr == nil && ferr == nil && os.SameFile(st, fst) {
+			return fmt.Errorf("would overwrite %s %s; give another file", f.What, f.Path)
+		}
+	}
+	return nil
+}
+
+// kind names a file mode for an error: "a directory", "a device", ...
+func kind(m fs.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&fs.ModeDevice != 0:
+		return "a device"
+	case m&fs.ModeNamedPipe != 0:
+		return "a FIFO"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	}
+	return "not a regular file"
+}
+
+// errNotRegular is WriteAtomic's refusal to rename over something that is
+// not a regular file.
+var errNotRegular = errors.New("not a regular file")
+
+// CheckOutputDir returns an error if the directory dir, which may not exist
+// yet, is or would be inside a protected directory, by any path.
+func CheckOutputDir(dir string, p Protected) error {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return err
+	}
+	// The nearest ancestor that exists, resolved, and the rest as written.
+	rest := ""
+	for {
+		if _, err := os.Lstat(abs); err == nil {
+			break
+		}
+		parent := filepath.Dir(abs)
+		if parent == abs {
+			break
+		}
+		rest = filepath.Join(filepath.Base(abs), rest)
+		abs = parent
+	}
+	r, err := filepath.EvalSymlinks(abs)
+	if err != nil {
+		return err
+	}
+	r = filepath.Join(r, rest)
+	for _, d := range p.Dirs {
+		if rd, err := Resolve(d); err == nil && (r == rd || strings.HasPrefix(r, rd+string(filepath.Separator))) {
+			return fmt.Errorf("is inside the data directory %s; give a path outside it", d)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,314 @@
+package run
+
+import (
+	"fmt"
+	"math"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/nettrain/nettrain/internal/cifar"
+	"github.com/nettrain/nettrain/internal/model"
+	"github.com/nettrain/nettrain/internal/preprocess"
+	"github.com/nettrain/nettrain/internal/setting"
+	"github.com/nettrain/nettrain/internal/sgd"
+)
+
+// Kind is the type of a setting's value.
+type Kind int
+
+// Kinds.
+const (
+	Float  Kind = iota // a finite float64 in [Min, Max] (or open at an end)
+	Int                // an int in [Min, Max]
+	Uint               // a uint64 (a seed): every value is valid
+	Bool               // true or false
+	Choice             // one of Choices
+	Layers             // hidden layer widths: Hidden
+	Path               // a file or directory name
+)
+
+// Setting describes one setting of a run, once: from this description come
+// the flags of train and sweep (cmd/nettrain binds them from Schema), the
+// keys of sweep files and of the checkpoint's config (Config's JSON tags,
+// which Schema is checked against), a sweep's choices, and Validate, which
+// every path goes through before any work starts. Adding a setting is a
+// field of Config, an entry here, and the code that uses it.
+type Setting struct {
+	Key     string // as config files and checkpoints name it; the flag is --key with dashes
+	Kind    Kind
+	Default string // as a flag would take it
+	Help    string
+
+	Min, Max         float64 // Float and Int
+	MinOpen, MaxOpen bool    // Float: the end itself is out of range
+	Choices          []string
+
+	// Search: a sweep searches it, with a list or a range of values; the
+	// other settings of a sweep are one value for every trial, or (Own)
+	// the sweep's own meaning of the name (its seed, its data).
+	Search bool
+	Own    bool
+}
+
+// Flag returns the command-line name of the setting: "lr-decay".
+func (s Setting) Flag() string { return strings.ReplaceAll(s.Key, "_", "-") }
+
+// maxIters bounds every count of iterations: at a microsecond an iteration
+// it is more than ten days, and it keeps every product of counts in an int.
+const maxIters = 1_000_000_000
+
+// Schema is every setting of a run, in the order of Config.
+var Schema = []Setting{
+	{Key: "data", Kind: Path, Help: "directory of the CIFAR-10 batches (default $NETTRAIN_DATA, else ./data/cifar-10-batches-bin)", Own: true},
+	{Key: "hidden", Kind: Layers, Default: "50", Search: true,
+		Help: "hidden layer widths: 50 is cs231n's two-layer net, 1000,500 a net of two hidden layers"},
+	{Key: "lr", Kind: Float, Default: "1e-4", Min: 0, MinOpen: true, Max: 1e6, Search: true, Help: "learning rate"},
+	{Key: "lr_decay", Kind: Float, Default: "0.95", Min: 0, MinOpen: true, Max: 1, Search: true, Help: "learning-rate factor after each epoch, in (0, 1]"},
+	{Key: "reg", Kind: Float, Default: "0.25", Min: 0, Max: 1e6, Search: true, Help: "L2 regularisation strength"},
+	{Key: "iters", Kind: Int, Default: "1000", Min: 1, Max: maxIters, Search: true, Help: "iterations (minibatches)"},
+	{Key: "batch", Kind: Int, Default: "200", Min: 1, Max: 1 << 24, Search: true, Help: "minibatch size"},
+	{Key: "std", Kind: Float, Default: "1e-4", Min: 0, MinOpen: true, Max: 1e6, Help: "standard deviation of the initial weights"},
+	{Key: "seed", Kind: Uint, Default: "0", Own: true, Help: "random seed (weights and minibatches)"},
+	{Key: "num_train", Kind: Int, Default: strconv.Itoa(cifar.DefaultNumTrain), Min: 1, Max: cifar.TrainBatches * cifar.RecordsPerBatch,
+		Help: "training images: the first N of the training batches"},
+	{Key: "num_val", Kind: Int, Default: strconv.Itoa(cifar.DefaultNumVal), Min: 1, Max: cifar.TrainBatches * cifar.RecordsPerBatch,
+		Help: "validation images: the next N after the training images"},
+	{Key: "num_test", Kind: Int, Default: strconv.Itoa(cifar.DefaultNumTest), Min: 1, Max: cifar.RecordsPerBatch, Own: true,
+		Help: "test images: the first N of test_batch.bin (10000 is all)"},
+	{Key: "precision", Kind: Choice, Default: string(model.Float32), Choices: []string{string(model.Float32), string(model.Float64)},
+		Help: "arithmetic of training and scoring: float32 (fast) or float64 (reference)"},
+
+	{Key: "optimizer", Kind: Choice, Default: string(sgd.SGD), Choices: []string{string(sgd.SGD), string(sgd.Momentum), string(sgd.Nesterov), string(sgd.Adam)},
+		Help: "update rule: sgd, momentum, nesterov or adam (cs231n's optim.py)"},
+	{Key: "momentum", Kind: Float, Default: "0.9", Min: 0, MinOpen: true, Max: 1, MaxOpen: true,
+		Help: "momentum of {optimizer} momentum and nesterov, in (0, 1) (momentum 0 is {optimizer} sgd)"},
+	{Key: "schedule", Kind: Choice, Default: string(sgd.Step), Choices: []string{string(sgd.Step), string(sgd.Cosine)},
+		Help: "learning-rate schedule: step (times {lr_decay} each epoch) or cosine (to 0 over {iters})"},
+	{Key: "dropout", Kind: Float, Default: "0", Min: 0, Max: 1, MaxOpen: true, Help: "probability of dropping a hidden unit in training (inverted dropout), in [0, 1)"},
+	{Key: "flip", Kind: Bool, Default: "false", Help: "mirror training images left to right at random"},
+	{Key: "preprocess", Kind: Choice, Default: string(preprocess.Mean), Choices: []string{string(preprocess.Mean), string(preprocess.Channel), string(preprocess.ZCA)},
+		Help: "input preprocessing: mean (subtract the mean image), channel (per-channel standardisation) or zca (whitening fitted on the train split)"},
+	{Key: "zca_eps", Kind: Float, Default: "0.1", Min: 0, MinOpen: true, Max: 100, Help: "ZCA regulariser, in units of pixels scaled to [0, 1]"},
+	{Key: "keep_best", Kind: Bool, Default: "false", Help: "keep the weights of the epoch with the best validation accuracy"},
+	{Key: "patience", Kind: Int, Default: "0", Min: 0, Max: maxIters, Help: "stop after this many epochs without a better validation accuracy (0: never)"},
+	{Key: "weight_decay", Kind: Float, Default: "0", Min: 0, Max: 1e6, Help: "decoupled weight decay (AdamW, SGDW): each step also shrinks every W by lr times this"},
+	{Key: "translate", Kind: Int, Default: "0", Min: 0, Max: cifar.Width - 1, Help: "shift each training image by up to this many pixels each way, at random (0: never)"},
+	{Key: "translate_pad", Kind: Choice, Default: string(sgd.PadZero), Choices: []string{string(sgd.PadZero), string(sgd.PadReflect)},
+		Help: "what {translate} brings in at the border: zero (the mean image) or reflect"},
+	{Key: "warmup", Kind: Int, Default: "0", Min: 0, Max: maxIters, Help: "raise the learning rate linearly over this many first iterations (0: no warm-up)"},
+	{Key: "label_smoothing", Kind: Float, Default: "0", Min: 0, Max: 1, MaxOpen: true, Help: "train on targets (1-e) onehot + e/10 instead of onehot, e in [0, 1)"},
+	{Key: "norm", Kind: Choice, Default: string(model.NoNorm), Choices: []string{string(model.NoNorm), string(model.BatchNorm), string(model.LayerNorm)},
+		Help: "normalise after each hidden affine layer: batch or layer (cs231n's; default none)"},
+}
+
+// Lookup returns the setting of key.
+func Lookup(key string) (Setting, bool) {
+	i := slices.IndexFunc(Schema, func(s Setting) bool { return s.Key == key })
+	if i < 0 {
+		return Setting{}, false
+	}
+	return Schema[i], true
+}
+
+// Defaults returns the config of every setting at its default: cs231n's
+// notebook run.
+func Defaults() Config {
+	var c Config
+	for _, s := range Schema {
+		if s.Kind == Path {
+			continue
+		}
+		if err := c.Set(s.Key, s.Default); err != nil {
+			panic(fmt.Sprintf("run: the default of %s: %v", s.Key, err)) // the table is wrong
+		}
+	}
+	return c
+}
+
+// Field returns the addressable field of c that holds setting key.
+func (c *Config) Field(key string) (reflect.Value, bool) {
+	var field reflect.Value
+	found := eachField(reflect.ValueOf(c).Elem(), func(k string, v reflect.Value) bool {
+		if k == key {
+			field = v
+		}
+		return k == key
+	})
+	return field, found
+}
+
+// Set parses text as the value of setting key, as a flag takes it, and
+// stores it in c. It checks the syntax, not the range: Validate does.
+func (c *Config) Set(key, text string) error {
+	s, ok := Lookup(key)
+	f, ok2 := c.Field(key)
+	if !ok || !ok2 {
+		return fmt.Errorf("run: no setting %q", key)
+	}
+	text = strings.TrimSpace(text)
+	switch s.Kind {
+	case Float:
+		v, err := strconv.ParseFloat(text, 64)
+		if err != nil {
+			return setting.Errorf(key, "{%s} %q is not a number", key, text)
+		}
+		f.SetFloat(v)
+	case Int:
+		v, err := strconv.ParseInt(text, 10, 64)
+		if err != nil || v != int64(int(v)) {
+			return setting.Errorf(key, "{%s} %q is not a whole number that fits", key, text)
+		}
+		f.SetInt(v)
+	case Uint:
+		v, err := strconv.ParseUint(text, 10, 64)
+		if err != nil {
+			return setting.Errorf(key, "{%s} %q is not a whole number from 0 to %d", key, text, uint64(math.MaxUint64))
+		}
+		f.SetUint(v)
+	case Bool:
+		v, err := strconv.ParseBool(text)
+		if err != nil {
+			return setting.Errorf(key, "{%s} %q is not true or false", key, text)
+		}
+		f.SetBool(v)
+	case Layers:
+		h, err := ParseHidden(text)
+		if err != nil {
+			return err
+		}
+		f.Set(reflect.ValueOf(h))
+	case Choice, Path:
+		f.SetString(text)
+	}
+	return nil
+}
+
+// Value returns the value of setting key in c as text, as Set takes it.
+func (c Config) Value(key string) string {
+	f, ok := c.Field(key)
+	if !ok {
+		return ""
+	}
+	switch v := f.Interface().(type) {
+	case float64:
+		return strconv.FormatFloat(v, 'g', -1, 64)
+	case Hidden:
+		return v.String()
+	}
+	return fmt.Sprint(f.Interface())
+}
+
+// Validate returns an error naming the first setting of c that is out of
+// range, an *setting.Error, or nil: every float finite and in range, every
+// count bounded, every choice one of its choices, the splits within the
+// dataset. Train, a sweep (its fixed settings, each searched value, and each
+// trial it draws), a resumed checkpoint's config and gradcheck all go
+// through it before any work starts. Zero values stand for nothing: a
+// config read from an older checkpoint is Normalized first.
+func (c Config) Validate() error {
+	for _, s := range Schema {
+		f, _ := c.Field(s.Key)
+		if err := s.check(f); err != nil {
+			return err
+		}
+	}
+	if err := (cifar.Sizes{Train: c.NumTrain, Val: c.NumVal, Test: c.NumTest}).Check(cifar.TrainBatches*cifar.RecordsPerBatch, cifar.RecordsPerBatch); err != nil {
+		return err
+	}
+	return nil
+}
+
+// CheckValue checks one value of a numeric setting, as Validate would: a
+// sweep's searched values and the ends of its ranges.
+func CheckValue(key string, v float64) error {
+	s, ok := Lookup(key)
+	if !ok {
+		return fmt.Errorf("run: no setting %q", key)
+	}
+	switch s.Kind {
+	case Float:
+		return s.check(reflect.ValueOf(v))
+	case Int, Layers:
+		if v != math.Trunc(v) && s.Kind == Layers {
+			return setting.Errorf(key, "{%s} takes %v, want a whole number", key, v)
+		}
+		lo, hi := s.Min, s.Max
+		if s.Kind == Layers {
+			lo, hi = 1, MaxWidth
+		}
+		if !(v >= lo && v <= hi) {
+			return setting.Errorf(key, "{%s} takes %v, want %s", key, v, span(lo, hi, false, false))
+		}
+		return nil
+	}
+	return setting.Errorf(key, "{%s} is not a number", key)
+}
+
+// check returns an error unless v, the value of s, is in range.
+func (s Setting) check(v reflect.Value) error {
+	switch s.Kind {
+	case Float:
+		x := v.Float()
+		lo := x > s.Min || !s.MinOpen && x == s.Min
+		hi := x < s.Max || !s.MaxOpen && x == s.Max
+		if !(lo && hi) { // NaN fails both
+			return setting.Errorf(s.Key, "{%s} is %v, want %s", s.Key, x, span(s.Min, s.Max, s.MinOpen, s.MaxOpen))
+		}
+		if x == 0 && math.Signbit(x) {
+			return setting.Errorf(s.Key, "{%s} is -0, want %s", s.Key, span(s.Min, s.Max, s.MinOpen, s.MaxOpen))
+		}
+	case Int:
+		if x := v.Int(); !(float64(x) >= s.Min && float64(x) <= s.Max) {
+			return setting.Errorf(s.Key, "{%s} is %d, want %s", s.Key, x, span(s.Min, s.Max, false, false))
+		}
+	case Choice:
+		if x := v.String(); !slices.Contains(s.Choices, x) {
+			return setting.Errorf(s.Key, "{%s} is %q, want %s", s.Key, x, or(s.Choices))
+		}
+	case Layers:
+		return v.Interface().(Hidden).Check()
+	}
+	return nil
+}
+
+// span describes a range: "a number in (0, 1]", "a number from 1 to 64".
+func span(lo, hi float64, loOpen, hiOpen bool) string {
+	if !loOpen && !hiOpen {
+		return fmt.Sprintf("a number from %s to %s", num(lo), num(hi))
+	}
+	l, r := "[", "]"
+	if loOpen {
+		l = "("
+	}
+	if hiOpen {
+		r = ")"
+	}
+	return fmt.Sprintf("a number in %s%s, %s%s", l, num(lo), num(hi), r)
+}
+
+// num writes v as a whole number when it is one (1048576, not 1.048576e+06).
+func num(v float64) string {
+	if v == math.Trunc(v) && math.Abs(v) < 1e15 {
+		return strconv.FormatInt(int64(v), 10)
+	}
+	return strconv.FormatFloat(v, 'g', -1, 64)
+}
+
+// or joins choices as "a, b or c"; an empty choice is none.
+func or(choices []string) string {
+	var names []string
+	none := ""
+	for _, c := range choices {
+		if c == "" {
+			none = " (or none)"
+			continue
+		}
+		names = append(names, c)
+	}
+	if len(names) == 1 {
+		return names[0] + none
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1] + none
+}
