@@ -136,6 +136,9 @@ func runEval(_ context.Context, o evalOptions, stdout io.Writer, e env) error {
 	}
 	set := map[string]cifar.Set{"train": sp.Train, "val": sp.Val, "test": sp.Test}[o.split]
 	pred := ck.Net.PredictIn(precision, set, ck.Mean)
+	if err := model.CheckFinite(pred); err != nil {
+		return fmt.Errorf("%s: %w", o.model, err)
+	}
 
 	res := evalResult{Model: o.model, Split: o.split, N: set.N(), Accuracy: model.Accuracy(pred, set.Y)}
 	res.Confusion = make([][]int, c)

@@ -96,10 +96,12 @@ func runGradcheck(o gradcheckOptions, stdout io.Writer, e env) error {
 	switch {
 	case o.hidden.Check() != nil:
 		return usageError{o.hidden.Check()}
-	case o.numInputs < 1:
-		return usageErrorf("--num-inputs is %d, want at least 1", o.numInputs)
-	case o.inputSize < 1:
-		return usageErrorf("--input-size is %d, want at least 1", o.inputSize)
+	case o.numInputs < 1 || o.numInputs > maxGradcheckInputs:
+		return usageErrorf("--num-inputs is %d, want 1 to %d (a gradient check needs a few rows)", o.numInputs, maxGradcheckInputs)
+	case o.inputSize < 1 || o.inputSize > cifar.D:
+		return usageErrorf("--input-size is %d, want 1 to %d", o.inputSize, cifar.D)
+	case gradcheckParams(o) > maxGradcheckParams:
+		return usageErrorf("--hidden %s: %d parameters, want at most %d (a gradient check needs a small net; try --hidden 10)", o.hidden, gradcheckParams(o), maxGradcheckParams)
 	case o.classes < 2 || o.classes > 255:
 		return usageErrorf("--classes is %d, want 2..255", o.classes)
 	case !(o.reg >= 0) || math.IsInf(o.reg, 0):
@@ -210,4 +212,22 @@ func smoothingText(e float64) string {
 		return ""
 	}
 	return fmt.Sprintf(" label_smoothing=%g", e)
+}
+
+// Bounds of gradcheck's problem: a check runs the net twice per parameter
+// entry it checks, and numerical checks need only a few rows.
+const (
+	maxGradcheckInputs = 10_000
+	maxGradcheckParams = 1 << 24
+)
+
+// gradcheckParams is the number of weights of gradcheck's net (on the
+// random problem's or the images' inputs, whichever is larger).
+func gradcheckParams(o gradcheckOptions) int {
+	n := 0
+	sizes := o.hidden.Sizes(max(o.inputSize, cifar.D), o.classes)
+	for i := 0; i+1 < len(sizes); i++ {
+		n += sizes[i] * sizes[i+1]
+	}
+	return n
 }

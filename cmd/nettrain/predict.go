@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"text/tabwriter"
 
@@ -97,6 +98,11 @@ func runPredict(o predictOptions, images []string, stdout io.Writer) error {
 			x[j] = float64(p) - ck.Mean[j]
 		}
 		probs := ck.Net.Probabilities(nil, &ws, x)
+		for _, p := range probs {
+			if math.IsNaN(p) || math.IsInf(p, 0) {
+				return fmt.Errorf("%s: model %s gives scores that are not finite (weights too large, or NaN): no prediction", path, o.model)
+			}
+		}
 		order := make([]int, c)
 		for k := range order {
 			order[k] = k

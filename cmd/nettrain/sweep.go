@@ -364,7 +364,11 @@ func report(results []sweep.Result, out string, test bool, testSet cifar.Set, as
 		if test {
 			var meta runMeta
 			json.Unmarshal(ck.Meta, &meta) // absent or foreign metadata: float64 scoring
-			acc := model.Accuracy(ck.Net.PredictIn(meta.Config.Precision, testSet, ck.Mean), testSet.Y)
+			pred := ck.Net.PredictIn(meta.Config.Precision, testSet, ck.Mean)
+			if err := model.CheckFinite(pred); err != nil {
+				return fmt.Errorf("the best trial's model: %w", err)
+			}
+			acc := model.Accuracy(pred, testSet.Y)
 			sum.TestAcc = &acc
 		}
 	}
@@ -388,6 +392,9 @@ func report(results []sweep.Result, out string, test bool, testSet cifar.Set, as
 	}
 	if partial {
 		fmt.Fprintf(stdout, "this was one shard; 'nettrain sweep report DIR' merges every shard's results\n")
+	}
+	if sum.Trials > 0 && sum.OK == 0 {
+		return fmt.Errorf("all %d trials diverged or failed (their errors are in the results file); try a smaller --lr or --std", sum.Trials)
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package model
 
 import (
+	"fmt"
 	"math"
 	"slices"
 
@@ -403,10 +404,37 @@ func (r *Raw[T]) Predict(dst []uint8, ws *Workspace[T], x []T) []uint8 {
 			if s > row[best] {
 				best = j
 			}
+			if math.IsNaN(float64(s)) || math.IsInf(float64(s), 0) {
+				best = NotFinite
+				break
+			}
 		}
 		dst[i] = uint8(best)
 	}
 	return dst
+}
+
+// NotFinite is the class Predict gives an image whose scores are not all
+// finite (weights so large that the products overflow, or NaN): no class
+// at all, which scoring reports rather than counting (CheckFinite).
+const NotFinite = 255
+
+// CheckFinite returns an error if any prediction is NotFinite.
+func CheckFinite(pred []uint8) error {
+	if n := countNotFinite(pred); n > 0 {
+		return fmt.Errorf("model: the net's scores are not finite for %d of %d images (weights too large, or NaN): no prediction; retrain with a smaller --lr or --std", n, len(pred))
+	}
+	return nil
+}
+
+func countNotFinite(pred []uint8) int {
+	n := 0
+	for _, p := range pred {
+		if p == NotFinite {
+			n++
+		}
+	}
+	return n
 }
 
 // Step does p -= lr * g for every parameter.

@@ -168,16 +168,21 @@ func accuracyPlot(epochs []Epoch) (*plot.Plot, plot.Legend, error) {
 // tile, rescaled on its own to 0..255, the tiles in a square grid of
 // ceil(sqrt(H1)) a side, one pixel of black between them; then every pixel
 // enlarged scale times. The layers above W1 do not see the image.
-func WeightGrid(net *model.Net, scale int) *image.RGBA {
+// It returns an error for a net that does not take CIFAR-10 images, or
+// whose grid would be over maxGridSide pixels a side.
+func WeightGrid(net *model.Net, scale int) (*image.RGBA, error) {
 	sizes := net.Sizes()
 	d, h := sizes[0], sizes[1]
 	if d != cifar.D {
-		panic("plots: WeightGrid: the net does not take CIFAR-10 images")
+		return nil, fmt.Errorf("plots: the net takes %d inputs, not CIFAR-10's %d: its weights are not images", d, cifar.D)
 	}
 	const side, pad = cifar.Width, 1
 	cols := int(math.Ceil(math.Sqrt(float64(h))))
 	rows := cols // square, as cs231n's visualize_grid
 	size := func(n int) int { return (n*side + (n-1)*pad) * scale }
+	if scale < 1 || size(cols) > maxGridSide {
+		return nil, fmt.Errorf("plots: %d first-layer units at scale %d make a grid over %d pixels a side", h, scale, maxGridSide)
+	}
 	img := image.NewRGBA(image.Rect(0, 0, size(cols), size(rows)))
 	for i := range img.Pix {
 		if i%4 == 3 {
@@ -210,12 +215,20 @@ func WeightGrid(net *model.Net, scale int) *image.RGBA {
 			}
 		}
 	}
-	return img
+	return img, nil
 }
+
+// maxGridSide bounds the weight grid: 16384 pixels a side is 1 GiB of RGBA,
+// and some 250,000 units at scale 1.
+const maxGridSide = 16384
 
 // Weights writes WeightGrid(net, scale) as PNG.
 func Weights(w io.Writer, net *model.Net, scale int) error {
-	return png.Encode(w, WeightGrid(net, scale))
+	img, err := WeightGrid(net, scale)
+	if err != nil {
+		return err
+	}
+	return png.Encode(w, img)
 }
 
 // confusionGrid is a confusion matrix as plotter.GridXYZ: column c is the

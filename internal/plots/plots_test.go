@@ -27,7 +27,10 @@ func handNet() *model.Net {
 
 func TestWeightGridPixels(t *testing.T) {
 	for _, scale := range []int{1, 3} {
-		img := WeightGrid(handNet(), scale)
+		img, err := WeightGrid(handNet(), scale)
+		if err != nil {
+			t.Fatal(err)
+		}
 		// ceil(sqrt(3)) = 2 tiles a row, 2 rows: 2*32 + 1 pixels a side.
 		if b := img.Bounds(); b.Dx() != 65*scale || b.Dy() != 65*scale {
 			t.Fatalf("scale %d: image %v, want %dx%d", scale, b, 65*scale, 65*scale)

@@ -216,8 +216,8 @@ type Options = trainrun.Options
 // the best 1/Eta (by validation accuracy) go on to Eta times as many, and
 // so on up to the iters of their config.
 type Halving struct {
-	Eta      int `json:"eta"`
-	MinIters int `json:"min_iters"`
+	Eta      int `json:"eta" yaml:"eta"`
+	MinIters int `json:"min_iters" yaml:"min_iters"`
 }
 
 // Trial is one configuration drawn from a space.
