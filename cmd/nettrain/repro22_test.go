@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"image/png"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +11,7 @@ import (
 
 	"gonum.org/v1/gonum/mat"
 
+	"github.com/nettrain/nettrain/internal/checkpoint"
 	"github.com/nettrain/nettrain/internal/cifar"
 )
 
@@ -91,5 +93,59 @@ func TestIssue22Reproductions(t *testing.T) {
 		if first, _, _ := strings.Cut(r.stderr, "\n"); r.code != 1 || !strings.Contains(first, tc.want) {
 			t.Errorf("sweep file %q: exit %d, %q; want 1 and %q", tc.file, r.code, r.stderr, tc.want)
 		}
+	}
+}
+
+// Resume validates every array it restores and refuses an incomplete
+// checkpoint by name, before training, and leaves the checkpoint as it was.
+func TestResumeRefusesDamagedState(t *testing.T) {
+	data := fixtureDir(t)
+	tmp := t.TempDir()
+	part := filepath.Join(tmp, "part.npz")
+	args := append([]string{"train", "--data", data, "--iters", "30", "--batch", "5", "--hidden", "6", "--norm", "batch", "--keep-best",
+		"--preprocess", "channel", "--optimizer", "adam", "--lr", "1e-3", "--std", "1e-2", "-q"}, small...)
+	if r := runCmd(t, testEnv(), append(args, "--out", part)...); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	for _, tc := range []struct {
+		name, key string
+		edit      func([]float64) []float64
+		want      string
+	}{
+		{"negative running variance", "train.running_var1", func(v []float64) []float64 { v[0] = -1; return v }, "train.running_var1[0] is -1, want a variance > 0"},
+		{"NaN running mean", "train.running_mean1", func(v []float64) []float64 { v[2] = math.NaN(); return v }, "train.running_mean1[2] is NaN"},
+		{"NaN best weights", "best.W1", func(v []float64) []float64 { v[5] = math.NaN(); return v }, "best.W1[5] is NaN"},
+		{"Inf optimizer state", "opt.m.W2", func(v []float64) []float64 { v[0] = math.Inf(1); return v }, "opt.m.W2[0] is +Inf"},
+		{"missing train.W1", "train.W1", func([]float64) []float64 { return nil }, "lacks train.W1"},
+		{"short train.b1", "train.b1", func(v []float64) []float64 { return v[:2] }, "train.b1 has 2 numbers, want 6"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ck, err := checkpoint.Load(part)
+			if err != nil {
+				t.Fatal(err)
+			}
+			v, ok := ck.Extra[tc.key]
+			if !ok {
+				t.Fatalf("the checkpoint has no %s", tc.key)
+			}
+			if v = tc.edit(v); v == nil {
+				delete(ck.Extra, tc.key)
+			} else {
+				ck.Extra[tc.key] = v
+			}
+			bad := filepath.Join(tmp, "bad.npz")
+			if err := checkpoint.Save(bad, ck); err != nil {
+				t.Fatal(err)
+			}
+			before, _ := os.ReadFile(bad)
+			r := runCmd(t, testEnv(), "train", "--resume", bad, "--iters", "40", "--data", data, "-q")
+			first, rest, _ := strings.Cut(r.stderr, "\n")
+			if r.code != 1 || !strings.Contains(first, tc.want) || rest != "" {
+				t.Errorf("exit %d, %q; want 1 and one line with %q", r.code, r.stderr, tc.want)
+			}
+			if after, _ := os.ReadFile(bad); !bytes.Equal(before, after) {
+				t.Error("the refused checkpoint was rewritten")
+			}
+		})
 	}
 }

@@ -129,7 +129,7 @@ func Execute(ctx context.Context, j Job) (Outcome, error) {
 		}
 		cfg.Start = j.Prev.State.Iter
 		var err error
-		if net, cfg.Init, err = Resume(j.Resume, j.Prev.State, c.Norm); err != nil {
+		if net, cfg.Init, err = Resume(j.Resume, j.Prev.State, c); err != nil {
 			return Outcome{}, fmt.Errorf("{resume} %s: %w", j.ResumePath, err)
 		}
 		logf("resuming %s at iteration %d of %d\n", j.ResumePath, cfg.Start, cfg.Iters)

@@ -144,11 +144,11 @@ func TestExecuteNormErrors(t *testing.T) {
 	if _, ok := ck.Extra["train.running_var1"]; !ok {
 		t.Fatal("the checkpoint has no train.running_var1")
 	}
-	if _, _, err := Resume(ck, meta.State, model.BatchNorm); err != nil {
+	if _, _, err := Resume(ck, meta.State, meta.Config); err != nil {
 		t.Fatal(err)
 	}
 	delete(ck.Extra, "train.running_var1")
-	if _, _, err := Resume(ck, meta.State, model.BatchNorm); err == nil {
+	if _, _, err := Resume(ck, meta.State, meta.Config); err == nil {
 		t.Error("resumed a batch-normalised net without its running variance")
 	}
 }

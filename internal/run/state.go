@@ -2,6 +2,7 @@ package run
 
 import (
 	"fmt"
+	"math"
 	"strings"
 
 	"github.com/nettrain/nettrain/internal/checkpoint"
@@ -43,40 +44,86 @@ func stateArrays(net *model.Net, data preprocess.Data, c sgd.Config, st sgd.Stat
 // Resume rebuilds from a checkpoint that Checkpoint wrote the net to resume
 // training from (the weights as trained) and the loop's state, given the
 // run's State from the checkpoint's metadata (the best validation accuracy,
-// its epoch, 0 for none yet, and the epochs since) and the normalisation
-// its config names. It fails when the checkpoint lacks what the net needs:
-// a batch-normalised net is saved folded, so it resumes only from its
-// "train.*" arrays.
-func Resume(ck *checkpoint.Checkpoint, s State, norm model.Norm) (*model.Net, *sgd.State, error) {
+// its epoch, 0 for none yet, and the epochs since) and its config c. It
+// validates every array it restores, and fails, naming the array, when one
+// the run needs is missing (the weights as trained, when the saved ones
+// have preprocessing or batch normalisation folded in or are the best
+// epoch's; the best weights, with keep_best once an epoch has been best)
+// or has the wrong length, or holds a value that is not finite, or a
+// variance that is not positive.
+func Resume(ck *checkpoint.Checkpoint, s State, c Config) (*model.Net, *sgd.State, error) {
 	bestValAcc, bestEpoch, sinceBest := s.BestValAcc, s.BestEpoch, s.SinceBest
 	sizes := ck.Net.Sizes()
-	take := func(prefix string) *model.Net {
-		n := model.ZerosNorm(norm, sizes...)
+	take := func(prefix string, need bool) (*model.Net, error) {
+		n := model.ZerosNorm(c.Norm, sizes...)
+		names := n.ArrayNames()
+		have := false
+		for _, name := range names {
+			_, ok := ck.Extra[prefix+name]
+			have = have || ok
+		}
+		if !have && !need {
+			return nil, nil
+		}
 		for i, p := range n.Arrays() {
-			v, ok := ck.Extra[prefix+n.ArrayNames()[i]]
-			if !ok || len(v) != len(p) {
-				return nil
+			key := prefix + names[i]
+			v, ok := ck.Extra[key]
+			switch {
+			case !ok:
+				return nil, fmt.Errorf("the checkpoint lacks %s, which the run needs to carry on (an incomplete checkpoint; train afresh)", key)
+			case len(v) != len(p):
+				return nil, fmt.Errorf("%s has %d numbers, want %d", key, len(v), len(p))
+			}
+			if err := checkValues(key, v); err != nil {
+				return nil, err
 			}
 			copy(p, v)
 		}
-		return n
+		return n, nil
+	}
+	folded := c.Preprocess != preprocess.Mean || c.KeepBest || c.Norm == model.BatchNorm
+	trained, err := take("train.", folded)
+	if err != nil {
+		return nil, nil, err
 	}
 	net := ck.Net
-	if n := take("train."); n != nil {
-		net = n
-	} else if net.Norm != norm {
-		return nil, nil, fmt.Errorf("the checkpoint's net has %s and no train.* arrays: a run with {norm} %q cannot carry on from it (train a new one)", normText(net.Norm), norm)
+	if trained != nil {
+		net = trained
+	} else if net.Norm != c.Norm {
+		return nil, nil, fmt.Errorf("the checkpoint's net has %s and no train.* arrays: a run with {norm} %q cannot carry on from it (train a new one)", normText(net.Norm), c.Norm)
 	}
-	st := &sgd.State{Slots: map[string][]float64{}, BestValAcc: bestValAcc, BestEpoch: bestEpoch, SinceBest: sinceBest, Best: take("best.")}
+	best, err := take("best.", c.KeepBest && bestEpoch > 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	st := &sgd.State{Slots: map[string][]float64{}, BestValAcc: bestValAcc, BestEpoch: bestEpoch, SinceBest: sinceBest, Best: best}
 	if bestEpoch == 0 {
 		st.BestValAcc = -1
 	}
 	for k, v := range ck.Extra {
 		if rest, ok := strings.CutPrefix(k, "opt."); ok {
+			if err := checkValues(k, v); err != nil {
+				return nil, nil, err
+			}
 			st.Slots[rest] = v
 		}
 	}
 	return net, st, nil
+}
+
+// checkValues returns an error unless every value of the array key is
+// finite, and, for batch norm's running variance, positive.
+func checkValues(key string, v []float64) error {
+	_, name, _ := strings.Cut(key, ".")
+	for i, x := range v {
+		switch {
+		case math.IsNaN(x) || math.IsInf(x, 0):
+			return fmt.Errorf("%s[%d] is %v: the checkpoint is damaged (train afresh)", key, i, x)
+		case strings.HasPrefix(name, "running_var") && !(x > 0):
+			return fmt.Errorf("%s[%d] is %v, want a variance > 0: the checkpoint is damaged (train afresh)", key, i, x)
+		}
+	}
+	return nil
 }
 
 func normText(n model.Norm) string {
