@@ -10,6 +10,11 @@ import (
 // is 31.0 MB (10,000 images of 3072 bytes, labels and file names).
 const maxPickle = 64 << 20
 
+// maxMarks bounds the MARKs open at once in a pickle, and so the memory its
+// unpickling takes in proportion to its size: a CIFAR-10 batch nests two or
+// three.
+const maxMarks = 1000
+
 // checkPickle walks the opcodes of the pickle in b and fails if one is
 // unknown or claims an argument longer than what is left of b. gopickle
 // allocates whatever a length field says before it reads (13 bytes claiming
@@ -49,15 +54,27 @@ func checkPickle(b []byte) error {
 		i += width
 		return need(n, op)
 	}
+	marks := 0 // open MARKs: gopickle copies its stack at each, ~290 bytes of memory per byte of MARKs
 	for i < len(b) {
 		op := b[i]
 		i++
 		var err error
 		switch op {
+		case '(': // MARK
+			if marks++; marks > maxMarks {
+				return fmt.Errorf("malformed pickle: more than %d nested MARKs at byte %d (a CIFAR-10 batch has a few)", maxMarks, i-1)
+			}
+		case 'e', 'u', 't', 'l', 'd', 'o', '1', 0x90, 0x91: // APPENDS SETITEMS TUPLE LIST DICT OBJ POP_MARK ADDITEMS FROZENSET
+			marks = max(marks-1, 0)
+		case 'i': // INST: pops to the MARK; module and name lines
+			marks = max(marks-1, 0)
+			if err = line(op); err == nil {
+				err = line(op)
+			}
 		case '.': // STOP
 			return nil
-		case '(', '0', '1', '2', 'N', 'a', 'e', 'b', 'd', '}', ']', ')', 'l', 'o', 'R', 's', 'u', 't', 'Q',
-			0x85, 0x86, 0x87, 0x88, 0x89, 0x81, 0x92, 0x93, 0x94, 0x8f, 0x90, 0x91, 0x97, 0x98:
+		case '0', '2', 'N', 'a', 'b', '}', ']', ')', 'R', 's', 'Q',
+			0x85, 0x86, 0x87, 0x88, 0x89, 0x81, 0x92, 0x93, 0x94, 0x8f, 0x97, 0x98:
 			// no argument
 		case 'K', 'h', 'q', 0x80, 0x82: // BININT1 BINGET BINPUT PROTO EXT1
 			err = need(1, op)
@@ -73,7 +90,7 @@ func checkPickle(b []byte) error {
 			}
 		case 'I', 'L', 'F', 'S', 'V', 'g', 'p', 'P': // INT LONG FLOAT STRING UNICODE GET PUT PERSID
 			err = line(op)
-		case 'c', 'i': // GLOBAL INST: module and name lines
+		case 'c': // GLOBAL: module and name lines
 			if err = line(op); err == nil {
 				err = line(op)
 			}
