@@ -10,6 +10,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -27,7 +29,7 @@ func WriteAtomic(path string, write func(w io.Writer) error) (err error) {
 	}
 	removeStaleTemps(path)
 	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-"+writerTag()+"-*")
 	if err != nil {
 		return err
 	}
@@ -72,17 +74,44 @@ func syncDir(dir string) error {
 }
 
 // staleTemp is how old a temporary file of WriteAtomic must be before a
-// later write to the same path removes it: one left by a process killed in
-// the middle of a save. No save takes an hour; a live one is younger.
+// later write to the same path removes it, when its writer cannot be
+// checked (another machine's, or from before temporary files named their
+// writer). No save takes an hour; a live one is younger.
 const staleTemp = time.Hour
 
+// writerTag names this process in its temporary files: host and pid, so
+// that a later save knows whether the writer of a leftover is gone.
+func writerTag() string {
+	host, _ := os.Hostname()
+	host = strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' {
+			return r
+		}
+		return '_'
+	}, host)
+	return fmt.Sprintf("%s~%d", host, os.Getpid())
+}
+
 // removeStaleTemps removes the temporary files of earlier writes to path
-// that were never renamed (SIGKILL, a second signal, a crash): without
-// this, each left up to a checkpoint's size of hidden junk forever.
+// that were never renamed (SIGKILL, an OOM kill, a crash): at once when the
+// file names a writer on this machine that is gone, after staleTemp
+// otherwise. Without this, each left up to a checkpoint's size of hidden
+// junk.
 func removeStaleTemps(path string) {
-	old, _ := filepath.Glob(filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*"))
+	prefix := "." + filepath.Base(path) + ".tmp-"
+	old, _ := filepath.Glob(filepath.Join(filepath.Dir(path), prefix+"*"))
+	host, _, _ := strings.Cut(writerTag(), "~")
 	for _, name := range old {
-		if st, err := os.Lstat(name); err == nil && st.Mode().IsRegular() && time.Since(st.ModTime()) > staleTemp {
+		st, err := os.Lstat(name)
+		if err != nil || !st.Mode().IsRegular() {
+			continue
+		}
+		// .NAME.tmp-HOST~PID-RANDOM
+		tag, _, _ := strings.Cut(strings.TrimPrefix(filepath.Base(name), prefix), "-")
+		h, pidText, ok := strings.Cut(tag, "~")
+		pid, err := strconv.Atoi(pidText)
+		gone := ok && err == nil && h == host && pid > 0 && pid != os.Getpid() && !ProcessAlive(pid)
+		if gone || time.Since(st.ModTime()) > staleTemp {
 			os.Remove(name)
 		}
 	}

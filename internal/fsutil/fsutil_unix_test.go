@@ -3,8 +3,10 @@
 package fsutil
 
 import (
+	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -78,5 +80,33 @@ func TestWriteAtomicRefusesSpecialFiles(t *testing.T) {
 	}
 	if err := CheckOutputDir(filepath.Join(data, "a", "b"), Protected{Dirs: []string{data}}); err == nil {
 		t.Error("a new directory inside the data is accepted")
+	}
+}
+
+// A temporary file whose writer (named in it: host and pid) is gone is
+// removed by the next save however young it is; one whose writer lives, or
+// of another machine, waits for the hour.
+func TestWriteAtomicRemovesDeadWritersTemps(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "m.npz")
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Skip("cannot run true:", err)
+	}
+	dead := cmd.Process.Pid // exited and reaped
+	host, _, _ := strings.Cut(writerTag(), "~")
+	deadTemp := filepath.Join(dir, fmt.Sprintf(".m.npz.tmp-%s~%d-123", host, dead))
+	liveTemp := filepath.Join(dir, fmt.Sprintf(".m.npz.tmp-%s~%d-456", host, 1))
+	otherHost := filepath.Join(dir, fmt.Sprintf(".m.npz.tmp-elsewhere~%d-789", dead))
+	for _, p := range []string{deadTemp, liveTemp, otherHost} {
+		os.WriteFile(p, []byte("partial"), 0o644)
+	}
+	if err := WriteAtomic(path, func(w io.Writer) error { _, err := io.WriteString(w, "x"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	for p, want := range map[string]bool{deadTemp: false, liveTemp: true, otherHost: true} {
+		if _, err := os.Stat(p); (err == nil) != want {
+			t.Errorf("%s: exists %v, want %v", filepath.Base(p), err == nil, want)
+		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // Resolve returns the absolute path that name ends at once every symlink
@@ -149,4 +150,21 @@ func CheckOutputDir(dir string, p Protected) error {
 		}
 	}
 	return nil
+}
+
+// Now returns the current time of the file system that holds dir, as the
+// modification time of a file created there (the server's clock on NFS),
+// or this machine's time if no file can be created.
+func Now(dir string) time.Time {
+	f, err := os.CreateTemp(dir, ".nettrain-clock-*")
+	if err != nil {
+		return time.Now()
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return time.Now()
+	}
+	return st.ModTime()
 }

@@ -422,7 +422,7 @@ const NotFinite = 255
 // CheckFinite returns an error if any prediction is NotFinite.
 func CheckFinite(pred []uint8) error {
 	if n := countNotFinite(pred); n > 0 {
-		return fmt.Errorf("model: the net's scores are not finite for %d of %d images (weights too large, or NaN): no prediction; retrain with a smaller --lr or --std", n, len(pred))
+		return fmt.Errorf("model: the net's scores are not finite for %d of %d images (weights too large, or NaN): no prediction; retrain with a smaller {lr} or {std}", n, len(pred))
 	}
 	return nil
 }

@@ -88,16 +88,21 @@ func inspectLock(path, host string) (holder string, age time.Duration, stale boo
 	if err != nil {
 		return "gone", 0, true
 	}
-	age = time.Since(st.ModTime())
+	// The age by the file system's clock, which the holder's touches use
+	// too (fsutil.TouchNow): machines whose clocks disagree agree on it. A
+	// touch from the future by more than staleAfter (a lock written by a
+	// skewed clock's Chtimes) is as untrustworthy as an old one.
+	age = fsutil.Now(filepath.Dir(path)).Sub(st.ModTime())
+	untouched := age > staleAfter || age < -staleAfter
 	info, err := readLock(path)
 	if err != nil {
-		return "an unreadable lock file", age, age > staleAfter
+		return "an unreadable lock file", age, untouched
 	}
 	holder = fmt.Sprintf("pid %d on %s since %s", info.PID, info.Host, info.Started.Format(time.RFC3339))
-	if info.Host == host && info.PID > 0 && !processAlive(info.PID) {
+	if info.Host == host && info.PID > 0 && !fsutil.ProcessAlive(info.PID) {
 		return holder, age, true
 	}
-	return holder, age, age > staleAfter
+	return holder, age, untouched
 }
 
 // heartbeat touches the lock until release.
@@ -109,8 +114,8 @@ func (l *dirLock) heartbeat() {
 		select {
 		case <-l.stop:
 			return
-		case now := <-t.C:
-			os.Chtimes(l.path, now, now)
+		case <-t.C:
+			fsutil.TouchNow(l.path)
 		}
 	}
 }

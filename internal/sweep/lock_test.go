@@ -35,6 +35,21 @@ func TestSecondSweepRefused(t *testing.T) {
 	if _, err := (&Runner{Space: s, Dir: dir, Data: data, Shard: 1, Shards: 2}).Run(context.Background()); err != nil {
 		t.Errorf("a shard beside a running sweep: %v", err)
 	}
+	// --force over another space, as another shard, does not pass the
+	// running sweep's lock: nothing of it is set aside or rewritten.
+	spaceBefore, _ := os.ReadFile(filepath.Join(dir, "sweep.json"))
+	other := testSpace()
+	other.Seed = 99
+	_, err = (&Runner{Space: other, Dir: dir, Data: data, Shard: 0, Shards: 2, Force: true}).Run(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "does not stop a running sweep") {
+		t.Errorf("--force beside a running sweep: %v", err)
+	}
+	if after, _ := os.ReadFile(filepath.Join(dir, "sweep.json")); string(after) != string(spaceBefore) {
+		t.Error("--force rewrote the running sweep's sweep.json")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "results.jsonl")); err != nil {
+		t.Errorf("--force moved the running sweep's results: %v", err)
+	}
 	close(proceed)
 	if err := <-errc; err != nil {
 		t.Fatal(err)
@@ -76,6 +91,10 @@ func TestStaleLockTakenOver(t *testing.T) {
 		{"dead process here", lockInfo{Host: host, PID: dead.Process.Pid}, 0, true},
 		{"other host, fresh", lockInfo{Host: "node-17", PID: 1234}, 10 * time.Second, false},
 		{"other host, silent", lockInfo{Host: "node-17", PID: 1234}, staleAfter + time.Minute, true},
+		// A node whose clock runs 27013 hours ahead touched it with Chtimes:
+		// "last alive -27013h ago" never went stale.
+		{"other host, touched from the future", lockInfo{Host: "node-17", PID: 1234}, -27013 * time.Hour, true},
+		{"other host, a clock a little ahead", lockInfo{Host: "node-17", PID: 1234}, -10 * time.Second, false},
 		{"garbage, fresh", lockInfo{}, 0, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

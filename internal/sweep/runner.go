@@ -355,6 +355,19 @@ func (r *Runner) checkSpace(resultsPath string) error {
 	case err == nil && !r.Force:
 		return fmt.Errorf("%s holds a sweep over another search space (see its sweep.json); rerun with the same flags to resume it, pick another {out}, or pass {force} to start over", r.Dir)
 	case err == nil:
+		// Force sets aside every shard's results: none may be running (its
+		// own lock is held by this sweep).
+		locks, _ := filepath.Glob(filepath.Join(r.Dir, "results*.jsonl.lock"))
+		host, _ := os.Hostname()
+		for _, l := range locks {
+			if l == resultsPath+".lock" {
+				continue
+			}
+			if holder, age, stale := inspectLock(l, host); !stale {
+				return fmt.Errorf("{force}: another sweep is writing %s (%s, last alive %s ago); {force} does not stop a running sweep: wait for it, or give this one another {out}",
+					filepath.Base(strings.TrimSuffix(l, ".lock")), holder, age.Round(time.Second))
+			}
+		}
 		stamp := time.Now().UTC().Format("20060102T150405")
 		entries, _ := filepath.Glob(filepath.Join(r.Dir, "results*.jsonl"))
 		for _, e := range entries {

@@ -7,6 +7,7 @@ import (
 	"bufio"
 	"bytes"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -18,10 +19,40 @@ func Available() (uint64, bool) {
 	if !ok {
 		return 0, false
 	}
-	if limit, used, ok := cgroupLimit("/sys/fs/cgroup"); ok && limit > used {
-		avail = min(avail, limit-used)
+	for _, dir := range cgroupDirs("/sys/fs/cgroup", "/proc/self/cgroup") {
+		if limit, used, ok := cgroupLimit(dir); ok && limit > used {
+			avail = min(avail, limit-used)
+		} else if ok {
+			avail = 0
+		}
 	}
 	return avail, true
+}
+
+// cgroupDirs returns the directories under root that may hold this
+// process's memory limit: cgroup v2's (root itself, as a container sees its
+// own group, and the group /proc/self/cgroup names) and cgroup v1's memory
+// controller (root/memory, and the group it names there).
+func cgroupDirs(root, self string) []string {
+	dirs := []string{root, root + "/memory"}
+	b, err := os.ReadFile(self)
+	if err != nil {
+		return dirs
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		// hierarchy-ID:controllers:path; v2 is "0::/path"
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) != 3 || strings.Contains(parts[2], "..") || parts[2] == "/" {
+			continue
+		}
+		switch {
+		case parts[1] == "":
+			dirs = append(dirs, root+parts[2])
+		case slices.Contains(strings.Split(parts[1], ","), "memory"):
+			dirs = append(dirs, root+"/memory"+parts[2])
+		}
+	}
+	return dirs
 }
 
 // memAvailable reads MemAvailable from a meminfo file.
@@ -45,8 +76,10 @@ func memAvailable(path string) (uint64, bool) {
 	return 0, false
 }
 
-// cgroupLimit reads cgroup v2's memory.max and memory.current under root;
-// "max" is no limit.
+// cgroupLimit reads the memory limit and use of the cgroup directory root:
+// cgroup v2's memory.max and memory.current ("max" is no limit), or v1's
+// memory.limit_in_bytes and memory.usage_in_bytes (a limit near 2^63 is
+// none, and min takes care of it).
 func cgroupLimit(root string) (limit, used uint64, ok bool) {
 	read := func(name string) (uint64, bool) {
 		b, err := os.ReadFile(root + "/" + name)
@@ -56,12 +89,15 @@ func cgroupLimit(root string) (limit, used uint64, ok bool) {
 		v, err := strconv.ParseUint(string(bytes.TrimSpace(b)), 10, 64)
 		return v, err == nil
 	}
-	limit, ok = read("memory.max")
-	if !ok {
-		return 0, 0, false
+	if limit, ok = read("memory.max"); ok {
+		used, _ = read("memory.current")
+		return limit, used, true
 	}
-	used, _ = read("memory.current")
-	return limit, used, true
+	if limit, ok = read("memory.limit_in_bytes"); ok {
+		used, _ = read("memory.usage_in_bytes")
+		return limit, used, true
+	}
+	return 0, 0, false
 }
 
 // Format writes n bytes as a short human size: 512 MB, 2.4 GB, 3.1 TB.

@@ -48,3 +48,28 @@ func TestFormat(t *testing.T) {
 		}
 	}
 }
+
+// cgroup v1: a 1 GiB limit on the memory controller, found at its mount and
+// at the group /proc/self/cgroup names.
+func TestCgroupV1(t *testing.T) {
+	root := t.TempDir()
+	group := filepath.Join(root, "memory", "slurm", "job_7")
+	os.MkdirAll(group, 0o755)
+	os.WriteFile(filepath.Join(group, "memory.limit_in_bytes"), []byte("1073741824\n"), 0o644)
+	os.WriteFile(filepath.Join(group, "memory.usage_in_bytes"), []byte("268435456\n"), 0o644)
+	self := filepath.Join(root, "self-cgroup")
+	os.WriteFile(self, []byte("12:cpu,cpuacct:/slurm/job_7\n4:memory:/slurm/job_7\n0::/\n"), 0o644)
+	dirs := cgroupDirs(root, self)
+	found := false
+	for _, d := range dirs {
+		if l, u, ok := cgroupLimit(d); ok {
+			found = true
+			if l != 1<<30 || u != 1<<28 {
+				t.Errorf("%s: limit %d used %d", d, l, u)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("no limit found in %v", dirs)
+	}
+}

@@ -1,6 +1,0 @@
-//go:build !unix
-
-package sweep
-
-// processAlive cannot tell here; the lock's age decides.
-func processAlive(pid int) bool { return true }
