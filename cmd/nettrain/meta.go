@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"github.com/nettrain/nettrain/internal/fsutil"
 	"os"
 
 	trainrun "github.com/nettrain/nettrain/internal/run"
@@ -37,18 +38,7 @@ func openJSONLines(path string, appendTo bool) (*jsonLines, error) {
 	}
 	j := &jsonLines{f: f}
 	if appendTo {
-		st, err := f.Stat()
-		if err == nil {
-			j.good = st.Size()
-			var last [1]byte
-			if j.good > 0 {
-				if _, err = f.ReadAt(last[:], j.good-1); err == nil && last[0] != '\n' {
-					_, err = f.WriteAt([]byte{'\n'}, j.good)
-					j.good++
-				}
-			}
-		}
-		if err != nil {
+		if j.good, err = fsutil.EndLine(f); err != nil {
 			f.Close()
 			return nil, err
 		}

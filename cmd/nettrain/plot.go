@@ -81,6 +81,9 @@ func readMetrics(path string) ([]float64, []sgd.Epoch, error) {
 			sgd.Epoch
 		}
 		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
+			if !sc.Scan() && sc.Err() == nil {
+				break // the last line, torn by a killed writer: the run up to it
+			}
 			return nil, nil, fmt.Errorf("%s:%d: not a JSON object (%v); want the file train --metrics writes", path, line, err)
 		}
 		switch ev.Event {

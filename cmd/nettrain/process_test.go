@@ -509,3 +509,74 @@ func resumeAndCompare(t *testing.T, bin, a, b string, uninterrupted []string, re
 	}
 	return ra, rb
 }
+
+// SIGINT during the ZCA fit (before the first iteration) exits 130 within a
+// second and writes nothing: the --out already there is untouched, where it
+// used to wait for the fit (15 s) and then save an iteration-0 checkpoint
+// over it.
+func TestSignalDuringZCAFitWritesNothing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: skipping process tests")
+	}
+	bin, data := nettrainBinary(t), fullSizeData(t)
+	dir := t.TempDir()
+	out, metrics := filepath.Join(dir, "m.npz"), filepath.Join(dir, "run.jsonl")
+	os.WriteFile(out, []byte("an earlier model"), 0o644)
+	cmd := exec.Command(bin, "train", "--data", data, "--preprocess", "zca", "--num-train", "49000", "--out", out, "--metrics", metrics)
+	stderr := &syncBuffer{}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	// Loaded, and so fitting: signal then.
+	for deadline := time.Now().Add(60 * time.Second); !strings.Contains(stderr.String(), "loaded "); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("not loaded after 60 s: %q", stderr.String())
+		}
+	}
+	time.Sleep(200 * time.Millisecond)
+	if strings.Contains(stderr.String(), "fitted ZCA") {
+		cmd.Process.Kill()
+		<-done
+		t.Skip("the ZCA fit ended before the signal; nothing to test on this machine")
+	}
+	start := time.Now()
+	cmd.Process.Signal(os.Interrupt)
+	select {
+	case err := <-done:
+		if code := exitCode(err); code != 130 || time.Since(start) > time.Second {
+			t.Errorf("exit %d after %v; want 130 within a second\n%s", code, time.Since(start), stderr.String())
+		}
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("still running 10 s after SIGINT: %q", stderr.String())
+	}
+	if b, _ := os.ReadFile(out); string(b) != "an earlier model" {
+		t.Error("--out was overwritten")
+	}
+	if _, err := os.Stat(metrics); err == nil {
+		t.Error("--metrics was written")
+	}
+}
+
+// syncBuffer is a bytes.Buffer that a process's output goroutine and the
+// test may use at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}

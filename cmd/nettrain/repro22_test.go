@@ -80,6 +80,13 @@ func TestIssue22Reproductions(t *testing.T) {
 			}
 		})
 	}
+	// plot takes a metrics file whose last line a killed writer tore.
+	b, _ := os.ReadFile(metrics)
+	torn := filepath.Join(tmp, "torn.jsonl")
+	os.WriteFile(torn, append(b, []byte(`{"event":"iter","it`)...), 0o644)
+	if r := runCmd(t, testEnv(), "plot", torn, "--out", filepath.Join(tmp, "tornplots")); r.code != 0 {
+		t.Errorf("plot of a torn metrics file: exit %d %s", r.code, r.stderr)
+	}
 	// YAML: min_iters -1, std .inf.
 	for _, tc := range []struct{ file, want string }{
 		{"halving: {eta: 3, min_iters: -1}\n", "halving_min_iters is -1"},
@@ -147,5 +154,32 @@ func TestResumeRefusesDamagedState(t *testing.T) {
 				t.Error("the refused checkpoint was rewritten")
 			}
 		})
+	}
+}
+
+// A results line is trusted only if its config is the trial the sweep's
+// own space draws for that index: a forged line of 0.97 does not rank.
+func TestForgedResultsLineIgnored(t *testing.T) {
+	data := fixtureDir(t)
+	dir := filepath.Join(t.TempDir(), "sw")
+	if r := runCmd(t, testEnv(), append([]string{"sweep", "--data", data, "--out", dir, "-q"}, smallSweep...)...); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, "results.jsonl"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString(`{"trial":0,"rung":0,"config":{"trial":0,"hidden":999,"lr":0.1,"reg":0,"iters":10,"batch":10,"lr_decay":0.95,"seed":1},"iters":10,"status":"ok","val_acc":0.97,"checkpoint":"trials/0000-rung0.npz"}` + "\n")
+	f.WriteString(`{"trial":1,"rung":0,"config":{"trial":1},"iters":10,"status":"ok","val_acc":0.98,"checkpoint":"trials/0001-rung0.npz"}` + "\n")
+	f.Close()
+	r := runCmd(t, testEnv(), "sweep", "report", dir, "--json", "--out", filepath.Join(t.TempDir(), "best.npz"))
+	if r.code != 0 {
+		t.Fatalf("report: exit %d %s", r.code, r.stderr)
+	}
+	if strings.Contains(r.stdout, `"val_acc": 0.97`) || strings.Contains(r.stdout, `"val_acc": 0.98`) || strings.Contains(r.stdout, `"hidden": 999`) {
+		t.Errorf("a forged line ranked:\n%s", r.stdout)
+	}
+	if !strings.Contains(r.stderr, "results.jsonl:6: trial 0's config is not the one the sweep's space draws") || !strings.Contains(r.stderr, "results.jsonl:7:") {
+		t.Errorf("no warning naming the forged lines: %q", r.stderr)
 	}
 }

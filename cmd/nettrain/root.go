@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"regexp"
 	"strings"
 	"sync/atomic"
 
@@ -16,9 +15,10 @@ import (
 	"github.com/nettrain/nettrain/internal/blasimpl"
 	"github.com/nettrain/nettrain/internal/cifar"
 	"github.com/nettrain/nettrain/internal/gemm"
+	"github.com/nettrain/nettrain/internal/setting"
 )
 
-// Exit codes, as DESIGN.md.
+// Exit codes, as docs/DESIGN.md.
 const (
 	exitOK          = 0
 	exitFailure     = 1   // a run failed: bad data, diverged, failed check
@@ -161,9 +161,8 @@ func dataDir(flag string, e env) string {
 const dataFlagHelp = "CIFAR-10: binary or Python directory, or its .tar.gz (default $NETTRAIN_DATA, else ./data/cifar-10-batches-bin)"
 
 // settingRef is how the packages below cmd name a setting in their errors
-// and hints: {lr_decay}, the config key in braces. They know nothing of
-// flags; this is the one place that maps the names to them.
-var settingRef = regexp.MustCompile(`\{([a-z][a-z0-9]*(?:_[a-z0-9]+)*)\}`)
+// ({lr_decay}; package setting).
+var settingRef = setting.Ref
 
 // flagText writes the settings named in msg as the flags that set them:
 // {lr_decay} becomes --lr-decay.

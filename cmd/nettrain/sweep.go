@@ -201,7 +201,13 @@ func parseShard(flag string, getenv func(string) string) (int, int, error) {
 	}
 	if id := getenv("SLURM_ARRAY_TASK_ID"); id != "" {
 		n := getenv("SLURM_ARRAY_TASK_COUNT")
-		lo, _ := strconv.Atoi(getenv("SLURM_ARRAY_TASK_MIN"))
+		lo := 0
+		if m := getenv("SLURM_ARRAY_TASK_MIN"); m != "" {
+			var err error
+			if lo, err = strconv.Atoi(m); err != nil {
+				return 0, 0, usageErrorf("SLURM_ARRAY_TASK_MIN %q is not a number", m)
+			}
+		}
 		i, err := strconv.Atoi(id)
 		if err != nil {
 			return 0, 0, usageErrorf("SLURM_ARRAY_TASK_ID %q is not a number", id)
@@ -410,20 +416,14 @@ func newSweepReportCmd(e env) *cobra.Command {
 		RunE: func(cmd *cobra.Command, dirs []string) error {
 			var all []sweep.Result
 			for _, dir := range dirs {
-				files, _ := filepath.Glob(filepath.Join(dir, "results*.jsonl"))
-				if len(files) == 0 {
-					return fmt.Errorf("%s holds no results*.jsonl: not a sweep directory", dir)
+				rs, skipped, err := sweep.ReadDir(dir)
+				if err != nil {
+					return err
 				}
-				for _, f := range files {
-					rs, skipped, err := sweep.ReadResults(f)
-					if err != nil {
-						return err
-					}
-					for _, s := range skipped {
-						fmt.Fprintf(cmd.ErrOrStderr(), "nettrain: warning: skipped %s\n", filepath.Join(dir, s))
-					}
-					all = append(all, rs...)
+				for _, s := range skipped {
+					fmt.Fprintf(cmd.ErrOrStderr(), "nettrain: warning: skipped %s\n", filepath.Join(dir, s))
 				}
+				all = append(all, rs...)
 			}
 			if out == "" {
 				out = filepath.Join(dirs[0], "best.npz")

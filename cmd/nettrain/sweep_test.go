@@ -148,7 +148,7 @@ func TestSweepBadInput(t *testing.T) {
 		{append(base, "--trials", "0"), 2, "--trials is 0"},
 		{append(base, "--halving", "--halving-eta", "1"), 2, "--halving-eta is 1"},
 		{append(base, "--config", filepath.Join(dir, "none.yaml")), 2, "--config"},
-		{[]string{"sweep", "report", dir}, 1, "holds no results"},
+		{[]string{"sweep", "report", dir}, 1, "not a sweep directory"},
 	} {
 		r := runCmd(t, testEnv(), tc.args...)
 		first, _, _ := strings.Cut(r.stderr, "\n")

@@ -235,8 +235,17 @@ func runTrain(ctx context.Context, o trainOptions, stdout, stderr io.Writer, e e
 	w.logf("loaded %s: %d train, %d val, %d test images (%.1fs)\n", o.Data, job.Splits.Train.N(), job.Splits.Val.N(), job.Splits.Test.N(), time.Since(start).Seconds())
 	job.Config, job.Classes, job.Hooks = o.runConfig, ds.Classes, w.hooks(job.Splits.Train.N())
 	job.Out, job.Test, job.Version, job.ResumePath = o.out, o.test, version(), o.resume
-
-	e.stopCleanly() // from here a signal stops after the iteration and saves
+	// Until training starts (the preparation: a ZCA fit takes seconds) a
+	// signal quits at once and writes nothing; from the first iteration it
+	// stops after the iteration and saves.
+	started := job.Hooks.Start
+	job.Hooks.Start = func(it int) error {
+		e.stopCleanly()
+		if started != nil {
+			return started(it)
+		}
+		return nil
+	}
 	out, err := trainrun.Execute(ctx, job)
 	w.done()
 	var ie *trainrun.InterruptedError
@@ -252,6 +261,7 @@ func runTrain(ctx context.Context, o trainOptions, stdout, stderr io.Writer, e e
 		return err
 	}
 	w.end(out.Results)
+	w.close()
 	// The model is saved; a side output that failed is reported, after the
 	// results, as the reason for a non-zero exit.
 	var sideErrs []string

@@ -53,7 +53,12 @@ func (w *trainWatch) done() {
 func (w *trainWatch) close() {
 	w.done()
 	if w.metrics != nil {
-		w.metrics.close()
+		// A metrics file whose last writes fail only at close (NFS, a full
+		// disk) is a failed side output, as a failed write is.
+		if err := w.metrics.close(); err != nil && w.err == nil {
+			w.err = err
+		}
+		w.metrics = nil
 	}
 }
 

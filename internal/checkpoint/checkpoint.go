@@ -247,7 +247,7 @@ func Read(r io.ReaderAt, size int64) (ck *Checkpoint, err error) {
 					return nil, err
 				}
 				if sv[0] != h {
-					return nil, fmt.Errorf("%s has length %d, want %d to fit W%s %s", p.name, sv[0], h, k, shapes[l])
+					return nil, fmt.Errorf("%s has length %d, want %d to fit %s", p.name, sv[0], h, shapes[l])
 				}
 				*p.dst = v
 			}
@@ -400,7 +400,10 @@ func readArray(f *zip.File, archiveSize int64, dims int) ([]float64, []int, erro
 	}
 	n := 1
 	for _, s := range shape {
-		if s < 0 || s > 0 && n > math.MaxInt32/s {
+		if s < 0 {
+			return nil, nil, fmt.Errorf("has shape %v: a negative dimension", shape)
+		}
+		if s > 0 && n > math.MaxInt32/s {
 			return nil, nil, fmt.Errorf("has shape %v: too large", shape)
 		}
 		n *= s

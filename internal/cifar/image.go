@@ -27,7 +27,10 @@ func DecodeImage(r io.ReadSeeker) (image.Image, string, error) {
 	if err != nil {
 		return nil, "", fmt.Errorf("not a PNG or JPEG image (%v)", err)
 	}
-	if cfg.Width < 1 || cfg.Height < 1 || int64(cfg.Width)*int64(cfg.Height) > MaxImagePixels {
+	if cfg.Width < 1 || cfg.Height < 1 {
+		return nil, "", fmt.Errorf("%s of %dx%d pixels: an image with no pixels", format, cfg.Width, cfg.Height)
+	}
+	if int64(cfg.Width)*int64(cfg.Height) > MaxImagePixels {
 		return nil, "", fmt.Errorf("%s of %dx%d pixels: want at most %d pixels", format, cfg.Width, cfg.Height, MaxImagePixels)
 	}
 	if _, err := r.Seek(0, io.SeekStart); err != nil {

@@ -176,3 +176,29 @@ func ReadFileLimit(name string, max int64, what string) ([]byte, error) {
 func OpenRegularNoFollow(name string) (*os.File, error) {
 	return openRegular(name, openNoFollow)
 }
+
+// EndLine makes the file f, opened for reading and writing, end with a
+// newline if it holds anything (a JSON Lines file whose writer was killed
+// mid-line), so that what is appended next starts a whole line. It returns
+// the file's size after.
+func EndLine(f *os.File) (int64, error) {
+	st, err := f.Stat()
+	if err != nil || st.Size() == 0 {
+		return 0, err
+	}
+	var last [1]byte
+	if _, err := f.ReadAt(last[:], st.Size()-1); err != nil {
+		return 0, err
+	}
+	if last[0] == '\n' {
+		return st.Size(), nil
+	}
+	// Write, not WriteAt: f may be opened with O_APPEND.
+	if _, err := f.Seek(0, io.SeekEnd); err != nil {
+		return 0, err
+	}
+	if _, err := f.Write([]byte{'\n'}); err != nil {
+		return 0, err
+	}
+	return st.Size() + 1, nil
+}

@@ -117,8 +117,9 @@ func (r *Raw[T]) Arrays() [][]T {
 	return a
 }
 
-// hiddenUnits is the sum of the hidden layers' widths.
-func hiddenUnits(sizes []int) int {
+// HiddenUnits is the sum of the hidden layers' widths of a net of the given
+// layer sizes (inputs, hidden layers, classes).
+func HiddenUnits(sizes []int) int {
 	n := 0
 	for _, h := range sizes[1 : len(sizes)-1] {
 		n += h
@@ -201,7 +202,7 @@ func maskOf[T Float](mask []T, sizes []int, nrows, l int) []T {
 	if mask == nil {
 		return nil
 	}
-	off := nrows * hiddenUnits(sizes[:l+3]) // H1 + ... + H(l+1)
+	off := nrows * HiddenUnits(sizes[:l+3]) // H1 + ... + H(l+1)
 	return mask[off-nrows*sizes[l+1] : off]
 }
 
@@ -217,7 +218,7 @@ func (r *Raw[T]) forward(ws *Workspace[T], x []T, nrows int, mask []T, train boo
 	if len(x) != nrows*r.Sizes[0] {
 		panic("model: X has the wrong shape")
 	}
-	if mask != nil && len(mask) != nrows*hiddenUnits(r.Sizes) {
+	if mask != nil && len(mask) != nrows*HiddenUnits(r.Sizes) {
 		panic("model: dropout mask has the wrong shape")
 	}
 	ws.fit(nrows, r.Sizes, r.Norm)

@@ -35,16 +35,6 @@ func deepProblem(seed uint64, n int, sizes []int, std float64) (*model.Net, []fl
 	return net, x, y
 }
 
-// hiddenUnits is the sum of the widths of a net's hidden layers: the
-// length of one row's dropout masks.
-func hiddenUnits(sizes []int) int {
-	n := 0
-	for _, h := range sizes[1 : len(sizes)-1] {
-		n += h
-	}
-	return n
-}
-
 // Deeper nets: the fast path against the plain reference, with and
 // without dropout, one to four hidden layers, in float64 (to the last
 // digits) and float32 (to float32's).
@@ -63,7 +53,7 @@ func TestDeepLossMatchesReference(t *testing.T) {
 		net, x, y := deepProblem(uint64(len(tc.sizes)), tc.n, tc.sizes, 0.3)
 		var mask []float64
 		if tc.drop > 0 {
-			mask = dropoutMaskSeed(3, tc.n, hiddenUnits(tc.sizes), tc.drop)
+			mask = dropoutMaskSeed(3, tc.n, model.HiddenUnits(tc.sizes), tc.drop)
 		}
 		grads := model.Zeros(tc.sizes...)
 		ws := &model.Workspace[float64]{Dropout: mask}
@@ -111,7 +101,7 @@ func TestDeepNumGradMatchesLossDifferences(t *testing.T) {
 	for _, sizes := range [][]int{{6, 9, 7, 4}, {5, 6, 5, 4, 3}} {
 		for _, reg := range []float64{0, 0.5} {
 			net, x, y := deepProblem(7, 6, sizes, 0.5)
-			mask := dropoutMaskSeed(5, 6, hiddenUnits(sizes), 0.3)
+			mask := dropoutMaskSeed(5, 6, model.HiddenUnits(sizes), 0.3)
 			ws := &model.Workspace[float64]{Dropout: mask}
 			num, kinks := model.NumGrad(net, x, y, reg, 1e-7, mask, 0)
 			compared := checkAgainstLossDifferences(t, net, num, kinks, ws, x, y, reg)
@@ -148,7 +138,7 @@ func TestDeepGradCheckImages(t *testing.T) {
 			}
 			var mask []float64
 			if tc.drop > 0 {
-				mask = dropoutMaskSeed(seed, 5, hiddenUnits(tc.sizes), tc.drop)
+				mask = dropoutMaskSeed(seed, 5, model.HiddenUnits(tc.sizes), tc.drop)
 			}
 			for k, pc := range model.GradCheck(net, x, y, 0.05, model.GradStep, mask, 0) {
 				all := len(net.Params()[k])

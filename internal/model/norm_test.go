@@ -58,7 +58,7 @@ func TestNormLossMatchesReference(t *testing.T) {
 				net, x, y := normProblem(uint64(len(sizes)), norm, sizes, 8)
 				var mask []float64
 				if tc.drop > 0 {
-					mask = dropoutMaskSeed(5, 8, hiddenUnits(sizes), tc.drop)
+					mask = dropoutMaskSeed(5, 8, model.HiddenUnits(sizes), tc.drop)
 				}
 				refLoss, ref := model.LossRef(net, mat.NewDense(8, sizes[0], x), y, tc.reg, mask, tc.smoothing)
 				grads := model.ZerosNorm(norm, sizes...)
@@ -123,7 +123,7 @@ func TestNormNumGradMatchesLossDifferences(t *testing.T) {
 	for _, norm := range norms {
 		for _, sizes := range [][]int{{5, 6, 4}, {5, 6, 5, 3}} {
 			net, x, y := normProblem(3, norm, sizes, 7)
-			mask := dropoutMaskSeed(2, 7, hiddenUnits(sizes), 0.3)
+			mask := dropoutMaskSeed(2, 7, model.HiddenUnits(sizes), 0.3)
 			ws := &model.Workspace[float64]{Dropout: mask, Smoothing: 0.1}
 			num, kinks := model.NumGrad(net, x, y, 0.1, 1e-7, mask, 0.1)
 			if n := checkAgainstLossDifferences(t, net, num, kinks, ws, x, y, 0.1); n < len(slices.Concat(net.Params()...))*9/10 {
@@ -155,7 +155,7 @@ func TestNormGradCheckImages(t *testing.T) {
 				net := model.NewNorm(norm, sizes, 1e-3, rand.New(rand.NewPCG(seed, 1)))
 				var mask []float64
 				if tc.drop > 0 {
-					mask = dropoutMaskSeed(seed, 6, hiddenUnits(sizes), tc.drop)
+					mask = dropoutMaskSeed(seed, 6, model.HiddenUnits(sizes), tc.drop)
 				}
 				grads := model.ZerosNorm(norm, sizes...)
 				net.Loss(grads, &model.Workspace[float64]{Dropout: mask}, x, y, 0.05)

@@ -7,7 +7,7 @@ import (
 	"gonum.org/v1/gonum/mat"
 )
 
-// LossRef is the plain reference for Loss: the formulas of DESIGN.md written
+// LossRef is the plain reference for Loss: the formulas of docs/DESIGN.md written
 // with mat.Dense methods and fresh allocations, one step per line. It returns
 // the loss and the gradients. dropout, if not nil, is the inverted-dropout
 // masks of the hidden layers, as Workspace.Dropout; smoothing is label

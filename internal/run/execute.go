@@ -95,7 +95,7 @@ func (e *SaveError) Unwrap() error { return e.Err }
 // and saves nothing.
 func Execute(ctx context.Context, j Job) (Outcome, error) {
 	c := j.Config
-	if err := c.Options.Check(); err != nil {
+	if err := c.Validate(); err != nil {
 		return Outcome{}, err
 	}
 	logf := func(format string, args ...any) {

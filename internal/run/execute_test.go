@@ -18,9 +18,12 @@ import (
 
 func testJob(t *testing.T, out string) Job {
 	s := cifartest.RandomSet(200, rand.New(rand.NewPCG(1, 2)))
+	c := Defaults()
+	c.Hidden, c.LR, c.Reg, c.Iters, c.Batch, c.Std, c.Seed = Hidden{12, 8}, 1e-3, 0.1, 30, 10, 1e-2, 4
+	c.NumTrain, c.NumVal, c.NumTest = 150, 30, 20
+	c.Optimizer, c.Preprocess = sgd.Adam, preprocess.Channel
 	return Job{
-		Config: Config{Hidden: Hidden{12, 8}, LR: 1e-3, LRDecay: 0.95, Reg: 0.1, Iters: 30, Batch: 10, Std: 1e-2, Seed: 4,
-			NumTrain: 150, NumVal: 30, NumTest: 20, Precision: model.Float32, Options: Options{Optimizer: sgd.Adam, Preprocess: preprocess.Channel}},
+		Config: c,
 		Splits: cifar.Splits{Train: s.Slice(0, 150), Val: s.Slice(150, 180), Test: s.Slice(180, 200)},
 		Out:    out, Test: true, Version: "test",
 	}

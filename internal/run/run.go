@@ -175,12 +175,3 @@ func Checkpoint(saved, trained *model.Net, data preprocess.Data, cfg sgd.Config,
 func Saved(trained *model.Net, data preprocess.Data) *model.Net {
 	return data.Fold(trained.FoldNorm())
 }
-
-// Check returns an error naming the setting of o that is out of range, for
-// the settings the training loop does not check itself.
-func (o Options) Check() error {
-	if !o.Norm.Valid() {
-		return setting.Errorf("norm", "{norm} is %q, want batch or layer (or none)", o.Norm)
-	}
-	return nil
-}

@@ -9,6 +9,7 @@ package setting
 import (
 	"errors"
 	"fmt"
+	"regexp"
 )
 
 // Error is a setting with a value out of range or unreadable.
@@ -33,3 +34,11 @@ func Key(err error) (string, bool) {
 	}
 	return "", false
 }
+
+// Ref matches a setting named in a message: {lr_decay}.
+var Ref = regexp.MustCompile(`\{([a-z][a-z0-9]*(?:_[a-z0-9]+)*)\}`)
+
+// Plain writes the settings named in msg as files name them: {lr_decay} as
+// lr_decay, for text that is stored rather than shown at a command line
+// (a sweep's results file).
+func Plain(msg string) string { return Ref.ReplaceAllString(msg, "$1") }

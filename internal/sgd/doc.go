@@ -6,7 +6,7 @@
 // validation accuracy, then multiplies LR by LRDecay.
 //
 // (cs231n's loop also records and decays after the very first iteration, a
-// side effect of testing it % epoch == 0; nettrain follows DESIGN.md and
+// side effect of testing it % epoch == 0; nettrain follows docs/DESIGN.md and
 // decays at the end of each whole epoch.)
 //
 // Train is deterministic: the same Config, seed and data give the same

@@ -174,15 +174,6 @@ func InitNorm(norm model.Norm, sizes []int, std float64, seed uint64) *model.Net
 	return model.NewNorm(norm, sizes, std, rand.New(rand.NewPCG(seed, streamInit)))
 }
 
-// hiddenUnits is the sum of the hidden layers' widths.
-func hiddenUnits(sizes []int) int {
-	n := 0
-	for _, h := range sizes[1 : len(sizes)-1] {
-		n += h
-	}
-	return n
-}
-
 // batchSeed returns the PCG seed of iteration it's minibatch draw: each
 // iteration has its own generator, so a run's draws depend only on the seed
 // and the iteration number (prefetching and resuming cannot shift them).
@@ -356,7 +347,7 @@ func train[T model.Float](ctx context.Context, net *model.Net, data preprocess.D
 	for range 2 {
 		mb := &minibatch[T]{x: make([]T, c.Batch*d), y: make([]uint8, c.Batch)}
 		if c.Dropout > 0 {
-			mb.mask = make([]T, c.Batch*hiddenUnits(sizes))
+			mb.mask = make([]T, c.Batch*model.HiddenUnits(sizes))
 		}
 		free <- mb
 	}

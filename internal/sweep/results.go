@@ -70,7 +70,7 @@ func ReadResults(path string) (results []Result, skipped []string, err error) {
 			skipped = append(skipped, fmt.Sprintf("%s:%d: %s", filepath.Base(path), line, reason))
 			continue
 		}
-		res.Dir = filepath.Dir(path)
+		res.Dir, res.Line = filepath.Dir(path), line
 		results = append(results, res)
 	}
 	return results, skipped, nil

@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -20,6 +21,7 @@ import (
 	"github.com/nettrain/nettrain/internal/fsutil"
 	"github.com/nettrain/nettrain/internal/preprocess"
 	trainrun "github.com/nettrain/nettrain/internal/run"
+	"github.com/nettrain/nettrain/internal/setting"
 	"github.com/nettrain/nettrain/internal/sgd"
 )
 
@@ -44,7 +46,8 @@ type Result struct {
 	Seconds    float64 `json:"seconds"`
 	Checkpoint string  `json:"checkpoint,omitempty"` // relative to the sweep directory
 	// Set when the results are read back, for reports over many files.
-	Dir string `json:"-"`
+	Dir  string `json:"-"`
+	Line int    `json:"-"` // in its results file
 }
 
 // Runner runs the trials of one shard of a space.
@@ -116,9 +119,13 @@ func (r *Runner) Run(ctx context.Context) ([]Result, error) {
 	}
 	kept := results[:0]
 	for _, res := range results {
-		if res.Trial >= r.Space.NumTrials() || res.Trial%shards != r.Shard {
-			skipped = append(skipped, fmt.Sprintf("%s: trial %d is not one of this shard's (%d of %d, %d trials)",
-				filepath.Base(resultsPath), res.Trial, r.Shard, shards, r.Space.NumTrials()))
+		if why := r.Space.Untrusted(res); why != "" {
+			skipped = append(skipped, fmt.Sprintf("%s:%d: %s", filepath.Base(resultsPath), res.Line, why))
+			continue
+		}
+		if res.Trial%shards != r.Shard {
+			skipped = append(skipped, fmt.Sprintf("%s:%d: trial %d is not one of this shard's (%d of %d)",
+				filepath.Base(resultsPath), res.Line, res.Trial, r.Shard, shards))
 			continue
 		}
 		kept = append(kept, res)
@@ -287,7 +294,10 @@ func (r *Runner) runTask(ctx context.Context, t task) (Result, error) {
 	tr := t.trial
 	res := Result{Trial: tr.Index, Rung: t.rung, Config: tr, Iters: t.budget, Status: StatusOK, Dir: r.Dir}
 	fail := func(status string, err error) (Result, error) {
-		res.Status, res.Error, res.Seconds = status, err.Error(), time.Since(start).Seconds()
+		res.Status, res.Error, res.Seconds = status, setting.Plain(err.Error()), time.Since(start).Seconds()
+		if _, err := os.Lstat(filepath.Join(r.Dir, res.Checkpoint)); res.Checkpoint != "" && err != nil {
+			res.Checkpoint = "" // never written: a trial that failed before saving
+		}
 		return res, nil
 	}
 	// The trial's run, recorded in its checkpoint as train records its own,
@@ -388,14 +398,7 @@ func openAppend(path string) (*os.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := f.Stat()
-	if err == nil && st.Size() > 0 {
-		var last [1]byte
-		if _, rerr := f.ReadAt(last[:], st.Size()-1); rerr == nil && last[0] != '\n' {
-			_, err = f.Write([]byte{'\n'})
-		}
-	}
-	if err != nil {
+	if _, err := fsutil.EndLine(f); err != nil {
 		f.Close()
 		return nil, err
 	}
@@ -461,4 +464,54 @@ func sameSpace(old []byte, s Space) bool {
 		return string(b)
 	}
 	return norm(o) == norm(s)
+}
+
+// Untrusted says why a result read back from a results file is not one of
+// s's, or "" when it is: its trial must be one s has, and its config the
+// one s draws for that trial, so that a line written by hand (or by a sweep
+// over another space) cannot rank.
+func (s Space) Untrusted(res Result) string {
+	if res.Trial < 0 || res.Trial >= s.NumTrials() {
+		return fmt.Sprintf("trial %d is not one of the sweep's %d", res.Trial, s.NumTrials())
+	}
+	if want := s.Trial(res.Trial); !reflect.DeepEqual(res.Config, want) {
+		return fmt.Sprintf("trial %d's config is not the one the sweep's space draws for it (%s)", res.Trial, want.Describe())
+	}
+	return ""
+}
+
+// ReadDir reads a sweep directory's results, every shard's, keeping the
+// lines its sweep.json's space vouches for (Untrusted) and saying why it
+// skipped the others.
+func ReadDir(dir string) (results []Result, skipped []string, err error) {
+	b, err := fsutil.ReadFileLimit(filepath.Join(dir, "sweep.json"), 1<<20, "a sweep.json")
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: no readable sweep.json (%v): not a sweep directory", dir, err)
+	}
+	var s Space
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, nil, fmt.Errorf("%s/sweep.json: %v", dir, err)
+	}
+	if err := s.Check(); err != nil {
+		return nil, nil, fmt.Errorf("%s/sweep.json: %v", dir, err)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "results*.jsonl"))
+	if len(files) == 0 {
+		return nil, nil, fmt.Errorf("%s holds no results*.jsonl: not a sweep directory", dir)
+	}
+	for _, f := range files {
+		rs, sk, err := ReadResults(f)
+		if err != nil {
+			return nil, nil, err
+		}
+		skipped = append(skipped, sk...)
+		for _, res := range rs {
+			if why := s.Untrusted(res); why != "" {
+				skipped = append(skipped, fmt.Sprintf("%s:%d: %s", filepath.Base(f), res.Line, why))
+				continue
+			}
+			results = append(results, res)
+		}
+	}
+	return results, skipped, nil
 }
