@@ -23,6 +23,7 @@ type runShape struct {
 	hidden                 trainrun.Hidden
 	batch, iters, numTrain int
 	float32, zca, keepBest bool
+	folded                 bool // the saved net differs from the trained one: preprocessing or batch norm folded
 	slots                  int // optimizer state: 0 sgd, 1 momentum, 2 adam
 }
 
@@ -56,17 +57,31 @@ func trainNeeds(r runShape) []memNeed {
 	if r.float32 {
 		t = 4
 	}
-	// Measured (hidden 20000, float32): 24 bytes a parameter with sgd, as
-	// counted here; 63 with adam, whose state is also copied to float64 and
-	// encoded for the checkpoint: counted as 72.
-	copies := 8 + 8 + 2*t + float64(r.slots)*(t+16)
+	// Bytes a parameter, measured as the peak RSS (VmHWM) of 6-iteration
+	// runs at hidden 2000 and 6000 on an AMD EPYC (Zen 4), slope between
+	// the two: sgd float32 18-29 (counted 24: the float64 net and its
+	// saved copy, weights and gradients in the training precision),
+	// float64 34 (32); momentum 61 and adam 53 in float32, whose state is
+	// also copied to float64 and encoded at each save (counted t+20 a slot,
+	// and 8 for the copy); keep-best 127 with adam (counted +56: the best
+	// net, the last one, and their float64 arrays in the checkpoint);
+	// batch norm 45 (a folded net: the saved copy, the train.* arrays and
+	// their encoding, +32). Then checked, to within 15% of the peak, by
+	// TestMemoryEstimateBoundsThePeak.
+	copies := 8 + 8 + 2*t + 2 + float64(r.slots)*(t+20) // +2: the allocator's slack, measured
 	if r.slots > 0 {
 		copies += 8
 	}
 	if r.keepBest {
-		copies += 8
+		copies += 56
 	}
-	data := float64(r.numTrain+2*cifar.RecordsPerBatch) * d
+	if r.folded {
+		copies += 32
+	}
+	// The loader holds every image of the data, whatever the splits take:
+	// 60,000 of CIFAR-10's; the runtime, the binary and the loader's
+	// buffers about 60 MB.
+	data := float64((cifar.TrainBatches+1)*cifar.RecordsPerBatch)*d + 60e6
 	if r.zca {
 		data += float64(r.numTrain)*d*4 + 8*d*d*8
 	}

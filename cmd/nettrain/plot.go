@@ -69,6 +69,13 @@ func readMetrics(path string) ([]float64, []sgd.Epoch, error) {
 		return nil, nil, err
 	}
 	defer f.Close()
+	// Does the file end inside a line (a writer killed mid-line)?
+	torn := false
+	if st, err := f.Stat(); err == nil && st.Size() > 0 {
+		var last [1]byte
+		_, err := f.ReadAt(last[:], st.Size()-1)
+		torn = err == nil && last[0] != '\n'
+	}
 	var losses []float64
 	var epochs []sgd.Epoch
 	sc := bufio.NewScanner(f)
@@ -81,7 +88,7 @@ func readMetrics(path string) ([]float64, []sgd.Epoch, error) {
 			sgd.Epoch
 		}
 		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
-			if !sc.Scan() && sc.Err() == nil {
+			if torn && !sc.Scan() && sc.Err() == nil {
 				break // the last line, torn by a killed writer: the run up to it
 			}
 			return nil, nil, fmt.Errorf("%s:%d: not a JSON object (%v); want the file train --metrics writes", path, line, err)

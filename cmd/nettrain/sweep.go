@@ -247,7 +247,8 @@ func runSweep(ctx context.Context, o sweepOptions, stdout, stderr io.Writer, e e
 	// The largest trial, as many at once as there are workers.
 	shape := runShape{hidden: space.Widest(), batch: int(space.Max("batch")), iters: int(space.Max("iters")),
 		numTrain: space.NumTrain, float32: space.Precision == sgd.Float32, zca: space.Options.Preprocess == preprocess.ZCA,
-		keepBest: space.Options.KeepBest, slots: optimizerSlots(space.Options.Optimizer)}
+		keepBest: space.Options.KeepBest, slots: optimizerSlots(space.Options.Optimizer),
+		folded: space.Options.Preprocess != preprocess.Mean || space.Options.Norm == model.BatchNorm}
 	if err := checkMemory(trainNeeds(shape), min(o.workers, space.NumTrials()), func(string) string { return ", the largest in the space" }); err != nil {
 		return err
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/nettrain/nettrain/internal/checkpoint"
 	"github.com/nettrain/nettrain/internal/cifar"
 	"github.com/nettrain/nettrain/internal/fsutil"
+	"github.com/nettrain/nettrain/internal/model"
 	"github.com/nettrain/nettrain/internal/preprocess"
 	trainrun "github.com/nettrain/nettrain/internal/run"
 	"github.com/nettrain/nettrain/internal/setting"
@@ -289,7 +290,8 @@ func runTrain(ctx context.Context, o trainOptions, stdout, stderr io.Writer, e e
 // flag to change (or the checkpoint it came from).
 func checkTrainMemory(o trainOptions) error {
 	shape := runShape{hidden: o.Hidden, batch: o.Batch, iters: o.Iters, numTrain: o.NumTrain, float32: o.Precision == sgd.Float32,
-		zca: o.Preprocess == preprocess.ZCA, keepBest: o.KeepBest, slots: optimizerSlots(o.Optimizer)}
+		zca: o.Preprocess == preprocess.ZCA, keepBest: o.KeepBest, slots: optimizerSlots(o.Optimizer),
+		folded: o.Preprocess != preprocess.Mean || o.Norm == model.BatchNorm}
 	return checkMemory(trainNeeds(shape), 1, func(flag string) string {
 		if o.resume != "" && !o.changed(flag[2:]) {
 			return ", from the config of --resume " + o.resume
