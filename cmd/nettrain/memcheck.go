@@ -24,7 +24,7 @@ type runShape struct {
 	batch, iters, numTrain int
 	float32, zca, keepBest bool
 	folded                 bool // the saved net differs from the trained one: preprocessing or batch norm folded
-	slots                  int // optimizer state: 0 sgd, 1 momentum, 2 adam
+	slots                  int  // optimizer state: 0 sgd, 1 momentum, 2 adam
 }
 
 // optimizerSlots is how many parameter-sized arrays an optimizer keeps.
