@@ -93,9 +93,13 @@ training images, mean subtracted, and CIFAR-10's 3072 inputs and 10 classes.`,
 }
 
 func runGradcheck(o gradcheckOptions, stdout io.Writer, e env) error {
+	// The settings a run has too are checked as a run's (run.Schema).
+	rc := trainrun.Defaults()
+	rc.Hidden, rc.Reg, rc.Std, rc.Dropout, rc.LabelSmoothing, rc.Norm = o.hidden, o.reg, o.std, o.dropout, o.smoothing, o.norm
+	if err := rc.Validate(); err != nil {
+		return usageError{err}
+	}
 	switch {
-	case o.hidden.Check() != nil:
-		return usageError{o.hidden.Check()}
 	case o.numInputs < 1 || o.numInputs > maxGradcheckInputs:
 		return usageErrorf("--num-inputs is %d, want 1 to %d (a gradient check needs a few rows)", o.numInputs, maxGradcheckInputs)
 	case o.inputSize < 1 || o.inputSize > cifar.D:
@@ -104,20 +108,10 @@ func runGradcheck(o gradcheckOptions, stdout io.Writer, e env) error {
 		return usageErrorf("--hidden %s: %d parameters, want at most %d (a gradient check needs a small net; try --hidden 10)", o.hidden, gradcheckParams(o), maxGradcheckParams)
 	case o.classes < 2 || o.classes > 255:
 		return usageErrorf("--classes is %d, want 2..255", o.classes)
-	case !(o.reg >= 0) || math.IsInf(o.reg, 0):
-		return usageErrorf("--reg is %v, want a number >= 0", o.reg)
-	case !(o.std > 0) || math.IsInf(o.std, 0):
-		return usageErrorf("--std is %v, want a positive number", o.std)
 	case !(o.step > 0) || math.IsInf(o.step, 0):
 		return usageErrorf("--step is %v, want a positive number", o.step)
-	case !(o.tol > 0):
+	case !(o.tol > 0) || math.IsInf(o.tol, 0):
 		return usageErrorf("--tol is %v, want a positive number", o.tol)
-	case !(o.dropout >= 0 && o.dropout < 1):
-		return usageErrorf("--dropout is %v, want a probability in [0, 1)", o.dropout)
-	case !(o.smoothing >= 0 && o.smoothing < 1):
-		return usageErrorf("--label-smoothing is %v, want a number in [0, 1)", o.smoothing)
-	case !o.norm.Valid():
-		return usageErrorf("--norm is %q, want batch or layer", o.norm)
 	}
 	rng := rand.New(rand.NewPCG(o.seed, o.seed))
 	var x []float64

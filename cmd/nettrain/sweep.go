@@ -8,7 +8,6 @@ import (
 	"io"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -181,57 +180,14 @@ func (o sweepOptions) space() (sweep.Space, error) {
 	return s, s.Check()
 }
 
-// parseShard returns the shard from --shard, else from Slurm's or
-// Kubernetes' environment, else 0 of 1.
-func parseShard(flag string, getenv func(string) string) (int, int, error) {
-	parse := func(i, n string, what string) (int, int, error) {
-		si, err1 := strconv.Atoi(strings.TrimSpace(i))
-		sn, err2 := strconv.Atoi(strings.TrimSpace(n))
-		if err1 != nil || err2 != nil || sn < 1 || si < 0 || si >= sn {
-			return 0, 0, usageErrorf("%s gives shard %q of %q; want i/n with 0 <= i < n", what, i, n)
-		}
-		return si, sn, nil
-	}
-	if flag != "" {
-		i, n, ok := strings.Cut(flag, "/")
-		if !ok {
-			return 0, 0, usageErrorf("--shard %q: want i/n, such as 0/4", flag)
-		}
-		return parse(i, n, "--shard")
-	}
-	if id := getenv("SLURM_ARRAY_TASK_ID"); id != "" {
-		n := getenv("SLURM_ARRAY_TASK_COUNT")
-		lo := 0
-		if m := getenv("SLURM_ARRAY_TASK_MIN"); m != "" {
-			var err error
-			if lo, err = strconv.Atoi(m); err != nil {
-				return 0, 0, usageErrorf("SLURM_ARRAY_TASK_MIN %q is not a number", m)
-			}
-		}
-		i, err := strconv.Atoi(id)
-		if err != nil {
-			return 0, 0, usageErrorf("SLURM_ARRAY_TASK_ID %q is not a number", id)
-		}
-		return parse(strconv.Itoa(i-lo), n, "the Slurm job array (SLURM_ARRAY_TASK_ID - SLURM_ARRAY_TASK_MIN, SLURM_ARRAY_TASK_COUNT)")
-	}
-	if id := getenv("JOB_COMPLETION_INDEX"); id != "" {
-		n := getenv("NETTRAIN_SHARDS")
-		if n == "" {
-			return 0, 0, usageErrorf("JOB_COMPLETION_INDEX is set but NETTRAIN_SHARDS is not: set it to the Job's completions")
-		}
-		return parse(id, n, "the Indexed Job (JOB_COMPLETION_INDEX, NETTRAIN_SHARDS)")
-	}
-	return 0, 1, nil
-}
-
 func runSweep(ctx context.Context, o sweepOptions, stdout, stderr io.Writer, e env) error {
 	space, err := o.space()
 	if err != nil {
 		return o.fromFile(err)
 	}
-	shard, shards, err := parseShard(o.shard, e.getenv)
+	shard, shards, err := sweep.ParseShard(o.shard, e.getenv)
 	if err != nil {
-		return err
+		return usageError{err}
 	}
 	if o.workers < 1 {
 		return usageErrorf("--workers is %d, want at least 1", o.workers)
