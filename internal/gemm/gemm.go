@@ -51,7 +51,8 @@ func Gemm[T Float](tA, tB blas.Transpose, m, n, k int, alpha T, a []T, lda int, 
 // products at once (nt = 1 runs on the calling goroutine only).
 func GemmThreads[T Float](nt int, tA, tB blas.Transpose, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
 	checkArgs(tA, tB, m, n, k, len(a), lda, len(b), ldb, len(c), ldc)
-	if backend != nil {
+	sel := current.Load()
+	if backend := sel.backend; backend != nil {
 		switch a := any(a).(type) {
 		case []float32:
 			backend.Sgemm(tA, tB, m, n, k, float32(alpha), a, lda, any(b).([]float32), ldb, float32(beta), any(c).([]float32), ldc)
@@ -60,7 +61,7 @@ func GemmThreads[T Float](nt int, tA, tB blas.Transpose, m, n, k int, alpha T, a
 		}
 		return
 	}
-	gemm(kernelFor[T](), max(nt, 1), tA == blas.Trans, tB == blas.Trans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	gemm(kernelFor[T](sel), max(nt, 1), tA == blas.Trans, tB == blas.Trans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
 func checkArgs(tA, tB blas.Transpose, m, n, k, la, lda, lb, ldb, lc, ldc int) {

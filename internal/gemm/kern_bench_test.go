@@ -9,7 +9,7 @@ func BenchmarkMicroKernel(b *testing.B) {
 	defer Use(saved)
 	for _, name := range Kernels() {
 		Use(name)
-		kr := kernelFor[float32]()
+		kr := kernelFor[float32](current.Load())
 		for _, mode := range []string{"rows", "cols"} {
 			b.Run(name+"/"+mode, func(b *testing.B) {
 				a := make([]float32, kc*kr.mr)

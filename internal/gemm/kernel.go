@@ -6,6 +6,8 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"gonum.org/v1/gonum/blas"
@@ -35,8 +37,20 @@ func available() ([]kernel[float32], []kernel[float64]) {
 	return append(s32, goKernel[float32]()), append(s64, goKernel[float64]())
 }
 
-// active is the index of the kernel in use in kernels32 and kernels64.
-var active = 0
+// selection is what products run on: the kernel at index kernel of
+// kernels32 and kernels64, or a backend. One atomic pointer, so that Use
+// and Register may run while products run (each product reads it once).
+type selection struct {
+	kernel  int
+	backend *Backend // or nil for the kernels
+}
+
+var (
+	current  atomic.Pointer[selection]
+	registry sync.Mutex // guards backends
+)
+
+func init() { current.Store(&selection{}) }
 
 // Backend is another library's whole product, for comparison: gonum's
 // pure-Go BLAS ("gonum", always there) and OpenBLAS ("openblas", registered
@@ -48,20 +62,18 @@ type Backend struct {
 	Dgemm func(tA, tB blas.Transpose, m, n, k int, alpha float64, a []float64, lda int, b []float64, ldb int, beta float64, c []float64, ldc int)
 }
 
-var (
-	backends = []Backend{{Name: "gonum", Sgemm: gonum.Implementation{}.Sgemm, Dgemm: gonum.Implementation{}.Dgemm}}
-	backend  *Backend // the one in use, or nil for the kernels
-)
+var backends = []*Backend{{Name: "gonum", Sgemm: gonum.Implementation{}.Sgemm, Dgemm: gonum.Implementation{}.Dgemm}}
 
 // Register adds a backend, or replaces the one of the same name, and
-// selects it if $NETTRAIN_GEMM names it. Like Use, it is not safe to call
-// while products run.
+// selects it if $NETTRAIN_GEMM names it.
 func Register(b Backend) {
-	if i := slices.IndexFunc(backends, func(o Backend) bool { return o.Name == b.Name }); i >= 0 {
-		backends[i] = b
+	registry.Lock()
+	if i := slices.IndexFunc(backends, func(o *Backend) bool { return o.Name == b.Name }); i >= 0 {
+		backends[i] = &b
 	} else {
-		backends = append(backends, b)
+		backends = append(backends, &b)
 	}
+	registry.Unlock()
 	if os.Getenv(EnvKernel) == b.Name {
 		Use(b.Name)
 	}
@@ -86,7 +98,7 @@ func init() {
 // EnvError says why $NETTRAIN_GEMM was not followed, or is nil. A backend
 // registered later (Register) may still take the name.
 func EnvError() error {
-	if envErr != nil && backend != nil && backend.Name == os.Getenv(EnvKernel) {
+	if b := current.Load().backend; envErr != nil && b != nil && b.Name == os.Getenv(EnvKernel) {
 		return nil
 	}
 	return envErr
@@ -95,10 +107,11 @@ func EnvError() error {
 // Kernel names the micro-kernel in use: "avx512", "avx2" or "go", or the
 // backend in use.
 func Kernel() string {
-	if backend != nil {
-		return backend.Name
+	sel := current.Load()
+	if sel.backend != nil {
+		return sel.backend.Name
 	}
-	return kernels32[active].name
+	return kernels32[sel.kernel].name
 }
 
 // Kernels lists the kernels this CPU runs, best first.
@@ -110,18 +123,20 @@ func Kernels() []string {
 	return names
 }
 
-// Use selects a kernel or a registered backend by name. It is not safe to
-// call while products run.
+// Use selects a kernel or a registered backend by name, for the products
+// that start after it.
 func Use(name string) error {
 	for i, k := range kernels32 {
 		if k.name == name {
-			active, backend = i, nil
+			current.Store(&selection{kernel: i})
 			return nil
 		}
 	}
-	for i := range backends {
-		if backends[i].Name == name {
-			backend = &backends[i]
+	registry.Lock()
+	defer registry.Unlock()
+	for _, b := range backends {
+		if b.Name == name {
+			current.Store(&selection{backend: b})
 			return nil
 		}
 	}
@@ -132,13 +147,13 @@ func Use(name string) error {
 	return fmt.Errorf("gemm: no kernel %q on this CPU (have %s)", name, strings.Join(have, ", "))
 }
 
-func kernelFor[T Float]() *kernel[T] {
+func kernelFor[T Float](sel *selection) *kernel[T] {
 	var z T
 	switch any(z).(type) {
 	case float32:
-		return any(&kernels32[active]).(*kernel[T])
+		return any(&kernels32[sel.kernel]).(*kernel[T])
 	default:
-		return any(&kernels64[active]).(*kernel[T])
+		return any(&kernels64[sel.kernel]).(*kernel[T])
 	}
 }
 
