@@ -282,202 +282,301 @@ type minibatch[T model.Float] struct {
 	mask []T // (Batch, H1), (Batch, H2), ... one after the other, or nil
 }
 
+// train is Train in precision T, in named stages: set up (the weights in
+// T, the optimizer, what resumes), the minibatch pipeline (batches), then
+// per iteration a step (the loss, its gradients and the update), and at
+// each epoch's end an evaluation (endEpoch); snapshots on the way (save).
 func train[T model.Float](ctx context.Context, net *model.Net, data preprocess.Data, c Config, hooks Hooks) (hist History, err error) {
-	sizes, norm := net.Sizes(), net.Norm
-	d := sizes[0]
-	raw := model.RawOf[T](net)
-	grads := model.NewRawNorm[T](norm, sizes...)
-	opt := newOptimizer(raw, grads, c)
-	st := State{BestValAcc: -1}
-	if c.Init != nil {
-		st = *c.Init
-		if err := opt.load(st.Slots); err != nil {
-			return hist, err
-		}
-	}
-	// snapshot writes into n the weights Train ends with, as of now, and
-	// returns the State to resume from.
-	snapshot := func(n *model.Net, keepBest bool) State {
-		s := st
-		if keepBest && c.KeepBest && st.Best != nil {
-			// End on the best epoch's weights, keeping the last for a resume.
-			s.Last = model.ZerosNorm(norm, sizes...)
-			model.SetFrom(s.Last, raw)
-			for i, p := range n.Arrays() {
-				copy(p, st.Best.Arrays()[i])
-			}
-		} else {
-			model.SetFrom(n, raw)
-		}
-		if st.Best != nil {
-			s.Best = st.Best.Clone()
-		}
-		s.Slots = opt.save()
-		return s
-	}
-	defer func() {
-		hist.State = snapshot(net, err == nil)
-	}()
-	dense, err := preprocess.Dense[T](data)
+	l, err := newLoop[T](net, data, c, hooks)
 	if err != nil {
 		return hist, err
 	}
-	var whiten []T // Z in T, for folding
-	if data.Whiten != nil {
-		whiten = make([]T, d*d)
-		for i, v := range data.Whiten.RawMatrix().Data {
-			whiten[i] = T(v)
-		}
-	}
-	ws := &model.Workspace[T]{Smoothing: c.LabelSmoothing}
-	pred := make([]uint8, c.Batch)
-	valPred := make([]uint8, data.Val.N())
-	var scorer model.Scorer[T]
-	scored := raw // the weights scored on validation: raw, with preprocessing folded in
-	if data.Folded() {
-		scored = model.NewRawNorm[T](norm, sizes...)
-	}
-	epochLen := EpochLen(data.Train.N(), c.Batch)
-	hist.Loss = make([]float64, 0, c.Iters-c.Start)
-
-	// A second goroutine draws and gathers the next minibatch while this one
-	// computes: two buffers go round between free and full.
-	free := make(chan *minibatch[T], 2)
-	full := make(chan *minibatch[T], 2)
-	for range 2 {
-		mb := &minibatch[T]{x: make([]T, c.Batch*d), y: make([]uint8, c.Batch)}
-		if c.Dropout > 0 {
-			mb.mask = make([]T, c.Batch*model.HiddenUnits(sizes))
-		}
-		free <- mb
-	}
-	done := make(chan struct{})
-	defer close(done)
-	go func() {
-		idx := make([]int, c.Batch)
-		var flip []bool
-		if c.Flip {
-			flip = make([]bool, c.Batch)
-		}
-		var shift []int // dx, dy of each row
-		var tmp []T
-		if c.Translate > 0 {
-			shift, tmp = make([]int, 2*c.Batch), make([]T, d)
-		}
-		pcg := rand.NewPCG(0, 0)
-		rng := rand.New(pcg)
-		keep := T(1 / (1 - c.Dropout))
-		for it := c.Start + 1; it <= c.Iters; it++ {
-			var mb *minibatch[T]
-			select {
-			case mb = <-free:
-			case <-done:
-				return
-			}
-			// Everything random about iteration it comes from its own
-			// generator, drawn in this order: indices, flips, shifts, dropout.
-			pcg.Seed(batchSeed(c.Seed, it))
-			for i := range idx {
-				idx[i] = rng.IntN(data.Train.N())
-			}
-			for i := range flip {
-				flip[i] = rng.Uint64()&1 == 1
-			}
-			for i := range shift {
-				shift[i] = rng.IntN(2*c.Translate+1) - c.Translate
-			}
-			for i := range mb.mask {
-				mb.mask[i] = 0
-				if rng.Float64() >= c.Dropout {
-					mb.mask[i] = keep
-				}
-			}
-			if dense != nil {
-				preprocess.GatherDense(mb.x, mb.y, dense, data.Train.Y, idx, flip)
-			} else {
-				cifar.GatherAug(mb.x, mb.y, data.Train, idx, data.Mean, data.Scale, flip)
-			}
-			for r := 0; r < len(shift); r += 2 {
-				row := mb.x[r/2*d : (r/2+1)*d]
-				cifar.Shift(row, tmp, shift[r], shift[r+1], c.TranslatePad == PadReflect)
-			}
-			full <- mb
-		}
+	defer func() {
+		l.hist.State = l.snapshot(net, err == nil)
+		hist = l.hist
 	}()
+	if err := l.prepare(); err != nil {
+		return hist, err
+	}
+	pipe := l.batches()
+	defer close(pipe.done)
 
-	lr := LRAt(c, epochLen, c.Start)
+	lr := LRAt(c, l.epochLen, c.Start)
 	for it := c.Start + 1; it <= c.Iters; it++ {
 		if err := ctx.Err(); err != nil {
 			return hist, fmt.Errorf("training stopped after iteration %d: %w", it-1, err)
 		}
-		mb := <-full
+		mb := <-pipe.full
 		if c.Schedule == Cosine {
 			lr = cosineLR(c, it)
 		}
-		ws.Dropout = mb.mask
-		loss := raw.Loss(grads, ws, mb.x, mb.y, c.Reg)
-		if math.IsNaN(loss) || math.IsInf(loss, 0) {
-			return hist, &DivergedError{Iter: it, Loss: loss, LR: c.LR}
+		loss, err := l.step(it, mb, lr)
+		if err != nil {
+			return hist, err
 		}
-		stepLR := lr
-		if it <= c.Warmup {
-			stepLR = lr * float64(it) / float64(c.Warmup) // linear warm-up to the schedule's rate
-		}
-		opt.step(stepLR, it)
-		raw.Track(ws) // batch norm's running statistics, from this batch
-		hist.Loss = append(hist.Loss, loss)
-		if hooks.Iter != nil {
-			hooks.Iter(it, loss)
-		}
-
-		if it%epochLen == 0 {
-			if data.Folded() {
-				preprocess.FoldRaw(scored, raw, data.Scale, whiten)
-			}
-			raw.Predict(pred, ws, mb.x) // Predict ignores ws.Dropout
-			e := Epoch{
-				Epoch:    it / epochLen,
-				Iter:     it,
-				Loss:     loss,
-				TrainAcc: model.Accuracy(pred, mb.y),
-				ValAcc:   model.Accuracy(scorer.PredictSet(scored, valPred, data.Val, data.Mean), data.Val.Y),
-				LR:       lr,
-			}
-			hist.Epochs = append(hist.Epochs, e)
-			if hooks.Epoch != nil {
-				hooks.Epoch(e)
-			}
-			if e.ValAcc > st.BestValAcc {
-				st.BestValAcc, st.BestEpoch, st.SinceBest = e.ValAcc, e.Epoch, 0
-				if c.KeepBest {
-					if st.Best == nil {
-						st.Best = model.ZerosNorm(norm, sizes...)
-					}
-					model.SetFrom(st.Best, raw)
-				}
-			} else {
-				st.SinceBest++
-			}
+		if it%l.epochLen == 0 {
+			stop := l.endEpoch(it, mb, loss, lr)
 			if c.Schedule != Cosine {
 				lr *= c.LRDecay
 			}
-			if c.Patience > 0 && st.SinceBest >= c.Patience {
-				hist.Stopped = true
-				free <- mb
+			if stop {
+				l.hist.Stopped = true
+				pipe.free <- mb
 				return hist, nil
 			}
 		}
-		if hooks.Snapshot != nil && it < c.Iters && hooks.Snapshot(it) {
-			snap := model.ZerosNorm(norm, sizes...)
-			sh := hist
-			sh.Loss, sh.Epochs = slices.Clone(hist.Loss), slices.Clone(hist.Epochs)
-			sh.State = snapshot(snap, true)
-			if err := hooks.Save(snap, sh); err != nil {
-				free <- mb
-				return hist, err
-			}
+		if err := l.save(it); err != nil {
+			pipe.free <- mb
+			return hist, err
 		}
-		free <- mb
+		pipe.free <- mb
 	}
 	return hist, nil
+}
+
+// loop is the state of one training run in precision T.
+type loop[T model.Float] struct {
+	c     Config
+	data  preprocess.Data
+	hooks Hooks
+	sizes []int
+	norm  model.Norm
+
+	raw, grads *model.Raw[T] // the weights as trained, and their gradients
+	opt        *optimizer[T]
+	st         State
+	hist       History
+	epochLen   int
+
+	dense   []T // the whitened train split (ZCA), or nil
+	whiten  []T // Z in T, for folding, or nil
+	ws      *model.Workspace[T]
+	pred    []uint8 // of a minibatch
+	valPred []uint8
+	scorer  model.Scorer[T]
+	scored  *model.Raw[T] // the weights scored on validation: raw, with preprocessing folded in
+}
+
+// newLoop sets up a run: the weights in T, the optimizer, and the state a
+// resume carries on from.
+func newLoop[T model.Float](net *model.Net, data preprocess.Data, c Config, hooks Hooks) (*loop[T], error) {
+	l := &loop[T]{c: c, data: data, hooks: hooks, sizes: net.Sizes(), norm: net.Norm, st: State{BestValAcc: -1}}
+	l.raw = model.RawOf[T](net)
+	l.grads = model.NewRawNorm[T](l.norm, l.sizes...)
+	l.opt = newOptimizer(l.raw, l.grads, c)
+	if c.Init != nil {
+		l.st = *c.Init
+		if err := l.opt.load(l.st.Slots); err != nil {
+			return nil, err
+		}
+	}
+	return l, nil
+}
+
+// prepare makes the buffers of the loop and of scoring.
+func (l *loop[T]) prepare() error {
+	c, d := l.c, l.sizes[0]
+	var err error
+	if l.dense, err = preprocess.Dense[T](l.data); err != nil {
+		return err
+	}
+	if l.data.Whiten != nil {
+		l.whiten = make([]T, d*d)
+		for i, v := range l.data.Whiten.RawMatrix().Data {
+			l.whiten[i] = T(v)
+		}
+	}
+	l.ws = &model.Workspace[T]{Smoothing: c.LabelSmoothing}
+	l.pred = make([]uint8, c.Batch)
+	l.valPred = make([]uint8, l.data.Val.N())
+	l.scored = l.raw
+	if l.data.Folded() {
+		l.scored = model.NewRawNorm[T](l.norm, l.sizes...)
+	}
+	l.epochLen = EpochLen(l.data.Train.N(), c.Batch)
+	l.hist.Loss = make([]float64, 0, c.Iters-c.Start)
+	return nil
+}
+
+// snapshot writes into n the weights Train ends with, as of now, and
+// returns the State to resume from.
+func (l *loop[T]) snapshot(n *model.Net, keepBest bool) State {
+	s := l.st
+	if keepBest && l.c.KeepBest && l.st.Best != nil {
+		// End on the best epoch's weights, keeping the last for a resume.
+		s.Last = model.ZerosNorm(l.norm, l.sizes...)
+		model.SetFrom(s.Last, l.raw)
+		for i, p := range n.Arrays() {
+			copy(p, l.st.Best.Arrays()[i])
+		}
+	} else {
+		model.SetFrom(n, l.raw)
+	}
+	if l.st.Best != nil {
+		s.Best = l.st.Best.Clone()
+	}
+	s.Slots = l.opt.save()
+	return s
+}
+
+// pipeline is the minibatch producer: two buffers go round between free
+// and full while a second goroutine draws and gathers the next minibatch.
+type pipeline[T model.Float] struct {
+	free, full chan *minibatch[T]
+	done       chan struct{}
+}
+
+// batches starts the pipeline of the iterations Start+1 to Iters.
+func (l *loop[T]) batches() pipeline[T] {
+	c, d := l.c, l.sizes[0]
+	p := pipeline[T]{free: make(chan *minibatch[T], 2), full: make(chan *minibatch[T], 2), done: make(chan struct{})}
+	for range 2 {
+		mb := &minibatch[T]{x: make([]T, c.Batch*d), y: make([]uint8, c.Batch)}
+		if c.Dropout > 0 {
+			mb.mask = make([]T, c.Batch*model.HiddenUnits(l.sizes))
+		}
+		p.free <- mb
+	}
+	go func() {
+		dr := newDrawer[T](c, d)
+		for it := c.Start + 1; it <= c.Iters; it++ {
+			var mb *minibatch[T]
+			select {
+			case mb = <-p.free:
+			case <-p.done:
+				return
+			}
+			dr.draw(mb, it, l.data, l.dense)
+			p.full <- mb
+		}
+	}()
+	return p
+}
+
+// drawer draws and gathers the minibatch of an iteration.
+type drawer[T model.Float] struct {
+	c     Config
+	d     int
+	idx   []int
+	flip  []bool
+	shift []int // dx, dy of each row
+	tmp   []T
+	pcg   *rand.PCG
+	rng   *rand.Rand
+	keep  T // 1/(1-dropout), inverted dropout's scale
+}
+
+func newDrawer[T model.Float](c Config, d int) *drawer[T] {
+	dr := &drawer[T]{c: c, d: d, idx: make([]int, c.Batch), pcg: rand.NewPCG(0, 0), keep: T(1 / (1 - c.Dropout))}
+	dr.rng = rand.New(dr.pcg)
+	if c.Flip {
+		dr.flip = make([]bool, c.Batch)
+	}
+	if c.Translate > 0 {
+		dr.shift, dr.tmp = make([]int, 2*c.Batch), make([]T, d)
+	}
+	return dr
+}
+
+// draw fills mb with iteration it's minibatch. Everything random about it
+// comes from its own generator, drawn in this order: indices, flips,
+// shifts, dropout.
+func (dr *drawer[T]) draw(mb *minibatch[T], it int, data preprocess.Data, dense []T) {
+	c, d, rng := dr.c, dr.d, dr.rng
+	dr.pcg.Seed(batchSeed(c.Seed, it))
+	for i := range dr.idx {
+		dr.idx[i] = rng.IntN(data.Train.N())
+	}
+	for i := range dr.flip {
+		dr.flip[i] = rng.Uint64()&1 == 1
+	}
+	for i := range dr.shift {
+		dr.shift[i] = rng.IntN(2*c.Translate+1) - c.Translate
+	}
+	for i := range mb.mask {
+		mb.mask[i] = 0
+		if rng.Float64() >= c.Dropout {
+			mb.mask[i] = dr.keep
+		}
+	}
+	if dense != nil {
+		preprocess.GatherDense(mb.x, mb.y, dense, data.Train.Y, dr.idx, dr.flip)
+	} else {
+		cifar.GatherAug(mb.x, mb.y, data.Train, dr.idx, data.Mean, data.Scale, dr.flip)
+	}
+	for r := 0; r < len(dr.shift); r += 2 {
+		row := mb.x[r/2*d : (r/2+1)*d]
+		cifar.Shift(row, dr.tmp, dr.shift[r], dr.shift[r+1], c.TranslatePad == PadReflect)
+	}
+}
+
+// step computes the loss and gradients of minibatch mb and updates the
+// weights at the schedule's rate lr (warmed up over the first Warmup
+// iterations).
+func (l *loop[T]) step(it int, mb *minibatch[T], lr float64) (float64, error) {
+	c := l.c
+	l.ws.Dropout = mb.mask
+	loss := l.raw.Loss(l.grads, l.ws, mb.x, mb.y, c.Reg)
+	if math.IsNaN(loss) || math.IsInf(loss, 0) {
+		return loss, &DivergedError{Iter: it, Loss: loss, LR: c.LR}
+	}
+	stepLR := lr
+	if it <= c.Warmup {
+		stepLR = lr * float64(it) / float64(c.Warmup) // linear warm-up to the schedule's rate
+	}
+	l.opt.step(stepLR, it)
+	l.raw.Track(l.ws) // batch norm's running statistics, from this batch
+	l.hist.Loss = append(l.hist.Loss, loss)
+	if l.hooks.Iter != nil {
+		l.hooks.Iter(it, loss)
+	}
+	return loss, nil
+}
+
+// endEpoch records the epoch that iteration it ends (train accuracy on its
+// minibatch, as cs231n; validation accuracy), keeps the best weights, and
+// reports whether --patience says to stop.
+func (l *loop[T]) endEpoch(it int, mb *minibatch[T], loss, lr float64) (stop bool) {
+	c, st := l.c, &l.st
+	if l.data.Folded() {
+		preprocess.FoldRaw(l.scored, l.raw, l.data.Scale, l.whiten)
+	}
+	l.raw.Predict(l.pred, l.ws, mb.x) // Predict ignores ws.Dropout
+	e := Epoch{
+		Epoch:    it / l.epochLen,
+		Iter:     it,
+		Loss:     loss,
+		TrainAcc: model.Accuracy(l.pred, mb.y),
+		ValAcc:   model.Accuracy(l.scorer.PredictSet(l.scored, l.valPred, l.data.Val, l.data.Mean), l.data.Val.Y),
+		LR:       lr,
+	}
+	l.hist.Epochs = append(l.hist.Epochs, e)
+	if l.hooks.Epoch != nil {
+		l.hooks.Epoch(e)
+	}
+	if e.ValAcc > st.BestValAcc {
+		st.BestValAcc, st.BestEpoch, st.SinceBest = e.ValAcc, e.Epoch, 0
+		if c.KeepBest {
+			if st.Best == nil {
+				st.Best = model.ZerosNorm(l.norm, l.sizes...)
+			}
+			model.SetFrom(st.Best, l.raw)
+		}
+	} else {
+		st.SinceBest++
+	}
+	return c.Patience > 0 && st.SinceBest >= c.Patience
+}
+
+// save hands a resumable snapshot to the Save hook when Snapshot asks for
+// one after iteration it.
+func (l *loop[T]) save(it int) error {
+	if l.hooks.Snapshot == nil || it >= l.c.Iters || !l.hooks.Snapshot(it) {
+		return nil
+	}
+	snap := model.ZerosNorm(l.norm, l.sizes...)
+	sh := l.hist
+	sh.Loss, sh.Epochs = slices.Clone(l.hist.Loss), slices.Clone(l.hist.Epochs)
+	sh.State = l.snapshot(snap, true)
+	return l.hooks.Save(snap, sh)
 }
