@@ -21,29 +21,30 @@ func TestMemoryEstimateBoundsThePeak(t *testing.T) {
 	}
 	bin, data := nettrainBinary(t), fullSizeData(t)
 	h := trainrun.Hidden{3000}
-	base := runShape{hidden: h, batch: 200, iters: 6, numTrain: 1000, float32: true}
+	base := trainrun.Defaults()
+	base.Hidden, base.Iters, base.NumTrain = h, 6, 1000
 	for _, tc := range []struct {
 		name  string
 		args  []string
-		shape func(r *runShape)
+		shape func(c *trainrun.Config)
 	}{
-		{"sgd", nil, func(*runShape) {}},
-		{"float64", []string{"--precision", "float64"}, func(r *runShape) { r.float32 = false }},
-		{"momentum", []string{"--optimizer", "momentum"}, func(r *runShape) { r.slots = 1 }},
-		{"adam", []string{"--optimizer", "adam"}, func(r *runShape) { r.slots = 2 }},
-		{"adam keep-best", []string{"--optimizer", "adam", "--keep-best"}, func(r *runShape) { r.slots, r.keepBest = 2, true }},
-		{"batch norm", []string{"--norm", "batch"}, func(r *runShape) { r.folded = true }},
-		{"deep", []string{"--hidden", "2000,2000"}, func(r *runShape) { r.hidden = trainrun.Hidden{2000, 2000} }},
-		{"zca", []string{"--preprocess", "zca", "--hidden", "100", "--num-train", "20000"}, func(r *runShape) {
-			r.hidden, r.zca, r.folded, r.numTrain = trainrun.Hidden{100}, true, true, 20000
+		{"sgd", nil, func(*trainrun.Config) {}},
+		{"float64", []string{"--precision", "float64"}, func(c *trainrun.Config) { c.Precision = "float64" }},
+		{"momentum", []string{"--optimizer", "momentum"}, func(c *trainrun.Config) { c.Optimizer = "momentum" }},
+		{"adam", []string{"--optimizer", "adam"}, func(c *trainrun.Config) { c.Optimizer = "adam" }},
+		{"adam keep-best", []string{"--optimizer", "adam", "--keep-best"}, func(c *trainrun.Config) { c.Optimizer, c.KeepBest = "adam", true }},
+		{"batch norm", []string{"--norm", "batch"}, func(c *trainrun.Config) { c.Norm = "batch" }},
+		{"deep", []string{"--hidden", "2000,2000"}, func(c *trainrun.Config) { c.Hidden = trainrun.Hidden{2000, 2000} }},
+		{"zca", []string{"--preprocess", "zca", "--hidden", "100", "--num-train", "20000"}, func(c *trainrun.Config) {
+			c.Hidden, c.Preprocess, c.NumTrain = trainrun.Hidden{100}, "zca", 20000
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := base
-			tc.shape(&r)
+			c := base
+			tc.shape(&c)
 			var est float64
-			for _, n := range trainNeeds(r) {
-				est += n.bytes
+			for _, n := range c.Needs() {
+				est += n.Bytes
 			}
 			args := append([]string{"train", "--data", data, "--hidden", h.String(), "--iters", "6", "--batch", "200", "--num-train", "1000", "-q",
 				"--out", filepath.Join(t.TempDir(), "m.npz")}, tc.args...)

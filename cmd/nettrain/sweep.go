@@ -21,7 +21,6 @@ import (
 	"github.com/nettrain/nettrain/internal/preprocess"
 	trainrun "github.com/nettrain/nettrain/internal/run"
 	"github.com/nettrain/nettrain/internal/setting"
-	"github.com/nettrain/nettrain/internal/sgd"
 	"github.com/nettrain/nettrain/internal/sweep"
 )
 
@@ -201,11 +200,9 @@ func runSweep(ctx context.Context, o sweepOptions, stdout, stderr io.Writer, e e
 		return usageError{err}
 	}
 	// The largest trial, as many at once as there are workers.
-	shape := runShape{hidden: space.Widest(), batch: int(space.Max("batch")), iters: int(space.Max("iters")),
-		numTrain: space.NumTrain, float32: space.Precision == sgd.Float32, zca: space.Options.Preprocess == preprocess.ZCA,
-		keepBest: space.Options.KeepBest, slots: optimizerSlots(space.Options.Optimizer),
-		folded: space.Options.Preprocess != preprocess.Mean || space.Options.Norm == model.BatchNorm}
-	if err := checkMemory(trainNeeds(shape), min(o.workers, space.NumTrials()), func(string) string { return ", the largest in the space" }); err != nil {
+	largest := space.Fixed()
+	largest.Hidden, largest.Batch, largest.Iters = space.Widest(), int(space.Max("batch")), int(space.Max("iters"))
+	if err := trainrun.CheckMemory(largest.Needs(), min(o.workers, space.NumTrials()), func(string) string { return ", the largest in the space" }); err != nil {
 		return err
 	}
 	logf := func(format string, args ...any) {

@@ -14,11 +14,8 @@ import (
 
 	"github.com/nettrain/nettrain/internal/checkpoint"
 	"github.com/nettrain/nettrain/internal/cifar"
-	"github.com/nettrain/nettrain/internal/model"
-	"github.com/nettrain/nettrain/internal/preprocess"
 	trainrun "github.com/nettrain/nettrain/internal/run"
 	"github.com/nettrain/nettrain/internal/setting"
-	"github.com/nettrain/nettrain/internal/sgd"
 )
 
 type trainOptions struct {
@@ -284,12 +281,9 @@ func runTrain(ctx context.Context, o trainOptions, stdout, stderr io.Writer, e e
 // checkTrainMemory refuses a run that cannot fit in memory, naming the
 // flag to change (or the checkpoint it came from).
 func checkTrainMemory(o trainOptions) error {
-	shape := runShape{hidden: o.Hidden, batch: o.Batch, iters: o.Iters, numTrain: o.NumTrain, float32: o.Precision == sgd.Float32,
-		zca: o.Preprocess == preprocess.ZCA, keepBest: o.KeepBest, slots: optimizerSlots(o.Optimizer),
-		folded: o.Preprocess != preprocess.Mean || o.Norm == model.BatchNorm}
-	return checkMemory(trainNeeds(shape), 1, func(flag string) string {
-		if o.resume != "" && !o.changed(flag[2:]) {
-			return ", from the config of --resume " + o.resume
+	return trainrun.CheckMemory(o.runConfig.Needs(), 1, func(key string) string {
+		if o.resume != "" && !o.changed(strings.ReplaceAll(key, "_", "-")) {
+			return ", from the config of {resume} " + o.resume
 		}
 		return ""
 	})

@@ -1,0 +1,125 @@
+package run
+
+import (
+	"fmt"
+
+	"github.com/nettrain/nettrain/internal/cifar"
+	"github.com/nettrain/nettrain/internal/model"
+	"github.com/nettrain/nettrain/internal/preprocess"
+	"github.com/nettrain/nettrain/internal/sgd"
+	"github.com/nettrain/nettrain/internal/sysmem"
+)
+
+// Need is one part of what a run holds in memory, and the setting that
+// sizes it.
+type Need struct {
+	Key    string // the setting: "hidden"
+	What   string
+	Bytes  float64
+	Shared bool // one copy for every trial of a sweep at once (the data)
+}
+
+// optimizerSlots is how many parameter-sized arrays an optimizer keeps.
+func optimizerSlots(name sgd.Optimizer) int {
+	switch name {
+	case sgd.Momentum, sgd.Nesterov:
+		return 1
+	case sgd.Adam:
+		return 2
+	}
+	return 0
+}
+
+// Needs estimates, from above, what a run of c holds at its peak: the
+// float64 weights and the folded copy that is saved, the weights and
+// gradients in the training precision, the optimizer's state (and its
+// float64 copy in the checkpoint), the best epoch's weights with
+// keep_best; a minibatch with its activations; the loss of every
+// iteration; and the data (all the loaded images, and a float32 whitened
+// copy and the 3072x3072 matrices of the fit with ZCA).
+func (c Config) Needs() []Need {
+	d, cl := float64(cifar.D), float64(cifar.Classes)
+	h, b := float64(c.Hidden.Units()), float64(c.Batch)
+	var params float64
+	sizes := c.Hidden.Sizes(cifar.D, cifar.Classes)
+	for l := range len(sizes) - 1 {
+		params += float64(sizes[l]+1) * float64(sizes[l+1])
+	}
+	t := 8.0
+	if c.Precision == model.Float32 {
+		t = 4
+	}
+	slots := float64(optimizerSlots(c.Optimizer))
+	// Bytes a parameter, measured as the peak RSS (VmHWM) of 6-iteration
+	// runs at hidden 2000 and 6000 on an AMD EPYC (Zen 4), slope between
+	// the two: sgd float32 18-29 (counted 26: the float64 net and its
+	// saved copy, weights and gradients in the training precision, and the
+	// allocator's slack), float64 34 (34); momentum 61 and adam 53 in
+	// float32, whose state is also copied to float64 and encoded at each
+	// save (counted t+20 a slot, and 8 for the copy); keep-best 127 with
+	// adam (counted +56: the best net, the last one, and their float64
+	// arrays in the checkpoint); batch norm 45 (a folded net: the saved
+	// copy, the train.* arrays and their encoding, +32). Checked, to within
+	// 15% of the peak, by cmd/nettrain's TestMemoryEstimateBoundsThePeak.
+	copies := 8 + 8 + 2*t + 2 + slots*(t+20)
+	if slots > 0 {
+		copies += 8
+	}
+	if c.KeepBest {
+		copies += 56
+	}
+	if c.Preprocess != preprocess.Mean || c.Norm == model.BatchNorm {
+		copies += 32
+	}
+	// The loader holds every image of the data, whatever the splits take:
+	// 60,000 of CIFAR-10's; the runtime, the binary and the loader's
+	// buffers about 60 MB.
+	data := float64((cifar.TrainBatches+1)*cifar.RecordsPerBatch)*d + 60e6
+	if c.Preprocess == preprocess.ZCA {
+		data += float64(c.NumTrain)*d*4 + 8*d*d*8
+	}
+	return []Need{
+		{"hidden", "the weights, their gradients and optimizer state", params * copies, false},
+		{"batch", "a minibatch and its activations", b * (d*(8+t) + (3*h+2*cl)*t*2), false},
+		{"iters", "the loss of every iteration", float64(c.Iters) * 16, false},
+		{"num_train", "the data", data, true},
+	}
+}
+
+// CheckMemory refuses a run that cannot fit: what needs add up to, times
+// runs at once (a sweep's workers), against what the machine (or its
+// cgroup) has available, naming the largest part's setting, with note(key)
+// after it (where the value came from). Where the machine cannot tell, it
+// lets the run try.
+func CheckMemory(needs []Need, times int, note func(key string) string) error {
+	avail, ok := sysmem.Available()
+	if !ok {
+		return nil
+	}
+	return checkMemory(needs, times, note, avail)
+}
+
+func checkMemory(needs []Need, times int, note func(key string) string, avail uint64) error {
+	var total float64
+	big := needs[0]
+	for _, n := range needs {
+		if !n.Shared {
+			n.Bytes *= float64(times)
+		}
+		total += n.Bytes
+		if n.Bytes > big.Bytes {
+			big = n
+		}
+	}
+	// Leave a tenth for the runtime, the page cache and the rest.
+	if total <= 0.9*float64(avail) {
+		return nil
+	}
+	also, fewer := "", ""
+	if times > 1 {
+		also = fmt.Sprintf(" for %d trials at once ({workers})", times)
+		fewer = " or fewer {workers}"
+	}
+	return fmt.Errorf("not enough memory: this needs about %s%s, %s of it for %s ({%s}%s), and this machine has %s available; choose a smaller {%s}%s",
+		sysmem.Format(uint64(total)), also, sysmem.Format(uint64(big.Bytes)), big.What, big.Key, note(big.Key), sysmem.Format(avail), big.Key, fewer)
+}
