@@ -12,6 +12,7 @@ import (
 	"github.com/nettrain/nettrain/internal/checkpoint"
 	"github.com/nettrain/nettrain/internal/cifar"
 	trainrun "github.com/nettrain/nettrain/internal/run"
+	"github.com/nettrain/nettrain/internal/sweep"
 )
 
 // A net of two hidden layers, through every command: train (with every
@@ -133,7 +134,7 @@ func TestSweepDeepNets(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("sweep: exit %d\n%s", r.code, r.stderr)
 	}
-	var sum sweepSummary
+	var sum sweep.Summary
 	if err := json.Unmarshal([]byte(r.stdout), &sum); err != nil || sum.OK != 4 || sum.Best == nil {
 		t.Fatalf("summary %+v (%v)\n%s", sum, err, r.stdout)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/nettrain/nettrain/internal/checkpoint"
 	"github.com/nettrain/nettrain/internal/model"
 	trainrun "github.com/nettrain/nettrain/internal/run"
+	"github.com/nettrain/nettrain/internal/sweep"
 )
 
 // --norm end to end, for each normalisation: train records it, the
@@ -122,7 +123,7 @@ func TestSweepNorm(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("sweep: exit %d\n%s", r.code, r.stderr)
 	}
-	var sum sweepSummary
+	var sum sweep.Summary
 	if err := json.Unmarshal([]byte(r.stdout), &sum); err != nil || sum.OK != 2 || sum.Best == nil {
 		t.Fatalf("summary %+v (%v)\n%s", sum, err, r.stdout)
 	}

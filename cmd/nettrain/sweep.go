@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,7 +16,6 @@ import (
 
 	"github.com/nettrain/nettrain/internal/cifar"
 	"github.com/nettrain/nettrain/internal/fsutil"
-	"github.com/nettrain/nettrain/internal/model"
 	"github.com/nettrain/nettrain/internal/preprocess"
 	trainrun "github.com/nettrain/nettrain/internal/run"
 	"github.com/nettrain/nettrain/internal/setting"
@@ -287,50 +285,16 @@ func runSweep(ctx context.Context, o sweepOptions, stdout, stderr io.Writer, e e
 	return report(results, out, o.test, sp.Test, o.json, stdout, stderr, shards > 1)
 }
 
-// sweepSummary is what --json prints.
-type sweepSummary struct {
-	Trials  int            `json:"trials"`
-	OK      int            `json:"ok"`
-	Failed  int            `json:"failed"`
-	Best    *sweep.Result  `json:"best,omitempty"`
-	Model   string         `json:"model,omitempty"`
-	TestAcc *float64       `json:"test_acc,omitempty"`
-	Top     []sweep.Result `json:"top"`
-}
-
 // report ranks results, copies the best trial's checkpoint to out (if not
 // empty), scores it on test once if asked, and prints the top 10.
 func report(results []sweep.Result, out string, test bool, testSet cifar.Set, asJSON bool, stdout, stderr io.Writer, partial bool) error {
-	ranked := sweep.Latest(results)
-	sum := sweepSummary{Top: ranked[:min(10, len(ranked))]}
-	trials := map[[2]any]string{}
-	for _, res := range results {
-		trials[[2]any{res.Dir, res.Trial}] = res.Status
+	var ts *cifar.Set
+	if test {
+		ts = &testSet
 	}
-	sum.Trials = len(trials)
-	sum.OK = len(ranked)
-	sum.Failed = sum.Trials - sum.OK
-	if len(ranked) > 0 {
-		// The best trial whose checkpoint is a checkpoint: a shared sweep
-		// directory may hold anything.
-		b, ck, err := sweep.SaveBest(out, ranked, func(msg string) { fmt.Fprintf(stderr, "nettrain: warning: %s\n", msg) })
-		if err != nil {
-			return fmt.Errorf("saving the best model: %w", err)
-		}
-		sum.Best = &b
-		if out != "" {
-			sum.Model = out
-		}
-		if test {
-			var meta runMeta
-			json.Unmarshal(ck.Meta, &meta) // absent or foreign metadata: float64 scoring
-			pred := ck.Net.PredictIn(meta.Config.Precision, testSet, ck.Mean)
-			if err := model.CheckFinite(pred); err != nil {
-				return fmt.Errorf("the best trial's model: %w", err)
-			}
-			acc := model.Accuracy(pred, testSet.Y)
-			sum.TestAcc = &acc
-		}
+	sum, err := sweep.Summarize(results, out, ts, func(msg string) { fmt.Fprintf(stderr, "nettrain: warning: %s\n", msg) })
+	if err != nil {
+		return err
 	}
 	if asJSON {
 		return writeJSON(stdout, sum)

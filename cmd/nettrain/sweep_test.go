@@ -25,7 +25,7 @@ func TestSweepCommand(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("sweep: exit %d\n%s", r.code, r.stderr)
 	}
-	var sum sweepSummary
+	var sum sweep.Summary
 	if err := json.Unmarshal([]byte(r.stdout), &sum); err != nil {
 		t.Fatalf("--json: %v\n%s", err, r.stdout)
 	}
@@ -81,14 +81,14 @@ func TestSweepShardsAndReport(t *testing.T) {
 	}
 	out := filepath.Join(t.TempDir(), "best.npz")
 	r := runCmd(t, testEnv(), "sweep", "report", dir, "--out", out, "--json")
-	var sum sweepSummary
+	var sum sweep.Summary
 	if err := json.Unmarshal([]byte(r.stdout), &sum); err != nil || r.code != 0 || sum.Trials != 5 || sum.OK != 5 {
 		t.Fatalf("report: exit %d, %+v, %v\n%s", r.code, sum, err, r.stderr)
 	}
 	// The merged ranking is the one a single unsharded sweep gives.
 	single := filepath.Join(t.TempDir(), "single")
 	r = runCmd(t, testEnv(), append([]string{"sweep", "--data", data, "--out", single, "--json", "-q"}, smallSweep...)...)
-	var one sweepSummary
+	var one sweep.Summary
 	json.Unmarshal([]byte(r.stdout), &one)
 	for i := range one.Top {
 		if one.Top[i].Trial != sum.Top[i].Trial || one.Top[i].ValAcc != sum.Top[i].ValAcc {
@@ -205,7 +205,7 @@ func TestSweepReportPlantedResults(t *testing.T) {
 			t.Errorf("stderr does not say %q:\n%s", want, r.stderr)
 		}
 	}
-	var sum sweepSummary
+	var sum sweep.Summary
 	if err := json.Unmarshal([]byte(r.stdout), &sum); err != nil || sum.Best == nil || sum.Best.ValAcc == 1 || sum.Trials != 5 {
 		t.Errorf("summary %+v (%v)", sum, err)
 	}
