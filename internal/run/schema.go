@@ -44,6 +44,7 @@ type Setting struct {
 	Min, Max         float64 // Float and Int
 	MinOpen, MaxOpen bool    // Float: the end itself is out of range
 	Choices          []string
+	Hint             string // added to an out-of-range error: what to do instead
 
 	// Search: a sweep searches it, with a list or a range of values; the
 	// other settings of a sweep are one value for every trial, or (Own)
@@ -83,7 +84,7 @@ var Schema = []Setting{
 	{Key: "optimizer", Kind: Choice, Default: string(sgd.SGD), Choices: []string{string(sgd.SGD), string(sgd.Momentum), string(sgd.Nesterov), string(sgd.Adam)},
 		Help: "update rule: sgd, momentum, nesterov or adam (cs231n's optim.py)"},
 	{Key: "momentum", Kind: Float, Default: "0.9", Min: 0, MinOpen: true, Max: 1, MaxOpen: true,
-		Help: "momentum of {optimizer} momentum and nesterov, in (0, 1) (momentum 0 is {optimizer} sgd)"},
+		Help: "momentum of {optimizer} momentum and nesterov, in (0, 1) (momentum 0 is {optimizer} sgd)", Hint: "momentum 0 is {optimizer} sgd"},
 	{Key: "schedule", Kind: Choice, Default: string(sgd.Step), Choices: []string{string(sgd.Step), string(sgd.Cosine)},
 		Help: "learning-rate schedule: step (times {lr_decay} each epoch) or cosine (to 0 over {iters})"},
 	{Key: "dropout", Kind: Float, Default: "0", Min: 0, Max: 1, MaxOpen: true, Help: "probability of dropping a hidden unit in training (inverted dropout), in [0, 1)"},
@@ -248,6 +249,14 @@ func CheckValue(key string, v float64) error {
 
 // check returns an error unless v, the value of s, is in range.
 func (s Setting) check(v reflect.Value) error {
+	err := s.checkRange(v)
+	if err != nil && s.Hint != "" {
+		return setting.Errorf(s.Key, "%s (%s)", err, s.Hint)
+	}
+	return err
+}
+
+func (s Setting) checkRange(v reflect.Value) error {
 	switch s.Kind {
 	case Float:
 		x := v.Float()
