@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -15,7 +14,6 @@ import (
 	"github.com/nettrain/nettrain/internal/checkpoint"
 	"github.com/nettrain/nettrain/internal/cifar"
 	trainrun "github.com/nettrain/nettrain/internal/run"
-	"github.com/nettrain/nettrain/internal/setting"
 )
 
 type trainOptions struct {
@@ -121,74 +119,27 @@ func (s *saveEvery) Set(v string) error {
 	return nil
 }
 
-// fromCheckpoint turns an error about a setting the user did not pass, but
-// that came from the config of --resume, into an error about the
-// checkpoint: the user did not write that value.
-func (o trainOptions) fromCheckpoint(err error) error {
-	key, ok := setting.Key(err)
-	if o.resume == "" || !ok || o.changed(strings.ReplaceAll(key, "_", "-")) {
-		return err
-	}
-	return fmt.Errorf("--resume %s: its config is invalid: %s (a damaged checkpoint, or not written by nettrain train)", o.resume, flagText(err.Error()))
-}
-
-// resumeFrom loads the checkpoint to resume and merges its config into o:
-// the run's own hyperparameters win, and a flag that contradicts one of
-// them is a usage error. --iters may grow; --data, --out and the output
-// flags are free.
-func resumeFrom(o *trainOptions, e env) (*checkpoint.Checkpoint, runMeta, error) {
+// resumeFrom loads the checkpoint to resume and merges its config into o
+// (run.MergeResume): the run's own settings win, a flag that contradicts
+// one of them is a usage error; --data, --iters and --num-test are free,
+// and --out defaults to the resumed file.
+func resumeFrom(o *trainOptions) (*checkpoint.Checkpoint, runMeta, error) {
 	ck, err := checkpoint.Load(o.resume)
 	if err != nil {
 		return nil, runMeta{}, err
 	}
-	meta, err := trainrun.ParseMeta(ck.Meta)
-	if _, bad := setting.Key(err); bad {
-		return nil, meta, fmt.Errorf("--resume %s: its config is invalid: %s (a damaged checkpoint, or not written by nettrain train)", o.resume, flagText(err.Error()))
+	set := func(key string) bool { return o.changed(strings.ReplaceAll(key, "_", "-")) }
+	c, meta, err := trainrun.MergeResume(ck, o.resume, o.runConfig, set)
+	var ue *trainrun.UsageError
+	if errors.As(err, &ue) {
+		return nil, meta, usageError{ue.Err}
 	}
 	if err != nil {
-		return nil, meta, fmt.Errorf("--resume %s: the checkpoint has no training state (not written by nettrain train?); nothing to resume", o.resume)
+		return nil, meta, err
 	}
-	c := meta.Config // the values older versions left out filled in (ParseMeta)
-	if got, want := ck.Net.Sizes(), c.Hidden.Sizes(cifar.D, cifar.Classes); !slices.Equal(got, want) {
-		return nil, meta, fmt.Errorf("--resume %s: the weights have layers %s, its config says %s (--hidden %s)", o.resume,
-			trainrun.Hidden(got).Dashed(), trainrun.Hidden(want).Dashed(), c.Hidden)
-	}
-	// Every setting but the free ones must be the run's own.
-	free := map[string]bool{"data": true, "iters": true, "num_test": true}
-	mine := o.runConfig.Normalized()
-	for _, key := range trainrun.Keys() {
-		flag := strings.ReplaceAll(key, "_", "-")
-		if free[key] || !o.changed(flag) {
-			continue
-		}
-		got, _ := mine.Setting(key)
-		if want, _ := c.Setting(key); got != want {
-			return nil, meta, usageErrorf("--%s %s contradicts --resume %s, which was trained with --%s %s (drop the flag, or train afresh)", flag, got, o.resume, flag, want)
-		}
-	}
-	data, iters, numTest := o.Data, o.Iters, o.NumTest
 	o.runConfig = c
-	if o.changed("data") {
-		o.Data = data
-	}
-	if o.changed("iters") {
-		o.Iters = iters
-	}
-	if o.changed("num-test") {
-		o.NumTest = numTest
-	}
 	if !o.changed("out") {
 		o.out = o.resume
-	}
-	if err := o.runConfig.Validate(); err != nil {
-		return nil, meta, o.fromCheckpoint(usageError{err})
-	}
-	if meta.State.Stopped {
-		return nil, meta, usageErrorf("--resume %s stopped early at iteration %d (--patience %d: no better validation accuracy since epoch %d): the run is finished, nothing to train",
-			o.resume, meta.State.Iter, c.Patience, meta.State.BestEpoch)
-	}
-	if meta.State.Iter >= o.Iters {
-		return nil, meta, usageErrorf("--resume %s has done %d of %d iterations: nothing to train (pass a larger --iters)", o.resume, meta.State.Iter, o.Iters)
 	}
 	return ck, meta, nil
 }
@@ -197,13 +148,13 @@ func runTrain(ctx context.Context, o trainOptions, stdout, stderr io.Writer, e e
 	var job trainrun.Job
 	if o.resume != "" { // its config, and --out, default to the checkpoint's
 		var err error
-		if job.Resume, job.Prev, err = resumeFrom(&o, e); err != nil {
+		if job.Resume, job.Prev, err = resumeFrom(&o); err != nil {
 			return err
 		}
 	}
 	o.Data = dataDir(o.Data, e)
 	if err := o.check(); err != nil {
-		return o.fromCheckpoint(err)
+		return err
 	}
 	useThreads(o.threads, 1)
 	if err := checkTrainMemory(o); err != nil {

@@ -120,17 +120,17 @@ func TestSettings(t *testing.T) {
 		if _, ok := m[k]; !ok {
 			t.Errorf("key %q is not in the config's JSON", k)
 		}
-		if _, ok := c.Setting(k); !ok {
-			t.Errorf("Setting(%q) not found", k)
+		if _, ok := c.Field(k); !ok {
+			t.Errorf("Field(%q) not found", k)
 		}
 	}
 	for key, want := range map[string]string{"hidden": "1000,500", "lr": "0.001", "iters": "7", "optimizer": "adam", "flip": "true", "patience": "3", "dropout": "0"} {
-		if got, ok := c.Setting(key); !ok || got != want {
-			t.Errorf("Setting(%q) = %q, %v; want %q", key, got, ok, want)
+		if got := c.Value(key); got != want {
+			t.Errorf("Value(%q) = %q; want %q", key, got, want)
 		}
 	}
-	if _, ok := c.Setting("nope"); ok {
-		t.Error("Setting(nope) found")
+	if _, ok := c.Field("nope"); ok {
+		t.Error("Field(nope) found")
 	}
 	if n := (Config{}).Normalized(); n.Optimizer != sgd.SGD || n.Momentum != 0.9 || n.Schedule != sgd.Step || n.Preprocess != preprocess.Mean || n.ZCAEps != 0.1 || n.Precision != "float64" {
 		t.Errorf("Normalized() = %+v", n)

@@ -2,7 +2,6 @@ package run
 
 import (
 	"cmp"
-	"fmt"
 	"reflect"
 	"strings"
 
@@ -35,19 +34,6 @@ func Keys() []string {
 		return false
 	})
 	return keys
-}
-
-// Setting returns the value of setting key in c as text ("0.001",
-// "1000,500", "true"), and whether c has such a setting.
-func (c Config) Setting(key string) (string, bool) {
-	var s string
-	found := eachField(reflect.ValueOf(&c).Elem(), func(k string, v reflect.Value) bool {
-		if k == key {
-			s = fmt.Sprint(v.Interface())
-		}
-		return k == key
-	})
-	return s, found
 }
 
 // eachField calls f with the JSON key and value of each field of the
