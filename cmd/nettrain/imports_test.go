@@ -27,7 +27,7 @@ var allowedImports = map[string][]string{
 	"model":             {"gemm"},
 	"plots":             {"cifar", "fsutil", "model"},
 	"preprocess":        {"cifar", "gemm", "model", "setting"},
-	"run":               {"checkpoint", "cifar", "model", "preprocess", "setting", "sgd", "sysmem"},
+	"run":               {"checkpoint", "cifar", "fsutil", "model", "preprocess", "setting", "sgd", "sysmem"},
 	"setting":           {},
 	"sgd":               {"cifar", "model", "preprocess", "setting"},
 	"sweep":             {"checkpoint", "cifar", "fsutil", "model", "preprocess", "run", "setting", "sgd"},

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bufio"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -11,9 +9,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/nettrain/nettrain/internal/checkpoint"
-	"github.com/nettrain/nettrain/internal/fsutil"
 	"github.com/nettrain/nettrain/internal/model"
 	"github.com/nettrain/nettrain/internal/plots"
+	trainrun "github.com/nettrain/nettrain/internal/run"
 	"github.com/nettrain/nettrain/internal/sgd"
 	"github.com/nettrain/nettrain/internal/sweep"
 )
@@ -34,7 +32,7 @@ unit's W1 column as a 32x32 colour tile, as cs231n's show_net_weights).`,
   nettrain plot run.jsonl --model run.npz --out plots/`,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			losses, epochs, err := readMetrics(args[0])
+			losses, epochs, err := trainrun.ReadMetrics(args[0])
 			if err != nil {
 				return err
 			}
@@ -59,58 +57,6 @@ unit's W1 column as a 32x32 colour tile, as cs231n's show_net_weights).`,
 	cmd.Flags().StringVarP(&modelPath, "model", "m", "", "checkpoint whose first-layer weights to draw")
 	cmd.Flags().StringVarP(&out, "out", "o", "plots", "directory for the PNG files")
 	return cmd
-}
-
-// readMetrics reads the loss of every iteration and the epoch records from
-// a train --metrics file (a resumed run's file holds the whole run).
-func readMetrics(path string) ([]float64, []sgd.Epoch, error) {
-	f, err := fsutil.OpenRegular(path)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer f.Close()
-	// Does the file end inside a line (a writer killed mid-line)?
-	torn := false
-	if st, err := f.Stat(); err == nil && st.Size() > 0 {
-		var last [1]byte
-		_, err := f.ReadAt(last[:], st.Size()-1)
-		torn = err == nil && last[0] != '\n'
-	}
-	var losses []float64
-	var epochs []sgd.Epoch
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<16), 1<<20) // a metrics line is under 1 KB
-	line := 0
-	for sc.Scan() {
-		line++
-		var ev struct {
-			Event string `json:"event"`
-			sgd.Epoch
-		}
-		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
-			if torn && !sc.Scan() && sc.Err() == nil {
-				break // the last line, torn by a killed writer: the run up to it
-			}
-			return nil, nil, fmt.Errorf("%s:%d: not a JSON object (%v); want the file train --metrics writes", path, line, err)
-		}
-		switch ev.Event {
-		case "iter":
-			// An interrupted run's file may repeat iterations a resume redid.
-			if ev.Iter >= 1 && ev.Iter <= len(losses) {
-				losses = losses[:ev.Iter-1]
-			}
-			losses = append(losses, ev.Loss)
-		case "epoch":
-			epochs = append(epochs, ev.Epoch)
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return nil, nil, fmt.Errorf("%s:%d: %v; want the file train --metrics writes", path, line+1, err)
-	}
-	if len(losses) == 0 {
-		return nil, nil, fmt.Errorf("%s has no iteration events; want the file train --metrics writes", path)
-	}
-	return losses, epochs, nil
 }
 
 // writeRunPlots writes loss.png, accuracy.png and, with a net, weights.png

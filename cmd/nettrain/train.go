@@ -194,7 +194,7 @@ func runTrain(ctx context.Context, o trainOptions, stdout, stderr io.Writer, e e
 	w.done()
 	var ie *trainrun.InterruptedError
 	if errors.As(err, &ie) {
-		w.event("interrupted", ie.Iter)
+		w.event(trainrun.EventInterrupted, ie.Iter)
 		summary := ""
 		if ie.Last != nil {
 			summary = fmt.Sprintf(" (epoch %d: loss %.4f, val_acc %.3f)", ie.Last.Epoch, ie.Last.Loss, ie.Last.ValAcc)

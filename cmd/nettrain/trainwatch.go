@@ -79,12 +79,8 @@ func (w *trainWatch) write(it int, v any) {
 // event records that the model was saved at iteration it: a snapshot, or
 // at an interruption (written even after a failure, as the last word).
 func (w *trainWatch) event(name string, it int) {
-	v := struct {
-		Event string `json:"event"`
-		Iter  int    `json:"iter"`
-		Model string `json:"model"`
-	}{name, it, w.o.out}
-	if name == "interrupted" && w.metrics != nil {
+	v := trainrun.SavedEvent{Event: name, Iter: it, Model: w.o.out}
+	if name == trainrun.EventInterrupted && w.metrics != nil {
 		w.metrics.write(v)
 		return
 	}
@@ -93,11 +89,7 @@ func (w *trainWatch) event(name string, it int) {
 
 // end records the results of a finished run.
 func (w *trainWatch) end(res runResults) {
-	w.write(res.Iters, struct {
-		Event string `json:"event"`
-		runResults
-		Model string `json:"model"`
-	}{"end", res, w.o.out})
+	w.write(res.Iters, trainrun.EndEvent{Event: trainrun.EventEnd, Results: res, Model: w.o.out})
 }
 
 // hooks returns the run's hooks for a training split of numTrain images.
@@ -112,15 +104,11 @@ func (w *trainWatch) hooks(numTrain int) trainrun.Hooks {
 				if w.metrics, err = openJSONLines(o.metrics, w.resumed); err != nil {
 					return fmt.Errorf("--metrics: %w", err)
 				}
-				event := "start"
+				event := trainrun.EventStart
 				if w.resumed {
-					event = "resume"
+					event = trainrun.EventResume
 				}
-				if err := w.metrics.write(struct {
-					Event  string    `json:"event"`
-					Iter   int       `json:"iter"`
-					Config runConfig `json:"config"`
-				}{event, start, o.runConfig}); err != nil {
+				if err := w.metrics.write(trainrun.StartEvent{Event: event, Iter: start, Config: o.runConfig}); err != nil {
 					return fmt.Errorf("--metrics: %w", err)
 				}
 			}
@@ -144,11 +132,7 @@ func (w *trainWatch) hooks(numTrain int) trainrun.Hooks {
 				w.bar.Describe(fmt.Sprintf("loss %.4f", loss))
 				w.bar.Set(it)
 			}
-			w.write(it, struct {
-				Event string  `json:"event"`
-				Iter  int     `json:"iter"`
-				Loss  float64 `json:"loss"`
-			}{"iter", it, loss})
+			w.write(it, trainrun.IterEvent{Event: trainrun.EventIter, Iter: it, Loss: loss})
 		},
 		Epoch: func(ep sgd.Epoch) {
 			if w.bar != nil {
@@ -156,10 +140,7 @@ func (w *trainWatch) hooks(numTrain int) trainrun.Hooks {
 			}
 			w.print("epoch %d/%d  iter %d/%d  loss %.4f  train_acc %.3f  val_acc %.3f  lr %.3g\n",
 				ep.Epoch, o.Iters/epochLen, ep.Iter, o.Iters, ep.Loss, ep.TrainAcc, ep.ValAcc, ep.LR)
-			w.write(ep.Iter, struct {
-				Event string `json:"event"`
-				sgd.Epoch
-			}{"epoch", ep})
+			w.write(ep.Iter, trainrun.EpochEvent{Event: trainrun.EventEpoch, Epoch: ep})
 		},
 	}
 	if o.saveEvery.iters > 0 || o.saveEvery.every > 0 {
@@ -172,7 +153,7 @@ func (w *trainWatch) hooks(numTrain int) trainrun.Hooks {
 		}
 		h.Saved = func(it int) {
 			last = time.Now()
-			w.event("checkpoint", it)
+			w.event(trainrun.EventCheckpoint, it)
 		}
 	}
 	return h
