@@ -174,7 +174,7 @@ func TestSweepDeepNets(t *testing.T) {
 func checkEvalAndResume(t *testing.T, data string, opts []string, full string, valAcc float64) (part string) {
 	t.Helper()
 	r := runCmd(t, testEnv(), "eval", "--model", full, "--data", data, "--json")
-	var ev evalResult
+	var ev trainrun.Evaluation
 	if err := json.Unmarshal([]byte(r.stdout), &ev); err != nil || r.code != 0 || ev.Accuracy != valAcc {
 		t.Errorf("eval: exit %d, accuracy %v, train said %v (%v)\n%s", r.code, ev.Accuracy, valAcc, err, r.stderr)
 	}

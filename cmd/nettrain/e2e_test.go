@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	trainrun "github.com/nettrain/nettrain/internal/run"
 )
 
 // realData returns the real CIFAR-10 directory, or skips.
@@ -67,7 +69,7 @@ func TestEndToEndRealData(t *testing.T) {
 	t.Logf("default run: loss %.4f, train_acc %.4f, val_acc %.4f, %.1fs", res.FinalLoss, res.TrainAcc, res.ValAcc, res.Seconds)
 
 	r = runCmd(t, defaultEnv(), "eval", "--model", out, "--data", data, "--json")
-	var ev evalResult
+	var ev trainrun.Evaluation
 	if err := json.Unmarshal([]byte(r.stdout), &ev); err != nil || r.code != 0 {
 		t.Fatalf("eval: exit %d, %v\n%s", r.code, err, r.stderr)
 	}

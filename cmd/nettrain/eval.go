@@ -16,6 +16,7 @@ import (
 	"github.com/nettrain/nettrain/internal/cifar"
 	"github.com/nettrain/nettrain/internal/model"
 	"github.com/nettrain/nettrain/internal/plots"
+	trainrun "github.com/nettrain/nettrain/internal/run"
 )
 
 type evalOptions struct {
@@ -62,22 +63,6 @@ trained with (from its metadata), else to cs231n's 49000/1000/1000.`,
 	f.BoolVar(&opts.json, "json", false, "print the result as one JSON object")
 	addThreadsFlag(f, &opts.threads)
 	return cmd
-}
-
-type classScore struct {
-	Class    string  `json:"class"`
-	N        int     `json:"n"`
-	Correct  int     `json:"correct"`
-	Accuracy float64 `json:"accuracy"`
-}
-
-type evalResult struct {
-	Model     string       `json:"model"`
-	Split     string       `json:"split"`
-	N         int          `json:"n"`
-	Accuracy  float64      `json:"accuracy"`
-	PerClass  []classScore `json:"per_class"`
-	Confusion [][]int      `json:"confusion"` // [true][predicted]
 }
 
 func runEval(_ context.Context, o evalOptions, stdout io.Writer, e env) error {
@@ -135,29 +120,11 @@ func runEval(_ context.Context, o evalOptions, stdout io.Writer, e env) error {
 		return usageError{err}
 	}
 	set := map[string]cifar.Set{"train": sp.Train, "val": sp.Val, "test": sp.Test}[o.split]
-	pred := ck.Net.PredictIn(precision, set, ck.Mean)
-	if err := model.CheckFinite(pred); err != nil {
+	res, err := trainrun.Evaluate(ck, set, ds.Classes, precision)
+	if err != nil {
 		return fmt.Errorf("%s: %w", o.model, err)
 	}
-
-	res := evalResult{Model: o.model, Split: o.split, N: set.N(), Accuracy: model.Accuracy(pred, set.Y)}
-	res.Confusion = make([][]int, c)
-	for i := range res.Confusion {
-		res.Confusion[i] = make([]int, c)
-	}
-	for i, y := range set.Y {
-		res.Confusion[y][pred[i]]++
-	}
-	for k, name := range ds.Classes {
-		cs := classScore{Class: name, Correct: res.Confusion[k][k]}
-		for _, v := range res.Confusion[k] {
-			cs.N += v
-		}
-		if cs.N > 0 {
-			cs.Accuracy = float64(cs.Correct) / float64(cs.N)
-		}
-		res.PerClass = append(res.PerClass, cs)
-	}
+	res.Model, res.Split = o.model, o.split
 
 	if o.plots != "" {
 		if err := os.MkdirAll(o.plots, 0o755); err != nil {
@@ -171,6 +138,12 @@ func runEval(_ context.Context, o evalOptions, stdout io.Writer, e env) error {
 	if o.json {
 		return writeJSON(stdout, res)
 	}
+	return printEval(stdout, res, ds.Classes)
+}
+
+// printEval prints an evaluation as eval does without --json: accuracy,
+// per class, and the confusion matrix.
+func printEval(stdout io.Writer, res trainrun.Evaluation, classes []string) error {
 	fmt.Fprintf(stdout, "%s split: %d images, accuracy %.4f\n\n", res.Split, res.N, res.Accuracy)
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "class\tn\tcorrect\taccuracy\t")
@@ -180,13 +153,13 @@ func runEval(_ context.Context, o evalOptions, stdout io.Writer, e env) error {
 	tw.Flush()
 	fmt.Fprintf(stdout, "\nconfusion matrix (rows: true class, columns: predicted)\n")
 	tw = tabwriter.NewWriter(stdout, 0, 0, 1, ' ', tabwriter.AlignRight)
-	short := make([]string, c)
-	for k, name := range ds.Classes {
+	short := make([]string, len(classes))
+	for k, name := range classes {
 		short[k] = name[:min(5, len(name))]
 	}
 	fmt.Fprintf(tw, "\t%s\t\n", strings.Join(short, "\t"))
 	for k, row := range res.Confusion {
-		fmt.Fprintf(tw, "%s\t", ds.Classes[k])
+		fmt.Fprintf(tw, "%s\t", classes[k])
 		for _, v := range row {
 			fmt.Fprintf(tw, "%d\t", v)
 		}

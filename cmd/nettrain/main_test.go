@@ -116,7 +116,7 @@ func TestTrainThenEval(t *testing.T) {
 		if r.code != 0 {
 			t.Fatalf("eval: exit %d\n%s", r.code, r.stderr)
 		}
-		var ev evalResult
+		var ev trainrun.Evaluation
 		if err := json.Unmarshal([]byte(r.stdout), &ev); err != nil {
 			t.Fatal(err)
 		}
@@ -313,7 +313,7 @@ func TestTrainOptions(t *testing.T) {
 			t.Fatalf("%v: --json output %q: %v", extra, r.stdout, err)
 		}
 		r = runCmd(t, testEnv(), "eval", "--model", out, "--data", data, "--json")
-		var ev evalResult
+		var ev trainrun.Evaluation
 		if err := json.Unmarshal([]byte(r.stdout), &ev); err != nil || ev.Accuracy != res.ValAcc {
 			t.Errorf("%v: eval %v, train said %v (%v %s)", extra, ev.Accuracy, res.ValAcc, err, r.stderr)
 		}

@@ -42,7 +42,7 @@ func TestSweepCommand(t *testing.T) {
 	}
 	// The best model is a checkpoint eval takes, and scores what the sweep said.
 	r = runCmd(t, testEnv(), "eval", "--model", filepath.Join(dir, "best.npz"), "--data", data, "--json")
-	var ev evalResult
+	var ev trainrun.Evaluation
 	if err := json.Unmarshal([]byte(r.stdout), &ev); err != nil || r.code != 0 || ev.Accuracy != sum.Best.ValAcc {
 		t.Errorf("eval of best.npz: exit %d, accuracy %v, sweep said %v (%v)\n%s", r.code, ev.Accuracy, sum.Best.ValAcc, err, r.stderr)
 	}
