@@ -27,6 +27,9 @@ func bindSettings(f *pflag.FlagSet, c *trainrun.Config, keep func(trainrun.Setti
 		if s.Kind == trainrun.Bool {
 			fl.NoOptDefVal = "true"
 		}
+		if fl.DefValue == "0" || fl.DefValue == "false" {
+			fl.DefValue = "" // the help shows no "(default 0)", as for pflag's own flags
+		}
 	}
 }
 

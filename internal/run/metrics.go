@@ -84,7 +84,7 @@ func ReadMetrics(path string) ([]float64, []sgd.Epoch, error) {
 			if torn && !sc.Scan() && sc.Err() == nil {
 				break // the last line, torn: the run up to it
 			}
-			return nil, nil, fmt.Errorf("%s:%d: not a JSON object (%v); want the file train --metrics writes", path, line, err)
+			return nil, nil, fmt.Errorf("%s:%d: not a JSON object (%v); want the file train {metrics} writes", path, line, err)
 		}
 		switch ev.Event {
 		case EventIter:
@@ -97,10 +97,10 @@ func ReadMetrics(path string) ([]float64, []sgd.Epoch, error) {
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return nil, nil, fmt.Errorf("%s:%d: %v; want the file train --metrics writes", path, line+1, err)
+		return nil, nil, fmt.Errorf("%s:%d: %v; want the file train {metrics} writes", path, line+1, err)
 	}
 	if len(losses) == 0 {
-		return nil, nil, fmt.Errorf("%s has no iteration events; want the file train --metrics writes", path)
+		return nil, nil, fmt.Errorf("%s has no iteration events; want the file train {metrics} writes", path)
 	}
 	return losses, epochs, nil
 }
