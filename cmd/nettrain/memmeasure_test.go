@@ -49,15 +49,38 @@ func TestMemoryEstimateBoundsThePeak(t *testing.T) {
 			args := append([]string{"train", "--data", data, "--hidden", h.String(), "--iters", "6", "--batch", "200", "--num-train", "1000", "-q",
 				"--out", filepath.Join(t.TempDir(), "m.npz")}, tc.args...)
 			cmd := exec.Command(bin, args...)
-			out, err := cmd.CombinedOutput()
-			if err != nil {
+			if out, err := cmd.CombinedOutput(); err != nil {
 				t.Fatalf("%v: %s", err, out)
 			}
-			peak := float64(cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss) * 1024
-			t.Logf("estimate %s, peak %s (%.2f)", sysmem.Format(uint64(est)), sysmem.Format(uint64(peak)), peak/est)
-			if peak > 1.15*est {
-				t.Errorf("peak %s is %.0f%% over the estimate %s", sysmem.Format(uint64(peak)), 100*(peak/est-1), sysmem.Format(uint64(est)))
-			}
+			checkPeak(t, cmd, est)
 		})
+	}
+	// A sweep's workers: two trials at once, the data once.
+	t.Run("sweep, 2 workers", func(t *testing.T) {
+		c := base
+		var est float64
+		for _, n := range trainrun.SweepNeeds(c) {
+			if !n.Shared {
+				n.Bytes *= 2
+			}
+			est += n.Bytes
+		}
+		cmd := exec.Command(bin, "sweep", "--data", data, "--hidden", h.String(), "--iters", "6", "--batch", "200", "--num-train", "1000",
+			"--lr", "1e-4", "--reg", "0.25", "--lr-decay", "0.95", "--trials", "2", "--workers", "2", "-q", "--out", filepath.Join(t.TempDir(), "sw"))
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%v: %s", err, out)
+		}
+		checkPeak(t, cmd, est)
+	})
+}
+
+// checkPeak fails unless the finished cmd's peak resident set is at most
+// 15% over est.
+func checkPeak(t *testing.T, cmd *exec.Cmd, est float64) {
+	t.Helper()
+	peak := float64(cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss) * 1024
+	t.Logf("estimate %s, peak %s (%.2f)", sysmem.Format(uint64(est)), sysmem.Format(uint64(peak)), peak/est)
+	if peak > 1.15*est {
+		t.Errorf("peak %s is %.0f%% over the estimate %s", sysmem.Format(uint64(peak)), 100*(peak/est-1), sysmem.Format(uint64(est)))
 	}
 }

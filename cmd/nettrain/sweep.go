@@ -200,7 +200,7 @@ func runSweep(ctx context.Context, o sweepOptions, stdout, stderr io.Writer, e e
 	// The largest trial, as many at once as there are workers.
 	largest := space.Fixed()
 	largest.Hidden, largest.Batch, largest.Iters = space.Widest(), int(space.Max("batch")), int(space.Max("iters"))
-	if err := trainrun.CheckMemory(largest.Needs(), min(o.workers, space.NumTrials()), func(string) string { return ", the largest in the space" }); err != nil {
+	if err := trainrun.CheckMemory(trainrun.SweepNeeds(largest), min(o.workers, space.NumTrials()), func(string) string { return ", the largest in the space" }); err != nil {
 		return err
 	}
 	logf := func(format string, args ...any) {

@@ -86,6 +86,19 @@ func (c Config) Needs() []Need {
 	}
 }
 
+// SweepNeeds is Needs for a sweep whose largest trial is c: each trial's
+// needs (times the workers, in CheckMemory), the data once, and at the end
+// the best trial's checkpoint read back and written to best.npz (measured:
+// 16 bytes a parameter more than the trials' peak).
+func SweepNeeds(c Config) []Need {
+	var params float64
+	sizes := c.Hidden.Sizes(cifar.D, cifar.Classes)
+	for l := range len(sizes) - 1 {
+		params += float64(sizes[l]+1) * float64(sizes[l+1])
+	}
+	return append(c.Needs(), Need{"hidden", "the best model, read back and saved", params * 16, true})
+}
+
 // CheckMemory refuses a run that cannot fit: what needs add up to, times
 // runs at once (a sweep's workers), against what the machine (or its
 // cgroup) has available, naming the largest part's setting, with note(key)
