@@ -20,10 +20,10 @@ func Available() (uint64, bool) {
 		return 0, false
 	}
 	for _, dir := range cgroupDirs("/sys/fs/cgroup", "/proc/self/cgroup") {
+		// A group at its limit is left alone: its use counts page cache,
+		// which the kernel reclaims before it kills anything.
 		if limit, used, ok := cgroupLimit(dir); ok && limit > used {
 			avail = min(avail, limit-used)
-		} else if ok {
-			avail = 0
 		}
 	}
 	return avail, true
