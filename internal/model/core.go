@@ -422,20 +422,16 @@ const NotFinite = 255
 
 // CheckFinite returns an error if any prediction is NotFinite.
 func CheckFinite(pred []uint8) error {
-	if n := countNotFinite(pred); n > 0 {
-		return fmt.Errorf("model: the net's scores are not finite for %d of %d images (weights too large, or NaN): no prediction; retrain with a smaller {lr} or {std}", n, len(pred))
-	}
-	return nil
-}
-
-func countNotFinite(pred []uint8) int {
 	n := 0
 	for _, p := range pred {
 		if p == NotFinite {
 			n++
 		}
 	}
-	return n
+	if n > 0 {
+		return fmt.Errorf("model: the net's scores are not finite for %d of %d images (weights too large, or NaN): no prediction; retrain with a smaller {lr} or {std}", n, len(pred))
+	}
+	return nil
 }
 
 // Step does p -= lr * g for every parameter.
