@@ -105,7 +105,7 @@ func runGradcheck(o gradcheckOptions, stdout io.Writer, e env) error {
 	case o.inputSize < 1 || o.inputSize > cifar.D:
 		return usageErrorf("--input-size is %d, want 1 to %d", o.inputSize, cifar.D)
 	case gradcheckParams(o) > maxGradcheckParams:
-		return usageErrorf("--hidden %s: %d parameters, want at most %d (a gradient check needs a small net; try --hidden 10)", o.hidden, gradcheckParams(o), maxGradcheckParams)
+		return usageErrorf("--hidden %s: %.0f parameters, want at most %d (a gradient check needs a small net; try --hidden 10)", o.hidden, gradcheckParams(o), maxGradcheckParams)
 	case o.classes < 2 || o.classes > 255:
 		return usageErrorf("--classes is %d, want 2..255", o.classes)
 	case !(o.step > 0) || math.IsInf(o.step, 0):
@@ -215,13 +215,8 @@ const (
 	maxGradcheckParams = 1 << 24
 )
 
-// gradcheckParams is the number of weights of gradcheck's net (on the
+// gradcheckParams is the number of parameters of gradcheck's net (on the
 // random problem's or the images' inputs, whichever is larger).
-func gradcheckParams(o gradcheckOptions) int {
-	n := 0
-	sizes := o.hidden.Sizes(max(o.inputSize, cifar.D), o.classes)
-	for i := 0; i+1 < len(sizes); i++ {
-		n += sizes[i] * sizes[i+1]
-	}
-	return n
+func gradcheckParams(o gradcheckOptions) float64 {
+	return o.hidden.Params(max(o.inputSize, cifar.D), o.classes)
 }

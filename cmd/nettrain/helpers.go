@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/nettrain/nettrain/internal/fsutil"
@@ -24,6 +25,7 @@ func checkOutputs(o trainOptions) error {
 	if o.metrics != "" {
 		outs = append(outs, output{"--metrics", o.metrics})
 	}
+	data := dataProtected(o.Data)
 	for i, a := range outs {
 		if st, err := os.Stat(a.path); err == nil && st.IsDir() {
 			return fmt.Errorf("%s %s is a directory; give a file name", a.flag, a.path)
@@ -35,9 +37,9 @@ func checkOutputs(o trainOptions) error {
 		if err := probeWrite(dir); err != nil {
 			return fmt.Errorf("%s %s: cannot write in %s (%v)", a.flag, a.path, dir, err)
 		}
-		prot := dataProtected(o.Data)
+		prot := data
 		if o.resume != "" && a.flag != "--out" {
-			prot.Files = append(prot.Files, fsutil.Input{Path: o.resume, What: "the checkpoint --resume reads,"})
+			prot.Files = append(slices.Clip(prot.Files), fsutil.Input{Path: o.resume, What: "the checkpoint --resume reads"})
 		}
 		if err := fsutil.CheckOutput(a.path, prot); err != nil {
 			return fmt.Errorf("%s %s %v", a.flag, a.path, err)
@@ -49,7 +51,7 @@ func checkOutputs(o trainOptions) error {
 		}
 	}
 	if o.plots != "" {
-		if err := fsutil.CheckOutputDir(o.plots, dataProtected(o.Data)); err != nil {
+		if err := fsutil.CheckOutputDir(o.plots, data); err != nil {
 			return fmt.Errorf("--plots %s %v", o.plots, err)
 		}
 		if err := os.MkdirAll(o.plots, 0o755); err != nil {
@@ -117,7 +119,7 @@ func unwrapPath(err error) error {
 // directory of batches, or one archive.
 func dataProtected(data string) fsutil.Protected {
 	if st, err := os.Stat(data); err == nil && !st.IsDir() {
-		return fsutil.Protected{Files: []fsutil.Input{{Path: data, What: "the training data --data"}}}
+		return fsutil.Protected{Files: []fsutil.Input{{Path: data, What: "the training data, --data"}}}
 	}
 	return fsutil.Protected{Dirs: []string{data}}
 }

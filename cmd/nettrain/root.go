@@ -15,6 +15,7 @@ import (
 	"github.com/nettrain/nettrain/internal/blasimpl"
 	"github.com/nettrain/nettrain/internal/cifar"
 	"github.com/nettrain/nettrain/internal/gemm"
+	trainrun "github.com/nettrain/nettrain/internal/run"
 	"github.com/nettrain/nettrain/internal/setting"
 )
 
@@ -158,7 +159,8 @@ func dataDir(flag string, e env) string {
 	return "data/cifar-10-batches-bin"
 }
 
-const dataFlagHelp = "CIFAR-10: binary or Python directory, or its .tar.gz (default $NETTRAIN_DATA, else ./data/cifar-10-batches-bin)"
+// dataFlagHelp is --data's help in every command: the schema's.
+var dataFlagHelp = func() string { s, _ := trainrun.Lookup("data"); return s.Help }()
 
 // settingRef is how the packages below cmd name a setting in their errors
 // ({lr_decay}; package setting).
@@ -170,10 +172,4 @@ func flagText(msg string) string {
 	return settingRef.ReplaceAllStringFunc(msg, func(ref string) string {
 		return "--" + strings.ReplaceAll(ref[1:len(ref)-1], "_", "-")
 	})
-}
-
-// keyText writes the settings named in msg as a config file names them:
-// {lr_decay} as lr_decay.
-func keyText(msg string) string {
-	return settingRef.ReplaceAllStringFunc(msg, func(ref string) string { return ref[1 : len(ref)-1] })
 }

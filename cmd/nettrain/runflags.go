@@ -19,11 +19,7 @@ func bindSettings(f *pflag.FlagSet, c *trainrun.Config, keep func(trainrun.Setti
 		if !keep(s) {
 			continue
 		}
-		help := flagText(s.Help)
-		if s.Key == "data" {
-			help = dataFlagHelp
-		}
-		fl := f.VarPF(settingFlag{c, s}, s.Flag(), "", help)
+		fl := f.VarPF(settingFlag{c, s}, s.Flag(), "", flagText(s.Help))
 		if s.Kind == trainrun.Bool {
 			fl.NoOptDefVal = "true"
 		}

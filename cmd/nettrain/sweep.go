@@ -149,9 +149,7 @@ func (o sweepOptions) space() (sweep.Space, error) {
 		fixed := s.Fixed()
 		for _, st := range trainrun.Schema {
 			if !st.Search && !st.Own && o.changed(st.Flag()) {
-				dst, _ := fixed.Field(st.Key)
-				src, _ := o.fixed.Field(st.Key)
-				dst.Set(src)
+				fixed.Take(st.Key, o.fixed)
 			}
 		}
 		s.SetFixed(fixed)
@@ -384,11 +382,11 @@ func (o sweepOptions) fromFile(err error) error {
 		return usageError{err}
 	}
 	if rest, ok := strings.CutPrefix(msg, "{config}"); ok { // what the file says is wrong
-		return errors.New("--config" + keyText(rest))
+		return errors.New("--config" + setting.Plain(rest))
 	}
 	key, ok := setting.Key(err)
 	if !ok || o.changed(strings.ReplaceAll(key, "_", "-")) {
 		return usageError{err}
 	}
-	return fmt.Errorf("--config %s: %s", o.config, keyText(msg))
+	return fmt.Errorf("--config %s: %s", o.config, setting.Plain(msg))
 }

@@ -54,7 +54,7 @@ func checkPickle(b []byte) error {
 		i += width
 		return need(n, op)
 	}
-	marks := 0 // open MARKs: gopickle copies its stack at each, ~290 bytes of memory per byte of MARKs
+	marks := 0 // open MARKs: 8 MB of them took gopickle 2.3 GB and 19 s (measured in issue 22)
 	for i < len(b) {
 		op := b[i]
 		i++

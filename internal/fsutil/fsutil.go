@@ -25,7 +25,7 @@ func WriteAtomic(path string, write func(w io.Writer) error) (err error) {
 	// regular file, or a symlink (the link is replaced, not its target), or
 	// nothing.
 	if st, err := os.Lstat(path); err == nil && !st.Mode().IsRegular() && st.Mode()&os.ModeSymlink == 0 {
-		return fmt.Errorf("%s is %s: %w; refusing to replace it", path, kind(st.Mode()), errNotRegular)
+		return fmt.Errorf("%s is %s, not a regular file: refusing to replace it", path, kind(st.Mode()))
 	}
 	removeStaleTemps(path)
 	dir := filepath.Dir(path)

@@ -1,7 +1,6 @@
 package fsutil
 
 import (
-	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -70,13 +69,13 @@ func CheckOutput(name string, p Protected) error {
 		}
 		return fmt.Errorf("is %s, not a regular file; give a file name", what)
 	}
+	if err := p.outside(r); err != nil {
+		return err
+	}
 	for _, d := range p.Dirs {
 		rd, err := Resolve(d)
 		if err != nil {
 			continue
-		}
-		if r == rd || strings.HasPrefix(r, rd+string(filepath.Separator)) {
-			return fmt.Errorf("is inside the data directory %s; give a path outside it", d)
 		}
 		if statErr == nil { // a hard link to a file of the data
 			entries, _ := os.ReadDir(rd)
@@ -94,7 +93,7 @@ func CheckOutput(name string, p Protected) error {
 		}
 		fst, ferr := os.Stat(rf)
 		if r == rf || statErr == nil && ferr == nil && os.SameFile(st, fst) {
-			return fmt.Errorf("would overwrite %s %s; give another file", f.What, f.Path)
+			return fmt.Errorf("would overwrite %s (%s); give another file", f.What, f.Path)
 		}
 	}
 	return nil
@@ -114,10 +113,6 @@ func kind(m fs.FileMode) string {
 	}
 	return "not a regular file"
 }
-
-// errNotRegular is WriteAtomic's refusal to rename over something that is
-// not a regular file.
-var errNotRegular = errors.New("not a regular file")
 
 // CheckOutputDir returns an error if the directory dir, which may not exist
 // yet, is or would be inside a protected directory, by any path.
@@ -143,7 +138,12 @@ func CheckOutputDir(dir string, p Protected) error {
 	if err != nil {
 		return err
 	}
-	r = filepath.Join(r, rest)
+	return p.outside(filepath.Join(r, rest))
+}
+
+// outside returns an error if the resolved path r is, or is inside, one of
+// p's directories.
+func (p Protected) outside(r string) error {
 	for _, d := range p.Dirs {
 		if rd, err := Resolve(d); err == nil && (r == rd || strings.HasPrefix(r, rd+string(filepath.Separator))) {
 			return fmt.Errorf("is inside the data directory %s; give a path outside it", d)

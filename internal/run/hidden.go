@@ -90,6 +90,18 @@ func (h Hidden) Sizes(d, c int) []int {
 	return append(append([]int{d}, h...), c)
 }
 
+// Params returns the number of weights and biases of a net with d inputs,
+// h's hidden layers and c classes, as a float64 (a count for the memory
+// estimate, which may be of nets too large to hold).
+func (h Hidden) Params(d, c int) float64 {
+	var n float64
+	sizes := h.Sizes(d, c)
+	for l := range len(sizes) - 1 {
+		n += float64(sizes[l]+1) * float64(sizes[l+1])
+	}
+	return n
+}
+
 // Max returns the widest layer of h.
 func (h Hidden) Max() int {
 	m := 0

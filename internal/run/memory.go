@@ -40,11 +40,7 @@ func optimizerSlots(name sgd.Optimizer) int {
 func (c Config) Needs() []Need {
 	d, cl := float64(cifar.D), float64(cifar.Classes)
 	h, b := float64(c.Hidden.Units()), float64(c.Batch)
-	var params float64
-	sizes := c.Hidden.Sizes(cifar.D, cifar.Classes)
-	for l := range len(sizes) - 1 {
-		params += float64(sizes[l]+1) * float64(sizes[l+1])
-	}
+	params := c.Hidden.Params(cifar.D, cifar.Classes)
 	t := 8.0
 	if c.Precision == model.Float32 {
 		t = 4
@@ -68,7 +64,7 @@ func (c Config) Needs() []Need {
 	if c.KeepBest {
 		copies += 56
 	}
-	if c.Preprocess != preprocess.Mean || c.Norm == model.BatchNorm {
+	if c.folded() {
 		copies += 32
 	}
 	// The loader holds every image of the data, whatever the splits take:
@@ -91,12 +87,7 @@ func (c Config) Needs() []Need {
 // the best trial's checkpoint read back and written to best.npz (measured:
 // 16 bytes a parameter more than the trials' peak).
 func SweepNeeds(c Config) []Need {
-	var params float64
-	sizes := c.Hidden.Sizes(cifar.D, cifar.Classes)
-	for l := range len(sizes) - 1 {
-		params += float64(sizes[l]+1) * float64(sizes[l+1])
-	}
-	return append(c.Needs(), Need{"hidden", "the best model, read back and saved", params * 16, true})
+	return append(c.Needs(), Need{"hidden", "the best model, read back and saved", c.Hidden.Params(cifar.D, cifar.Classes) * 16, true})
 }
 
 // CheckMemory refuses a run that cannot fit: what needs add up to, times

@@ -57,9 +57,7 @@ func MergeResume(ck *checkpoint.Checkpoint, path string, given Config, set func(
 	}
 	for key := range resumeFree {
 		if set(key) {
-			dst, _ := c.Field(key)
-			src, _ := given.Field(key)
-			dst.Set(src)
+			c.Take(key, given)
 		}
 	}
 	if err := c.Validate(); err != nil {

@@ -62,7 +62,7 @@ const maxIters = 1_000_000_000
 
 // Schema is every setting of a run, in the order of Config.
 var Schema = []Setting{
-	{Key: "data", Kind: Path, Help: "directory of the CIFAR-10 batches (default $NETTRAIN_DATA, else ./data/cifar-10-batches-bin)", Own: true},
+	{Key: "data", Kind: Path, Help: "CIFAR-10: binary or Python directory, or its .tar.gz (default $NETTRAIN_DATA, else ./data/cifar-10-batches-bin)", Own: true},
 	{Key: "hidden", Kind: Layers, Default: "50", Search: true,
 		Help: "hidden layer widths: 50 is cs231n's two-layer net, 1000,500 a net of two hidden layers"},
 	{Key: "lr", Kind: Float, Default: "1e-4", Min: 0, MinOpen: true, Max: 1e6, Search: true, Help: "learning rate"},
@@ -138,6 +138,17 @@ func (c *Config) Field(key string) (reflect.Value, bool) {
 		return k == key
 	})
 	return field, found
+}
+
+// Take sets setting key of c to its value in from: a flag given over a
+// file's or a checkpoint's value.
+func (c *Config) Take(key string, from Config) {
+	dst, ok := c.Field(key)
+	src, _ := from.Field(key)
+	if !ok {
+		panic(fmt.Sprintf("run: no setting %q", key))
+	}
+	dst.Set(src)
 }
 
 // Set parses text as the value of setting key, as a flag takes it, and

@@ -81,8 +81,7 @@ func Resume(ck *checkpoint.Checkpoint, s State, c Config) (*model.Net, *sgd.Stat
 		}
 		return n, nil
 	}
-	folded := c.Preprocess != preprocess.Mean || c.KeepBest || c.Norm == model.BatchNorm
-	trained, err := take("train.", folded)
+	trained, err := take("train.", c.folded() || c.KeepBest)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -124,6 +123,13 @@ func checkValues(key string, v []float64) error {
 		}
 	}
 	return nil
+}
+
+// folded reports whether a run of c saves weights that differ from the
+// ones it trains, preprocessing or batch normalisation folded into them:
+// its checkpoints then hold the trained ones too (stateArrays).
+func (c Config) folded() bool {
+	return c.Preprocess != preprocess.Mean || c.Norm == model.BatchNorm
 }
 
 func normText(n model.Norm) string {

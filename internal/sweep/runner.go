@@ -117,12 +117,10 @@ func (r *Runner) Run(ctx context.Context) ([]Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	results, untrusted := r.Space.Vouched(results, filepath.Base(resultsPath))
+	skipped = append(skipped, untrusted...)
 	kept := results[:0]
 	for _, res := range results {
-		if why := r.Space.Untrusted(res); why != "" {
-			skipped = append(skipped, fmt.Sprintf("%s:%d: %s", filepath.Base(resultsPath), res.Line, why))
-			continue
-		}
 		if res.Trial%shards != r.Shard {
 			skipped = append(skipped, fmt.Sprintf("%s:%d: trial %d is not one of this shard's (%d of %d)",
 				filepath.Base(resultsPath), res.Line, res.Trial, r.Shard, shards))
@@ -455,29 +453,33 @@ func sameSpace(old []byte, s Space) bool {
 		return false
 	}
 	norm := func(s Space) string {
-		c := s.Fixed()
-		prec := c.Precision
-		c = c.Normalized()
-		c.Precision = prec
-		s.SetFixed(c)
+		s.SetFixed(s.Fixed().Normalized())
 		b, _ := json.Marshal(s)
 		return string(b)
 	}
 	return norm(o) == norm(s)
 }
 
-// Untrusted says why a result read back from a results file is not one of
-// s's, or "" when it is: its trial must be one s has, and its config the
-// one s draws for that trial, so that a line written by hand (or by a sweep
-// over another space) cannot rank.
-func (s Space) Untrusted(res Result) string {
-	if res.Trial < 0 || res.Trial >= s.NumTrials() {
-		return fmt.Sprintf("trial %d is not one of the sweep's %d", res.Trial, s.NumTrials())
+// Vouched returns the results read back from the results file named file
+// that are s's, and why each other was skipped ("file:line: reason"): a result's trial
+// must be one s has, and its config the one s draws for that trial, so that
+// a line written by hand (or by a sweep over another space) cannot rank.
+func (s Space) Vouched(results []Result, file string) (kept []Result, skipped []string) {
+	n := s.NumTrials()
+	for _, res := range results {
+		why := ""
+		if res.Trial < 0 || res.Trial >= n {
+			why = fmt.Sprintf("trial %d is not one of the sweep's %d", res.Trial, n)
+		} else if want := s.Trial(res.Trial); !reflect.DeepEqual(res.Config, want) {
+			why = fmt.Sprintf("trial %d's config is not the one the sweep's space draws for it (%s)", res.Trial, want.Describe())
+		}
+		if why != "" {
+			skipped = append(skipped, fmt.Sprintf("%s:%d: %s", file, res.Line, why))
+			continue
+		}
+		kept = append(kept, res)
 	}
-	if want := s.Trial(res.Trial); !reflect.DeepEqual(res.Config, want) {
-		return fmt.Sprintf("trial %d's config is not the one the sweep's space draws for it (%s)", res.Trial, want.Describe())
-	}
-	return ""
+	return kept, skipped
 }
 
 // ReadDir reads a sweep directory's results, every shard's, keeping the
@@ -504,14 +506,8 @@ func ReadDir(dir string) (results []Result, skipped []string, err error) {
 		if err != nil {
 			return nil, nil, err
 		}
-		skipped = append(skipped, sk...)
-		for _, res := range rs {
-			if why := s.Untrusted(res); why != "" {
-				skipped = append(skipped, fmt.Sprintf("%s:%d: %s", filepath.Base(f), res.Line, why))
-				continue
-			}
-			results = append(results, res)
-		}
+		rs, untrusted := s.Vouched(rs, filepath.Base(f))
+		results, skipped = append(results, rs...), append(append(skipped, sk...), untrusted...)
 	}
 	return results, skipped, nil
 }
