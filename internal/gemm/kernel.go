@@ -50,7 +50,6 @@ var (
 	registry sync.Mutex // guards backends
 )
 
-func init() { current.Store(&selection{}) }
 
 // Backend is another library's whole product, for comparison: gonum's
 // pure-Go BLAS ("gonum", always there) and OpenBLAS ("openblas", registered
@@ -88,6 +87,7 @@ const EnvKernel = "NETTRAIN_GEMM"
 var envErr error
 
 func init() {
+	current.Store(&selection{}) // the best kernel, unless $NETTRAIN_GEMM says otherwise
 	if name := os.Getenv(EnvKernel); name != "" {
 		if err := Use(name); err != nil {
 			envErr = fmt.Errorf("%s=%s: %w; using %s", EnvKernel, name, err, Kernel())
