@@ -50,7 +50,6 @@ var (
 	registry sync.Mutex // guards backends
 )
 
-
 // Backend is another library's whole product, for comparison: gonum's
 // pure-Go BLAS ("gonum", always there) and OpenBLAS ("openblas", registered
 // by the openblas build). Selected by name with Use, it replaces the
