@@ -35,7 +35,8 @@ func weightsHash(t *testing.T, path string) string {
 // the redesign of the run and the net into layers (issue 12), so that the
 // redesign can be checked bit for bit: the default recipe (float32 SGD),
 // one with every option that carries state (float64, Nesterov, cosine,
-// dropout, flips, ZCA, keep-best), a resume, and a sweep's best trial. The
+// dropout, flips, ZCA, keep-best), a resume, a sweep's best trial, and
+// (pinned before --norm-track existed) a batch-norm net. The
 // kernels give the same bits on every CPU (TestSameWeightsAnyKernelAndThreads),
 // so the hashes hold on any machine. If a change is meant to alter results,
 // say so in its commit and update them.
@@ -54,6 +55,7 @@ func TestPinnedWeights(t *testing.T) {
 		"default": train("default", "--lr", "1e-3"),
 		"everything": train("everything", "--precision", "float64", "--optimizer", "nesterov", "--schedule", "cosine", "--lr", "1e-2",
 			"--dropout", "0.3", "--flip", "--preprocess", "zca", "--keep-best", "--std", "1e-2"),
+		"batch norm": train("batch norm", "--hidden", "12,8", "--norm", "batch", "--lr", "1e-2", "--std", "1e-2"),
 	}
 	half := train("half", "--optimizer", "adam", "--lr", "1e-3", "--iters", "20")
 	if r := runCmd(t, testEnv(), "train", "--resume", half, "--data", data, "--iters", "40", "-q"); r.code != 0 {
@@ -68,6 +70,7 @@ func TestPinnedWeights(t *testing.T) {
 	want := map[string]string{
 		"default":      "d8de942c69e42bf8",
 		"everything":   "c6446e7534759abf",
+		"batch norm":   "54ed6b3d03225903",
 		"adam resumed": "2d3fb4c1cc9bf3e4",
 		"sweep best":   "d3bfd7461584f774",
 	}

@@ -101,3 +101,77 @@ func TestHostileSettingsEverywhere(t *testing.T) {
 		}
 	}
 }
+
+// --norm-track, the setting added to show what adding one touches (its
+// schema entry, its Config field, and the code that uses it): it reaches
+// the training loop (another weight gives other running statistics, so
+// other folded weights), the checkpoint's config records it, a resume
+// carries it on and refuses a flag that contradicts it, and a sweep file
+// sets it for every trial.
+func TestNormTrackSetting(t *testing.T) {
+	data := fixtureDir(t)
+	tmp := t.TempDir()
+	train := func(name string, extra ...string) (string, result) {
+		out := filepath.Join(tmp, name+".npz")
+		args := append([]string{"train", "--data", data, "--iters", "30", "--batch", "10", "--hidden", "12,8", "--norm", "batch", "--lr", "1e-2", "--std", "1e-2", "-q", "--out", out}, small...)
+		return out, runCmd(t, testEnv(), append(args, extra...)...)
+	}
+	config := func(path string) trainrun.Config {
+		t.Helper()
+		ck, err := checkpoint.Load(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := trainrun.ParseMeta(ck.Meta)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m.Config
+	}
+	def, r1 := train("default")
+	explicit, r2 := train("explicit", "--norm-track", "0.1")
+	other, r3 := train("other", "--norm-track", "0.5")
+	for _, r := range []result{r1, r2, r3} {
+		if r.code != 0 {
+			t.Fatalf("exit %d: %s", r.code, r.stderr)
+		}
+	}
+	if weightsHash(t, def) != weightsHash(t, explicit) {
+		t.Error("--norm-track 0.1 trains another net than the default")
+	}
+	if weightsHash(t, def) == weightsHash(t, other) {
+		t.Error("--norm-track 0.5 trains the same net as 0.1: the setting does not reach the loop")
+	}
+	if c := config(other); c.NormTrack != 0.5 {
+		t.Errorf("the checkpoint records norm_track %v, want 0.5", c.NormTrack)
+	}
+	if c := config(def); c.NormTrack != 0.1 {
+		t.Errorf("the default checkpoint records norm_track %v, want 0.1", c.NormTrack)
+	}
+
+	// Resume: the checkpoint's value carries on; a flag that contradicts it is refused.
+	half, r := train("half", "--norm-track", "0.5", "--iters", "15")
+	if r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	if r := runCmd(t, testEnv(), "train", "--resume", half, "--data", data, "--iters", "30", "--norm-track", "0.2", "-q"); r.code != 2 || !strings.Contains(r.stderr, "--norm-track") {
+		t.Errorf("resume with another --norm-track: exit %d, %q", r.code, r.stderr)
+	}
+	if r := runCmd(t, testEnv(), "train", "--resume", half, "--data", data, "--iters", "30", "-q"); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	if weightsHash(t, half) != weightsHash(t, other) {
+		t.Error("a resumed --norm-track 0.5 run does not end where the uninterrupted one did")
+	}
+
+	// A sweep file sets it for every trial.
+	cfg := filepath.Join(tmp, "sweep.yaml")
+	os.WriteFile(cfg, []byte("norm: batch\nnorm_track: 0.5\nhidden: [\"12-8\"]\n"), 0o644)
+	sw := filepath.Join(tmp, "sw")
+	if r := runCmd(t, testEnv(), append([]string{"sweep", "--data", data, "--out", sw, "--config", cfg, "--trials", "1", "--iters", "5", "--batch", "10", "-q"}, small...)...); r.code != 0 {
+		t.Fatalf("sweep: exit %d %s", r.code, r.stderr)
+	}
+	if c := config(filepath.Join(sw, "best.npz")); c.NormTrack != 0.5 || c.Norm != "batch" {
+		t.Errorf("the sweep's trial has norm %q, norm_track %v; want batch, 0.5", c.Norm, c.NormTrack)
+	}
+}

@@ -21,8 +21,11 @@ func (n Norm) Valid() bool { return n == NoNorm || n == BatchNorm || n == LayerN
 
 // cs231n's constants for both normalisations.
 const (
-	NormEps      = 1e-5 // added to the variance before its square root
-	NormMomentum = 0.9  // running = NormMomentum running + (1-NormMomentum) batch
+	NormEps = 1e-5 // added to the variance before its square root
+	// NormTrack is the weight of each batch's statistics in batch
+	// normalisation's running ones: running = (1-m) running + m batch.
+	// cs231n calls 1-m its momentum (0.9); PyTorch calls m its momentum.
+	NormTrack = 0.1
 )
 
 // normalise sets z, hidden layer l's pre-activations in W without b (nrows,
@@ -162,19 +165,22 @@ func (r *Raw[T]) normBackward(ws *Workspace[T], l int, dy []T, nrows int, dgamma
 
 // Track moves batch normalisation's running statistics toward the batch
 // statistics of the last Loss computed with ws, as cs231n does in each
-// training forward pass: running = 0.9 running + 0.1 batch. It does
-// nothing for other nets. Loss itself leaves them alone, so that it is a
-// function of the parameters (gradient checks call it many times).
-func (r *Raw[T]) Track(ws *Workspace[T]) {
+// training forward pass: running = (1-m) running + m batch, m in (0, 1]
+// (NormTrack, 0.1, is cs231n's; 1-0.1 is 0.9 exactly in float64, so its
+// bits are those of cs231n's 0.9 running + 0.1 batch). It does nothing for
+// other nets. Loss itself leaves them alone, so that it is a function of
+// the parameters (gradient checks call it many times).
+func (r *Raw[T]) Track(ws *Workspace[T], m float64) {
 	if r.Norm != BatchNorm {
 		return
 	}
+	keep := 1 - m
 	for l := range r.RunMean {
 		for j, v := range ws.mu[l] {
-			r.RunMean[l][j] = T(NormMomentum*float64(r.RunMean[l][j]) + (1-NormMomentum)*v)
+			r.RunMean[l][j] = T(keep*float64(r.RunMean[l][j]) + m*v)
 		}
 		for j, v := range ws.vari[l] {
-			r.RunVar[l][j] = T(NormMomentum*float64(r.RunVar[l][j]) + (1-NormMomentum)*v)
+			r.RunVar[l][j] = T(keep*float64(r.RunVar[l][j]) + m*v)
 		}
 	}
 }

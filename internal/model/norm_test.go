@@ -177,9 +177,16 @@ func TestNormGradCheckImages(t *testing.T) {
 	}
 }
 
-// Track moves the running statistics a tenth of the way to the batch's
-// mean and biased variance of each unit's z + b; Loss alone leaves them.
+// Track moves the running statistics the fraction m of the way to the
+// batch's mean and biased variance of each unit's z + b; Loss alone leaves
+// them. m = 0.1 gives the bits of cs231n's 0.9 running + 0.1 batch.
 func TestTrack(t *testing.T) {
+	for _, m := range []float64{model.NormTrack, 0.4, 1} {
+		testTrack(t, m)
+	}
+}
+
+func testTrack(t *testing.T, m float64) {
 	sizes := []int{5, 4, 3}
 	net, x, y := normProblem(1, model.BatchNorm, sizes, 6)
 	before := net.Clone()
@@ -188,7 +195,7 @@ func TestTrack(t *testing.T) {
 	if !floats.Equal(net.Layers[0].RunMean, before.Layers[0].RunMean) || !floats.Equal(net.Layers[0].RunVar, before.Layers[0].RunVar) {
 		t.Fatal("Loss changed the running statistics")
 	}
-	net.Raw().Track(ws)
+	net.Raw().Track(ws, m)
 	var z mat.Dense
 	z.Mul(mat.NewDense(6, 5, x), net.Layers[0].W)
 	for j := range 4 {
@@ -197,17 +204,21 @@ func TestTrack(t *testing.T) {
 		mu := floats.Sum(col) / 6
 		floats.AddConst(-mu, col)
 		vari := floats.Dot(col, col) / 6
-		wantMean := 0.9*before.Layers[0].RunMean[j] + 0.1*mu
-		wantVar := 0.9*before.Layers[0].RunVar[j] + 0.1*vari
+		wantMean := (1-m)*before.Layers[0].RunMean[j] + m*mu
+		wantVar := (1-m)*before.Layers[0].RunVar[j] + m*vari
+		if m == model.NormTrack { // cs231n's expression, bit for bit
+			wantMean = 0.9*before.Layers[0].RunMean[j] + 0.1*mu
+			wantVar = 0.9*before.Layers[0].RunVar[j] + 0.1*vari
+		}
 		if math.Abs(net.Layers[0].RunMean[j]-wantMean) > 1e-14 || math.Abs(net.Layers[0].RunVar[j]-wantVar) > 1e-14 {
-			t.Errorf("unit %d: running mean, var %v, %v, want %v, %v", j, net.Layers[0].RunMean[j], net.Layers[0].RunVar[j], wantMean, wantVar)
+			t.Errorf("m %v, unit %d: running mean, var %v, %v, want %v, %v", m, j, net.Layers[0].RunMean[j], net.Layers[0].RunVar[j], wantMean, wantVar)
 		}
 	}
 	// Layer norm has no running statistics: Track does nothing.
 	ln, x2, y2 := normProblem(1, model.LayerNorm, sizes, 6)
 	ws2 := &model.Workspace[float64]{}
 	ln.Loss(nil, ws2, x2, y2, 0)
-	ln.Raw().Track(ws2)
+	ln.Raw().Track(ws2, m)
 	if len(ln.Stats()) != 0 {
 		t.Error("a layer-norm net has running statistics")
 	}

@@ -58,6 +58,7 @@ type Options struct {
 	Warmup         int               `json:"warmup,omitempty" yaml:"warmup"`
 	LabelSmoothing float64           `json:"label_smoothing,omitempty" yaml:"label_smoothing"`
 	Norm           model.Norm        `json:"norm,omitempty" yaml:"norm"`
+	NormTrack      float64           `json:"norm_track,omitempty" yaml:"norm_track"`
 }
 
 // SGD returns the training loop's part of c.
@@ -65,7 +66,7 @@ func (c Config) SGD() sgd.Config {
 	return sgd.Config{Iters: c.Iters, Batch: c.Batch, LR: c.LR, LRDecay: c.LRDecay, Reg: c.Reg, Seed: c.Seed, Precision: c.Precision,
 		Optimizer: c.Optimizer, Momentum: c.Momentum, Schedule: c.Schedule, Dropout: c.Dropout, Flip: c.Flip,
 		KeepBest: c.KeepBest, Patience: c.Patience, WeightDecay: c.WeightDecay,
-		Translate: c.Translate, TranslatePad: c.TranslatePad, Warmup: c.Warmup, LabelSmoothing: c.LabelSmoothing}
+		Translate: c.Translate, TranslatePad: c.TranslatePad, Warmup: c.Warmup, LabelSmoothing: c.LabelSmoothing, NormTrack: c.NormTrack}
 }
 
 // State is how far a run got: what train --resume needs besides the

@@ -102,6 +102,8 @@ var Schema = []Setting{
 	{Key: "label_smoothing", Kind: Float, Default: "0", Min: 0, Max: 1, MaxOpen: true, Help: "train on targets (1-e) onehot + e/10 instead of onehot, e in [0, 1)"},
 	{Key: "norm", Kind: Choice, Default: string(model.NoNorm), Choices: []string{string(model.NoNorm), string(model.BatchNorm), string(model.LayerNorm)},
 		Help: "normalise after each hidden affine layer: batch or layer (cs231n's; default none)"},
+	{Key: "norm_track", Kind: Float, Default: "0.1", Min: 0, MinOpen: true, Max: 1,
+		Help: "{norm} batch: weight of each batch's mean and variance in the running ones that evaluation uses, in (0, 1]: running = (1-m) running + m batch (PyTorch's momentum; cs231n's momentum is 1 minus it)"},
 }
 
 // Lookup returns the setting of key.

@@ -22,6 +22,7 @@ func (c Config) Normalized() Config {
 	c.ZCAEps = cmp.Or(c.ZCAEps, d.ZCAEps)
 	c.Precision = cmp.Or(c.Precision, model.Float64)
 	c.TranslatePad = cmp.Or(c.TranslatePad, d.TranslatePad)
+	c.NormTrack = cmp.Or(c.NormTrack, d.NormTrack)
 	return c
 }
 

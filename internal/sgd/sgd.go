@@ -49,6 +49,9 @@ type Config struct {
 	TranslatePad   Pad     // what a shift brings in from outside the image: zero (also "") or reflect
 	Warmup         int     // iterations over which the learning rate rises linearly from lr/Warmup to the schedule's
 	LabelSmoothing float64 // train on targets (1-e) onehot + e/C, in [0, 1)
+	// NormTrack is batch norm's weight of each batch in its running
+	// statistics, in (0, 1]; 0 means model.NormTrack (cs231n's).
+	NormTrack float64
 }
 
 // Pad is what a translation brings in from outside the image.
@@ -147,6 +150,8 @@ func (c Config) Check() error {
 		return setting.Errorf("translate_pad", "{translate_pad} is %q, want zero or reflect", c.TranslatePad)
 	case c.Warmup < 0:
 		return setting.Errorf("warmup", "{warmup} is %d, want 0 (off) or a number of iterations", c.Warmup)
+	case !(c.NormTrack >= 0 && c.NormTrack <= 1):
+		return setting.Errorf("norm_track", "{norm_track} is %v, want a number in (0, 1]", c.NormTrack)
 	case !(c.LabelSmoothing >= 0 && c.LabelSmoothing < 1):
 		return setting.Errorf("label_smoothing", "{label_smoothing} is %v, want a number in [0, 1)", c.LabelSmoothing)
 	case c.Patience < 0:
@@ -525,7 +530,7 @@ func (l *loop[T]) step(it int, mb *minibatch[T], lr float64) (float64, error) {
 		stepLR = lr * float64(it) / float64(c.Warmup) // linear warm-up to the schedule's rate
 	}
 	l.opt.step(stepLR, it)
-	l.raw.Track(l.ws) // batch norm's running statistics, from this batch
+	l.raw.Track(l.ws, cmp.Or(c.NormTrack, model.NormTrack)) // batch norm's running statistics, from this batch
 	l.hist.Loss = append(l.hist.Loss, loss)
 	if l.hooks.Iter != nil {
 		l.hooks.Iter(it, loss)
