@@ -207,7 +207,7 @@ func runSweep(ctx context.Context, o sweepOptions, stdout, stderr io.Writer, e e
 		}
 	}
 	dataPath := dataDir(o.data, e)
-	if err := fsutil.CheckOutputDir(o.out, dataProtected(dataPath)); err != nil {
+	if err := fsutil.CheckOutputDir(o.out, fsutil.ProtectData(dataPath, "--data")); err != nil {
 		return fmt.Errorf("--out %s %v", o.out, err)
 	}
 	ds, err := e.loader.Load(dataPath)

@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -68,5 +69,47 @@ func TestWriteAtomicRemovesStaleTemps(t *testing.T) {
 		if _, err := os.Stat(p); (err == nil) != want {
 			t.Errorf("%s: exists %v, want %v", filepath.Base(p), err == nil, want)
 		}
+	}
+}
+
+// CheckOutputs refuses, naming the output: two outputs on one file (also
+// through a link), a file inside the data, a directory output inside the
+// data, an output over an input of its own, and a missing directory; it
+// creates a directory output that passes.
+func TestCheckOutputs(t *testing.T) {
+	tmp := t.TempDir()
+	data := filepath.Join(tmp, "data")
+	os.Mkdir(data, 0o755)
+	os.WriteFile(filepath.Join(data, "b.bin"), []byte("x"), 0o644)
+	ck := filepath.Join(tmp, "ck.npz")
+	os.WriteFile(ck, []byte("x"), 0o644)
+	os.Symlink(filepath.Join(tmp, "m.npz"), filepath.Join(tmp, "link"))
+	prot := ProtectData(data, "--data")
+	out := func(name, path string) Output { return Output{Name: name, Path: path} }
+	for _, c := range []struct {
+		outs []Output
+		want string
+	}{
+		{[]Output{out("--out", filepath.Join(tmp, "m.npz")), out("--metrics", filepath.Join(tmp, "link"))}, "--out and --metrics are both"},
+		{[]Output{out("--out", filepath.Join(data, "b.bin"))}, "--out " + filepath.Join(data, "b.bin") + " is inside the data directory"},
+		{[]Output{{Name: "--plots", Path: filepath.Join(data, "p"), Dir: true}}, "--plots " + filepath.Join(data, "p") + " is inside the data directory"},
+		{[]Output{{Name: "--metrics", Path: ck, Also: []Input{{Path: ck, What: "the checkpoint --resume reads"}}}}, "would overwrite the checkpoint --resume reads"},
+		{[]Output{out("--out", filepath.Join(tmp, "no", "m.npz"))}, "directory " + filepath.Join(tmp, "no") + " does not exist"},
+		{[]Output{out("--out", tmp)}, "is a directory"},
+	} {
+		err := CheckOutputs(c.outs, prot)
+		if err == nil || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%v: error %v, want one line with %q", c.outs, err, c.want)
+		}
+	}
+	plots := filepath.Join(tmp, "plots", "run1")
+	if err := CheckOutputs([]Output{out("--out", ck), {Name: "--plots", Path: plots, Dir: true}}, prot); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := os.Stat(plots); err != nil || !st.IsDir() {
+		t.Errorf("--plots was not created: %v", err)
+	}
+	if entries, _ := os.ReadDir(plots); len(entries) != 0 {
+		t.Errorf("the write probe left %s", entries[0].Name())
 	}
 }

@@ -1,10 +1,12 @@
 package fsutil
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
@@ -167,4 +169,102 @@ func Now(dir string) time.Time {
 		return time.Now()
 	}
 	return st.ModTime()
+}
+
+// Output is a file, or (Dir) a directory, that a command will write,
+// named as the user named it ("--out").
+type Output struct {
+	Name, Path string
+	Dir        bool
+	// Also are inputs this output must not overwrite besides the run's own
+	// (the checkpoint --resume reads, which --out itself may replace).
+	Also []Input
+}
+
+// CheckOutputs makes sure, before any work, that every output can be
+// created and is neither an input (CheckOutput, CheckOutputDir) nor
+// another output: a collision there loses the dataset or the metrics. A
+// directory output is created. The error is one line naming the output.
+func CheckOutputs(outs []Output, p Protected) error {
+	for i, o := range outs {
+		if o.Dir {
+			if err := CheckOutputDir(o.Path, p); err != nil {
+				return fmt.Errorf("%s %s %v", o.Name, o.Path, err)
+			}
+			if err := os.MkdirAll(o.Path, 0o755); err != nil {
+				return fmt.Errorf("%s: %w", o.Name, err)
+			}
+			if err := probeWrite(o.Path); err != nil {
+				return fmt.Errorf("%s %s: cannot write there (%v)", o.Name, o.Path, err)
+			}
+			continue
+		}
+		if st, err := os.Stat(o.Path); err == nil && st.IsDir() {
+			return fmt.Errorf("%s %s is a directory; give a file name", o.Name, o.Path)
+		}
+		dir := filepath.Dir(o.Path)
+		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+			return fmt.Errorf("%s %s: directory %s does not exist", o.Name, o.Path, dir)
+		}
+		if err := probeWrite(dir); err != nil {
+			return fmt.Errorf("%s %s: cannot write in %s (%v)", o.Name, o.Path, dir, err)
+		}
+		prot := p
+		prot.Files = append(slices.Clip(prot.Files), o.Also...)
+		if err := CheckOutput(o.Path, prot); err != nil {
+			return fmt.Errorf("%s %s %v", o.Name, o.Path, err)
+		}
+		for _, b := range outs[:i] {
+			if !b.Dir && SamePath(o.Path, b.Path) {
+				return fmt.Errorf("%s and %s are both %s; give them different files", b.Name, o.Name, o.Path)
+			}
+		}
+	}
+	return nil
+}
+
+// ProtectData is what outputs must not reach of the data a run reads: a
+// directory of batches, or one archive; flag names it for errors.
+func ProtectData(data, flag string) Protected {
+	if st, err := os.Stat(data); err == nil && !st.IsDir() {
+		return Protected{Files: []Input{{Path: data, What: "the training data, " + flag}}}
+	}
+	return Protected{Dirs: []string{data}}
+}
+
+// SamePath reports whether a and b name the same file: the same existing
+// file (through links and hard links), or, for files not there yet, the
+// same path once links are followed (Resolve).
+func SamePath(a, b string) bool {
+	if a == "" || b == "" {
+		return false
+	}
+	sa, ea := os.Stat(a)
+	sb, eb := os.Stat(b)
+	if ea == nil && eb == nil {
+		return os.SameFile(sa, sb)
+	}
+	ra, err := Resolve(a)
+	if err != nil {
+		ra, _ = filepath.Abs(a)
+	}
+	rb, err := Resolve(b)
+	if err != nil {
+		rb, _ = filepath.Abs(b)
+	}
+	return ra == rb
+}
+
+// probeWrite makes sure a file can be created in dir, and leaves none.
+func probeWrite(dir string) error {
+	probe, err := os.CreateTemp(dir, ".nettrain-probe-*")
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) { // we name the path already
+			return pe.Err
+		}
+		return err
+	}
+	probe.Close()
+	return os.Remove(probe.Name())
 }
