@@ -3,8 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"math"
-	"math/rand/v2"
 
 	"github.com/spf13/cobra"
 
@@ -14,20 +12,9 @@ import (
 )
 
 type gradcheckOptions struct {
-	hidden    trainrun.Hidden
-	numInputs int
-	inputSize int
-	classes   int
-	reg       float64
-	std       float64
-	seed      uint64
-	tol       float64
-	step      float64
-	dropout   float64
-	smoothing float64
-	norm      model.Norm
-	data      string
-	json      bool
+	trainrun.GradProblem
+	data string
+	json bool
 }
 
 func newGradcheckCmd(e env) *cobra.Command {
@@ -74,86 +61,39 @@ training images, mean subtracted, and CIFAR-10's 3072 inputs and 10 classes.`,
 		},
 	}
 	f := cmd.Flags()
-	opts.hidden = trainrun.Hidden{10}
-	f.Var(hiddenFlag{&opts.hidden}, "hidden", "hidden layer widths: 10, or 20,10 for two hidden layers")
-	f.IntVar(&opts.numInputs, "num-inputs", 5, "rows N in the batch")
-	f.IntVar(&opts.inputSize, "input-size", 4, "inputs D of the random problem (ignored with --data)")
-	f.IntVar(&opts.classes, "classes", 3, "classes C of the random problem (ignored with --data)")
-	f.Float64Var(&opts.reg, "reg", 0.05, "L2 regularisation strength")
-	f.Float64Var(&opts.std, "std", 0.1, "standard deviation of the weights")
-	f.Uint64Var(&opts.seed, "seed", 0, "random seed")
-	f.Float64Var(&opts.step, "step", model.GradStep, "step h of the centered differences")
-	f.Float64Var(&opts.tol, "tol", 1e-7, "largest relative error allowed")
-	f.Float64Var(&opts.dropout, "dropout", 0, "check with a fixed inverted-dropout mask dropping this fraction of hidden units")
-	f.Float64Var(&opts.smoothing, "label-smoothing", 0, "check the loss with label smoothing e (targets (1-e) onehot + e/C)")
-	f.StringVar((*string)(&opts.norm), "norm", "", "check with batch or layer normalisation after each hidden layer (training's: the batch's statistics)")
+	opts.Hidden = trainrun.Hidden{10}
+	f.Var(hiddenFlag{&opts.Hidden}, "hidden", "hidden layer widths: 10, or 20,10 for two hidden layers")
+	f.IntVar(&opts.NumInputs, "num-inputs", 5, "rows N in the batch")
+	f.IntVar(&opts.InputSize, "input-size", 4, "inputs D of the random problem (ignored with --data)")
+	f.IntVar(&opts.Classes, "classes", 3, "classes C of the random problem (ignored with --data)")
+	f.Float64Var(&opts.Reg, "reg", 0.05, "L2 regularisation strength")
+	f.Float64Var(&opts.Std, "std", 0.1, "standard deviation of the weights")
+	f.Uint64Var(&opts.Seed, "seed", 0, "random seed")
+	f.Float64Var(&opts.Step, "step", model.GradStep, "step h of the centered differences")
+	f.Float64Var(&opts.Tol, "tol", 1e-7, "largest relative error allowed")
+	f.Float64Var(&opts.Dropout, "dropout", 0, "check with a fixed inverted-dropout mask dropping this fraction of hidden units")
+	f.Float64Var(&opts.LabelSmoothing, "label-smoothing", 0, "check the loss with label smoothing e (targets (1-e) onehot + e/C)")
+	f.StringVar((*string)(&opts.Norm), "norm", "", "check with batch or layer normalisation after each hidden layer (training's: the batch's statistics)")
 	f.StringVar(&opts.data, "data", "", "use real images from this CIFAR-10 directory")
 	f.BoolVar(&opts.json, "json", false, "print the result as JSON")
 	return cmd
 }
 
 func runGradcheck(o gradcheckOptions, stdout io.Writer, e env) error {
-	// The settings a run has too are checked as a run's (run.Schema).
-	rc := trainrun.Defaults()
-	rc.Hidden, rc.Reg, rc.Std, rc.Dropout, rc.LabelSmoothing, rc.Norm = o.hidden, o.reg, o.std, o.dropout, o.smoothing, o.norm
-	if err := rc.Validate(); err != nil {
+	if err := o.Validate(); err != nil {
 		return usageError{err}
 	}
-	switch {
-	case o.numInputs < 1 || o.numInputs > maxGradcheckInputs:
-		return usageErrorf("--num-inputs is %d, want 1 to %d (a gradient check needs a few rows)", o.numInputs, maxGradcheckInputs)
-	case o.inputSize < 1 || o.inputSize > cifar.D:
-		return usageErrorf("--input-size is %d, want 1 to %d", o.inputSize, cifar.D)
-	case gradcheckParams(o) > maxGradcheckParams:
-		return usageErrorf("--hidden %s: %.0f parameters, want at most %d (a gradient check needs a small net; try --hidden 10)", o.hidden, gradcheckParams(o), maxGradcheckParams)
-	case o.classes < 2 || o.classes > 255:
-		return usageErrorf("--classes is %d, want 2..255", o.classes)
-	case !(o.step > 0) || math.IsInf(o.step, 0):
-		return usageErrorf("--step is %v, want a positive number", o.step)
-	case !(o.tol > 0) || math.IsInf(o.tol, 0):
-		return usageErrorf("--tol is %v, want a positive number", o.tol)
-	}
-	rng := rand.New(rand.NewPCG(o.seed, o.seed))
-	var x []float64
-	var y []uint8
-	d, c := o.inputSize, o.classes
+	var train *cifar.Set
 	if o.data != "" {
 		ds, err := e.loader.Load(o.data)
 		if err != nil {
 			return err
 		}
-		if o.numInputs > ds.Train.N() {
-			return usageErrorf("--num-inputs is %d, but the training batches hold %d images", o.numInputs, ds.Train.N())
-		}
-		d, c = cifar.D, cifar.Classes
-		x, y = make([]float64, o.numInputs*d), make([]uint8, o.numInputs)
-		cifar.GatherRange(x, y, ds.Train, 0, o.numInputs, cifar.Mean(ds.Train))
-	} else {
-		x, y = make([]float64, o.numInputs*d), make([]uint8, o.numInputs)
-		for i := range x {
-			x[i] = 10 * rng.NormFloat64()
-		}
-		for i := range y {
-			y[i] = uint8(rng.IntN(c))
-		}
+		train = &ds.Train
 	}
-	net := model.NewNorm(o.norm, o.hidden.Sizes(d, c), o.std, rng)
-	var mask []float64
-	if o.dropout > 0 {
-		mask = make([]float64, o.numInputs*o.hidden.Units())
-		for i := range mask {
-			if rng.Float64() >= o.dropout {
-				mask[i] = 1 / (1 - o.dropout)
-			}
-		}
-	}
-	checks := model.GradCheck(net, x, y, o.reg, o.step, mask, o.smoothing)
-
-	failed := ""
-	for _, pc := range checks {
-		if (pc.Entries == 0 || !(pc.MaxRelErr <= o.tol)) && failed == "" {
-			failed = pc.Name
-		}
+	r, err := trainrun.GradCheck(o.GradProblem, train)
+	if err != nil {
+		return usageError{err}
 	}
 	if o.json {
 		type row struct {
@@ -162,61 +102,41 @@ func runGradcheck(o gradcheckOptions, stdout io.Writer, e env) error {
 			Kinks     int     `json:"kinks"`
 			MaxRelErr float64 `json:"max_rel_error"`
 		}
-		rows := make([]row, len(checks))
-		for i, pc := range checks {
+		rows := make([]row, len(r.Params))
+		for i, pc := range r.Params {
 			rows[i] = row{pc.Name, pc.Entries, pc.Kinks, pc.MaxRelErr}
 		}
-		if err := writeJSON(stdout, map[string]any{"tol": o.tol, "step": o.step, "ok": failed == "", "params": rows}); err != nil {
+		if err := writeJSON(stdout, map[string]any{"tol": o.Tol, "step": o.Step, "ok": r.Failed == nil, "params": rows}); err != nil {
 			return err
 		}
 	} else {
-		norm := ""
-		if o.norm != model.NoNorm {
-			norm = " norm=" + string(o.norm)
-		}
-		fmt.Fprintf(stdout, "gradient check: N=%d D=%d H=%s C=%d reg=%g dropout=%g h=%g%s%s\n", o.numInputs, d, o.hidden, c, o.reg, o.dropout, o.step, smoothingText(o.smoothing), norm)
-		w := 5
-		for _, pc := range checks {
-			w = max(w, len(pc.Name))
-		}
-		fmt.Fprintf(stdout, "%-*s %8s %6s  %s\n", w, "param", "entries", "kinks", "max_rel_error")
-		for _, pc := range checks {
-			fmt.Fprintf(stdout, "%-*s %8d %6d  %.3e\n", w, pc.Name, pc.Entries, pc.Kinks, pc.MaxRelErr)
-		}
+		printGradTable(stdout, o.GradProblem, r)
 	}
-	for _, pc := range checks {
-		switch {
-		case pc.Name != failed:
-		case pc.Entries == 0:
-			return fmt.Errorf("gradient check failed: every entry of %s is at a ReLU kink for step %g (a hidden unit within the step of zero, or exactly at it, as when a row's inputs to the layer are all zero); try a smaller --step or another --seed", pc.Name, o.step)
-		default:
-			return fmt.Errorf("gradient check failed: %s max relative error %.3e exceeds --tol %g (entry %d: analytic %.6e, numerical %.6e)",
-				pc.Name, pc.MaxRelErr, o.tol, pc.Worst, pc.Analytic, pc.Numeric)
-		}
+	if r.Failed != nil {
+		return fmt.Errorf("gradient check failed: %w", r.Failed)
 	}
 	if !o.json {
-		fmt.Fprintf(stdout, "ok: every relative error is within --tol %g\n", o.tol)
+		fmt.Fprintf(stdout, "ok: every relative error is within --tol %g\n", o.Tol)
 	}
 	return nil
 }
 
-// smoothingText is label smoothing in the check's header, when there is any.
-func smoothingText(e float64) string {
-	if e == 0 {
-		return ""
+// printGradTable prints the check's header and one row per parameter.
+func printGradTable(w io.Writer, p trainrun.GradProblem, r trainrun.GradReport) {
+	extra := ""
+	if p.LabelSmoothing != 0 {
+		extra += fmt.Sprintf(" label_smoothing=%g", p.LabelSmoothing)
 	}
-	return fmt.Sprintf(" label_smoothing=%g", e)
-}
-
-// Bounds of gradcheck's problem: a check runs the net twice per parameter
-// entry it checks, and numerical checks need only a few rows.
-const (
-	maxGradcheckInputs = 10_000
-	maxGradcheckParams = 1 << 24
-)
-
-// gradcheckParams is the number of parameters of gradcheck's net (on the
-// random problem's or the images' inputs, whichever is larger).
-func gradcheckParams(o gradcheckOptions) float64 {
-	return o.hidden.Params(max(o.inputSize, cifar.D), o.classes)
+	if p.Norm != model.NoNorm {
+		extra += " norm=" + string(p.Norm)
+	}
+	fmt.Fprintf(w, "gradient check: N=%d D=%d H=%s C=%d reg=%g dropout=%g h=%g%s\n", r.N, r.D, p.Hidden, r.C, p.Reg, p.Dropout, p.Step, extra)
+	width := 5
+	for _, pc := range r.Params {
+		width = max(width, len(pc.Name))
+	}
+	fmt.Fprintf(w, "%-*s %8s %6s  %s\n", width, "param", "entries", "kinks", "max_rel_error")
+	for _, pc := range r.Params {
+		fmt.Fprintf(w, "%-*s %8d %6d  %.3e\n", width, pc.Name, pc.Entries, pc.Kinks, pc.MaxRelErr)
+	}
 }
