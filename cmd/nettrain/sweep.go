@@ -184,95 +184,42 @@ func runSweep(ctx context.Context, o sweepOptions, stdout, stderr io.Writer, e e
 	if err != nil {
 		return usageError{err}
 	}
-	if o.workers < 1 {
-		return usageErrorf("--workers is %d, want at least 1", o.workers)
-	}
 	if err := checkThreads(o.threads); err != nil {
 		return err
 	}
-	useThreads(o.threads, 1) // for the preprocessing, before the workers start
-	sz := cifar.Sizes{Train: space.NumTrain, Val: space.NumVal, Test: o.numTest}
-	if err := sz.Check(cifar.TrainBatches*cifar.RecordsPerBatch, cifar.RecordsPerBatch); err != nil {
-		return usageError{err}
-	}
-	// The largest trial, as many at once as there are workers.
-	largest := space.Fixed()
-	largest.Hidden, largest.Batch, largest.Iters = space.Widest(), int(space.Max("batch")), int(space.Max("iters"))
-	if err := trainrun.CheckMemory(trainrun.SweepNeeds(largest), min(o.workers, space.NumTrials()), func(string) string { return ", the largest in the space" }); err != nil {
-		return err
-	}
-	logf := func(format string, args ...any) {
-		if !o.quiet {
-			fmt.Fprintf(stderr, format, args...)
+	if err := space.CheckRun(o.workers, o.numTest); err != nil {
+		if _, ok := setting.Key(err); ok {
+			return usageError{err}
 		}
+		return err
 	}
 	dataPath := dataDir(o.data, e)
-	if err := fsutil.CheckOutputDir(o.out, fsutil.ProtectData(dataPath, "--data")); err != nil {
-		return fmt.Errorf("--out %s %v", o.out, err)
-	}
-	ds, err := e.loader.Load(dataPath)
-	if err != nil {
+	if err := fsutil.CheckOutputs([]fsutil.Output{{Name: "--out", Path: o.out, Dir: true}}, fsutil.ProtectData(dataPath, "--data")); err != nil {
 		return err
 	}
-	sp, err := ds.Split(sz)
-	if err != nil {
-		return usageError{err}
-	}
-	t0 := time.Now()
-	data, err := preprocess.Prepare(sp.Train, sp.Val, space.Options.Preprocess, space.Options.ZCAEps, space.Precision)
+	useThreads(o.threads, 1) // for the preprocessing, before the workers start
+	ds, sp, data, err := o.prepare(e, dataPath, space, stderr)
 	if err != nil {
 		return err
-	}
-	if data.Whiten != nil {
-		logf("sweep: fitted ZCA whitening on %d images (%.1fs)\n", sp.Train.N(), time.Since(t0).Seconds())
 	}
 	useThreads(o.threads, o.workers)
-	n := space.NumTrials()
-	logf("sweep: %d trials (%s), shard %d of %d, %d workers, results in %s\n", n, space.Mode, shard, shards, o.workers, o.out)
-
-	var bar *progressbar.ProgressBar
-	best := -1.0
+	o.logf(stderr, "sweep: %d trials (%s), shard %d of %d, %d workers, results in %s\n", space.NumTrials(), space.Mode, shard, shards, o.workers, o.out)
 	r := &sweep.Runner{Space: space, Dir: o.out, Data: data,
 		Workers: o.workers, Shard: shard, Shards: shards, Force: o.force, NumTest: o.numTest, Version: version(), Classes: ds.Classes}
 	r.Warn = func(msg string) { fmt.Fprintf(stderr, "nettrain: warning: %s\n", msg) }
-	terminal := !o.quiet && e.isTerminal(stderr)
-	r.Progress = func(res sweep.Result, done, total int) {
-		if res.Status == sweep.StatusOK {
-			best = max(best, res.ValAcc)
-		}
-		if terminal {
-			if bar == nil {
-				bar = progressbar.NewOptions(total, progressbar.OptionSetWriter(stderr), progressbar.OptionShowCount(),
-					progressbar.OptionSetPredictTime(true), progressbar.OptionSetWidth(30), progressbar.OptionThrottle(100*time.Millisecond))
-			}
-			bar.ChangeMax(total)
-			bar.Describe(fmt.Sprintf("best val_acc %.4f", best))
-			bar.Set(done)
-			return
-		}
-		if res.Trial >= 0 {
-			what := fmt.Sprintf("val_acc %.4f", res.ValAcc)
-			if res.Status != sweep.StatusOK {
-				what = res.Status
-			}
-			logf("trial %d rung %d (%d iters): %s  [%s]  %.1fs  (%d/%d done, best %.4f)\n",
-				res.Trial, res.Rung, res.Iters, what, res.Config.Describe(), res.Seconds, done, total, best)
-		}
-	}
+	progress := sweepProgress{o: o, stderr: stderr, terminal: !o.quiet && e.isTerminal(stderr), best: -1}
+	r.Progress = progress.update
 	start := time.Now()
 	e.stopCleanly() // trials stop at their next iteration; results so far are kept
 	results, err := r.Run(ctx)
-	if bar != nil {
-		bar.Exit()
-		fmt.Fprintln(stderr)
+	progress.close()
+	if errors.Is(err, context.Canceled) {
+		return fmt.Errorf("%w: %d results saved in %s; run the same command again to resume", errInterrupted, len(results), o.out)
 	}
 	if err != nil {
-		if errors.Is(err, context.Canceled) {
-			return fmt.Errorf("%w: %d results saved in %s; run the same command again to resume", errInterrupted, len(results), o.out)
-		}
 		return err
 	}
-	logf("sweep: done in %.1fs\n", time.Since(start).Seconds())
+	o.logf(stderr, "sweep: done in %.1fs\n", time.Since(start).Seconds())
 	if err := writeSweepPlot(o.out, results); err != nil {
 		return err
 	}
@@ -281,6 +228,72 @@ func runSweep(ctx context.Context, o sweepOptions, stdout, stderr io.Writer, e e
 		out = filepath.Join(o.out, "best.npz")
 	}
 	return report(results, out, o.test, sp.Test, o.json, stdout, stderr, shards > 1)
+}
+
+func (o sweepOptions) logf(stderr io.Writer, format string, args ...any) {
+	if !o.quiet {
+		fmt.Fprintf(stderr, format, args...)
+	}
+}
+
+// prepare loads the data, splits it and preprocesses it as the space says
+// (a ZCA fit is shared by every trial).
+func (o sweepOptions) prepare(e env, dataPath string, space sweep.Space, stderr io.Writer) (*cifar.Dataset, cifar.Splits, preprocess.Data, error) {
+	ds, err := e.loader.Load(dataPath)
+	if err != nil {
+		return nil, cifar.Splits{}, preprocess.Data{}, err
+	}
+	sp, err := ds.Split(cifar.Sizes{Train: space.NumTrain, Val: space.NumVal, Test: o.numTest})
+	if err != nil {
+		return nil, sp, preprocess.Data{}, usageError{err}
+	}
+	t0 := time.Now()
+	data, err := preprocess.Prepare(sp.Train, sp.Val, space.Options.Preprocess, space.Options.ZCAEps, space.Precision)
+	if err == nil && data.Whiten != nil {
+		o.logf(stderr, "sweep: fitted ZCA whitening on %d images (%.1fs)\n", sp.Train.N(), time.Since(t0).Seconds())
+	}
+	return ds, sp, data, err
+}
+
+// sweepProgress shows a sweep's progress: a bar on a terminal, else a line
+// per result.
+type sweepProgress struct {
+	o        sweepOptions
+	stderr   io.Writer
+	terminal bool
+	bar      *progressbar.ProgressBar
+	best     float64
+}
+
+func (p *sweepProgress) update(res sweep.Result, done, total int) {
+	if res.Status == sweep.StatusOK {
+		p.best = max(p.best, res.ValAcc)
+	}
+	if p.terminal {
+		if p.bar == nil {
+			p.bar = progressbar.NewOptions(total, progressbar.OptionSetWriter(p.stderr), progressbar.OptionShowCount(),
+				progressbar.OptionSetPredictTime(true), progressbar.OptionSetWidth(30), progressbar.OptionThrottle(100*time.Millisecond))
+		}
+		p.bar.ChangeMax(total)
+		p.bar.Describe(fmt.Sprintf("best val_acc %.4f", p.best))
+		p.bar.Set(done)
+		return
+	}
+	if res.Trial >= 0 {
+		what := fmt.Sprintf("val_acc %.4f", res.ValAcc)
+		if res.Status != sweep.StatusOK {
+			what = res.Status
+		}
+		p.o.logf(p.stderr, "trial %d rung %d (%d iters): %s  [%s]  %.1fs  (%d/%d done, best %.4f)\n",
+			res.Trial, res.Rung, res.Iters, what, res.Config.Describe(), res.Seconds, done, total, p.best)
+	}
+}
+
+func (p *sweepProgress) close() {
+	if p.bar != nil {
+		p.bar.Exit()
+		fmt.Fprintln(p.stderr)
+	}
 }
 
 // report ranks results, copies the best trial's checkpoint to out (if not

@@ -12,6 +12,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/nettrain/nettrain/internal/cifar"
 	"github.com/nettrain/nettrain/internal/fsutil"
 	"github.com/nettrain/nettrain/internal/model"
 	trainrun "github.com/nettrain/nettrain/internal/run"
@@ -499,4 +500,20 @@ func yamlKeyAt(b []byte, err error) string {
 		}
 	}
 	return ""
+}
+
+// CheckRun refuses, before any work, a sweep of s that cannot run: splits
+// that do not fit CIFAR-10, fewer than one worker, or the largest trial of
+// the space, workers of them at once, over the memory there is.
+func (s Space) CheckRun(workers, numTest int) error {
+	sz := cifar.Sizes{Train: s.NumTrain, Val: s.NumVal, Test: numTest}
+	if err := sz.Check(cifar.TrainBatches*cifar.RecordsPerBatch, cifar.RecordsPerBatch); err != nil {
+		return err
+	}
+	if workers < 1 {
+		return setting.Errorf("workers", "{workers} is %d, want at least 1", workers)
+	}
+	largest := s.Fixed()
+	largest.Hidden, largest.Batch, largest.Iters = s.Widest(), int(s.Max("batch")), int(s.Max("iters"))
+	return trainrun.CheckMemory(trainrun.SweepNeeds(largest), min(workers, s.NumTrials()), func(string) string { return ", the largest in the space" })
 }
