@@ -19,7 +19,7 @@ DATA_OK  := $(wildcard $(DATA)/test_batch.bin)
 # Extra flags for `make train`, e.g. make train ARGS="--hidden 200 --lr 1e-3 --iters 4000"
 ARGS     ?=
 
-.PHONY: all build test vet fmt-check lint bench data train clean help slurm-test fuzz
+.PHONY: all build test vet fmt-check lint bench data train clean help slurm-test fuzz onnx-deps
 
 all: build
 
@@ -32,6 +32,7 @@ help:
 	@echo "make train   build, fetch the data if missing, train with the defaults and score on test (ARGS=... for more flags)"
 	@echo "make clean   remove build outputs"
 	@echo "make fuzz    run each fuzz target for FUZZTIME (default 5m)"
+	@echo "make onnx-deps  install onnxruntime-node (npm) into tools/onnxruntime, for the ONNX export tests and examples"
 	@echo "make slurm-test  start a one-node Slurm cluster (root; installs slurm-wlm) and run a sweep job array on it"
 
 build:
@@ -50,6 +51,12 @@ vet:
 test: fmt-check vet
 	$(GO) test -count=1 ./...
 	@if [ -n "$(HAVE_OPENBLAS)" ]; then echo "again on the openblas build:"; $(GO) test -count=1 -short -tags openblas ./...; fi
+
+# onnxruntime-node for the tests that run exported models (they skip without
+# it). --ignore-scripts: its install script fetches GPU parts we do not use;
+# the CPU runtime ships inside the package.
+onnx-deps:
+	cd tools/onnxruntime && npm ci --ignore-scripts --no-audit --no-fund
 
 lint: vet
 	$(GO) run $(STATICCHECK) ./...

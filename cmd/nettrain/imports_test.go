@@ -25,6 +25,8 @@ var allowedImports = map[string][]string{
 	"gemm":              {},
 	"gemm/asmgen":       {},
 	"model":             {"gemm"},
+	"onnx":              {"checkpoint", "cifar", "model", "onnx/onnxpb"},
+	"onnx/onnxpb":       {},
 	"plots":             {"cifar", "fsutil", "model"},
 	"preprocess":        {"cifar", "gemm", "model", "setting"},
 	"run":               {"checkpoint", "cifar", "fsutil", "model", "preprocess", "setting", "sgd", "sysmem"},

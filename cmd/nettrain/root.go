@@ -114,6 +114,7 @@ Results go to stdout, progress and logs to stderr. Exit status: 0 success,
 		newDataCmd(e),
 		newSweepCmd(e),
 		newPlotCmd(),
+		newExportCmd(),
 		newVersionCmd(),
 	)
 	return root
