@@ -85,6 +85,7 @@ func TestHostileCorpusEveryCommand(t *testing.T) {
 			{"eval", "--model", p, "--data", data},
 			{"predict", "--model", p, imgPath},
 			{"predict", "--model", good, p},
+			{"export", "--model", p, "--onnx", filepath.Join(out, "m.onnx")},
 			{"plot", p, "--out", out},
 			{"plot", p, "--model", p, "--out", out},
 			{"train", "--resume", p, "--data", data, "--out", filepath.Join(out, "m.npz")},
