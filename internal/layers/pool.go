@@ -1,0 +1,145 @@
+package layers
+
+import "fmt"
+
+// Pool is max or average pooling over K x K windows with stride S, no
+// padding (PyTorch's MaxPool2d(K, S) and AvgPool2d(K, S); a window that
+// would run past the edge is left out). A global pool is a window of the
+// whole plane: NewGlobalPool.
+type Pool[T Float] struct {
+	In     Shape
+	Max    bool // max pooling; else average
+	KH, KW int
+	S      int
+	out    Shape
+	n      int
+	arg    []int32 // max: the input index of each output's maximum, within its plane
+	y, dx  []T
+}
+
+// NewPool returns a k x k pool with stride s over in.
+func NewPool[T Float](in Shape, isMax bool, k, s int) (*Pool[T], error) {
+	ho, wo, err := ConvOut(in.H, in.W, k, s, 0)
+	if err != nil {
+		return nil, fmt.Errorf("pool: %w", err)
+	}
+	return &Pool[T]{In: in, Max: isMax, KH: k, KW: k, S: s, out: Shape{in.C, ho, wo}}, nil
+}
+
+// NewGlobalPool returns a pool over each whole plane: C x 1 x 1.
+func NewGlobalPool[T Float](in Shape, isMax bool) *Pool[T] {
+	return &Pool[T]{In: in, Max: isMax, KH: in.H, KW: in.W, S: 1, out: Shape{in.C, 1, 1}}
+}
+
+// Out returns the output shape.
+func (l *Pool[T]) Out() Shape { return l.out }
+
+// Params returns none: pooling learns nothing.
+func (l *Pool[T]) Params() []*Param[T] { return nil }
+
+// Forward pools n examples. Max pooling keeps the first maximum of each
+// window in row-major order, where its gradient goes.
+func (l *Pool[T]) Forward(x []T, n int, _ bool) []T {
+	l.n = n
+	in, out := l.In, l.out
+	l.y = grow(l.y, n*out.Size())
+	if l.Max {
+		if cap(l.arg) < len(l.y) {
+			l.arg = make([]int32, len(l.y))
+		}
+		l.arg = l.arg[:len(l.y)]
+	}
+	inv := 1 / T(l.KH*l.KW)
+	for pl := range n * in.C {
+		src := x[pl*in.H*in.W:][:in.H*in.W]
+		at := pl * out.H * out.W
+		for i := range out.H {
+			for j := range out.W {
+				r0, c0 := i*l.S, j*l.S
+				if l.Max {
+					best := r0*in.W + c0
+					for p := range l.KH {
+						for q := range l.KW {
+							if k := (r0+p)*in.W + c0 + q; src[k] > src[best] {
+								best = k
+							}
+						}
+					}
+					l.y[at], l.arg[at] = src[best], int32(best)
+				} else {
+					var s T
+					for p := range l.KH {
+						for _, v := range src[(r0+p)*in.W+c0:][:l.KW] {
+							s += v
+						}
+					}
+					l.y[at] = s * inv
+				}
+				at++
+			}
+		}
+	}
+	return l.y
+}
+
+// Backward routes dy to each window's maximum (max) or spreads it evenly
+// (average); windows that overlap add in output order.
+func (l *Pool[T]) Backward(dy []T) []T {
+	in, out := l.In, l.out
+	l.dx = grow(l.dx, l.n*in.Size())
+	clear(l.dx)
+	inv := 1 / T(l.KH*l.KW)
+	for pl := range l.n * in.C {
+		dst := l.dx[pl*in.H*in.W:][:in.H*in.W]
+		at := pl * out.H * out.W
+		for i := range out.H {
+			for j := range out.W {
+				if l.Max {
+					dst[l.arg[at]] += dy[at]
+				} else {
+					g := dy[at] * inv
+					r0, c0 := i*l.S, j*l.S
+					for p := range l.KH {
+						row := dst[(r0+p)*in.W+c0:][:l.KW]
+						for q := range row {
+							row[q] += g
+						}
+					}
+				}
+				at++
+			}
+		}
+	}
+	return l.dx
+}
+
+// PoolNaive is the reference forward pass (cs231n's max_pool_forward_naive,
+// and its average): each output the max or mean of its window.
+func PoolNaive(x []float64, n int, in Shape, isMax bool, kh, kw, s int) []float64 {
+	ho, wo := 1+(in.H-kh)/s, 1+(in.W-kw)/s
+	out := make([]float64, 0, n*in.C*ho*wo)
+	for e := range n {
+		for c := range in.C {
+			for i := range ho {
+				for j := range wo {
+					var v float64
+					if isMax {
+						v = x[((e*in.C+c)*in.H+i*s)*in.W+j*s]
+					}
+					for p := range kh {
+						for q := range kw {
+							xv := x[((e*in.C+c)*in.H+i*s+p)*in.W+j*s+q]
+							if isMax {
+								v = max(v, xv)
+							} else {
+								v += xv / float64(kh*kw)
+							}
+						}
+					}
+					out = append(out, v)
+				}
+			}
+		}
+	}
+	return out
+}

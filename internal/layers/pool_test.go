@@ -1,0 +1,53 @@
+package layers
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+)
+
+// distinct returns n values spread at least 1e-3 apart in random order, so
+// that no step of a gradient check changes which entry is a window's max.
+func distinct(rng *rand.Rand, n int) []float64 {
+	v := make([]float64, n)
+	for i, j := range rng.Perm(n) {
+		v[i] = float64(j)*1e-3 - float64(n)*5e-4
+	}
+	return v
+}
+
+// Max and average pooling, and global pools, against the naive loops, and
+// their gradients numerically (max pooling's inputs apart, so no step
+// changes a window's choice).
+func TestPool(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for trial := range 40 {
+		in := Shape{1 + rng.IntN(5), 1 + rng.IntN(9), 1 + rng.IntN(9)}
+		k, s := 1+rng.IntN(3), 1+rng.IntN(3)
+		isMax, n := trial%2 == 0, 1+rng.IntN(3)
+		var l *Pool[float64]
+		if trial%5 == 4 {
+			l = NewGlobalPool[float64](in, isMax)
+		} else {
+			var err error
+			if l, err = NewPool[float64](in, isMax, k, s); err != nil {
+				continue
+			}
+		}
+		name := fmt.Sprintf("in %v max %v k %dx%d s %d", in, isMax, l.KH, l.KW, l.S)
+		x := distinct(rng, n*in.Size())
+		want := PoolNaive(x, n, in, isMax, l.KH, l.KW, l.S)
+		if i := closeTo(l.Forward(x, n, true), want, 1e-15); i >= 0 {
+			t.Fatalf("%s: out[%d] %v, naive %v", name, i, l.y[i], want[i])
+		}
+		if e := gradCheck(t, l, x, n, true, uint64(trial)); e > 1e-7 {
+			t.Errorf("%s: largest relative error %.2e", name, e)
+		}
+	}
+	// Ties go to the first maximum in row-major order.
+	l, _ := NewPool[float64](Shape{1, 2, 2}, true, 2, 2)
+	l.Forward([]float64{1, 3, 3, 2}, 1, true)
+	if dx := l.Backward([]float64{1}); dx[1] != 1 || dx[2] != 0 {
+		t.Errorf("a tie's gradient went to %v, want the first maximum", dx)
+	}
+}
