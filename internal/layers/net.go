@@ -1,0 +1,171 @@
+package layers
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strconv"
+)
+
+// Net is a sequence of layers from an Arch, ending in the class scores,
+// trained on the softmax loss with cs231n's L2 penalty 0.5 reg sum(W^2)
+// over the weights of convolutions and affine layers.
+type Net[T Float] struct {
+	Arch   Arch
+	In     Shape
+	Layers []Layer[T]
+	probs  []T
+	dy     []T
+}
+
+// Build makes the net a describes for inputs of shape in and classes
+// classes, every parameter zero (gamma 1), numbered in layer order as a
+// checkpoint names them (W1, b1 of the first layer with weights, ...). An
+// error names the layer that does not fit (its position and text).
+func Build[T Float](a Arch, in Shape, classes int, rng *rand.Rand) (*Net[T], error) {
+	net := &Net[T]{Arch: a, In: in}
+	shape, id := in, 0
+	for i, sp := range a.Layers {
+		var l Layer[T]
+		next := func() string { id++; return strconv.Itoa(id) }
+		var err error
+		switch sp.Kind {
+		case "conv":
+			if shape.H == 1 && shape.W == 1 && i > 0 && a.Layers[i-1].Kind == "fc" {
+				err = fmt.Errorf("a convolution after an affine layer")
+				break
+			}
+			l, err = NewConv[T](next(), shape, sp.N, sp.K, sp.S, sp.Pad, sp.Bias)
+		case "maxpool", "avgpool":
+			var p *Pool[T]
+			p, err = NewPool[T](shape, sp.Kind == "maxpool", sp.K, sp.S)
+			l = p
+		case "gmaxpool", "gavgpool":
+			l = NewGlobalPool[T](shape, sp.Kind == "gmaxpool")
+		case "bn": // named after the layer with weights before it, as the MLP's gamma1 follows W1
+			if id == 0 {
+				err = fmt.Errorf("batch norm needs a convolution or affine layer before it")
+				break
+			}
+			l = NewBatchNorm[T](strconv.Itoa(id), shape)
+		case "relu":
+			l = NewReLU[T](shape)
+		case "gelu":
+			l = NewGELU[T](shape)
+		case "fc":
+			l = NewAffine[T](next(), shape, sp.N, sp.Bias)
+		case "dropout":
+			l = &Dropout[T]{In: shape, P: sp.X, Rng: rng}
+		case "scale":
+			l = &Scale[T]{In: shape, K: sp.X}
+		case "flatten":
+			l = &Flatten[T]{In: shape}
+		default:
+			err = fmt.Errorf("unknown layer kind %q", sp.Kind)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("layer %d %q on %v inputs: %v", i+1, sp.Text, shape, err)
+		}
+		net.Layers = append(net.Layers, l)
+		shape = l.Out()
+	}
+	if shape != (Shape{classes, 1, 1}) {
+		return nil, fmt.Errorf("the net ends in %v outputs, not %d class scores: end it with fc%d", shape, classes, classes)
+	}
+	return net, nil
+}
+
+// Params returns every parameter in layer order.
+func (n *Net[T]) Params() []*Param[T] {
+	var ps []*Param[T]
+	for _, l := range n.Layers {
+		ps = append(ps, l.Params()...)
+	}
+	return ps
+}
+
+// Init draws every weight (the Decay parameters) as std N(0,1) from rng, in
+// parameter order, entry by entry, as cs231n's weight_scale does; biases
+// and beta stay 0 and gamma 1.
+func (n *Net[T]) Init(std float64, rng *rand.Rand) {
+	for _, p := range n.Params() {
+		if p.Decay {
+			for i := range p.V {
+				p.V[i] = T(std * rng.NormFloat64())
+			}
+		}
+	}
+}
+
+// Scores runs the net forward on m examples x in evaluation (running
+// statistics, no dropout) and returns the class scores (m, classes), a
+// buffer of the last layer.
+func (n *Net[T]) Scores(x []T, m int) []T {
+	return n.forward(x, m, false)
+}
+
+func (n *Net[T]) forward(x []T, m int, train bool) []T {
+	h := x
+	for _, l := range n.Layers {
+		h = l.Forward(h, m, train)
+	}
+	return h
+}
+
+// Loss runs m training examples forward and back: it returns the mean
+// softmax loss of labels y plus 0.5 reg sum(W^2), and sets every
+// parameter's gradient (with reg W for the weights).
+func (n *Net[T]) Loss(x []T, y []uint8, reg float64) float64 {
+	m := len(y)
+	scores := n.forward(x, m, true)
+	c := len(scores) / m
+	n.dy = grow(n.dy, len(scores))
+	loss := 0.0
+	for i := range m {
+		row, d := scores[i*c:(i+1)*c], n.dy[i*c:(i+1)*c]
+		top := float64(row[0])
+		for _, v := range row {
+			top = max(top, float64(v))
+		}
+		sum := 0.0
+		for _, v := range row {
+			sum += math.Exp(float64(v) - top)
+		}
+		logSum := math.Log(sum) + top
+		loss += logSum - float64(row[y[i]])
+		for j, v := range row {
+			p := math.Exp(float64(v) - logSum)
+			if j == int(y[i]) {
+				p--
+			}
+			d[j] = T(p / float64(m))
+		}
+	}
+	loss /= float64(m)
+	g := n.dy
+	for i := len(n.Layers) - 1; i >= 0; i-- {
+		g = n.Layers[i].Backward(g)
+	}
+	for _, p := range n.Params() {
+		if !p.Decay || reg == 0 {
+			continue
+		}
+		s := 0.0
+		for i, v := range p.V {
+			s += float64(v) * float64(v)
+			p.G[i] += T(reg) * v
+		}
+		loss += 0.5 * reg * s
+	}
+	return loss
+}
+
+// Track moves every batch norm's running statistics toward the last
+// training batch's (BatchNorm.Track).
+func (n *Net[T]) Track(m float64) {
+	for _, l := range n.Layers {
+		if b, ok := l.(*BatchNorm[T]); ok {
+			b.Track(m)
+		}
+	}
+}
