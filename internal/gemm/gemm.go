@@ -475,3 +475,42 @@ func getBuf[T Float](n int) *[]T {
 }
 
 func putBuf[T Float](p *[]T) { bufs[typeIndex[T]()].Put(p) }
+
+// Group runs a loop's shares on the goroutines that run the products'
+// (Run). A caller keeps one Group and its share function for every call,
+// so that a call allocates nothing; a Group runs one loop at a time.
+type Group struct {
+	wg sync.WaitGroup
+	f  func(w, nt int)
+	nt int
+}
+
+func (g *Group) work(w int) {
+	g.f(w, g.nt)
+	g.wg.Done()
+}
+
+// Run calls f(w, nt) for w = 0 .. nt-1, nt = min(Threads(), n), share 0 on
+// the calling goroutine, and returns when every share is done. The shares
+// must not call Gemm (they would wait for the goroutines they occupy) and
+// must write disjoint memory; a share's result must not depend on nt for
+// results to be the same bits on any number of threads.
+func (g *Group) Run(n int, f func(w, nt int)) {
+	nt := min(Threads(), n)
+	if nt <= 1 {
+		f(0, 1)
+		return
+	}
+	workers.start(nt - 1)
+	g.f, g.nt = f, nt
+	g.wg.Add(nt - 1)
+	for w := 1; w < nt; w++ {
+		workers.tasks <- task{g, w}
+	}
+	f(0, nt)
+	g.wg.Wait()
+	g.f = nil
+}
+
+// Share returns the part [lo, hi) of n items that share w of nt takes.
+func Share(n, w, nt int) (lo, hi int) { return n * w / nt, n * (w + 1) / nt }

@@ -10,12 +10,15 @@ import (
 // and cs231n's affine_forward hold it, x (N, D) with D = C H W in (C, H, W)
 // order; no bias with NoBias (airbench's last layer).
 type Affine[T Float] struct {
-	In    Shape
-	M     int
-	W, B  *Param[T]
-	x     []T
-	n     int
-	y, dx []T
+	In   Shape
+	M    int
+	W, B *Param[T]
+	// NoInputGrad: Backward computes the parameters' gradients only and
+	// returns nil (the net's first layer).
+	NoInputGrad bool
+	x           []T
+	n           int
+	y, dx       []T
 }
 
 // NewAffine returns an affine layer of in to m units, named W<id>, b<id>.
@@ -69,6 +72,9 @@ func (a *Affine[T]) Backward(dy []T) []T {
 				a.B.G[j] += v
 			}
 		}
+	}
+	if a.NoInputGrad {
+		return nil
 	}
 	a.dx = grow(a.dx, a.n*d)
 	gemm.Gemm(blas.NoTrans, blas.Trans, a.n, d, a.M, 1, dy, a.M, a.W.V, a.M, 0, a.dx, d)

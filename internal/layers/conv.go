@@ -18,17 +18,22 @@ import (
 // multiplies W by it on the GEMM; the backward pass is two more products
 // (W's gradient, the patches' gradient) and col2im.
 type Conv[T Float] struct {
-	In      Shape
-	F, K    int
-	S, P    int
-	W, B    *Param[T] // B is nil without a bias
-	out     Shape
-	n       int
-	cols    []T // (C K K, N Ho Wo): the patches of the last Forward
-	tmp     []T // (F, N Ho Wo): the product, then the output gradient in that layout
-	y, dx   []T
-	dcols   []T
-	outSize int
+	In   Shape
+	F, K int
+	S, P int
+	W, B *Param[T] // B is nil without a bias
+	// NoInputGrad: Backward computes the parameters' gradients only and
+	// returns nil (the net's first layer: nothing needs the images').
+	NoInputGrad bool
+	out         Shape
+	n           int
+	cols        []T // (C K K, N Ho Wo): the patches of the last Forward
+	tmp         []T // (F, N Ho Wo): the product, then the output gradient in that layout
+	y, dx       []T
+	dcols       []T
+	x           []T
+	par         gemm.Group
+	im, col     func(w, nt int) // im2col's and col2im's shares of the rows and channels
 }
 
 // NewConv returns a convolution of in to f channels, k x k, stride s,
@@ -43,6 +48,14 @@ func NewConv[T Float](id string, in Shape, f, k, s, p int, bias bool) (*Conv[T],
 	}
 	ckk := in.C * k * k
 	c := &Conv[T]{In: in, F: f, K: k, S: s, P: p, out: Shape{f, ho, wo}}
+	c.im = func(w, nt int) {
+		lo, hi := gemm.Share(in.C*k*k, w, nt)
+		im2col(c.cols, c.x, c.n, c.In, c.K, c.S, c.P, c.out, lo, hi)
+	}
+	c.col = func(w, nt int) {
+		lo, hi := gemm.Share(in.C, w, nt)
+		col2im(c.dx, c.dcols, c.n, c.In, c.K, c.S, c.P, c.out, lo, hi)
+	}
 	c.W = &Param[T]{Name: "W" + id, Shape: []int{f, in.C, k, k}, V: make([]T, f*ckk), G: make([]T, f*ckk), Decay: true}
 	if bias {
 		c.B = &Param[T]{Name: "b" + id, Shape: []int{f}, V: make([]T, f), G: make([]T, f)}
@@ -82,7 +95,8 @@ func (c *Conv[T]) Forward(x []T, n int, _ bool) []T {
 	c.cols = grow(c.cols, ckk*np)
 	c.tmp = grow(c.tmp, c.F*np)
 	c.y = grow(c.y, n*c.out.Size())
-	im2col(c.cols, x, n, c.In, c.K, c.S, c.P, c.out)
+	c.x = x
+	c.par.Run(ckk, c.im)
 	gemm.Gemm(blas.NoTrans, blas.NoTrans, c.F, np, ckk, 1, c.W.V, ckk, c.cols, np, 0, c.tmp, np)
 	for i := range n {
 		for f := range c.F {
@@ -120,55 +134,70 @@ func (c *Conv[T]) Backward(dy []T) []T {
 		}
 	}
 	gemm.Gemm(blas.NoTrans, blas.Trans, c.F, ckk, np, 1, c.tmp, np, c.cols, np, 0, c.W.G, ckk)
+	if c.NoInputGrad {
+		return nil
+	}
 	c.dcols = grow(c.dcols, ckk*np)
 	gemm.Gemm(blas.Trans, blas.NoTrans, ckk, np, c.F, 1, c.W.V, ckk, c.tmp, np, 0, c.dcols, np)
 	c.dx = grow(c.dx, n*c.In.Size())
-	col2im(c.dx, c.dcols, n, c.In, c.K, c.S, c.P, c.out)
+	c.par.Run(c.In.C, c.col)
 	return c.dx
 }
 
 // im2col writes the patches of n examples x (in) into cols, (C K K, N Ho
 // Wo): row (c, p, q), column (n, i, j) holds xpad[n, c, i s + p, j s + q].
-func im2col[T Float](cols, x []T, n int, in Shape, k, s, pad int, out Shape) {
+// It writes rows lo to hi.
+func im2col[T Float](cols, x []T, n int, in Shape, k, s, pad int, out Shape, lo, hi int) {
 	np := n * out.H * out.W
-	for c := range in.C {
-		for p := range k {
-			for q := range k {
-				row := cols[((c*k+p)*k+q)*np:][:np]
-				at := 0
-				for e := range n {
-					plane := x[(e*in.C+c)*in.H*in.W:][:in.H*in.W]
-					for i := range out.H {
-						r := i*s + p - pad
-						if r < 0 || r >= in.H {
-							clear(row[at : at+out.W])
-							at += out.W
-							continue
-						}
-						src := plane[r*in.W:][:in.W]
-						for j := range out.W {
-							col := j*s + q - pad
-							if col < 0 || col >= in.W {
-								row[at] = 0
-							} else {
-								row[at] = src[col]
-							}
-							at++
-						}
-					}
+	for r := lo; r < hi; r++ {
+		c, p, q := r/(k*k), r/k%k, r%k
+		// Output columns j0 <= j < j1 read inside the row; the rest pad.
+		j0 := min(out.W, max(0, (pad-q+s-1)/s))
+		j1 := max(j0, min(out.W, floorDiv(in.W-1+pad-q, s)+1))
+		row := cols[r*np:][:np]
+		at := 0
+		for e := range n {
+			plane := x[(e*in.C+c)*in.H*in.W:][:in.H*in.W]
+			for i := range out.H {
+				dst := row[at : at+out.W]
+				at += out.W
+				y := i*s + p - pad
+				if y < 0 || y >= in.H {
+					clear(dst)
+					continue
+				}
+				src := plane[y*in.W:][:in.W]
+				clear(dst[:j0])
+				clear(dst[j1:])
+				if s == 1 && j1 > j0 {
+					copy(dst[j0:j1], src[j0+q-pad:])
+					continue
+				}
+				for j := j0; j < j1; j++ {
+					dst[j] = src[j*s+q-pad]
 				}
 			}
 		}
 	}
 }
 
-// col2im adds the patches' gradients dcols back into dx, (N, C, H, W),
-// which it zeroes first: each input's gradient is the sum, in the order of
-// the rows (c, p, q), of the patch entries it appeared in.
-func col2im[T Float](dx, dcols []T, n int, in Shape, k, s, pad int, out Shape) {
-	clear(dx)
+// floorDiv is a/b rounded down, b > 0.
+func floorDiv(a, b int) int {
+	if a < 0 {
+		return -((-a + b - 1) / b)
+	}
+	return a / b
+}
+
+// col2im sets the gradients of channels lo to hi of dx, (N, C, H, W), from
+// the patches' gradients dcols: each input's gradient is the sum, in the
+// order of the rows (c, p, q), of the patch entries it appeared in.
+func col2im[T Float](dx, dcols []T, n int, in Shape, k, s, pad int, out Shape, lo, hi int) {
 	np := n * out.H * out.W
-	for c := range in.C {
+	for e := range n {
+		clear(dx[(e*in.C+lo)*in.H*in.W : (e*in.C+hi)*in.H*in.W])
+	}
+	for c := lo; c < hi; c++ {
 		for p := range k {
 			for q := range k {
 				row := dcols[((c*k+p)*k+q)*np:][:np]

@@ -14,8 +14,8 @@ type Net[T Float] struct {
 	Arch   Arch
 	In     Shape
 	Layers []Layer[T]
-	probs  []T
 	dy     []T
+	first  int // the first layer with parameters: backward ends there
 }
 
 // Build makes the net a describes for inputs of shape in and classes
@@ -68,6 +68,20 @@ func Build[T Float](a Arch, in Shape, classes int, rng *rand.Rand) (*Net[T], err
 		}
 		net.Layers = append(net.Layers, l)
 		shape = l.Out()
+	}
+	// Nothing needs the gradient of the images: backward stops at the
+	// first layer with parameters, which skips its input's gradient.
+	for i, l := range net.Layers {
+		if len(l.Params()) > 0 {
+			net.first = i
+			switch l := l.(type) {
+			case *Conv[T]:
+				l.NoInputGrad = true
+			case *Affine[T]:
+				l.NoInputGrad = true
+			}
+			break
+		}
 	}
 	if shape != (Shape{classes, 1, 1}) {
 		return nil, fmt.Errorf("the net ends in %v outputs, not %d class scores: end it with fc%d", shape, classes, classes)
@@ -143,7 +157,7 @@ func (n *Net[T]) Loss(x []T, y []uint8, reg float64) float64 {
 	}
 	loss /= float64(m)
 	g := n.dy
-	for i := len(n.Layers) - 1; i >= 0; i-- {
+	for i := len(n.Layers) - 1; i >= n.first; i-- {
 		g = n.Layers[i].Backward(g)
 	}
 	for _, p := range n.Params() {

@@ -1,6 +1,10 @@
 package layers
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/nettrain/nettrain/internal/gemm"
+)
 
 // Pool is max or average pooling over K x K windows with stride S, no
 // padding (PyTorch's MaxPool2d(K, S) and AvgPool2d(K, S); a window that
@@ -14,7 +18,17 @@ type Pool[T Float] struct {
 	out    Shape
 	n      int
 	arg    []int32 // max: the input index of each output's maximum, within its plane
+	x, dy  []T
 	y, dx  []T
+	par    gemm.Group
+	fwd    func(w, nt int)
+	bwd    func(w, nt int)
+}
+
+func (l *Pool[T]) init() *Pool[T] {
+	l.fwd = func(w, nt int) { lo, hi := gemm.Share(l.n*l.In.C, w, nt); l.forward(lo, hi) }
+	l.bwd = func(w, nt int) { lo, hi := gemm.Share(l.n*l.In.C, w, nt); l.backward(lo, hi) }
+	return l
 }
 
 // NewPool returns a k x k pool with stride s over in.
@@ -23,12 +37,12 @@ func NewPool[T Float](in Shape, isMax bool, k, s int) (*Pool[T], error) {
 	if err != nil {
 		return nil, fmt.Errorf("pool: %w", err)
 	}
-	return &Pool[T]{In: in, Max: isMax, KH: k, KW: k, S: s, out: Shape{in.C, ho, wo}}, nil
+	return (&Pool[T]{In: in, Max: isMax, KH: k, KW: k, S: s, out: Shape{in.C, ho, wo}}).init(), nil
 }
 
 // NewGlobalPool returns a pool over each whole plane: C x 1 x 1.
 func NewGlobalPool[T Float](in Shape, isMax bool) *Pool[T] {
-	return &Pool[T]{In: in, Max: isMax, KH: in.H, KW: in.W, S: 1, out: Shape{in.C, 1, 1}}
+	return (&Pool[T]{In: in, Max: isMax, KH: in.H, KW: in.W, S: 1, out: Shape{in.C, 1, 1}}).init()
 }
 
 // Out returns the output shape.
@@ -49,10 +63,38 @@ func (l *Pool[T]) Forward(x []T, n int, _ bool) []T {
 		}
 		l.arg = l.arg[:len(l.y)]
 	}
+	l.x = x
+	l.par.Run(n*in.C, l.fwd)
+	return l.y
+}
+
+// forward pools planes lo to hi.
+func (l *Pool[T]) forward(lo, hi int) {
+	in, out, x := l.In, l.out, l.x
 	inv := 1 / T(l.KH*l.KW)
-	for pl := range n * in.C {
+	for pl := lo; pl < hi; pl++ {
 		src := x[pl*in.H*in.W:][:in.H*in.W]
 		at := pl * out.H * out.W
+		if l.Max && l.KH == 2 && l.KW == 2 && l.S == 2 { // the common case, unrolled
+			for i := range out.H {
+				r0, r1 := src[2*i*in.W:][:in.W], src[(2*i+1)*in.W:][:in.W]
+				for j := range out.W {
+					best, v := 2*i*in.W+2*j, r0[2*j]
+					if r0[2*j+1] > v {
+						best, v = best+1, r0[2*j+1]
+					}
+					if r1[2*j] > v {
+						best, v = (2*i+1)*in.W+2*j, r1[2*j]
+					}
+					if r1[2*j+1] > v {
+						best, v = (2*i+1)*in.W+2*j+1, r1[2*j+1]
+					}
+					l.y[at], l.arg[at] = v, int32(best)
+					at++
+				}
+			}
+			continue
+		}
 		for i := range out.H {
 			for j := range out.W {
 				r0, c0 := i*l.S, j*l.S
@@ -79,18 +121,25 @@ func (l *Pool[T]) Forward(x []T, n int, _ bool) []T {
 			}
 		}
 	}
-	return l.y
 }
 
 // Backward routes dy to each window's maximum (max) or spreads it evenly
 // (average); windows that overlap add in output order.
 func (l *Pool[T]) Backward(dy []T) []T {
-	in, out := l.In, l.out
+	in := l.In
 	l.dx = grow(l.dx, l.n*in.Size())
-	clear(l.dx)
+	l.dy = dy
+	l.par.Run(l.n*in.C, l.bwd)
+	return l.dx
+}
+
+// backward sets the gradients of planes lo to hi.
+func (l *Pool[T]) backward(lo, hi int) {
+	in, out, dy := l.In, l.out, l.dy
 	inv := 1 / T(l.KH*l.KW)
-	for pl := range l.n * in.C {
+	for pl := lo; pl < hi; pl++ {
 		dst := l.dx[pl*in.H*in.W:][:in.H*in.W]
+		clear(dst)
 		at := pl * out.H * out.W
 		for i := range out.H {
 			for j := range out.W {
@@ -110,7 +159,6 @@ func (l *Pool[T]) Backward(dy []T) []T {
 			}
 		}
 	}
-	return l.dx
 }
 
 // PoolNaive is the reference forward pass (cs231n's max_pool_forward_naive,
