@@ -24,6 +24,7 @@ var allowedImports = map[string][]string{
 	"fsutil":            {},
 	"gemm":              {},
 	"gemm/asmgen":       {},
+	"layers":            {"gemm"},
 	"model":             {"gemm"},
 	"onnx":              {"checkpoint", "cifar", "model", "onnx/onnxpb"},
 	"onnx/onnxpb":       {},
