@@ -25,6 +25,7 @@ import (
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/nettrain/nettrain/internal/fsutil"
+	"github.com/nettrain/nettrain/internal/layers"
 	"github.com/nettrain/nettrain/internal/model"
 )
 
@@ -37,9 +38,10 @@ import (
 // C class scores. Meta is optional on load, so a model exported from numpy
 // with the arrays alone loads and evaluates.
 type Checkpoint struct {
-	Net  *model.Net
-	Mean []float64       // (D) mean image subtracted from every input
-	Meta json.RawMessage // JSON object, or nil
+	Net  *model.Net           // a fully connected net, or nil
+	Conv *layers.Net[float64] // a convolutional net (conv.go), or nil
+	Mean []float64            // (D) mean image subtracted from every input
+	Meta json.RawMessage      // JSON object, or nil
 	// Extra holds further 1-D float64 arrays by name, such as a training
 	// run's optimizer state; eval does not need them.
 	Extra map[string][]float64
@@ -57,10 +59,10 @@ func Save(path string, ck *Checkpoint) error {
 // arrays uncompressed: float weights barely compress, and storing is many
 // times faster than deflating.
 func Write(w io.Writer, ck *Checkpoint) error {
-	if len(ck.Mean) != ck.Net.Inputs() {
+	if ck.Conv != nil && len(ck.Mean) != ck.Conv.In.Size() || ck.Conv == nil && len(ck.Mean) != ck.Net.Inputs() {
 		panic("model: Write: mean has the wrong length")
 	}
-	if ck.Net.Norm == model.BatchNorm {
+	if ck.Conv == nil && ck.Net.Norm == model.BatchNorm {
 		panic("model: Write: batch normalisation must be folded (model.FoldNorm) before saving")
 	}
 	zw := zip.NewWriter(w)
@@ -75,7 +77,15 @@ func Write(w io.Writer, ck *Checkpoint) error {
 		}
 		return bw.Flush()
 	}
-	for l, layer := range ck.Net.Layers {
+	var layers []model.Layer
+	if ck.Conv != nil {
+		if err := writeConv(put, ck.Conv); err != nil {
+			return err
+		}
+	} else {
+		layers = ck.Net.Layers
+	}
+	for l, layer := range layers {
 		k := strconv.Itoa(l + 1)
 		if err := put("W"+k, layer.W); err != nil {
 			return err
@@ -102,7 +112,7 @@ func Write(w io.Writer, ck *Checkpoint) error {
 		}
 	}
 	for _, name := range slices.Sorted(maps.Keys(ck.Extra)) {
-		if isCore(name) {
+		if isCore(name) || ck.Conv != nil && isConvCore(name) {
 			panic("model: Write: extra array named like a core one: " + name)
 		}
 		if err := put(name, ck.Extra[name]); err != nil {
@@ -187,6 +197,9 @@ func Read(r io.ReaderAt, size int64) (ck *Checkpoint, err error) {
 		return v, shape, nil
 	}
 
+	if files["arch.npy"] != nil {
+		return readConvCheckpoint(files, size, read)
+	}
 	// The layers: W1, b1, W2, b2, ... up to the first Wk missing, each Wk
 	// taking what W(k-1) gives.
 	layers := 0
@@ -269,14 +282,20 @@ func Read(r io.ReaderAt, size int64) (ck *Checkpoint, err error) {
 	}
 
 	ck = &Checkpoint{Net: net, Mean: mean}
+	return ck, readRest(ck, files, size, isCore)
+}
+
+// readRest reads a checkpoint's extra arrays (those core does not name) and
+// its meta into ck.
+func readRest(ck *Checkpoint, files map[string]*zip.File, size int64, core func(string) bool) error {
 	for name, f := range files {
 		name = strings.TrimSuffix(name, ".npy")
-		if isCore(name) {
+		if core(name) {
 			continue
 		}
 		v, _, err := readArray(f, size, 1)
 		if err != nil {
-			return nil, fmt.Errorf("array %q %w", name, err)
+			return fmt.Errorf("array %q %w", name, err)
 		}
 		if ck.Extra == nil {
 			ck.Extra = map[string][]float64{}
@@ -286,14 +305,14 @@ func Read(r io.ReaderAt, size int64) (ck *Checkpoint, err error) {
 	if f, ok := files["meta.npy"]; ok {
 		s, err := readString(f, size)
 		if err != nil {
-			return nil, fmt.Errorf("array \"meta\" %w", err)
+			return fmt.Errorf("array \"meta\" %w", err)
 		}
 		if !json.Valid([]byte(s)) {
-			return nil, errors.New("meta is not valid JSON")
+			return errors.New("meta is not valid JSON")
 		}
 		ck.Meta = json.RawMessage(s)
 	}
-	return ck, nil
+	return nil
 }
 
 // checkDisjoint makes sure no two entries share their compressed bytes.
@@ -410,7 +429,7 @@ func readArray(f *zip.File, archiveSize int64, dims int) ([]float64, []int, erro
 	}
 	typ := strings.Trim(nr.Header.Descr.Type, `'"`)
 	size := map[string]int{"<f8": 8, "f8": 8, "<f4": 4, "f4": 4}[typ]
-	if size == 0 || size == 4 && nr.Header.Descr.Fortran {
+	if size == 0 || (size == 4 || dims > 2) && nr.Header.Descr.Fortran {
 		return nil, nil, fmt.Errorf("has dtype %s, want float64 or C-ordered float32", typ)
 	}
 	if uint64(n*size) > f.UncompressedSize64 {

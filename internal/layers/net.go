@@ -98,6 +98,27 @@ func (n *Net[T]) Params() []*Param[T] {
 	return ps
 }
 
+// Stat is a batch norm's running statistic, not learned: running_meank or
+// running_vark.
+type Stat[T Float] struct {
+	Name string
+	V    []T
+}
+
+// Stats returns the running statistics of every batch norm, in layer order.
+func (n *Net[T]) Stats() []Stat[T] {
+	var st []Stat[T]
+	for _, l := range n.Layers {
+		if b, ok := l.(*BatchNorm[T]); ok {
+			st = append(st, Stat[T]{"running_mean" + b.ID, b.RunMean}, Stat[T]{"running_var" + b.ID, b.RunVar})
+		}
+	}
+	return st
+}
+
+// Classes returns the number of class scores the net ends in.
+func (n *Net[T]) Classes() int { return n.Layers[len(n.Layers)-1].Out().C }
+
 // Init draws every weight (the Decay parameters) as std N(0,1) from rng, in
 // parameter order, entry by entry, as cs231n's weight_scale does; biases
 // and beta stay 0 and gamma 1.

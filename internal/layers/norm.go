@@ -14,6 +14,7 @@ const Eps = 1e-5
 // case, per unit over the batch.
 type BatchNorm[T Float] struct {
 	In              Shape
+	ID              string // k of gammak, betak, running_meank, running_vark
 	Gamma, Beta     *Param[T]
 	RunMean, RunVar []T
 	n               int
@@ -27,7 +28,7 @@ type BatchNorm[T Float] struct {
 // running mean 0 and variance 1, named gamma<id> and beta<id>.
 func NewBatchNorm[T Float](id string, in Shape) *BatchNorm[T] {
 	c := in.C
-	b := &BatchNorm[T]{In: in, RunMean: make([]T, c), RunVar: make([]T, c),
+	b := &BatchNorm[T]{In: in, ID: id, RunMean: make([]T, c), RunVar: make([]T, c),
 		mu: make([]float64, c), inv: make([]float64, c), vari: make([]float64, c)}
 	b.Gamma = &Param[T]{Name: "gamma" + id, Shape: []int{c}, V: make([]T, c), G: make([]T, c)}
 	b.Beta = &Param[T]{Name: "beta" + id, Shape: []int{c}, V: make([]T, c), G: make([]T, c)}
