@@ -45,6 +45,9 @@ unit's W1 column as a 32x32 colour tile, as cs231n's show_net_weights).`,
 				if err != nil {
 					return err
 				}
+				if err := ck.NotMLP("plot --model"); err != nil {
+					return fmt.Errorf("--model %s %w", modelPath, err)
+				}
 				net = ck.Net
 			}
 			written, err := writeRunPlots(out, losses, epochs, net)

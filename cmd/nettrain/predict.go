@@ -66,6 +66,9 @@ func runPredict(o predictOptions, images []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if err := ck.NotMLP("predict"); err != nil {
+		return fmt.Errorf("model %s %w", o.model, err)
+	}
 	d, c := ck.Net.Inputs(), ck.Net.Classes()
 	if d != cifar.D {
 		return fmt.Errorf("model %s takes %d inputs, not CIFAR-10's %d (32x32 RGB)", o.model, d, cifar.D)

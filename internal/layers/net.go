@@ -204,3 +204,67 @@ func (n *Net[T]) Track(m float64) {
 		}
 	}
 }
+
+// As returns a copy of n in precision T: its parameters and running
+// statistics rounded to T.
+func As[T Float](n *Net[float64]) *Net[T] {
+	m, err := Build[T](n.Arch, n.In, n.Classes(), nil)
+	if err != nil {
+		panic(fmt.Sprintf("layers: As: %v", err)) // n was built from the same arch
+	}
+	for i, p := range n.Params() {
+		convert(m.Params()[i].V, p.V)
+	}
+	for i, s := range n.Stats() {
+		convert(m.Stats()[i].V, s.V)
+	}
+	for i, l := range n.Layers {
+		if d, ok := l.(*Dropout[float64]); ok {
+			m.Layers[i].(*Dropout[T]).Rng = d.Rng
+		}
+	}
+	return m
+}
+
+// SetFrom copies the parameters and running statistics of src, in any
+// precision, into n of the same arch.
+func SetFrom[T, S Float](n *Net[T], src *Net[S]) {
+	for i, p := range src.Params() {
+		convert(n.Params()[i].V, p.V)
+	}
+	for i, s := range src.Stats() {
+		convert(n.Stats()[i].V, s.V)
+	}
+}
+
+func convert[T, S Float](dst []T, src []S) {
+	for i, v := range src {
+		dst[i] = T(v)
+	}
+}
+
+// NotFinite is the class Predict gives an example whose scores are not
+// all finite, as model.NotFinite.
+const NotFinite = 255
+
+// Predict writes the class of each of the m examples x (the most probable,
+// ties to the lower class; NotFinite if a score is not finite) into dst,
+// scoring in evaluation.
+func (n *Net[T]) Predict(dst []uint8, x []T, m int) {
+	scores := n.Scores(x, m)
+	c := n.Classes()
+	for i := range m {
+		row := scores[i*c : (i+1)*c]
+		best := 0
+		for j, v := range row {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				best = NotFinite
+				break
+			}
+			if v > row[best] {
+				best = j
+			}
+		}
+		dst[i] = uint8(best)
+	}
+}

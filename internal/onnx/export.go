@@ -50,6 +50,9 @@ const (
 // Softmax. The class names and the run's config from ck's metadata, and
 // producer (nettrain's version), go into the model's metadata.
 func Export(ck *checkpoint.Checkpoint, producer string) (*onnxpb.ModelProto, error) {
+	if err := ck.NotMLP("export"); err != nil {
+		return nil, err
+	}
 	net := ck.Net
 	if net.Norm == model.BatchNorm {
 		net = net.FoldNorm()

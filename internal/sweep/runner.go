@@ -317,6 +317,9 @@ func (r *Runner) runTask(ctx context.Context, t task) (Result, error) {
 		if err != nil {
 			return fail(StatusFailed, err)
 		}
+		if err := ck.NotMLP("a sweep"); err != nil {
+			return fail(StatusFailed, fmt.Errorf("%s %w", job.ResumePath, err))
+		}
 		if want := tr.Hidden.Sizes(cifar.D, cifar.Classes); !slices.Equal(ck.Net.Sizes(), want) {
 			return fail(StatusFailed, fmt.Errorf("%s: layers %v, the trial's are %v", job.ResumePath, ck.Net.Sizes(), want))
 		}

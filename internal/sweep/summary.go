@@ -47,6 +47,9 @@ func Summarize(results []Result, out string, test *cifar.Set, warn func(string))
 	if test != nil {
 		var meta trainrun.Meta
 		json.Unmarshal(ck.Meta, &meta) // absent or foreign metadata: float64 scoring
+		if err := ck.NotMLP("a sweep"); err != nil {
+			return sum, fmt.Errorf("the best trial's model %s %w", out, err)
+		}
 		pred := ck.Net.PredictIn(meta.Config.Precision, *test, ck.Mean)
 		if err := model.CheckFinite(pred); err != nil {
 			return sum, fmt.Errorf("the best trial's model: %w", err)
