@@ -17,14 +17,13 @@ type optimizer[T model.Float] struct {
 	beta1, beta2, eps float64
 	v, m              [][]T // velocity (momentum, nesterov), or second moment v and first m (adam)
 
-	r, g          *model.Raw[T] // the parameters it updates and their gradients
-	params, grads [][]T         // r and g as Params
-	names         []string      // of the parameters: W1, b1, ...
+	ps            paramSet[T]
+	params, grads [][]T    // the parameters it updates and their gradients
+	names         []string // of the parameters: W1, b1, ...
 }
 
-// newOptimizer returns the optimizer of c for the parameters r with
-// gradients g.
-func newOptimizer[T model.Float](r, g *model.Raw[T], c Config) *optimizer[T] {
+// newOptimizer returns the optimizer of c for the parameters ps.
+func newOptimizer[T model.Float](ps paramSet[T], c Config) *optimizer[T] {
 	// Adam's constants are the paper's (and PyTorch's) defaults.
 	o := &optimizer[T]{kind: c.Optimizer, mu: c.Momentum, wd: c.WeightDecay, beta1: 0.9, beta2: 0.999, eps: 1e-8}
 	if o.kind == "" {
@@ -33,8 +32,8 @@ func newOptimizer[T model.Float](r, g *model.Raw[T], c Config) *optimizer[T] {
 	if o.mu == 0 {
 		o.mu = 0.9
 	}
-	o.r, o.g, o.names = r, g, r.ParamNames()
-	o.params, o.grads = r.Params(), g.Params()
+	o.ps, o.names = ps, ps.names
+	o.params, o.grads = ps.params, ps.grads
 	o.v, o.m = make([][]T, len(o.params)), make([][]T, len(o.params))
 	for i, p := range o.params {
 		switch o.kind {
@@ -55,14 +54,14 @@ func (o *optimizer[T]) step(lr float64, it int) {
 		// SGDW): W *= 1 - lr*wd before the update, on the weights only, as
 		// the L2 penalty leaves the biases alone.
 		keep := T(1 - lr*o.wd)
-		for _, w := range o.r.W {
+		for _, w := range o.ps.weights {
 			for j := range w {
 				w[j] *= keep
 			}
 		}
 	}
 	if o.kind == SGD {
-		o.r.Step(o.g, lr)
+		o.ps.sgdStep(lr)
 		return
 	}
 	mu, lrT := T(o.mu), T(lr)

@@ -35,7 +35,7 @@ func TestOptimizerRules(t *testing.T) {
 		r := model.NewRaw[float64](1, 1, 1)
 		r.W[0][0] = 1
 		grads := model.NewRaw[float64](1, 1, 1)
-		o := newOptimizer(r, grads, tc.c)
+		o := newOptimizer(rawParams(r, grads), tc.c)
 		for s := range 2 {
 			grads.W[0][0] = g[s]
 			o.step(lr, s+1)
@@ -47,7 +47,7 @@ func TestOptimizerRules(t *testing.T) {
 		// the third step of the original.
 		r2 := model.NewRaw[float64](1, 1, 1)
 		r2.W[0][0] = r.W[0][0]
-		o2 := newOptimizer(r2, grads, tc.c)
+		o2 := newOptimizer(rawParams(r2, grads), tc.c)
 		if err := o2.load(o.save()); err != nil {
 			t.Fatalf("%s: load: %v", tc.name, err)
 		}
@@ -58,7 +58,7 @@ func TestOptimizerRules(t *testing.T) {
 			t.Errorf("%s: step after load %v, without %v", tc.name, r2.W[0][0], r.W[0][0])
 		}
 	}
-	if err := newOptimizer(model.NewRaw[float64](1, 1, 1), model.NewRaw[float64](1, 1, 1), Config{Optimizer: Adam}).load(map[string][]float64{}); err == nil {
+	if err := newOptimizer(rawParams(model.NewRaw[float64](1, 1, 1), model.NewRaw[float64](1, 1, 1)), Config{Optimizer: Adam}).load(map[string][]float64{}); err == nil {
 		t.Error("adam loaded a state without its slots")
 	}
 }
@@ -75,7 +75,7 @@ func TestWeightDecay(t *testing.T) {
 					p[j] = float64(j + 1)
 				}
 			}
-			o := newOptimizer(r, model.NewRaw[float64](2, 3, 2), Config{Optimizer: kind, WeightDecay: wd})
+			o := newOptimizer(rawParams(r, model.NewRaw[float64](2, 3, 2)), Config{Optimizer: kind, WeightDecay: wd})
 			o.step(0.1, 1)
 			for k, p := range r.Params() {
 				want := 1 - 0.1*wd

@@ -274,9 +274,9 @@ func Train(ctx context.Context, net *model.Net, data preprocess.Data, c Config, 
 		return History{}, fmt.Errorf("sgd: net takes %d inputs, data has %d", d, cifar.D)
 	}
 	if c.Precision == Float64 {
-		return train[float64](ctx, net, data, c, hooks)
+		return train[float64](ctx, newMLP[float64](net), data, c, hooks)
 	}
-	return train[float32](ctx, net, data, c, hooks)
+	return train[float32](ctx, newMLP[float32](net), data, c, hooks)
 }
 
 // minibatch is one gathered batch: rows with the mean subtracted, labels,
@@ -291,13 +291,13 @@ type minibatch[T model.Float] struct {
 // T, the optimizer, what resumes), the minibatch pipeline (batches), then
 // per iteration a step (the loss, its gradients and the update), and at
 // each epoch's end an evaluation (endEpoch); snapshots on the way (save).
-func train[T model.Float](ctx context.Context, net *model.Net, data preprocess.Data, c Config, hooks Hooks) (hist History, err error) {
-	l, err := newLoop[T](net, data, c, hooks)
+func train[T model.Float](ctx context.Context, net learner[T], data preprocess.Data, c Config, hooks Hooks) (hist History, err error) {
+	l, err := newLoop(net, data, c, hooks)
 	if err != nil {
 		return hist, err
 	}
 	defer func() {
-		l.hist.State = l.snapshot(net, err == nil)
+		l.hist.State = l.snapshot(err == nil)
 		hist = l.hist
 	}()
 	if err := l.prepare(); err != nil {
@@ -344,31 +344,23 @@ type loop[T model.Float] struct {
 	c     Config
 	data  preprocess.Data
 	hooks Hooks
-	sizes []int
-	norm  model.Norm
+	net   learner[T] // what is trained: the MLP, or a conv net
 
-	raw, grads *model.Raw[T] // the weights as trained, and their gradients
-	opt        *optimizer[T]
-	st         State
-	hist       History
-	epochLen   int
+	opt      *optimizer[T]
+	st       State
+	hist     History
+	epochLen int
 
-	dense   []T // the whitened train split (ZCA), or nil
-	whiten  []T // Z in T, for folding, or nil
-	ws      *model.Workspace[T]
+	dense   []T     // the whitened train split (ZCA), or nil
 	pred    []uint8 // of a minibatch
 	valPred []uint8
-	scorer  model.Scorer[T]
-	scored  *model.Raw[T] // the weights scored on validation: raw, with preprocessing folded in
 }
 
-// newLoop sets up a run: the weights in T, the optimizer, and the state a
-// resume carries on from.
-func newLoop[T model.Float](net *model.Net, data preprocess.Data, c Config, hooks Hooks) (*loop[T], error) {
-	l := &loop[T]{c: c, data: data, hooks: hooks, sizes: net.Sizes(), norm: net.Norm, st: State{BestValAcc: -1}}
-	l.raw = model.RawOf[T](net)
-	l.grads = model.NewRawNorm[T](l.norm, l.sizes...)
-	l.opt = newOptimizer(l.raw, l.grads, c)
+// newLoop sets up a run: the optimizer, and the state a resume carries on
+// from.
+func newLoop[T model.Float](net learner[T], data preprocess.Data, c Config, hooks Hooks) (*loop[T], error) {
+	l := &loop[T]{c: c, data: data, hooks: hooks, net: net, st: State{BestValAcc: -1}}
+	l.opt = newOptimizer(net.params(), c)
 	if c.Init != nil {
 		l.st = *c.Init
 		if err := l.opt.load(l.st.Slots); err != nil {
@@ -380,46 +372,25 @@ func newLoop[T model.Float](net *model.Net, data preprocess.Data, c Config, hook
 
 // prepare makes the buffers of the loop and of scoring.
 func (l *loop[T]) prepare() error {
-	c, d := l.c, l.sizes[0]
+	c := l.c
 	var err error
 	if l.dense, err = preprocess.Dense[T](l.data); err != nil {
 		return err
 	}
-	if l.data.Whiten != nil {
-		l.whiten = make([]T, d*d)
-		for i, v := range l.data.Whiten.RawMatrix().Data {
-			l.whiten[i] = T(v)
-		}
+	if err := l.net.prepare(l.data, c); err != nil {
+		return err
 	}
-	l.ws = &model.Workspace[T]{Smoothing: c.LabelSmoothing}
 	l.pred = make([]uint8, c.Batch)
 	l.valPred = make([]uint8, l.data.Val.N())
-	l.scored = l.raw
-	if l.data.Folded() {
-		l.scored = model.NewRawNorm[T](l.norm, l.sizes...)
-	}
 	l.epochLen = EpochLen(l.data.Train.N(), c.Batch)
 	l.hist.Loss = make([]float64, 0, c.Iters-c.Start)
 	return nil
 }
 
-// snapshot writes into n the weights Train ends with, as of now, and
-// returns the State to resume from.
-func (l *loop[T]) snapshot(n *model.Net, keepBest bool) State {
-	s := l.st
-	if keepBest && l.c.KeepBest && l.st.Best != nil {
-		// End on the best epoch's weights, keeping the last for a resume.
-		s.Last = model.ZerosNorm(l.norm, l.sizes...)
-		model.SetFrom(s.Last, l.raw)
-		for i, p := range n.Arrays() {
-			copy(p, l.st.Best.Arrays()[i])
-		}
-	} else {
-		model.SetFrom(n, l.raw)
-	}
-	if l.st.Best != nil {
-		s.Best = l.st.Best.Clone()
-	}
+// snapshot writes into the caller's net the weights Train ends with, as of
+// now, and returns the State to resume from.
+func (l *loop[T]) snapshot(keepBest bool) State {
+	s := l.net.snapshot(&l.st, keepBest && l.c.KeepBest)
 	s.Slots = l.opt.save()
 	return s
 }
@@ -433,12 +404,12 @@ type pipeline[T model.Float] struct {
 
 // batches starts the pipeline of the iterations Start+1 to Iters.
 func (l *loop[T]) batches() pipeline[T] {
-	c, d := l.c, l.sizes[0]
+	c, d := l.c, l.net.inputs()
 	p := pipeline[T]{free: make(chan *minibatch[T], 2), full: make(chan *minibatch[T], 2), done: make(chan struct{})}
 	for range 2 {
 		mb := &minibatch[T]{x: make([]T, c.Batch*d), y: make([]uint8, c.Batch)}
 		if c.Dropout > 0 {
-			mb.mask = make([]T, c.Batch*model.HiddenUnits(l.sizes))
+			mb.mask = make([]T, c.Batch*l.net.maskUnits())
 		}
 		p.free <- mb
 	}
@@ -520,8 +491,7 @@ func (dr *drawer[T]) draw(mb *minibatch[T], it int, data preprocess.Data, dense 
 // iterations).
 func (l *loop[T]) step(it int, mb *minibatch[T], lr float64) (float64, error) {
 	c := l.c
-	l.ws.Dropout = mb.mask
-	loss := l.raw.Loss(l.grads, l.ws, mb.x, mb.y, c.Reg)
+	loss := l.net.loss(mb, it, c)
 	if math.IsNaN(loss) || math.IsInf(loss, 0) {
 		return loss, &DivergedError{Iter: it, Loss: loss, LR: c.LR}
 	}
@@ -530,7 +500,7 @@ func (l *loop[T]) step(it int, mb *minibatch[T], lr float64) (float64, error) {
 		stepLR = lr * float64(it) / float64(c.Warmup) // linear warm-up to the schedule's rate
 	}
 	l.opt.step(stepLR, it)
-	l.raw.Track(l.ws, cmp.Or(c.NormTrack, model.NormTrack)) // batch norm's running statistics, from this batch
+	l.net.track(cmp.Or(c.NormTrack, model.NormTrack)) // batch norm's running statistics, from this batch
 	l.hist.Loss = append(l.hist.Loss, loss)
 	if l.hooks.Iter != nil {
 		l.hooks.Iter(it, loss)
@@ -543,16 +513,13 @@ func (l *loop[T]) step(it int, mb *minibatch[T], lr float64) (float64, error) {
 // reports whether --patience says to stop.
 func (l *loop[T]) endEpoch(it int, mb *minibatch[T], loss, lr float64) (stop bool) {
 	c, st := l.c, &l.st
-	if l.data.Folded() {
-		preprocess.FoldRaw(l.scored, l.raw, l.data.Scale, l.whiten)
-	}
-	l.raw.Predict(l.pred, l.ws, mb.x) // Predict ignores ws.Dropout
+	l.net.predict(l.pred, mb.x)
 	e := Epoch{
 		Epoch:    it / l.epochLen,
 		Iter:     it,
 		Loss:     loss,
 		TrainAcc: model.Accuracy(l.pred, mb.y),
-		ValAcc:   model.Accuracy(l.scorer.PredictSet(l.scored, l.valPred, l.data.Val, l.data.Mean), l.data.Val.Y),
+		ValAcc:   model.Accuracy(l.net.predictVal(l.valPred, l.data), l.data.Val.Y),
 		LR:       lr,
 	}
 	l.hist.Epochs = append(l.hist.Epochs, e)
@@ -562,10 +529,7 @@ func (l *loop[T]) endEpoch(it int, mb *minibatch[T], loss, lr float64) (stop boo
 	if e.ValAcc > st.BestValAcc {
 		st.BestValAcc, st.BestEpoch, st.SinceBest = e.ValAcc, e.Epoch, 0
 		if c.KeepBest {
-			if st.Best == nil {
-				st.Best = model.ZerosNorm(l.norm, l.sizes...)
-			}
-			model.SetFrom(st.Best, l.raw)
+			l.net.keepBest(st)
 		}
 	} else {
 		st.SinceBest++
@@ -579,9 +543,10 @@ func (l *loop[T]) save(it int) error {
 	if l.hooks.Snapshot == nil || it >= l.c.Iters || !l.hooks.Snapshot(it) {
 		return nil
 	}
-	snap := model.ZerosNorm(l.norm, l.sizes...)
 	sh := l.hist
 	sh.Loss, sh.Epochs = slices.Clone(l.hist.Loss), slices.Clone(l.hist.Epochs)
-	sh.State = l.snapshot(snap, true)
+	snap, st := l.net.snapshotCopy(&l.st, l.c.KeepBest)
+	sh.State = st
+	sh.State.Slots = l.opt.save()
 	return l.hooks.Save(snap, sh)
 }
