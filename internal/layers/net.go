@@ -16,6 +16,9 @@ type Net[T Float] struct {
 	Layers []Layer[T]
 	dy     []T
 	first  int // the first layer with parameters: backward ends there
+	// Smoothing is label smoothing e: the loss is against targets
+	// (1-e) onehot + e/C.
+	Smoothing float64
 }
 
 // Build makes the net a describes for inputs of shape in and classes
@@ -167,13 +170,16 @@ func (n *Net[T]) Loss(x []T, y []uint8, reg float64) float64 {
 			sum += math.Exp(float64(v) - top)
 		}
 		logSum := math.Log(sum) + top
-		loss += logSum - float64(row[y[i]])
+		e, cf := n.Smoothing, float64(c)
 		for j, v := range row {
-			p := math.Exp(float64(v) - logSum)
+			target := e / cf
 			if j == int(y[i]) {
-				p--
+				target += 1 - e
 			}
-			d[j] = T(p / float64(m))
+			if target != 0 {
+				loss += target * (logSum - float64(v))
+			}
+			d[j] = T((math.Exp(float64(v)-logSum) - target) / float64(m))
 		}
 	}
 	loss /= float64(m)
@@ -267,4 +273,26 @@ func (n *Net[T]) Predict(dst []uint8, x []T, m int) {
 		}
 		dst[i] = uint8(best)
 	}
+}
+
+// Floats returns how many numbers of T the net's buffers hold for each
+// example of a training step (its forward and backward passes: outputs,
+// input gradients, a convolution's patches, their gradients and its
+// product, batch norm's normalised inputs), and how many parameters it has.
+func (n *Net[T]) Floats() (perExample, params int) {
+	for _, l := range n.Layers {
+		out := l.Out().Size()
+		perExample += 2 * out // y and the next layer's dx
+		switch l := l.(type) {
+		case *Conv[T]:
+			patches := l.In.C * l.K * l.K * out / l.F
+			perExample += 2*patches + out
+		case *BatchNorm[T]:
+			perExample += out
+		}
+		for _, p := range l.Params() {
+			params += len(p.V)
+		}
+	}
+	return perExample, params
 }

@@ -121,6 +121,9 @@ func Execute(ctx context.Context, j Job) (Outcome, error) {
 	if j.Budget > 0 && j.Budget < c.Iters {
 		cfg.Iters, cfg.ScheduleIters = j.Budget, c.Iters
 	}
+	if c.Arch != "" {
+		return executeConv(ctx, j, data, cfg)
+	}
 	var net *model.Net
 	epochs := slices.Clone(j.Prev.Epochs)
 	if j.Resume != nil {

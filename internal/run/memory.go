@@ -38,6 +38,9 @@ func optimizerSlots(name sgd.Optimizer) int {
 // iteration; and the data (all the loaded images, and a float32 whitened
 // copy and the 3072x3072 matrices of the fit with ZCA).
 func (c Config) Needs() []Need {
+	if c.Arch != "" {
+		return c.convNeeds()
+	}
 	d, cl := float64(cifar.D), float64(cifar.Classes)
 	h, b := float64(c.Hidden.Units()), float64(c.Batch)
 	params := c.Hidden.Params(cifar.D, cifar.Classes)
@@ -126,4 +129,29 @@ func checkMemory(needs []Need, times int, note func(key string) string, avail ui
 	}
 	return fmt.Errorf("not enough memory: this needs about %s%s, %s of it for %s ({%s}%s), and this machine has %s available; choose a smaller {%s}%s",
 		sysmem.Format(uint64(total)), also, sysmem.Format(uint64(big.Bytes)), big.What, big.Key, note(big.Key), sysmem.Format(avail), big.Key, fewer)
+}
+
+// convNeeds is Needs for a convolutional net: the data as the MLP's, the
+// parameters in float64 and in the training precision with their
+// gradients and optimizer slots, and each example's activations, patches
+// and gradients (layers.Net.Floats) for a minibatch and for a chunk of
+// scoring. Counted, not yet measured against peaks as the MLP's are.
+func (c Config) convNeeds() []Need {
+	net, err := ConvNet(c.Arch)
+	if err != nil {
+		return nil // Validate reports it
+	}
+	perExample, params := net.Floats()
+	t := 8.0
+	if c.Precision == model.Float32 {
+		t = 4
+	}
+	slots := float64(optimizerSlots(c.Optimizer))
+	data := float64((cifar.TrainBatches+1)*cifar.RecordsPerBatch)*float64(cifar.D) + 60e6
+	return []Need{
+		{"arch", "the weights, their gradients and optimizer state", float64(params) * (8 + 8 + 2*t + slots*(t+8)), false},
+		{"batch", "a minibatch's activations and patches", float64(c.Batch)*float64(perExample)*t + float64(convChunk*perExample)*t, false},
+		{"iters", "the loss of every iteration", float64(c.Iters) * 16, false},
+		{"num_train", "the data", data, true},
+	}
 }

@@ -59,6 +59,7 @@ type Options struct {
 	LabelSmoothing float64           `json:"label_smoothing,omitempty" yaml:"label_smoothing"`
 	Norm           model.Norm        `json:"norm,omitempty" yaml:"norm"`
 	NormTrack      float64           `json:"norm_track,omitempty" yaml:"norm_track"`
+	Arch           string            `json:"arch,omitempty" yaml:"arch"`
 }
 
 // SGD returns the training loop's part of c.

@@ -27,6 +27,7 @@ const (
 	Choice             // one of Choices
 	Layers             // hidden layer widths: Hidden
 	Path               // a file or directory name
+	Arch               // a net as layers.ParseArch reads it, or "" for the MLP of hidden
 )
 
 // Setting describes one setting of a run, once: from this description come
@@ -104,6 +105,8 @@ var Schema = []Setting{
 		Help: "normalise after each hidden affine layer: batch or layer (cs231n's; default none)"},
 	{Key: "norm_track", Kind: Float, Default: "0.1", Min: 0, MinOpen: true, Max: 1,
 		Help: "{norm} batch: weight of each batch's mean and variance in the running ones that evaluation uses, in (0, 1]: running = (1-m) running + m batch (PyTorch's momentum; cs231n's momentum is 1 minus it)"},
+	{Key: "arch", Kind: Arch, Own: true,
+		Help: "a convolutional net instead of the MLP of {hidden}: a preset (cs231n-convnet, airbench) or layers such as conv32k7-relu-maxpool2-fc100-relu-fc10 (see the README)"},
 }
 
 // Lookup returns the setting of key.
@@ -193,7 +196,7 @@ func (c *Config) Set(key, text string) error {
 			return err
 		}
 		f.Set(reflect.ValueOf(h))
-	case Choice, Path:
+	case Choice, Path, Arch:
 		f.SetString(text)
 	}
 	return nil
@@ -230,6 +233,9 @@ func (c Config) Validate() error {
 	}
 	if err := (cifar.Sizes{Train: c.NumTrain, Val: c.NumVal, Test: c.NumTest}).Check(cifar.TrainBatches*cifar.RecordsPerBatch, cifar.RecordsPerBatch); err != nil {
 		return err
+	}
+	if c.Arch != "" {
+		return c.checkConv()
 	}
 	return nil
 }
@@ -291,6 +297,12 @@ func (s Setting) checkRange(v reflect.Value) error {
 		}
 	case Layers:
 		return v.Interface().(Hidden).Check()
+	case Arch:
+		if a := v.String(); a != "" {
+			if _, err := ConvNet(a); err != nil {
+				return setting.Errorf(s.Key, "{%s} %v", s.Key, err)
+			}
+		}
 	}
 	return nil
 }

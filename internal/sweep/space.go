@@ -267,6 +267,9 @@ func (s Space) Check() error {
 	if err := s.Fixed().Validate(); err != nil {
 		return err
 	}
+	if s.Fixed().Arch != "" {
+		return setting.Errorf("arch", "{arch}: sweeps search fully connected nets only so far")
+	}
 	for _, name := range Names {
 		p, ok := s.Params[name]
 		if !ok {

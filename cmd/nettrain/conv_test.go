@@ -1,0 +1,160 @@
+package main
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/nettrain/nettrain/internal/checkpoint"
+	"github.com/nettrain/nettrain/internal/gemm"
+	trainrun "github.com/nettrain/nettrain/internal/run"
+)
+
+// convHash is weightsHash of a conv checkpoint: its parameters, running
+// statistics and mean.
+func convHash(t *testing.T, path string) string {
+	t.Helper()
+	ck, err := checkpoint.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ck.Conv == nil {
+		t.Fatalf("%s is not a conv net", path)
+	}
+	h := sha256.New()
+	var b [8]byte
+	put := func(v []float64) {
+		for _, x := range v {
+			binary.LittleEndian.PutUint64(b[:], math.Float64bits(x))
+			h.Write(b[:])
+		}
+	}
+	for _, p := range ck.Conv.Params() {
+		put(p.V)
+	}
+	for _, s := range ck.Conv.Stats() {
+		put(s.V)
+	}
+	put(ck.Mean)
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+const smallArch = "conv4k3-bn-relu-maxpool2-conv6k3s2nobias-gelu-gavgpool-fc10"
+
+// train --arch trains a conv net, saves a checkpoint eval scores to the
+// val_acc train printed, records the arch in the config, and gives the
+// same bits for the same seed, on every GEMM kernel and thread count.
+func TestConvTrainEval(t *testing.T) {
+	data := fixtureDir(t)
+	tmp := t.TempDir()
+	train := func(name string, extra ...string) (string, result) {
+		out := filepath.Join(tmp, name+".npz")
+		args := append([]string{"train", "--data", data, "--arch", smallArch, "--iters", "12", "--batch", "10", "--lr", "1e-2", "--std", "0.1",
+			"--optimizer", "adam", "--flip", "--translate", "2", "--label-smoothing", "0.1", "--out", out, "-q", "--json"}, small...)
+		return out, runCmd(t, testEnv(), append(args, extra...)...)
+	}
+	path, r := train("a")
+	if r.code != 0 {
+		t.Fatalf("train: exit %d %s", r.code, r.stderr)
+	}
+	var res struct {
+		runResults
+		Config trainrun.Config `json:"config"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
+		t.Fatal(err)
+	}
+	if res.Config.Arch != smallArch || res.Iters != 12 || math.IsNaN(res.FinalLoss) {
+		t.Errorf("results %+v", res)
+	}
+	r = runCmd(t, testEnv(), append([]string{"eval", "--model", path, "--data", data, "--json"}, small...)...)
+	var ev trainrun.Evaluation
+	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &ev) != nil {
+		t.Fatalf("eval: exit %d %s", r.code, r.stderr)
+	}
+	if ev.Accuracy != res.ValAcc {
+		t.Errorf("eval says %v, train said %v", ev.Accuracy, res.ValAcc)
+	}
+	want := convHash(t, path)
+	defer gemm.Use(gemm.Kernels()[0])
+	for _, k := range gemm.Kernels() {
+		for _, threads := range []string{"1", "2"} {
+			if err := gemm.Use(k); err != nil {
+				t.Fatal(err)
+			}
+			p, r := train("b", "--threads", threads)
+			if r.code != 0 {
+				t.Fatal(r.stderr)
+			}
+			if got := convHash(t, p); got != want {
+				t.Errorf("kernel %s, %s threads: weights hash %s, first run %s", k, threads, got, want)
+			}
+		}
+	}
+	if p, r := train("f64", "--precision", "float64"); r.code != 0 || convHash(t, p) == want {
+		t.Errorf("float64: exit %d %s, or the same bits as float32", r.code, r.stderr)
+	}
+}
+
+// What conv nets cannot do yet, and nonsense archs, are one line each.
+func TestConvRefusals(t *testing.T) {
+	data := fixtureDir(t)
+	tmp := t.TempDir()
+	out := filepath.Join(tmp, "m.npz")
+	base := append([]string{"train", "--data", data, "--iters", "2", "--batch", "5", "--out", out, "-q"}, small...)
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"--arch", "conv8k3-relu-maxpoo2-fc10"}, 2, `--arch layer 3 "maxpoo2" (character 14): unknown layer`},
+		{[]string{"--arch", "conv8k40p0-fc10"}, 2, `--arch layer 1 "conv8k40p0" on 3x32x32 inputs: a 40x40 kernel does not fit`},
+		{[]string{"--arch", "conv8k3-fc7"}, 2, "--arch the net ends in 7x1x1 outputs, not 10 class scores"},
+		{[]string{"--arch", smallArch, "--hidden", "20"}, 2, "--hidden is the fully connected net's; --arch"},
+		{[]string{"--arch", smallArch, "--norm", "batch"}, 2, "--norm is the fully connected net's"},
+		{[]string{"--arch", smallArch, "--dropout", "0.5"}, 2, "--dropout is the fully connected net's"},
+		{[]string{"--arch", smallArch, "--preprocess", "zca"}, 2, "--preprocess zca: a convolutional net takes --preprocess mean only so far"},
+		{[]string{"--arch", smallArch, "--keep-best"}, 2, "--keep-best: a convolutional net cannot keep the best epoch yet"},
+		{[]string{"--arch", smallArch, "--save-every", "5"}, 2, "--save-every: a convolutional net cannot save on the way or resume yet"},
+	} {
+		r := runCmd(t, testEnv(), append(base, c.args...)...)
+		first, _, _ := strings.Cut(r.stderr, "\n")
+		if r.code != c.code || !strings.Contains(first, c.want) {
+			t.Errorf("train %v: exit %d, %q; want %d and %q", c.args, r.code, first, c.code, c.want)
+		}
+	}
+	if r := runCmd(t, testEnv(), append(base, "--arch", smallArch)...); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"predict", "--model", out, "x.png"}, "is a convolutional net (--arch " + smallArch + "); predict takes fully connected nets only so far"},
+		{[]string{"export", "--model", out}, "export takes fully connected nets only so far"},
+		{[]string{"train", "--resume", out, "--data", data, "--iters", "4"}, "train --resume takes fully connected nets only so far"},
+		{[]string{"plot", filepath.Join(tmp, "none.jsonl"), "--model", out}, ""},
+		{append([]string{"sweep", "--data", data, "--out", filepath.Join(tmp, "sw"), "--config", writeFile(t, tmp, "s.yaml", "arch: "+smallArch+"\n")}, smallSweep...), "--config"},
+	} {
+		r := runCmd(t, testEnv(), c.args...)
+		first, rest, _ := strings.Cut(r.stderr, "\n")
+		if r.code == 0 || !strings.HasPrefix(first, "nettrain: ") || !strings.Contains(first, c.want) || strings.Contains(rest, "goroutine ") {
+			t.Errorf("%v: exit %d, %q; want one line with %q", c.args, r.code, r.stderr, c.want)
+		}
+	}
+}
+
+func writeFile(t *testing.T, dir, name, text string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}

@@ -1,0 +1,136 @@
+package sgd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+
+	"github.com/nettrain/nettrain/internal/cifar"
+	"github.com/nettrain/nettrain/internal/layers"
+	"github.com/nettrain/nettrain/internal/model"
+	"github.com/nettrain/nettrain/internal/preprocess"
+)
+
+// streamDropout is the PCG stream of a conv net's dropout layers: each
+// iteration reseeds it from the seed and the iteration, as the minibatch's.
+const streamDropout = 0x6472_6f70_6f75_7421 // "dropout!"
+
+// TrainConv is Train for a convolutional net: the same loop (minibatches,
+// flips and translations, schedules, warm-up, optimizers, weight decay,
+// label smoothing, epochs and early stopping), on net in place. What the
+// conv nets cannot do yet is refused: keep-best, resuming, snapshots,
+// --dropout (a conv net's dropout is a layer of its arch), and
+// preprocessing other than the mean image.
+func TrainConv(ctx context.Context, net *layers.Net[float64], data preprocess.Data, c Config, hooks Hooks) (History, error) {
+	if err := c.Check(); err != nil {
+		return History{}, err
+	}
+	switch {
+	case data.Train.N() == 0 || data.Val.N() == 0:
+		return History{}, errors.New("sgd: empty training or validation set")
+	case net.In.Size() != cifar.D || len(data.Mean) != cifar.D:
+		return History{}, fmt.Errorf("sgd: net takes %v inputs, data has %d", net.In, cifar.D)
+	case data.Folded():
+		return History{}, errors.New("a convolutional net takes {preprocess} mean only so far")
+	case c.KeepBest || c.Init != nil || hooks.Snapshot != nil:
+		return History{}, errors.New("a convolutional net cannot keep the best epoch, resume or save on the way yet ({keep_best}, {resume}, {save_every})")
+	case c.Dropout > 0:
+		return History{}, errors.New("{dropout} is the fully connected net's; a convolutional net's dropout is a layer of its arch (dropout0.5)")
+	}
+	if c.Precision == Float64 {
+		return train[float64](ctx, newConv[float64](net, c), data, c, hooks)
+	}
+	return train[float32](ctx, newConv[float32](net, c), data, c, hooks)
+}
+
+// conv is a convolutional net as the loop trains it.
+type conv[T model.Float] struct {
+	out *layers.Net[float64] // the caller's, written back at the end
+	net *layers.Net[T]
+	pcg *rand.PCG // the dropout layers' generator
+	x   []T       // a chunk of validation images
+	y   []uint8
+}
+
+func newConv[T model.Float](out *layers.Net[float64], c Config) *conv[T] {
+	v := &conv[T]{out: out, net: layers.As[T](out), pcg: rand.NewPCG(0, 0)}
+	v.net.Smoothing = c.LabelSmoothing
+	rng := rand.New(v.pcg)
+	for _, l := range v.net.Layers {
+		if d, ok := l.(*layers.Dropout[T]); ok {
+			d.Rng = rng
+		}
+	}
+	return v
+}
+
+func (v *conv[T]) inputs() int    { return v.net.In.Size() }
+func (v *conv[T]) maskUnits() int { return 0 }
+
+func (v *conv[T]) params() paramSet[T] {
+	ps := paramSet[T]{}
+	for _, p := range v.net.Params() {
+		ps.params, ps.grads, ps.names = append(ps.params, p.V), append(ps.grads, p.G), append(ps.names, p.Name)
+		if p.Decay {
+			ps.weights = append(ps.weights, p.V)
+		}
+	}
+	ps.sgdStep = func(lr float64) {
+		for i, p := range ps.params {
+			axpy(T(-lr), ps.grads[i], p)
+		}
+	}
+	return ps
+}
+
+// axpy is y += alpha x.
+func axpy[T model.Float](alpha T, x, y []T) {
+	y = y[:len(x)]
+	for i, v := range x {
+		y[i] += alpha * v
+	}
+}
+
+func (v *conv[T]) prepare(preprocess.Data, Config) error {
+	const chunk = 250
+	v.x, v.y = make([]T, chunk*cifar.D), make([]uint8, chunk)
+	return nil
+}
+
+func (v *conv[T]) loss(mb *minibatch[T], it int, c Config) float64 {
+	v.pcg.Seed(batchSeed(c.Seed^streamDropout, it))
+	return v.net.Loss(mb.x, mb.y, c.Reg)
+}
+
+func (v *conv[T]) track(m float64) { v.net.Track(m) }
+
+func (v *conv[T]) predict(dst []uint8, x []T) { v.net.Predict(dst, x, len(dst)) }
+
+func (v *conv[T]) predictVal(dst []uint8, data preprocess.Data) []uint8 {
+	chunk := len(v.y)
+	for i := 0; i < data.Val.N(); i += chunk {
+		n := min(chunk, data.Val.N()-i)
+		cifar.GatherRange(v.x[:n*cifar.D], v.y[:n], data.Val, i, n, data.Mean)
+		v.net.Predict(dst[i:i+n], v.x[:n*cifar.D], n)
+	}
+	return dst
+}
+
+func (v *conv[T]) keepBest(*State) {} // refused by TrainConv
+
+func (v *conv[T]) snapshot(st *State, _ bool) State {
+	layers.SetFrom(v.out, v.net)
+	return *st
+}
+
+func (v *conv[T]) snapshotCopy(*State, bool) (*model.Net, State) {
+	panic("sgd: a conv net's snapshot hook is refused by TrainConv")
+}
+
+// InitConv draws net's weights as std N(0,1) from the seed's init stream,
+// as InitNorm does the MLP's (cs231n's weight_scale); biases and beta 0,
+// gamma 1.
+func InitConv(net *layers.Net[float64], std float64, seed uint64) {
+	net.Init(std, rand.New(rand.NewPCG(seed, streamInit)))
+}
