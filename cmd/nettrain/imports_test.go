@@ -17,7 +17,7 @@ import (
 var allowedImports = map[string][]string{
 	"blasimpl":          {"gemm"},
 	"blasimpl/blastrap": {},
-	"checkpoint":        {"fsutil", "model"},
+	"checkpoint":        {"cifar", "fsutil", "layers", "model"},
 	"cifar":             {"fsutil", "setting"},
 	"cifartest":         {"cifar"},
 	"fetch":             {"cifar", "fsutil"},
@@ -30,10 +30,10 @@ var allowedImports = map[string][]string{
 	"onnx/onnxpb":       {},
 	"plots":             {"cifar", "fsutil", "model"},
 	"preprocess":        {"cifar", "gemm", "model", "setting"},
-	"run":               {"checkpoint", "cifar", "fsutil", "model", "preprocess", "setting", "sgd", "sysmem"},
+	"run":               {"checkpoint", "cifar", "fsutil", "layers", "model", "preprocess", "setting", "sgd", "sysmem"},
 	"setting":           {},
-	"sgd":               {"cifar", "model", "preprocess", "setting"},
-	"sweep":             {"checkpoint", "cifar", "fsutil", "model", "preprocess", "run", "setting", "sgd"},
+	"sgd":               {"cifar", "layers", "model", "preprocess", "setting"},
+	"sweep":             {"checkpoint", "cifar", "fsutil", "layers", "model", "preprocess", "run", "setting", "sgd"},
 	"sysmem":            {},
 }
 
