@@ -25,7 +25,7 @@ func (ck *Checkpoint) NotMLP(what string) error {
 	if ck.Conv == nil {
 		return nil
 	}
-	return fmt.Errorf("is a convolutional net (--arch %s); %s takes fully connected nets only so far", ck.Conv.Arch, what)
+	return fmt.Errorf("is a convolutional net ({arch} %s); %s takes fully connected nets only so far", ck.Conv.Arch, what)
 }
 
 // writeConv writes the conv net's arrays with put.

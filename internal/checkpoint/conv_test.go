@@ -70,7 +70,7 @@ func TestConvCheckpointRoundTrip(t *testing.T) {
 		if !equal(got.Mean, ck.Mean) || string(got.Meta) != string(ck.Meta) || !equal(got.Extra["opt.v.W1"], []float64{1, 2}) {
 			t.Errorf("%s: mean, meta or extra differ", arch)
 		}
-		if err := got.NotMLP("predict"); err == nil || !strings.Contains(err.Error(), "is a convolutional net (--arch "+arch+"); predict takes") {
+		if err := got.NotMLP("predict"); err == nil || !strings.Contains(err.Error(), "is a convolutional net ({arch} "+arch+"); predict takes") {
 			t.Errorf("NotMLP: %v", err)
 		}
 	}

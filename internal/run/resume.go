@@ -41,7 +41,7 @@ func MergeResume(ck *checkpoint.Checkpoint, path string, given Config, set func(
 		return Config{}, meta, fmt.Errorf("{resume} %s: the checkpoint has no training state (not written by nettrain train?); nothing to resume", path)
 	}
 	c := meta.Config // the values older versions left out filled in (ParseMeta)
-	if err := ck.NotMLP("train --resume"); err != nil {
+	if err := ck.NotMLP("{resume}"); err != nil {
 		return Config{}, meta, fmt.Errorf("{resume} %s %w", path, err)
 	}
 	if got, want := ck.Net.Sizes(), c.Hidden.Sizes(cifar.D, cifar.Classes); !slices.Equal(got, want) {
