@@ -1,6 +1,10 @@
 package main
 
 import (
+	"bytes"
+	"fmt"
+	"image/png"
+
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -10,6 +14,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/nettrain/nettrain/internal/cifar"
 
 	"github.com/nettrain/nettrain/internal/checkpoint"
 	"github.com/nettrain/nettrain/internal/gemm"
@@ -136,7 +142,6 @@ func TestConvRefusals(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"predict", "--model", out, "x.png"}, "is a convolutional net (--arch " + smallArch + "); predict takes fully connected nets only so far"},
 		{[]string{"export", "--model", out}, "export takes fully connected nets only so far"},
 		{[]string{"train", "--resume", out, "--data", data, "--iters", "4"}, "--resume takes fully connected nets only so far"},
 		{[]string{"plot", filepath.Join(tmp, "none.jsonl"), "--model", out}, ""},
@@ -157,4 +162,45 @@ func writeFile(t *testing.T, dir, name, text string) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// predict takes a conv net: for PNGs of test images, its most probable
+// class is the one eval's scoring gives, and the probabilities sum to 1.
+func TestConvPredict(t *testing.T) {
+	data := fixtureDir(t)
+	tmp := t.TempDir()
+	out := filepath.Join(tmp, "m.npz")
+	if r := runCmd(t, testEnv(), append([]string{"train", "--data", data, "--arch", smallArch, "--iters", "20", "--batch", "10", "--lr", "1e-2", "--std", "0.1", "--optimizer", "adam", "-q", "--out", out}, small...)...); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	ck, err := checkpoint.Load(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds, err := testEnv().loader.Load(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 6
+	want := trainrun.PredictConv(ck.Conv, ds.Test.Slice(0, n), ck.Mean, "")
+	var paths []string
+	for i := range n {
+		var buf bytes.Buffer
+		png.Encode(&buf, cifar.ToImage(ds.Test.Row(i)))
+		paths = append(paths, writeFile(t, tmp, fmt.Sprintf("img%d.png", i), buf.String()))
+	}
+	r := runCmd(t, testEnv(), append([]string{"predict", "--model", out, "--json", "--top", "10"}, paths...)...)
+	var got []prediction
+	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil || r.code != 0 || len(got) != n {
+		t.Fatalf("predict --json: exit %d, %v\n%s%s", r.code, err, r.stdout, r.stderr)
+	}
+	for i, p := range got {
+		sum := 0.0
+		for _, cp := range p.Top {
+			sum += cp.Probability
+		}
+		if p.Top[0].Index != int(want[i]) || math.Abs(sum-1) > 1e-9 {
+			t.Errorf("%s: top class %d (sum of probabilities %v), eval's %d", p.Image, p.Top[0].Index, sum, want[i])
+		}
+	}
 }

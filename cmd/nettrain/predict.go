@@ -66,10 +66,16 @@ func runPredict(o predictOptions, images []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := ck.NotMLP("predict"); err != nil {
-		return fmt.Errorf("model %s %w", o.model, err)
+	var d, c int
+	var ws model.Workspace[float64]
+	var probsOf func(x []float64) []float64
+	if ck.Conv != nil {
+		d, c = ck.Conv.In.Size(), ck.Conv.Classes()
+		probsOf = func(x []float64) []float64 { return ck.Conv.Probabilities(nil, x, 1) }
+	} else {
+		d, c = ck.Net.Inputs(), ck.Net.Classes()
+		probsOf = func(x []float64) []float64 { return ck.Net.Probabilities(nil, &ws, x) }
 	}
-	d, c := ck.Net.Inputs(), ck.Net.Classes()
 	if d != cifar.D {
 		return fmt.Errorf("model %s takes %d inputs, not CIFAR-10's %d (32x32 RGB)", o.model, d, cifar.D)
 	}
@@ -90,7 +96,6 @@ func runPredict(o predictOptions, images []string, stdout io.Writer) error {
 		}
 	}
 	x := make([]float64, d)
-	var ws model.Workspace[float64]
 	var out []prediction
 	for _, path := range images {
 		pix, resized, err := readImage(path)
@@ -100,7 +105,7 @@ func runPredict(o predictOptions, images []string, stdout io.Writer) error {
 		for j, p := range pix {
 			x[j] = float64(p) - ck.Mean[j]
 		}
-		probs := ck.Net.Probabilities(nil, &ws, x)
+		probs := probsOf(x)
 		for _, p := range probs {
 			if math.IsNaN(p) || math.IsInf(p, 0) {
 				return fmt.Errorf("%s: model %s gives scores that are not finite (weights too large, or NaN): no prediction", path, o.model)

@@ -296,3 +296,26 @@ func (n *Net[T]) Floats() (perExample, params int) {
 	}
 	return perExample, params
 }
+
+// Probabilities returns the softmax of the class scores of the m examples
+// x in evaluation, (m, classes), into dst (nil allocates).
+func (n *Net[T]) Probabilities(dst, x []T, m int) []T {
+	scores := n.Scores(x, m)
+	dst = grow(dst, len(scores))
+	c := n.Classes()
+	for i := range m {
+		row, out := scores[i*c:(i+1)*c], dst[i*c:(i+1)*c]
+		top := float64(row[0])
+		for _, v := range row {
+			top = max(top, float64(v))
+		}
+		sum := 0.0
+		for _, v := range row {
+			sum += math.Exp(float64(v) - top)
+		}
+		for j, v := range row {
+			out[j] = T(math.Exp(float64(v)-top) / sum)
+		}
+	}
+	return dst
+}
