@@ -2,22 +2,20 @@ package main
 
 import (
 	"bytes"
-	"fmt"
-	"image/png"
-
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
+	"image/png"
 	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/nettrain/nettrain/internal/cifar"
-
 	"github.com/nettrain/nettrain/internal/checkpoint"
+	"github.com/nettrain/nettrain/internal/cifar"
 	"github.com/nettrain/nettrain/internal/gemm"
 	trainrun "github.com/nettrain/nettrain/internal/run"
 )
