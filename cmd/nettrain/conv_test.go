@@ -10,7 +10,9 @@ import (
 	"image/png"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -200,5 +202,45 @@ func TestConvPredict(t *testing.T) {
 		if p.Top[0].Index != int(want[i]) || math.Abs(sum-1) > 1e-9 {
 			t.Errorf("%s: top class %d (sum of probabilities %v), eval's %d", p.Image, p.Top[0].Index, sum, want[i])
 		}
+	}
+}
+
+// The README's PyTorch snippet, as written, builds cs231n-convnet from a
+// checkpoint and prints the accuracy nettrain eval prints (float64).
+// Skips without python3-torch.
+func TestReadmeTorchSnippet(t *testing.T) {
+	var py string
+	for _, p := range []string{"python3", "/usr/bin/python3"} {
+		if path, err := exec.LookPath(p); err == nil && exec.Command(path, "-c", "import torch, numpy").Run() == nil {
+			py = path
+			break
+		}
+	}
+	if py == "" {
+		t.Skip("no python3 with torch and numpy (apt-get install python3-torch)")
+	}
+	data := fixtureDir(t)
+	tmp := t.TempDir()
+	out := filepath.Join(tmp, "convnet.npz")
+	if r := runCmd(t, testEnv(), append([]string{"train", "--data", data, "--arch", "cs231n-convnet", "--iters", "8", "--batch", "10", "--optimizer", "adam", "--lr", "1e-3", "--std", "1e-3", "-q", "--out", out}, small...)...); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	ds, err := testEnv().loader.Load(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := runCmd(t, testEnv(), "eval", "--model", out, "--data", data, "--split", "test", "--num-test", itoa(ds.Test.N()), "--precision", "float64", "--json",
+		"--num-train", "150", "--num-val", "30")
+	var ev trainrun.Evaluation
+	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &ev) != nil {
+		t.Fatalf("eval: exit %d %s", r.code, r.stderr)
+	}
+	src := readmeBlock(t, "`nettrain eval` scores it, and PyTorch builds the same net from it:", "python")
+	src = strings.NewReplacer(`"convnet.npz"`, strconv.Quote(out), `"data/cifar-10-batches-bin/test_batch.bin"`, strconv.Quote(filepath.Join(data, "test_batch.bin"))).Replace(src)
+	cmd := exec.Command(py, "-c", src)
+	cmd.Env = append(os.Environ(), "PYTHONDONTWRITEBYTECODE=1")
+	got, err := cmd.CombinedOutput()
+	if want := fmt.Sprintf("accuracy %.4f on %d images\n", ev.Accuracy, ds.Test.N()); err != nil || string(got) != want {
+		t.Errorf("the README's PyTorch snippet: %v, printed %q, want %q", err, got, want)
 	}
 }
