@@ -142,7 +142,6 @@ func TestConvRefusals(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"export", "--model", out}, "export takes fully connected nets only so far"},
 		{[]string{"train", "--resume", out, "--data", data, "--iters", "4"}, "--resume takes fully connected nets only so far"},
 		{[]string{"plot", filepath.Join(tmp, "none.jsonl"), "--model", out}, ""},
 		{append([]string{"sweep", "--data", data, "--out", filepath.Join(tmp, "sw"), "--config", writeFile(t, tmp, "s.yaml", "arch: "+smallArch+"\n")}, smallSweep...), "--config"},

@@ -67,6 +67,6 @@ func runExport(o exportOptions, stdout io.Writer) error {
 		return fmt.Errorf("--onnx %s: %w", o.onnx, err)
 	}
 	fmt.Fprintf(stdout, "%s: ONNX opset %d, %d bytes; input %s float32 [N,3,32,32], output %s float32 [N,%d]\n",
-		o.onnx, onnx.Opset, len(b), onnx.Input, onnx.Output, ck.Net.Classes())
+		o.onnx, onnx.Opset, len(b), onnx.Input, onnx.Output, m.Graph.Output[0].GetType().GetTensorType().GetShape().GetDim()[1].GetDimValue())
 	return nil
 }

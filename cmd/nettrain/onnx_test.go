@@ -94,7 +94,10 @@ func onnxAgreement(t *testing.T, path string, set cifar.Set, got []float64) (cor
 		t.Fatal(err)
 	}
 	meta, _ := trainrun.ReadMeta(ck.Meta)
-	c := ck.Net.Classes()
+	c := 10
+	if ck.Net != nil {
+		c = ck.Net.Classes()
+	}
 	if len(got) != set.N()*c {
 		t.Fatalf("onnxruntime gave %d probabilities, want %d", len(got), set.N()*c)
 	}
@@ -102,8 +105,19 @@ func onnxAgreement(t *testing.T, path string, set cifar.Set, got []float64) (cor
 	for i, v := range set.X {
 		x[i] = float64(v) - ck.Mean[i%cifar.D]
 	}
-	want := ck.Net.Probabilities(nil, nil, x)
-	pred := ck.Net.PredictIn(meta.Config.Precision, set, ck.Mean)
+	var want []float64
+	var pred []uint8
+	if ck.Conv != nil {
+		c = ck.Conv.Classes()
+		for i := 0; i < set.N(); i += 250 { // in chunks: the patches of 10,000 images would take gigabytes
+			n := min(250, set.N()-i)
+			want = append(want, ck.Conv.Probabilities(nil, x[i*cifar.D:(i+n)*cifar.D], n)...)
+		}
+		pred = trainrun.PredictConv(ck.Conv, set, ck.Mean, meta.Config.Precision)
+	} else {
+		want = ck.Net.Probabilities(nil, nil, x)
+		pred = ck.Net.PredictIn(meta.Config.Precision, set, ck.Mean)
+	}
 	worst := 0.0
 	for i := range set.N() {
 		row, ref := got[i*c:(i+1)*c], want[i*c:(i+1)*c]
@@ -152,6 +166,11 @@ func TestExportRunsInOnnxRuntime(t *testing.T) {
 		"layer norm":       {"--hidden", "40,20", "--norm", "layer", "--lr", "1e-2", "--std", "1e-2"},
 		"zca":              {"--hidden", "30", "--preprocess", "zca", "--lr", "1e-3", "--std", "1e-3"},
 		"channel, float64": {"--hidden", "30", "--preprocess", "channel", "--precision", "float64", "--lr", "1e-3"},
+		"conv, every layer": {"--arch", "conv6k3s2p2-bn-gelu-avgpool2-conv8k3nobias-relu-maxpool2-dropout0.2-fc20-bn-relu-fc10-scale1/3",
+			"--optimizer", "adam", "--lr", "1e-2", "--std", "0.1"},
+		"conv, global pools": {"--arch", "conv8k3-relu-gmaxpool-fc10", "--optimizer", "adam", "--lr", "1e-2", "--std", "0.1"},
+		"cs231n-convnet":     {"--arch", "cs231n-convnet", "--optimizer", "adam", "--lr", "1e-3", "--std", "1e-3"},
+		"airbench":           {"--arch", "airbench", "--optimizer", "adam", "--lr", "1e-3", "--std", "0.1", "--iters", "3"},
 	}
 	py := onnxChecker()
 	for name, flags := range kinds {

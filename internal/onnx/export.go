@@ -43,29 +43,66 @@ const (
 	OutputDoc = "float32 N x C: softmax probabilities of the classes named in the metadata key \"classes\""
 )
 
-// Export returns the ONNX model of ck: the mean image subtracted, then
-// each affine layer (MatMul, Add), its layer normalisation if the net has
-// one (LayerNormalization; batch normalisation is folded into the affine
-// layer, as the checkpoint's weights already are), ReLU, and at the end
-// Softmax. The class names and the run's config from ck's metadata, and
-// producer (nettrain's version), go into the model's metadata.
+// Export returns the ONNX model of ck, which takes pixels and returns
+// probabilities: for a fully connected net (mlpGraph) the mean image
+// subtracted, then each affine layer (MatMul, Add), its layer
+// normalisation if the net has one (LayerNormalization; batch
+// normalisation is folded into the affine layer, as the checkpoint's
+// weights already are) and ReLU; for a convolutional one (convGraph) its
+// layers one by one; at the end Softmax. The class names and the run's
+// config from ck's metadata, and producer (nettrain's version), go into the
+// model's metadata.
 func Export(ck *checkpoint.Checkpoint, producer string) (*onnxpb.ModelProto, error) {
-	if err := ck.NotMLP("export"); err != nil {
+	g := &graph{}
+	var classes int
+	var err error
+	if ck.Conv != nil {
+		classes, err = convGraph(g, ck)
+	} else {
+		classes, err = mlpGraph(g, ck)
+	}
+	if err != nil {
 		return nil, err
 	}
+	if g.err != nil {
+		return nil, g.err
+	}
+	meta, config := metadata(ck.Meta, classes)
+	m := &onnxpb.ModelProto{
+		IrVersion:       proto.Int64(IRVersion),
+		OpsetImport:     []*onnxpb.OperatorSetIdProto{{Domain: proto.String(""), Version: proto.Int64(Opset)}},
+		ProducerName:    proto.String("nettrain"),
+		ProducerVersion: proto.String(producer),
+		DocString:       proto.String("A CIFAR-10 classifier trained by nettrain: pixels in, class probabilities out."),
+		Graph: &onnxpb.GraphProto{
+			Name:        proto.String("nettrain"),
+			Node:        g.nodes,
+			Initializer: g.inits,
+			Input:       []*onnxpb.ValueInfoProto{tensorInfo(Input, InputDoc, dim("N"), dimN(3), dimN(cifar.Width), dimN(cifar.Width))},
+			Output:      []*onnxpb.ValueInfoProto{tensorInfo(Output, OutputDoc, dim("N"), dimN(int64(classes)))},
+		},
+		MetadataProps: []*onnxpb.StringStringEntryProto{
+			{Key: proto.String("classes"), Value: proto.String(meta)},
+			{Key: proto.String("config"), Value: proto.String(config)},
+			{Key: proto.String("input"), Value: proto.String(InputDoc)},
+			{Key: proto.String("output"), Value: proto.String(OutputDoc)},
+		},
+	}
+	return m, nil
+}
+
+// mlpGraph adds a fully connected net's nodes and returns its classes.
+func mlpGraph(g *graph, ck *checkpoint.Checkpoint) (int, error) {
 	net := ck.Net
 	if net.Norm == model.BatchNorm {
 		net = net.FoldNorm()
 	}
 	if net.Norm != model.NoNorm && net.Norm != model.LayerNorm {
-		return nil, fmt.Errorf("the net's normalisation %q has no ONNX form here", net.Norm)
+		return 0, fmt.Errorf("the net's normalisation %q has no ONNX form here", net.Norm)
 	}
 	if d := net.Inputs(); d != cifar.D || len(ck.Mean) != cifar.D {
-		return nil, fmt.Errorf("the net takes %d inputs (mean image of %d), not CIFAR-10's %d = 3x32x32: only models of CIFAR-10 images can be exported", d, len(ck.Mean), cifar.D)
+		return 0, fmt.Errorf("the net takes %d inputs (mean image of %d), not CIFAR-10's %d = 3x32x32: only models of CIFAR-10 images can be exported", d, len(ck.Mean), cifar.D)
 	}
-	classes, config := metadata(ck.Meta, net.Classes())
-
-	g := &graph{}
 	g.initializer("mean", []int64{cifar.D}, ck.Mean)
 	g.node("Flatten", "flatten", []string{Input}, "x", attrInt("axis", 1))
 	h := g.node("Sub", "sub_mean", []string{"x", "mean"}, "x_centred")
@@ -88,31 +125,7 @@ func Export(ck *checkpoint.Checkpoint, producer string) (*onnxpb.ModelProto, err
 		h = g.node("Relu", "relu"+n, []string{h}, "h"+n)
 	}
 	g.node("Softmax", "softmax", []string{h}, Output, attrInt("axis", -1))
-	if g.err != nil {
-		return nil, g.err
-	}
-
-	m := &onnxpb.ModelProto{
-		IrVersion:       proto.Int64(IRVersion),
-		OpsetImport:     []*onnxpb.OperatorSetIdProto{{Domain: proto.String(""), Version: proto.Int64(Opset)}},
-		ProducerName:    proto.String("nettrain"),
-		ProducerVersion: proto.String(producer),
-		DocString:       proto.String("A CIFAR-10 classifier trained by nettrain: pixels in, class probabilities out."),
-		Graph: &onnxpb.GraphProto{
-			Name:        proto.String("nettrain"),
-			Node:        g.nodes,
-			Initializer: g.inits,
-			Input:       []*onnxpb.ValueInfoProto{tensorInfo(Input, InputDoc, dim("N"), dimN(3), dimN(cifar.Width), dimN(cifar.Width))},
-			Output:      []*onnxpb.ValueInfoProto{tensorInfo(Output, OutputDoc, dim("N"), dimN(int64(net.Classes())))},
-		},
-		MetadataProps: []*onnxpb.StringStringEntryProto{
-			{Key: proto.String("classes"), Value: proto.String(classes)},
-			{Key: proto.String("config"), Value: proto.String(config)},
-			{Key: proto.String("input"), Value: proto.String(InputDoc)},
-			{Key: proto.String("output"), Value: proto.String(OutputDoc)},
-		},
-	}
-	return m, nil
+	return net.Classes(), nil
 }
 
 // Marshal encodes m deterministically: the same model, the same bytes.
