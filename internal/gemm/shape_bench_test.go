@@ -42,10 +42,10 @@ func BenchmarkConvShapes(b *testing.B) {
 
 func BenchmarkWeightGradShapes(b *testing.B) {
 	const F, CKK, NP = 32, 147, 51200
-	dtmpFNP := make([]float32, F*NP)   // (F, NP)
-	dtmpNPF := make([]float32, NP*F)   // (NP, F)
-	colsCN := make([]float32, CKK*NP)  // (CKK, NP)
-	rowsNC := make([]float32, NP*CKK)  // (NP, CKK)
+	dtmpFNP := make([]float32, F*NP)  // (F, NP)
+	dtmpNPF := make([]float32, NP*F)  // (NP, F)
+	colsCN := make([]float32, CKK*NP) // (CKK, NP)
+	rowsNC := make([]float32, NP*CKK) // (NP, CKK)
 	dW := make([]float32, F*CKK)
 	for _, s := range []struct {
 		name string
