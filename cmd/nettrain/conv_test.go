@@ -126,8 +126,6 @@ func TestConvRefusals(t *testing.T) {
 		{[]string{"--arch", smallArch, "--norm", "batch"}, 2, "--norm is the fully connected net's"},
 		{[]string{"--arch", smallArch, "--dropout", "0.5"}, 2, "--dropout is the fully connected net's"},
 		{[]string{"--arch", smallArch, "--preprocess", "zca"}, 2, "--preprocess zca: a convolutional net takes --preprocess mean only so far"},
-		{[]string{"--arch", smallArch, "--keep-best"}, 2, "--keep-best: a convolutional net cannot keep the best epoch yet"},
-		{[]string{"--arch", smallArch, "--save-every", "5"}, 2, "--save-every: a convolutional net cannot save on the way or resume yet"},
 	} {
 		r := runCmd(t, testEnv(), append(base, c.args...)...)
 		first, _, _ := strings.Cut(r.stderr, "\n")
@@ -142,7 +140,7 @@ func TestConvRefusals(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"train", "--resume", out, "--data", data, "--iters", "4"}, "--resume takes fully connected nets only so far"},
+		{[]string{"train", "--resume", out, "--data", data, "--iters", "4", "--arch", "cs231n-convnet"}, "--arch cs231n-convnet contradicts --resume"},
 		{[]string{"plot", filepath.Join(tmp, "none.jsonl"), "--model", out}, ""},
 		{append([]string{"sweep", "--data", data, "--out", filepath.Join(tmp, "sw"), "--config", writeFile(t, tmp, "s.yaml", "arch: "+smallArch+"\n")}, smallSweep...), "--config"},
 	} {
@@ -241,5 +239,36 @@ func TestReadmeTorchSnippet(t *testing.T) {
 	got, err := cmd.CombinedOutput()
 	if want := fmt.Sprintf("accuracy %.4f on %d images\n", ev.Accuracy, ds.Test.N()); err != nil || string(got) != want {
 		t.Errorf("the README's PyTorch snippet: %v, printed %q, want %q", err, got, want)
+	}
+}
+
+// A conv run resumed, or saved on the way, ends with the bits of the run
+// that never stopped: optimizer state, keep-best's best and last weights,
+// batch norm's running statistics and the dropout layers' draws carry
+// over.
+func TestConvResumeBitForBit(t *testing.T) {
+	data := fixtureDir(t)
+	tmp := t.TempDir()
+	for _, arch := range []string{smallArch + "", "conv4k3-relu-dropout0.3-maxpool2-bn-fc10", "cs231n-convnet"} {
+		flags := []string{"--arch", arch, "--batch", "10", "--lr", "1e-2", "--std", "0.05", "--optimizer", "adam", "--keep-best", "--flip", "-q"}
+		train := func(name string, extra ...string) string {
+			out := filepath.Join(tmp, name+".npz")
+			args := append(append([]string{"train", "--data", data, "--out", out}, small...), flags...)
+			if r := runCmd(t, testEnv(), append(args, extra...)...); r.code != 0 {
+				t.Fatalf("%s %s: exit %d %s", arch, name, r.code, r.stderr)
+			}
+			return out
+		}
+		full := convHash(t, train("full", "--iters", "40"))
+		half := train("half", "--iters", "23")
+		if r := runCmd(t, testEnv(), "train", "--resume", half, "--data", data, "--iters", "40", "-q"); r.code != 0 {
+			t.Fatalf("%s: resume: exit %d %s", arch, r.code, r.stderr)
+		}
+		if got := convHash(t, half); got != full {
+			t.Errorf("%s: resumed run %s, uninterrupted %s", arch, got, full)
+		}
+		if got := convHash(t, train("saved", "--iters", "40", "--save-every", "7")); got != full {
+			t.Errorf("%s: with --save-every %s, without %s", arch, got, full)
+		}
 	}
 }

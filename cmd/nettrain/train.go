@@ -92,11 +92,8 @@ func (o trainOptions) check() error {
 		return usageErrorf("--out is empty, want a file name such as model.npz")
 	}
 	if o.Arch != "" {
-		switch {
-		case o.changed("hidden"):
+		if o.changed("hidden") {
 			return usageErrorf("--hidden is the fully connected net's; --arch %s replaces it", o.Arch)
-		case o.saveEvery.text != "":
-			return usageErrorf("--save-every: a convolutional net cannot save on the way or resume yet")
 		}
 	}
 	return nil

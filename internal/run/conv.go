@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/nettrain/nettrain/internal/checkpoint"
@@ -36,53 +38,80 @@ func (c Config) checkConv() error {
 		return errors.New("{dropout} is the fully connected net's; a convolutional net's dropout is a layer of its {arch} (dropout0.5)")
 	case c.Preprocess != preprocess.Mean:
 		return fmt.Errorf("{preprocess} %s: a convolutional net takes {preprocess} mean only so far", c.Preprocess)
-	case c.KeepBest:
-		return errors.New("{keep_best}: a convolutional net cannot keep the best epoch yet")
 	}
 	return nil
 }
 
 // executeConv is Execute for a convolutional net (c.Arch): the same loop
-// through sgd.TrainConv, scoring with PredictConv, and a checkpoint of the
-// net's arrays (checkpoint.Checkpoint.Conv).
+// through sgd.TrainConv, scoring with PredictConv, and checkpoints of the
+// net's arrays (checkpoint.Checkpoint.Conv) with what a resume needs
+// (convStateArrays): at the end, at every snapshot, and when interrupted.
 func executeConv(ctx context.Context, j Job, data preprocess.Data, cfg sgd.Config) (Outcome, error) {
 	c := j.Config
-	if j.Resume != nil || j.Hooks.Snapshot != nil {
-		return Outcome{}, errors.New("{arch}: a convolutional net cannot resume or save on the way yet ({resume}, {save_every})")
-	}
-	net, err := ConvNet(c.Arch)
-	if err != nil {
-		return Outcome{}, err
-	}
-	sgd.InitConv(net, c.Std, c.Seed)
-	if j.Hooks.Start != nil {
-		if err := j.Hooks.Start(0); err != nil {
+	var net *layers.Net[float64]
+	epochs := slices.Clone(j.Prev.Epochs)
+	if j.Resume != nil {
+		if !equalBits(j.Resume.Mean, data.Mean) {
+			return Outcome{}, fmt.Errorf("{resume} %s: the mean image of this training split differs from the checkpoint's: {data} %s is not the data it was trained on", j.ResumePath, c.Data)
+		}
+		cfg.Start = j.Prev.State.Iter
+		var err error
+		if net, cfg.Init, err = ResumeConv(j.Resume, j.Prev.State, c); err != nil {
+			return Outcome{}, fmt.Errorf("{resume} %s: %w", j.ResumePath, err)
+		}
+	} else {
+		var err error
+		if net, err = ConvNet(c.Arch); err != nil {
 			return Outcome{}, err
 		}
+		sgd.InitConv(net, c.Std, c.Seed)
 	}
 	logf := func(format string, args ...any) {
 		if j.Hooks.Log != nil {
 			j.Hooks.Log(format, args...)
 		}
 	}
-	start := time.Now()
-	hist, err := sgd.TrainConv(ctx, net, data, cfg, sgd.Hooks{Iter: j.Hooks.Iter, Epoch: j.Hooks.Epoch})
-	state := State{Iter: len(hist.Loss)}
-	save := func(res *Results) error {
-		meta := Meta{Nettrain: j.Version, Config: c, State: state, Results: res, Classes: j.Classes, Epochs: hist.Epochs, Sweep: j.Trial}
-		return checkpoint.Save(j.Out, &checkpoint.Checkpoint{Conv: net, Mean: data.Mean, Meta: meta.Marshal()})
+	if j.Resume != nil {
+		logf("resuming %s at iteration %d of %d\n", j.ResumePath, cfg.Start, cfg.Iters)
 	}
+	if j.Hooks.Start != nil {
+		if err := j.Hooks.Start(cfg.Start); err != nil {
+			return Outcome{}, err
+		}
+	}
+	save := func(net *layers.Net[float64], hist sgd.History, state State, allEpochs []sgd.Epoch, res *Results) error {
+		state.From(hist.State)
+		meta := Meta{Nettrain: j.Version, Config: c, State: state, Results: res, Classes: j.Classes, Epochs: allEpochs, Sweep: j.Trial}
+		return checkpoint.Save(j.Out, &checkpoint.Checkpoint{Conv: net, Mean: data.Mean, Meta: meta.Marshal(), Extra: convStateArrays(net, cfg, hist.State)})
+	}
+	hooks := sgd.Hooks{Iter: j.Hooks.Iter, Epoch: j.Hooks.Epoch, Snapshot: j.Hooks.Snapshot}
+	if j.Hooks.Snapshot != nil {
+		hooks.SaveConv = func(net *layers.Net[float64], hist sgd.History) error {
+			it := cfg.Start + len(hist.Loss)
+			if err := save(net, hist, State{Iter: it}, append(slices.Clone(epochs), hist.Epochs...), nil); err != nil {
+				return fmt.Errorf("{save_every}: saving %s at iteration %d: %w", j.Out, it, err)
+			}
+			if j.Hooks.Saved != nil {
+				j.Hooks.Saved(it)
+			}
+			return nil
+		}
+	}
+	start := time.Now()
+	hist, err := sgd.TrainConv(ctx, net, data, cfg, hooks)
+	epochs = append(epochs, hist.Epochs...)
+	state := State{Iter: cfg.Start + len(hist.Loss)}
 	switch {
 	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
 		state.Interrupted = true
-		if serr := save(nil); serr != nil {
+		if serr := save(net, hist, state, epochs, nil); serr != nil {
 			return Outcome{}, fmt.Errorf("interrupted, and the checkpoint could not be saved: %w", serr)
 		}
 		ie := &InterruptedError{Iter: state.Iter, Iters: cfg.Iters, Err: err}
-		if len(hist.Epochs) > 0 {
-			ie.Last = &hist.Epochs[len(hist.Epochs)-1]
+		if len(epochs) > 0 {
+			ie.Last = &epochs[len(epochs)-1]
 		}
-		return Outcome{State: state, Epochs: hist.Epochs, Loss: hist.Loss}, ie
+		return Outcome{State: state, Epochs: epochs, Loss: hist.Loss}, ie
 	case err != nil:
 		return Outcome{}, err
 	}
@@ -94,13 +123,108 @@ func executeConv(ctx context.Context, j Job, data preprocess.Data, cfg sgd.Confi
 	score := func(s cifar.Set) float64 { return model.Accuracy(PredictConv(net, s, data.Mean, c.Precision), s.Y) }
 	res := Results{FinalLoss: hist.Loss[len(hist.Loss)-1], TrainAcc: score(data.Train), ValAcc: score(data.Val), Iters: state.Iter,
 		Seconds: time.Since(start).Seconds()}
+	if j.Resume != nil && j.Prev.Results != nil {
+		res.Seconds += j.Prev.Results.Seconds
+	}
 	if j.Test {
 		acc := score(j.Splits.Test)
 		res.TestAcc = &acc
 	}
-	if err := save(&res); err != nil {
+	if err := save(net, hist, state, epochs, &res); err != nil {
 		return Outcome{}, &SaveError{err}
 	}
 	logf("trained %d iterations in %.1fs; model saved to %s\n", len(hist.Loss), time.Since(start).Seconds(), j.Out)
-	return Outcome{Results: res, State: state, Epochs: hist.Epochs, Loss: hist.Loss}, nil
+	return Outcome{Results: res, State: state, Epochs: epochs, Loss: hist.Loss}, nil
+}
+
+// convStateArrays is stateArrays for a conv net: the optimizer's state
+// ("opt.*"), the last weights as trained ("train.*") when net holds the
+// best epoch's, and the best weights ("best.*") with keep-best; each by
+// the name of the parameter or running statistic.
+func convStateArrays(net *layers.Net[float64], c sgd.Config, st sgd.State) map[string][]float64 {
+	extra := map[string][]float64{}
+	for k, v := range st.Slots {
+		extra["opt."+k] = v
+	}
+	put := func(prefix string, n *layers.Net[float64]) {
+		for _, p := range n.Params() {
+			extra[prefix+p.Name] = p.V
+		}
+		for _, s := range n.Stats() {
+			extra[prefix+s.Name] = s.V
+		}
+	}
+	if st.LastConv != nil {
+		put("train.", st.LastConv)
+	}
+	if c.KeepBest && st.BestConv != nil {
+		put("best.", st.BestConv)
+	}
+	return extra
+}
+
+// ResumeConv is Resume for a conv net: the net to carry on from (train.*
+// when the checkpoint saved the best epoch's weights, else its own), and
+// the loop's state, every array validated and an incomplete checkpoint
+// refused by the missing array's name.
+func ResumeConv(ck *checkpoint.Checkpoint, s State, c Config) (*layers.Net[float64], *sgd.State, error) {
+	if ck.Conv == nil {
+		return nil, nil, fmt.Errorf("the checkpoint is not a convolutional net's")
+	}
+	take := func(prefix string, need bool) (*layers.Net[float64], error) {
+		n := layers.As[float64](ck.Conv)
+		have := false
+		var arrays []layers.Stat[float64]
+		for _, p := range n.Params() {
+			arrays = append(arrays, layers.Stat[float64]{Name: p.Name, V: p.V})
+		}
+		arrays = append(arrays, n.Stats()...)
+		for _, a := range arrays {
+			_, ok := ck.Extra[prefix+a.Name]
+			have = have || ok
+		}
+		if !have && !need {
+			return nil, nil
+		}
+		for _, a := range arrays {
+			key := prefix + a.Name
+			v, ok := ck.Extra[key]
+			switch {
+			case !ok:
+				return nil, fmt.Errorf("the checkpoint lacks %s, which the run needs to carry on (an incomplete checkpoint; train afresh)", key)
+			case len(v) != len(a.V):
+				return nil, fmt.Errorf("%s has %d numbers, want %d", key, len(v), len(a.V))
+			}
+			if err := checkValues(key, v); err != nil {
+				return nil, err
+			}
+			copy(a.V, v)
+		}
+		return n, nil
+	}
+	kept := c.KeepBest && s.BestEpoch > 0
+	net, err := take("train.", kept) // the saved weights are the best epoch's
+	if err != nil {
+		return nil, nil, err
+	}
+	if net == nil {
+		net = layers.As[float64](ck.Conv)
+	}
+	best, err := take("best.", kept)
+	if err != nil {
+		return nil, nil, err
+	}
+	st := &sgd.State{Slots: map[string][]float64{}, BestValAcc: s.BestValAcc, BestEpoch: s.BestEpoch, SinceBest: s.SinceBest, BestConv: best}
+	if s.BestEpoch == 0 {
+		st.BestValAcc = -1
+	}
+	for k, v := range ck.Extra {
+		if rest, ok := strings.CutPrefix(k, "opt."); ok {
+			if err := checkValues(k, v); err != nil {
+				return nil, nil, err
+			}
+			st.Slots[rest] = v
+		}
+	}
+	return net, st, nil
 }

@@ -148,8 +148,12 @@ func (c Config) convNeeds() []Need {
 	}
 	slots := float64(optimizerSlots(c.Optimizer))
 	data := float64((cifar.TrainBatches+1)*cifar.RecordsPerBatch)*float64(cifar.D) + 60e6
+	copies := 8 + 8 + 2*t + slots*(t+8)
+	if c.KeepBest {
+		copies += 32 // the best and the last weights, and their arrays in the checkpoint
+	}
 	return []Need{
-		{"arch", "the weights, their gradients and optimizer state", float64(params) * (8 + 8 + 2*t + slots*(t+8)), false},
+		{"arch", "the weights, their gradients and optimizer state", float64(params) * copies, false},
 		{"batch", "a minibatch's activations and patches", float64(c.Batch)*float64(perExample)*t + float64(convChunk*perExample)*t, false},
 		{"iters", "the loss of every iteration", float64(c.Iters) * 16, false},
 		{"num_train", "the data", data, true},

@@ -41,10 +41,13 @@ func MergeResume(ck *checkpoint.Checkpoint, path string, given Config, set func(
 		return Config{}, meta, fmt.Errorf("{resume} %s: the checkpoint has no training state (not written by nettrain train?); nothing to resume", path)
 	}
 	c := meta.Config // the values older versions left out filled in (ParseMeta)
-	if err := ck.NotMLP("{resume}"); err != nil {
-		return Config{}, meta, fmt.Errorf("{resume} %s %w", path, err)
-	}
-	if got, want := ck.Net.Sizes(), c.Hidden.Sizes(cifar.D, cifar.Classes); !slices.Equal(got, want) {
+	if ck.Conv != nil {
+		if got := ck.Conv.Arch.String(); got != c.Arch {
+			return Config{}, meta, fmt.Errorf("{resume} %s: the weights are of the arch %s, its config says {arch} %q", path, got, c.Arch)
+		}
+	} else if c.Arch != "" {
+		return Config{}, meta, fmt.Errorf("{resume} %s: its config says {arch} %s, but the weights are a fully connected net's", path, c.Arch)
+	} else if got, want := ck.Net.Sizes(), c.Hidden.Sizes(cifar.D, cifar.Classes); !slices.Equal(got, want) {
 		return Config{}, meta, fmt.Errorf("{resume} %s: the weights have layers %s, its config says %s ({hidden} %s)", path,
 			Hidden(got).Dashed(), Hidden(want).Dashed(), c.Hidden)
 	}

@@ -52,9 +52,6 @@ func stateArrays(net *model.Net, data preprocess.Data, c sgd.Config, st sgd.Stat
 // or has the wrong length, or holds a value that is not finite, or a
 // variance that is not positive.
 func Resume(ck *checkpoint.Checkpoint, s State, c Config) (*model.Net, *sgd.State, error) {
-	if err := ck.NotMLP("{resume}"); err != nil {
-		return nil, nil, err
-	}
 	bestValAcc, bestEpoch, sinceBest := s.BestValAcc, s.BestEpoch, s.SinceBest
 	sizes := ck.Net.Sizes()
 	take := func(prefix string, need bool) (*model.Net, error) {

@@ -18,8 +18,8 @@ const streamDropout = 0x6472_6f70_6f75_7421 // "dropout!"
 
 // TrainConv is Train for a convolutional net: the same loop (minibatches,
 // flips and translations, schedules, warm-up, optimizers, weight decay,
-// label smoothing, epochs and early stopping), on net in place. What the
-// conv nets cannot do yet is refused: keep-best, resuming, snapshots,
+// label smoothing, epochs, early stopping, keep-best, resuming from
+// c.Init, snapshots through hooks.SaveConv), on net in place. Refused:
 // --dropout (a conv net's dropout is a layer of its arch), and
 // preprocessing other than the mean image.
 func TrainConv(ctx context.Context, net *layers.Net[float64], data preprocess.Data, c Config, hooks Hooks) (History, error) {
@@ -33,8 +33,8 @@ func TrainConv(ctx context.Context, net *layers.Net[float64], data preprocess.Da
 		return History{}, fmt.Errorf("sgd: net takes %v inputs, data has %d", net.In, cifar.D)
 	case data.Folded():
 		return History{}, errors.New("a convolutional net takes {preprocess} mean only so far")
-	case c.KeepBest || c.Init != nil || hooks.Snapshot != nil:
-		return History{}, errors.New("a convolutional net cannot keep the best epoch, resume or save on the way yet ({keep_best}, {resume}, {save_every})")
+	case hooks.Snapshot != nil && hooks.SaveConv == nil:
+		return History{}, errors.New("sgd: TrainConv's snapshots need hooks.SaveConv")
 	case c.Dropout > 0:
 		return History{}, errors.New("{dropout} is the fully connected net's; a convolutional net's dropout is a layer of its arch (dropout0.5)")
 	}
@@ -117,15 +117,38 @@ func (v *conv[T]) predictVal(dst []uint8, data preprocess.Data) []uint8 {
 	return dst
 }
 
-func (v *conv[T]) keepBest(*State) {} // refused by TrainConv
-
-func (v *conv[T]) snapshot(st *State, _ bool) State {
-	layers.SetFrom(v.out, v.net)
-	return *st
+func (v *conv[T]) keepBest(st *State) {
+	if st.BestConv == nil {
+		st.BestConv = layers.As[float64](v.out)
+	}
+	layers.SetFrom(st.BestConv, v.net)
 }
 
-func (v *conv[T]) snapshotCopy(*State, bool) (*model.Net, State) {
-	panic("sgd: a conv net's snapshot hook is refused by TrainConv")
+func (v *conv[T]) snapshot(st *State, keepBest bool) State {
+	return v.snapshotInto(v.out, st, keepBest)
+}
+
+func (v *conv[T]) snapshotCopy(st *State, keepBest bool) (*model.Net, *layers.Net[float64], State) {
+	n := layers.As[float64](v.out)
+	return nil, n, v.snapshotInto(n, st, keepBest)
+}
+
+// snapshotInto writes into n the weights Train ends with, as of now (the
+// best epoch's with keepBest, the last kept in the State), and returns the
+// State to resume from.
+func (v *conv[T]) snapshotInto(n *layers.Net[float64], st *State, keepBest bool) State {
+	s := *st
+	if keepBest && st.BestConv != nil {
+		s.LastConv = layers.As[float64](v.out)
+		layers.SetFrom(s.LastConv, v.net)
+		layers.SetFrom(n, st.BestConv)
+	} else {
+		layers.SetFrom(n, v.net)
+	}
+	if st.BestConv != nil {
+		s.BestConv = layers.As[float64](st.BestConv)
+	}
+	return s
 }
 
 // InitConv draws net's weights as std N(0,1) from the seed's init stream,

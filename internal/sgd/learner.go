@@ -1,6 +1,7 @@
 package sgd
 
 import (
+	"github.com/nettrain/nettrain/internal/layers"
 	"github.com/nettrain/nettrain/internal/model"
 	"github.com/nettrain/nettrain/internal/preprocess"
 )
@@ -24,8 +25,9 @@ type learner[T model.Float] interface {
 	// snapshot writes the weights Train ends with into the caller's net
 	// (the best epoch's with keepBest) and returns st with Best and Last.
 	snapshot(st *State, keepBest bool) State
-	// snapshotCopy is snapshot into a new net, for the Save hook.
-	snapshotCopy(st *State, keepBest bool) (*model.Net, State)
+	// snapshotCopy is snapshot into a new net, for the Save hook: an MLP
+	// or a conv net, whichever the learner trains.
+	snapshotCopy(st *State, keepBest bool) (*model.Net, *layers.Net[float64], State)
 }
 
 // paramSet is what the optimizer updates: the parameters, their gradients
@@ -104,9 +106,9 @@ func (m *mlp[T]) snapshot(st *State, keepBest bool) State {
 	return m.snapshotInto(m.net, st, keepBest)
 }
 
-func (m *mlp[T]) snapshotCopy(st *State, keepBest bool) (*model.Net, State) {
+func (m *mlp[T]) snapshotCopy(st *State, keepBest bool) (*model.Net, *layers.Net[float64], State) {
 	n := model.ZerosNorm(m.norm, m.sizes...)
-	return n, m.snapshotInto(n, st, keepBest)
+	return n, nil, m.snapshotInto(n, st, keepBest)
 }
 
 // snapshotInto writes into n the weights Train ends with, as of now, and

@@ -10,6 +10,7 @@ import (
 	"slices"
 
 	"github.com/nettrain/nettrain/internal/cifar"
+	"github.com/nettrain/nettrain/internal/layers"
 	"github.com/nettrain/nettrain/internal/model"
 	"github.com/nettrain/nettrain/internal/preprocess"
 	"github.com/nettrain/nettrain/internal/setting"
@@ -101,6 +102,8 @@ type State struct {
 	Slots      map[string][]float64 // optimizer state by "slot.param", e.g. "v.W1", "m.b2"
 	Best       *model.Net           // with KeepBest: the best weights so far, or nil
 	Last       *model.Net           // with KeepBest, when the net was set to Best: the last weights
+	// BestConv and LastConv are Best and Last of a convolutional net.
+	BestConv, LastConv *layers.Net[float64]
 	BestValAcc float64
 	BestEpoch  int
 	SinceBest  int // epochs since the best
@@ -220,6 +223,8 @@ type Hooks struct {
 	// Training waits for Save; what it gets is its own.
 	Snapshot func(iter int) bool
 	Save     func(net *model.Net, hist History) error
+	// SaveConv is Save for a convolutional net (TrainConv).
+	SaveConv func(net *layers.Net[float64], hist History) error
 }
 
 // DivergedError reports a loss that stopped being a finite number.
@@ -545,8 +550,11 @@ func (l *loop[T]) save(it int) error {
 	}
 	sh := l.hist
 	sh.Loss, sh.Epochs = slices.Clone(l.hist.Loss), slices.Clone(l.hist.Epochs)
-	snap, st := l.net.snapshotCopy(&l.st, l.c.KeepBest)
+	snap, conv, st := l.net.snapshotCopy(&l.st, l.c.KeepBest)
 	sh.State = st
 	sh.State.Slots = l.opt.save()
+	if conv != nil {
+		return l.hooks.SaveConv(conv, sh)
+	}
 	return l.hooks.Save(snap, sh)
 }
