@@ -99,14 +99,14 @@ func (s Schedule) Valid() bool { return s == "" || s == Step || s == Cosine }
 // weights and the iteration count, so that a resumed run ends exactly where
 // an uninterrupted one does.
 type State struct {
-	Slots      map[string][]float64 // optimizer state by "slot.param", e.g. "v.W1", "m.b2"
-	Best       *model.Net           // with KeepBest: the best weights so far, or nil
-	Last       *model.Net           // with KeepBest, when the net was set to Best: the last weights
+	Slots map[string][]float64 // optimizer state by "slot.param", e.g. "v.W1", "m.b2"
+	Best  *model.Net           // with KeepBest: the best weights so far, or nil
+	Last  *model.Net           // with KeepBest, when the net was set to Best: the last weights
 	// BestConv and LastConv are Best and Last of a convolutional net.
 	BestConv, LastConv *layers.Net[float64]
-	BestValAcc float64
-	BestEpoch  int
-	SinceBest  int // epochs since the best
+	BestValAcc         float64
+	BestEpoch          int
+	SinceBest          int // epochs since the best
 }
 
 // Precisions.
