@@ -272,3 +272,34 @@ func TestConvResumeBitForBit(t *testing.T) {
 		}
 	}
 }
+
+// train --plots and plot --model draw a conv net's first-layer filters as
+// weights.png: cs231n-convnet's 32 filters of 7x7 in a 6x6 grid of 42-pixel
+// tiles.
+func TestConvPlots(t *testing.T) {
+	data := fixtureDir(t)
+	tmp := t.TempDir()
+	out, metrics, dir := filepath.Join(tmp, "m.npz"), filepath.Join(tmp, "m.jsonl"), filepath.Join(tmp, "plots")
+	if r := runCmd(t, testEnv(), append([]string{"train", "--data", data, "--arch", "cs231n-convnet", "--iters", "4", "--batch", "10", "--std", "1e-2", "-q",
+		"--out", out, "--metrics", metrics, "--plots", dir}, small...)...); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	again := filepath.Join(tmp, "again")
+	if r := runCmd(t, testEnv(), "plot", metrics, "--model", out, "--out", again); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	for _, d := range []string{dir, again} {
+		f, err := os.Open(filepath.Join(d, "weights.png"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, err := png.Decode(f)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b := img.Bounds(); b.Dx() != (6*7+5)*6 || b.Dy() != b.Dx() {
+			t.Errorf("%s: weights.png is %v, want %d pixels a side", d, b, (6*7+5)*6)
+		}
+	}
+}

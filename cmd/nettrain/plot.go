@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/nettrain/nettrain/internal/checkpoint"
+	"github.com/nettrain/nettrain/internal/layers"
 	"github.com/nettrain/nettrain/internal/model"
 	"github.com/nettrain/nettrain/internal/plots"
 	trainrun "github.com/nettrain/nettrain/internal/run"
@@ -40,17 +41,15 @@ unit's W1 column as a 32x32 colour tile, as cs231n's show_net_weights).`,
 				return fmt.Errorf("--out: %w", err)
 			}
 			var net *model.Net
+			var conv *layers.Net[float64]
 			if modelPath != "" {
 				ck, err := checkpoint.Load(modelPath)
 				if err != nil {
 					return err
 				}
-				if err := ck.NotMLP("plot --model"); err != nil {
-					return fmt.Errorf("--model %s %w", modelPath, err)
-				}
-				net = ck.Net
+				net, conv = ck.Net, ck.Conv
 			}
-			written, err := writeRunPlots(out, losses, epochs, net)
+			written, err := writeRunPlots(out, losses, epochs, net, conv)
 			for _, f := range written {
 				fmt.Fprintln(cmd.OutOrStdout(), f)
 			}
@@ -64,7 +63,7 @@ unit's W1 column as a 32x32 colour tile, as cs231n's show_net_weights).`,
 
 // writeRunPlots writes loss.png, accuracy.png and, with a net, weights.png
 // into dir, and returns the files written.
-func writeRunPlots(dir string, losses []float64, epochs []sgd.Epoch, net *model.Net) ([]string, error) {
+func writeRunPlots(dir string, losses []float64, epochs []sgd.Epoch, net *model.Net, conv *layers.Net[float64]) ([]string, error) {
 	var written []string
 	write := func(name string, draw func(io.Writer) error) error {
 		path := filepath.Join(dir, name)
@@ -87,6 +86,14 @@ func writeRunPlots(dir string, losses []float64, epochs []sgd.Epoch, net *model.
 	if net != nil {
 		if err := write("weights.png", func(w io.Writer) error { return plots.Weights(w, net, weightScale) }); err != nil {
 			return written, err
+		}
+	}
+	if conv != nil { // the first convolution's filters, if the net starts with one
+		if c, ok := conv.Layers[0].(*layers.Conv[float64]); ok {
+			err := write("weights.png", func(w io.Writer) error { return plots.Filters(w, c.W.V, c.F, c.In.C, c.K) })
+			if err != nil {
+				return written, err
+			}
 		}
 	}
 	return written, nil

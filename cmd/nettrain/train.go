@@ -219,7 +219,7 @@ func runTrain(ctx context.Context, o trainOptions, stdout, stderr io.Writer, e e
 	}
 	if o.plots != "" {
 		// A resumed run has only this part's losses; plot --metrics draws the whole.
-		if _, err := writeRunPlots(o.plots, out.Loss, out.Epochs, out.Net); err != nil {
+		if _, err := writeRunPlots(o.plots, out.Loss, out.Epochs, out.Net, out.Conv); err != nil {
 			sideErrs = append(sideErrs, fmt.Sprintf("--plots: %v", err))
 		} else {
 			w.logf("plots in %s\n", o.plots)

@@ -5,6 +5,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"strconv"
+
+	"github.com/nettrain/nettrain/internal/gemm"
 )
 
 // Net is a sequence of layers from an Arch, ending in the class scores,
@@ -16,6 +18,14 @@ type Net[T Float] struct {
 	Layers []Layer[T]
 	dy     []T
 	first  int // the first layer with parameters: backward ends there
+
+	// The L2 penalty's chunks, their sums and the share that computes them.
+	chunks   []chunk
+	sums     []float64
+	params   []*Param[T]
+	reg      T
+	par      gemm.Group
+	penShare func(w, nt int)
 	// Smoothing is label smoothing e: the loss is against targets
 	// (1-e) onehot + e/C.
 	Smoothing float64
@@ -187,16 +197,8 @@ func (n *Net[T]) Loss(x []T, y []uint8, reg float64) float64 {
 	for i := len(n.Layers) - 1; i >= n.first; i-- {
 		g = n.Layers[i].Backward(g)
 	}
-	for _, p := range n.Params() {
-		if !p.Decay || reg == 0 {
-			continue
-		}
-		s := 0.0
-		for i, v := range p.V {
-			s += float64(v) * float64(v)
-			p.G[i] += T(reg) * v
-		}
-		loss += 0.5 * reg * s
+	if reg != 0 {
+		loss += 0.5 * reg * n.penalty(T(reg))
 	}
 	return loss
 }
@@ -318,4 +320,49 @@ func (n *Net[T]) Probabilities(dst, x []T, m int) []T {
 		}
 	}
 	return dst
+}
+
+// penaltyChunk is the entries of a weight whose squares one share sums: a
+// fixed split, so that the sum's order, and its bits, do not depend on the
+// number of threads.
+const penaltyChunk = 1 << 14
+
+type chunk struct{ p, lo, hi int }
+
+// penalty adds reg W to every weight's gradient and returns sum(W^2), the
+// sum of fixed chunks' float64 sums in order, the chunks on the GEMM's
+// goroutines.
+func (n *Net[T]) penalty(reg T) float64 {
+	if n.chunks == nil {
+		for k, p := range n.Params() {
+			if p.Decay {
+				for lo := 0; lo < len(p.V); lo += penaltyChunk {
+					n.chunks = append(n.chunks, chunk{k, lo, min(lo+penaltyChunk, len(p.V))})
+				}
+			}
+		}
+		n.sums = make([]float64, len(n.chunks))
+		n.params = n.Params()
+		n.penShare = func(w, nt int) {
+			lo, hi := gemm.Share(len(n.chunks), w, nt)
+			for c := lo; c < hi; c++ {
+				ch := n.chunks[c]
+				p := n.params[ch.p]
+				v, g := p.V[ch.lo:ch.hi], p.G[ch.lo:ch.hi]
+				s := 0.0
+				for i, x := range v {
+					s += float64(x) * float64(x)
+					g[i] += n.reg * x
+				}
+				n.sums[c] = s
+			}
+		}
+	}
+	n.reg = reg
+	n.par.Run(len(n.chunks), n.penShare)
+	total := 0.0
+	for _, s := range n.sums {
+		total += s
+	}
+	return total
 }

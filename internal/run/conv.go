@@ -134,7 +134,7 @@ func executeConv(ctx context.Context, j Job, data preprocess.Data, cfg sgd.Confi
 		return Outcome{}, &SaveError{err}
 	}
 	logf("trained %d iterations in %.1fs; model saved to %s\n", len(hist.Loss), time.Since(start).Seconds(), j.Out)
-	return Outcome{Results: res, State: state, Epochs: epochs, Loss: hist.Loss}, nil
+	return Outcome{Results: res, State: state, Epochs: epochs, Loss: hist.Loss, Conv: net}, nil
 }
 
 // convStateArrays is stateArrays for a conv net: the optimizer's state

@@ -10,6 +10,7 @@ import (
 
 	"github.com/nettrain/nettrain/internal/checkpoint"
 	"github.com/nettrain/nettrain/internal/cifar"
+	"github.com/nettrain/nettrain/internal/layers"
 	"github.com/nettrain/nettrain/internal/model"
 	"github.com/nettrain/nettrain/internal/preprocess"
 	"github.com/nettrain/nettrain/internal/sgd"
@@ -62,9 +63,10 @@ type Hooks struct {
 type Outcome struct {
 	Results Results
 	State   State
-	Epochs  []sgd.Epoch // all of them, a resumed run's earlier ones first
-	Loss    []float64   // of this part's iterations
-	Net     *model.Net  // the model saved: on mean-subtracted inputs, as eval takes it
+	Epochs  []sgd.Epoch          // all of them, a resumed run's earlier ones first
+	Loss    []float64            // of this part's iterations
+	Net     *model.Net           // the model saved: on mean-subtracted inputs, as eval takes it
+	Conv    *layers.Net[float64] // or the conv net saved
 }
 
 // InterruptedError is the error of a run stopped by its context after its

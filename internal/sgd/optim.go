@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/nettrain/nettrain/internal/gemm"
 	"github.com/nettrain/nettrain/internal/model"
 )
 
@@ -20,6 +21,12 @@ type optimizer[T model.Float] struct {
 	ps            paramSet[T]
 	params, grads [][]T    // the parameters it updates and their gradients
 	names         []string // of the parameters: W1, b1, ...
+
+	chunks [][3]int // parameter, first and end entry of each share's piece
+	par    gemm.Group
+	share  func(w, nt int)
+	lr     float64
+	it     int
 }
 
 // newOptimizer returns the optimizer of c for the parameters ps.
@@ -34,6 +41,12 @@ func newOptimizer[T model.Float](ps paramSet[T], c Config) *optimizer[T] {
 	}
 	o.ps, o.names = ps, ps.names
 	o.params, o.grads = ps.params, ps.grads
+	for i, p := range o.params {
+		for lo := 0; lo < len(p); lo += updateChunk {
+			o.chunks = append(o.chunks, [3]int{i, lo, min(lo+updateChunk, len(p))})
+		}
+	}
+	o.share = func(w, nt int) { lo, hi := gemm.Share(len(o.chunks), w, nt); o.update(lo, hi) }
 	o.v, o.m = make([][]T, len(o.params)), make([][]T, len(o.params))
 	for i, p := range o.params {
 		switch o.kind {
@@ -64,31 +77,43 @@ func (o *optimizer[T]) step(lr float64, it int) {
 		o.ps.sgdStep(lr)
 		return
 	}
+	o.lr, o.it = lr, it
+	o.par.Run(len(o.chunks), o.share)
+}
+
+// updateChunk is the entries of a parameter one share updates: each entry
+// is updated on its own, so the split never changes a bit.
+const updateChunk = 1 << 15
+
+// update updates chunks lo to hi.
+func (o *optimizer[T]) update(lo, hi int) {
+	lr, it := o.lr, o.it
 	mu, lrT := T(o.mu), T(lr)
-	for i, p := range o.params {
-		dp := o.grads[i]
+	b1, b2 := T(o.beta1), T(o.beta2)
+	c1 := 1 - math.Pow(o.beta1, float64(it))
+	c2 := 1 - math.Pow(o.beta2, float64(it))
+	// lr * mt / (sqrt(vt) + eps) with mt = m/c1, vt = v/c2.
+	a, e := T(lr/c1), T(o.eps)
+	s2 := T(1 / c2)
+	for _, ch := range o.chunks[lo:hi] {
+		i := ch[0]
+		p, dp := o.params[i][ch[1]:ch[2]], o.grads[i][ch[1]:ch[2]]
 		switch o.kind {
 		case Momentum:
-			v := o.v[i]
+			v := o.v[i][ch[1]:ch[2]]
 			for j := range p {
 				v[j] = mu*v[j] - lrT*dp[j]
 				p[j] += v[j]
 			}
 		case Nesterov:
-			v := o.v[i]
+			v := o.v[i][ch[1]:ch[2]]
 			for j := range p {
 				prev := v[j]
 				v[j] = mu*v[j] - lrT*dp[j]
 				p[j] += -mu*prev + (1+mu)*v[j]
 			}
 		case Adam:
-			m, v := o.m[i], o.v[i]
-			b1, b2 := T(o.beta1), T(o.beta2)
-			c1 := 1 - math.Pow(o.beta1, float64(it))
-			c2 := 1 - math.Pow(o.beta2, float64(it))
-			// lr * mt / (sqrt(vt) + eps) with mt = m/c1, vt = v/c2.
-			a, e := T(lr/c1), T(o.eps)
-			s2 := T(1 / c2)
+			m, v := o.m[i][ch[1]:ch[2]], o.v[i][ch[1]:ch[2]]
 			for j := range p {
 				m[j] = b1*m[j] + (1-b1)*dp[j]
 				v[j] = b2*v[j] + (1-b2)*dp[j]*dp[j]
