@@ -175,6 +175,9 @@ func TestExportRunsInOnnxRuntime(t *testing.T) {
 	py := onnxChecker()
 	for name, flags := range kinds {
 		t.Run(name, func(t *testing.T) {
+			if testing.Short() && (name == "airbench" || name == "zca") {
+				t.Skip("-short: the slow kinds")
+			}
 			path := filepath.Join(tmp, strings.NewReplacer(" ", "", ",", "_").Replace(name)+".npz")
 			args := append([]string{"train", "--data", data, "--iters", "60", "--batch", "20", "--out", path, "-q", "--num-test", "20"}, flags...)
 			if r := runCmd(t, testEnv(), append(args, "--num-train", "150", "--num-val", "30")...); r.code != 0 {
