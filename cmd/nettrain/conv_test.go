@@ -306,3 +306,37 @@ func TestConvPlots(t *testing.T) {
 		}
 	}
 }
+
+// gradcheck --arch on the toy problem: every layer kind in one net passes,
+// --json reports each parameter, and options of the MLP's are refused.
+func TestConvGradcheck(t *testing.T) {
+	arch := "conv4k3-bn-relu-maxpool2-conv5k3s2p1nobias-gelu-avgpool2-bn-dropout0.3-fc10-scale1/9"
+	r := runCmd(t, testEnv(), "gradcheck", "--arch", arch, "--num-inputs", "3", "--json")
+	var res struct {
+		OK     bool `json:"ok"`
+		Params []struct {
+			Param   string  `json:"param"`
+			Entries int     `json:"entries"`
+			MaxRel  float64 `json:"max_rel_error"`
+		} `json:"params"`
+	}
+	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &res) != nil || !res.OK {
+		t.Fatalf("gradcheck --arch: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	var names []string
+	for _, p := range res.Params {
+		names = append(names, p.Param)
+		if p.Entries == 0 || p.MaxRel > 1e-7 {
+			t.Errorf("%s: %d entries, max relative error %v", p.Param, p.Entries, p.MaxRel)
+		}
+	}
+	if got := strings.Join(names, " "); got != "W1 b1 gamma1 beta1 W2 gamma2 beta2 W3 b3" {
+		t.Errorf("parameters %s", got)
+	}
+	if r := runCmd(t, testEnv(), "gradcheck", "--arch", "conv4k3-fc10", "--norm", "batch"); r.code != 2 || !strings.Contains(r.stderr, "--norm is the fully connected net's") {
+		t.Errorf("--arch with --norm: exit %d %s", r.code, r.stderr)
+	}
+	if r := runCmd(t, testEnv(), "gradcheck", "--arch", "conv4k3-maxpoo2-fc10"); r.code != 2 || !strings.Contains(r.stderr, `--arch layer 2 "maxpoo2"`) {
+		t.Errorf("a bad arch: exit %d %s", r.code, r.stderr)
+	}
+}

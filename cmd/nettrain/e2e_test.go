@@ -159,3 +159,24 @@ func TestDataInfoRealData(t *testing.T) {
 		}
 	}
 }
+
+// gradcheck --arch on the real images: every layer kind alone and
+// cs231n-convnet whole pass at the defaults for seeds 0..9 (a sample of
+// entries of the large parameters), every relative error within 1e-7.
+func TestGradcheckConvRealData(t *testing.T) {
+	data := realData(t)
+	for seed := range 10 {
+		r := runCmd(t, defaultEnv(), "gradcheck", "--data", data, "--arch", "cs231n-convnet", "--entries", "300", "--seed", fmt.Sprint(seed))
+		if r.code != 0 || !strings.Contains(r.stdout, "ok:") {
+			t.Errorf("gradcheck --arch cs231n-convnet --data --seed %d: exit %d\n%s%s", seed, r.code, r.stdout, r.stderr)
+		}
+	}
+	for _, arch := range []string{"conv4k3-fc10", "conv4k3s2p1nobias-fc10", "conv4k3-maxpool2-fc10", "conv4k3-avgpool2-fc10", "conv4k3-gmaxpool-fc10",
+		"conv4k3-gavgpool-fc10", "conv4k3-bn-fc10", "conv4k3-relu-fc10", "conv4k3-gelu-fc10", "conv4k3-dropout0.5-fc10", "conv4k3-fc10-scale1/9",
+		"conv4k5-bn-gelu-maxpool2-conv6k3nobias-bn-relu-gavgpool-fc10"} {
+		r := runCmd(t, defaultEnv(), "gradcheck", "--data", data, "--arch", arch, "--num-inputs", "3", "--entries", "400")
+		if r.code != 0 {
+			t.Errorf("gradcheck --arch %s --data: exit %d\n%s%s", arch, r.code, r.stdout, r.stderr)
+		}
+	}
+}

@@ -46,12 +46,22 @@ larger than that fails the check.
 
 By default the net is cs231n's toy problem: small random inputs (10 * N(0,1))
 and weights 0.1 * N(0,1). With --data it uses the first --num-inputs
-training images, mean subtracted, and CIFAR-10's 3072 inputs and 10 classes.`,
+training images, mean subtracted, and CIFAR-10's 3072 inputs and 10 classes.
+
+--arch checks a convolutional net on 3x32x32 inputs (random, or the images
+with --data): every entry of every parameter (--entries to sample), the
+differences carried through every layer (convolution, pooling, batch norm,
+GELU, ...) the same way; a step that changes a max pool's choice is a kink,
+as ReLU's. The floor of the relative error is 1e-8 of the net's largest
+gradient: a convolution's bias before batch norm has a gradient of exactly
+zero, all round-off.`,
 		Example: `  nettrain gradcheck
   nettrain gradcheck --reg 0 --hidden 20 --num-inputs 8
   nettrain gradcheck --hidden 20,10 --dropout 0.3
   nettrain gradcheck --hidden 20,10 --norm batch
-  nettrain gradcheck --data data/cifar-10-batches-bin --hidden 10 --num-inputs 3`,
+  nettrain gradcheck --data data/cifar-10-batches-bin --hidden 10 --num-inputs 3
+  nettrain gradcheck --arch cs231n-convnet --entries 2000
+  nettrain gradcheck --arch conv8k3-bn-gelu-maxpool2-fc10 --data data/cifar-10-batches-bin`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if cmd.Flags().Changed("data") {
@@ -74,6 +84,8 @@ training images, mean subtracted, and CIFAR-10's 3072 inputs and 10 classes.`,
 	f.Float64Var(&opts.Dropout, "dropout", 0, "check with a fixed inverted-dropout mask dropping this fraction of hidden units")
 	f.Float64Var(&opts.LabelSmoothing, "label-smoothing", 0, "check the loss with label smoothing e (targets (1-e) onehot + e/C)")
 	f.StringVar((*string)(&opts.Norm), "norm", "", "check with batch or layer normalisation after each hidden layer (training's: the batch's statistics)")
+	f.StringVar(&opts.Arch, "arch", "", "check a convolutional net (train's --arch: a preset or layers) instead of the MLP of --hidden")
+	f.IntVar(&opts.MaxEntries, "entries", 0, "with --arch: check at most this many entries of each parameter, spread evenly (0: every entry)")
 	f.StringVar(&opts.data, "data", "", "use real images from this CIFAR-10 directory")
 	f.BoolVar(&opts.json, "json", false, "print the result as JSON")
 	return cmd
@@ -130,7 +142,11 @@ func printGradTable(w io.Writer, p trainrun.GradProblem, r trainrun.GradReport) 
 	if p.Norm != model.NoNorm {
 		extra += " norm=" + string(p.Norm)
 	}
-	fmt.Fprintf(w, "gradient check: N=%d D=%d H=%s C=%d reg=%g dropout=%g h=%g%s\n", r.N, r.D, p.Hidden, r.C, p.Reg, p.Dropout, p.Step, extra)
+	if p.Arch != "" {
+		fmt.Fprintf(w, "gradient check: N=%d arch=%s reg=%g h=%g%s\n", r.N, p.Arch, p.Reg, p.Step, extra)
+	} else {
+		fmt.Fprintf(w, "gradient check: N=%d D=%d H=%s C=%d reg=%g dropout=%g h=%g%s\n", r.N, r.D, p.Hidden, r.C, p.Reg, p.Dropout, p.Step, extra)
+	}
 	width := 5
 	for _, pc := range r.Params {
 		width = max(width, len(pc.Name))

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 
 	"github.com/nettrain/nettrain/internal/cifar"
+	"github.com/nettrain/nettrain/internal/layers"
 	"github.com/nettrain/nettrain/internal/model"
 	"github.com/nettrain/nettrain/internal/setting"
 )
@@ -26,6 +27,12 @@ type GradProblem struct {
 	Dropout        float64
 	LabelSmoothing float64
 	Norm           model.Norm
+	// Arch, if set, checks that convolutional net instead (on CIFAR-10's
+	// 3 x 32 x 32 inputs and 10 classes; Hidden, InputSize, Classes, Norm
+	// and Dropout are the MLP's), every entry of every parameter, or
+	// MaxEntries of each spread evenly.
+	Arch       string
+	MaxEntries int
 }
 
 // Bounds of gradcheck's problem: a check runs the net twice per parameter
@@ -39,9 +46,12 @@ const (
 // setting as {num_inputs}.
 func (p GradProblem) Validate() error {
 	c := Defaults()
-	c.Hidden, c.Reg, c.Std, c.Dropout, c.LabelSmoothing, c.Norm = p.Hidden, p.Reg, p.Std, p.Dropout, p.LabelSmoothing, p.Norm
+	c.Hidden, c.Reg, c.Std, c.Dropout, c.LabelSmoothing, c.Norm, c.Arch = p.Hidden, p.Reg, p.Std, p.Dropout, p.LabelSmoothing, p.Norm, p.Arch
 	if err := c.Validate(); err != nil {
 		return err
+	}
+	if p.MaxEntries < 0 {
+		return setting.Errorf("entries", "{entries} is %d, want 0 (every entry) or more", p.MaxEntries)
 	}
 	switch {
 	case p.NumInputs < 1 || p.NumInputs > MaxGradInputs:
@@ -50,7 +60,7 @@ func (p GradProblem) Validate() error {
 		return setting.Errorf("input_size", "{input_size} is %d, want 1 to %d", p.InputSize, cifar.D)
 	case p.Classes < 2 || p.Classes > 255:
 		return setting.Errorf("classes", "{classes} is %d, want 2..255", p.Classes)
-	case p.Hidden.Params(max(p.InputSize, cifar.D), p.Classes) > MaxGradParams: // on the images' inputs or the toy's
+	case p.Arch == "" && p.Hidden.Params(max(p.InputSize, cifar.D), p.Classes) > MaxGradParams: // on the images' inputs or the toy's
 		return setting.Errorf("hidden", "{hidden} %s: %.0f parameters, want at most %d (a gradient check needs a small net; try {hidden} 10)",
 			p.Hidden, p.Hidden.Params(max(p.InputSize, cifar.D), p.Classes), MaxGradParams)
 	case !(p.Step > 0) || math.IsInf(p.Step, 0):
@@ -75,6 +85,9 @@ type GradReport struct {
 func GradCheck(p GradProblem, train *cifar.Set) (GradReport, error) {
 	if err := p.Validate(); err != nil {
 		return GradReport{}, err
+	}
+	if p.Arch != "" {
+		return gradCheckConv(p, train)
 	}
 	rng := rand.New(rand.NewPCG(p.Seed, p.Seed))
 	r := GradReport{N: p.NumInputs, D: p.InputSize, C: p.Classes}
@@ -107,17 +120,92 @@ func GradCheck(p GradProblem, train *cifar.Set) (GradReport, error) {
 		}
 	}
 	r.Params = model.GradCheck(net, x, y, p.Reg, p.Step, mask, p.LabelSmoothing)
-	for _, pc := range r.Params {
+	r.Failed = p.verdict(r.Params)
+	return r, nil
+}
+
+// verdict returns the first parameter that fails the check, or nil.
+func (p GradProblem) verdict(checks []model.ParamCheck) error {
+	for _, pc := range checks {
 		switch {
 		case pc.Entries == 0:
-			r.Failed = fmt.Errorf("every entry of %s is at a ReLU kink for step %g (a hidden unit within the step of zero, or exactly at it, as when a row's inputs to the layer are all zero); try a smaller {step} or another {seed}", pc.Name, p.Step)
+			return fmt.Errorf("every entry of %s is at a kink for step %g (a ReLU's input or a max pool's choice within the step); try a smaller {step} or another {seed}", pc.Name, p.Step)
 		case !(pc.MaxRelErr <= p.Tol):
-			r.Failed = fmt.Errorf("%s max relative error %.3e exceeds {tol} %g (entry %d: analytic %.6e, numerical %.6e)",
+			return fmt.Errorf("%s max relative error %.3e exceeds {tol} %g (entry %d: analytic %.6e, numerical %.6e)",
 				pc.Name, pc.MaxRelErr, p.Tol, pc.Worst, pc.Analytic, pc.Numeric)
-		default:
-			continue
 		}
-		break
 	}
+	return nil
+}
+
+// gradCheckConv is GradCheck of a convolutional net: its weights Std
+// N(0,1), gamma 1 and beta 0, dropout masks drawn once and kept, the
+// numerical gradients by layers.Differ (differences carried through the
+// net), compared as model.CompareGrads does, but with the floor RelFloor
+// times the net's largest gradient (a convolution's bias before batch norm
+// has a gradient of exactly 0: both sides are round-off there).
+func gradCheckConv(p GradProblem, train *cifar.Set) (GradReport, error) {
+	net, err := ConvNet(p.Arch)
+	if err != nil {
+		return GradReport{}, err
+	}
+	rng := rand.New(rand.NewPCG(p.Seed, p.Seed))
+	net.Init(p.Std, rng)
+	r := GradReport{N: p.NumInputs, D: cifar.D, C: cifar.Classes}
+	x, y := make([]float64, p.NumInputs*cifar.D), make([]uint8, p.NumInputs)
+	if train != nil {
+		if p.NumInputs > train.N() {
+			return r, setting.Errorf("num_inputs", "{num_inputs} is %d, but the training batches hold %d images", p.NumInputs, train.N())
+		}
+		cifar.GatherRange(x, y, *train, 0, p.NumInputs, cifar.Mean(*train))
+	} else {
+		for i := range x {
+			x[i] = 10 * rng.NormFloat64()
+		}
+		for i := range y {
+			y[i] = uint8(rng.IntN(cifar.Classes))
+		}
+	}
+	net.Smoothing = p.LabelSmoothing
+	for _, l := range net.Layers {
+		if d, ok := l.(*layers.Dropout[float64]); ok {
+			d.Rng = rng
+		}
+	}
+	net.Loss(x, y, p.Reg) // draws the dropout masks
+	for _, l := range net.Layers {
+		if d, ok := l.(*layers.Dropout[float64]); ok {
+			d.Frozen = true
+		}
+	}
+	net.Loss(x, y, p.Reg)
+	top := 0.0
+	for _, par := range net.Params() {
+		for _, v := range par.G {
+			top = max(top, math.Abs(v))
+		}
+	}
+	d := layers.NewDiffer(net, x, y, p.Reg)
+	for k, par := range net.Params() {
+		pc := model.ParamCheck{Name: par.Name}
+		step := 1
+		if p.MaxEntries > 0 && len(par.V) > p.MaxEntries {
+			step = (len(par.V) + p.MaxEntries - 1) / p.MaxEntries
+		}
+		for i := 0; i < len(par.V); i += step {
+			num, kink := d.NumGrad(k, i, p.Step)
+			if kink {
+				pc.Kinks++
+				continue
+			}
+			e := model.RelErr(par.G[i], num, model.RelFloor*top)
+			if pc.Entries == 0 || e > pc.MaxRelErr || math.IsNaN(e) && !math.IsNaN(pc.MaxRelErr) {
+				pc.MaxRelErr, pc.Worst, pc.Analytic, pc.Numeric = e, i, par.G[i], num
+			}
+			pc.Entries++
+		}
+		r.Params = append(r.Params, pc)
+	}
+	r.Failed = p.verdict(r.Params)
 	return r, nil
 }
