@@ -87,39 +87,16 @@ func executeConv(ctx context.Context, j Job, data preprocess.Data, cfg sgd.Confi
 	hooks := sgd.Hooks{Iter: j.Hooks.Iter, Epoch: j.Hooks.Epoch, Snapshot: j.Hooks.Snapshot}
 	if j.Hooks.Snapshot != nil {
 		hooks.SaveConv = func(net *layers.Net[float64], hist sgd.History) error {
-			it := cfg.Start + len(hist.Loss)
-			if err := save(net, hist, State{Iter: it}, append(slices.Clone(epochs), hist.Epochs...), nil); err != nil {
-				return fmt.Errorf("{save_every}: saving %s at iteration %d: %w", j.Out, it, err)
-			}
-			if j.Hooks.Saved != nil {
-				j.Hooks.Saved(it)
-			}
-			return nil
+			return j.snapshot(cfg, hist, epochs, func(st State, all []sgd.Epoch) error { return save(net, hist, st, all, nil) })
 		}
 	}
 	start := time.Now()
 	hist, err := sgd.TrainConv(ctx, net, data, cfg, hooks)
 	epochs = append(epochs, hist.Epochs...)
-	state := State{Iter: cfg.Start + len(hist.Loss)}
-	switch {
-	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
-		state.Interrupted = true
-		if serr := save(net, hist, state, epochs, nil); serr != nil {
-			return Outcome{}, fmt.Errorf("interrupted, and the checkpoint could not be saved: %w", serr)
-		}
-		ie := &InterruptedError{Iter: state.Iter, Iters: cfg.Iters, Err: err}
-		if len(epochs) > 0 {
-			ie.Last = &epochs[len(epochs)-1]
-		}
-		return Outcome{State: state, Epochs: epochs, Loss: hist.Loss}, ie
-	case err != nil:
-		return Outcome{}, err
+	if err != nil {
+		return j.stopped(err, cfg, hist, epochs, func(st State) error { return save(net, hist, st, epochs, nil) })
 	}
-	state.Complete, state.Stopped = state.Iter == c.Iters || hist.Stopped, hist.Stopped
-	state.From(hist.State)
-	if hist.Stopped {
-		logf("stopped early: %d epochs without a better validation accuracy (best %.4f at epoch %d)\n", c.Patience, state.BestValAcc, state.BestEpoch)
-	}
+	state := j.finished(cfg, hist, logf)
 	score := func(s cifar.Set) float64 { return model.Accuracy(PredictConv(net, s, data.Mean, c.Precision), s.Y) }
 	res := Results{FinalLoss: hist.Loss[len(hist.Loss)-1], TrainAcc: score(data.Train), ValAcc: score(data.Val), Iters: state.Iter,
 		Seconds: time.Since(start).Seconds()}

@@ -157,41 +157,17 @@ func Execute(ctx context.Context, j Job) (Outcome, error) {
 	hooks := sgd.Hooks{Iter: j.Hooks.Iter, Epoch: j.Hooks.Epoch, Snapshot: j.Hooks.Snapshot}
 	if j.Hooks.Snapshot != nil {
 		hooks.Save = func(net *model.Net, hist sgd.History) error {
-			it := cfg.Start + len(hist.Loss)
-			if err := save(net, hist, State{Iter: it}, append(slices.Clone(epochs), hist.Epochs...)); err != nil {
-				return fmt.Errorf("{save_every}: saving %s at iteration %d: %w", j.Out, it, err)
-			}
-			if j.Hooks.Saved != nil {
-				j.Hooks.Saved(it)
-			}
-			return nil
+			return j.snapshot(cfg, hist, epochs, func(st State, all []sgd.Epoch) error { return save(net, hist, st, all) })
 		}
 	}
 
 	start := time.Now()
 	hist, err := sgd.Train(ctx, net, data, cfg, hooks)
 	epochs = append(epochs, hist.Epochs...)
-	state := State{Iter: cfg.Start + len(hist.Loss)}
-	switch {
-	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
-		state.Interrupted = true
-		if serr := save(net, hist, state, epochs); serr != nil {
-			return Outcome{}, fmt.Errorf("interrupted, and the checkpoint could not be saved: %w", serr)
-		}
-		ie := &InterruptedError{Iter: state.Iter, Iters: cfg.Iters, Err: err}
-		if len(epochs) > 0 {
-			ie.Last = &epochs[len(epochs)-1]
-		}
-		return Outcome{State: state, Epochs: epochs, Loss: hist.Loss}, ie
-	case err != nil:
-		return Outcome{}, err
+	if err != nil {
+		return j.stopped(err, cfg, hist, epochs, func(st State) error { return save(net, hist, st, epochs) })
 	}
-
-	state.Complete, state.Stopped = state.Iter == c.Iters || hist.Stopped, hist.Stopped
-	state.From(hist.State)
-	if hist.Stopped {
-		logf("stopped early: %d epochs without a better validation accuracy (best %.4f at epoch %d)\n", c.Patience, state.BestValAcc, state.BestEpoch)
-	}
+	state := j.finished(cfg, hist, logf)
 	// The model to save and score: with KeepBest, net holds the best epoch's
 	// weights; batch normalisation and preprocessing folded in (Saved), so
 	// that eval (and numpy) need nothing but the weights and the mean.
@@ -222,4 +198,48 @@ func Execute(ctx context.Context, j Job) (Outcome, error) {
 // equalBits reports whether a and b hold the same float64 values, bit for bit.
 func equalBits(a, b []float64) bool {
 	return slices.EqualFunc(a, b, func(x, y float64) bool { return math.Float64bits(x) == math.Float64bits(y) })
+}
+
+// snapshot saves a snapshot of a run after hist's iterations (save, given
+// the state and all the epochs so far) and tells the Saved hook.
+func (j Job) snapshot(cfg sgd.Config, hist sgd.History, epochs []sgd.Epoch, save func(State, []sgd.Epoch) error) error {
+	it := cfg.Start + len(hist.Loss)
+	if err := save(State{Iter: it}, append(slices.Clone(epochs), hist.Epochs...)); err != nil {
+		return fmt.Errorf("{save_every}: saving %s at iteration %d: %w", j.Out, it, err)
+	}
+	if j.Hooks.Saved != nil {
+		j.Hooks.Saved(it)
+	}
+	return nil
+}
+
+// stopped returns what a run that the loop stopped with err ends with: for
+// a cancelled context, the checkpoint saved (save) and an
+// *InterruptedError; otherwise err.
+func (j Job) stopped(err error, cfg sgd.Config, hist sgd.History, epochs []sgd.Epoch, save func(State) error) (Outcome, error) {
+	if !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+		return Outcome{}, err
+	}
+	state := State{Iter: cfg.Start + len(hist.Loss), Interrupted: true}
+	if serr := save(state); serr != nil {
+		return Outcome{}, fmt.Errorf("interrupted, and the checkpoint could not be saved: %w", serr)
+	}
+	ie := &InterruptedError{Iter: state.Iter, Iters: cfg.Iters, Err: err}
+	if len(epochs) > 0 {
+		ie.Last = &epochs[len(epochs)-1]
+	}
+	return Outcome{State: state, Epochs: epochs, Loss: hist.Loss}, ie
+}
+
+// finished returns the State of a run that ran to its end (or stopped
+// early by patience, which it logs).
+func (j Job) finished(cfg sgd.Config, hist sgd.History, logf func(string, ...any)) State {
+	c := j.Config
+	state := State{Iter: cfg.Start + len(hist.Loss)}
+	state.Complete, state.Stopped = state.Iter == c.Iters || hist.Stopped, hist.Stopped
+	state.From(hist.State)
+	if hist.Stopped {
+		logf("stopped early: %d epochs without a better validation accuracy (best %.4f at epoch %d)\n", c.Patience, state.BestValAcc, state.BestEpoch)
+	}
+	return state
 }
