@@ -3,6 +3,7 @@ package main
 import (
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -48,6 +49,41 @@ func TestMemoryEstimateBoundsThePeak(t *testing.T) {
 			}
 			args := append([]string{"train", "--data", data, "--hidden", h.String(), "--iters", "6", "--batch", "200", "--num-train", "1000", "-q",
 				"--out", filepath.Join(t.TempDir(), "m.npz")}, tc.args...)
+			cmd := exec.Command(bin, args...)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("%v: %s", err, out)
+			}
+			checkPeak(t, cmd, est)
+		})
+	}
+	// Conv nets: their activations, patches and gradients per example.
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"cs231n-convnet adam", []string{"--arch", "cs231n-convnet", "--optimizer", "adam", "--batch", "50"}},
+		{"cs231n-convnet float64 keep-best", []string{"--arch", "cs231n-convnet", "--precision", "float64", "--keep-best", "--batch", "100"}},
+		{"airbench nesterov", []string{"--arch", "airbench", "--optimizer", "nesterov", "--batch", "64"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := trainrun.Defaults()
+			c.Iters, c.NumTrain = 6, 1000
+			for i := 0; i < len(tc.args); i += 2 {
+				key := strings.ReplaceAll(strings.TrimPrefix(tc.args[i], "--"), "-", "_")
+				if key == "keep_best" {
+					c.KeepBest = true
+					i--
+					continue
+				}
+				if err := c.Set(key, tc.args[i+1]); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var est float64
+			for _, n := range c.Needs() {
+				est += n.Bytes
+			}
+			args := append([]string{"train", "--data", data, "--iters", "6", "--num-train", "1000", "-q", "--out", filepath.Join(t.TempDir(), "m.npz")}, tc.args...)
 			cmd := exec.Command(bin, args...)
 			if out, err := cmd.CombinedOutput(); err != nil {
 				t.Fatalf("%v: %s", err, out)
