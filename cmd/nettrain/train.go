@@ -34,10 +34,11 @@ func newTrainCmd(e env) *cobra.Command {
 	opts := trainOptions{}
 	cmd := &cobra.Command{
 		Use:   "train",
-		Short: "Train the two-layer network (or a deeper one) on CIFAR-10 and save it",
+		Short: "Train the two-layer network (or a deeper or convolutional one) on CIFAR-10 and save it",
 		Long: `Train the two-layer network with minibatch SGD and save it as an .npz
 checkpoint; --hidden 1000,500 trains a net of two hidden layers (any number
-works). The defaults are the cs231n notebook's run (validation accuracy
+works), and --arch a convolutional net (--arch cs231n-convnet, --arch
+airbench, or layers such as conv32k7-relu-maxpool2-fc100-relu-fc10). The defaults are the cs231n notebook's run (validation accuracy
 near 0.29); for example --hidden 200 --lr 1e-3 --reg 0.25 --iters 4000
 reaches about 0.53.
 
@@ -52,6 +53,7 @@ finished one longer with a larger --iters) and ends bit for bit where an
 uninterrupted run would have.`,
 		Example: `  nettrain train
   nettrain train --hidden 200 --lr 1e-3 --iters 4000 --out best.npz --test
+  nettrain train --arch cs231n-convnet --optimizer adam --lr 1e-3 --reg 1e-3 --batch 50
   nettrain train --json --quiet --metrics run.jsonl | jq .val_acc
   nettrain train --resume best.npz --iters 8000`,
 		Args: usageArgs(cobra.NoArgs),
