@@ -142,7 +142,7 @@ func TestConvRefusals(t *testing.T) {
 	}{
 		{[]string{"train", "--resume", out, "--data", data, "--iters", "4", "--arch", "cs231n-convnet"}, "--arch cs231n-convnet contradicts --resume"},
 		{[]string{"plot", filepath.Join(tmp, "none.jsonl"), "--model", out}, ""},
-		{append([]string{"sweep", "--data", data, "--out", filepath.Join(tmp, "sw"), "--config", writeFile(t, tmp, "s.yaml", "arch: "+smallArch+"\n")}, smallSweep...), "--config"},
+		{append([]string{"sweep", "--data", data, "--out", filepath.Join(tmp, "sw"), "--arch", smallArch, "--hidden", "20,30"}, smallSweep...), "--hidden is the fully connected net's; a sweep of --arch"},
 	} {
 		r := runCmd(t, testEnv(), c.args...)
 		first, rest, _ := strings.Cut(r.stderr, "\n")
@@ -338,5 +338,41 @@ func TestConvGradcheck(t *testing.T) {
 	}
 	if r := runCmd(t, testEnv(), "gradcheck", "--arch", "conv4k3-maxpoo2-fc10"); r.code != 2 || !strings.Contains(r.stderr, `--arch layer 2 "maxpoo2"`) {
 		t.Errorf("a bad arch: exit %d %s", r.code, r.stderr)
+	}
+}
+
+// A sweep of a conv net: every trial trains the arch (hidden is the MLP's
+// and not searched), successive halving carries promoted trials on from
+// their checkpoints, the best model is a conv checkpoint, --test scores
+// it, and report merges it again.
+func TestConvSweep(t *testing.T) {
+	data := fixtureDir(t)
+	sw := filepath.Join(t.TempDir(), "sw")
+	args := append([]string{"sweep", "--data", data, "--out", sw, "--arch", smallArch, "--trials", "3", "--iters", "12", "--batch", "10",
+		"--lr", "1e-3:1e-2", "--std", "0.05", "--optimizer", "adam", "--halving", "--halving-eta", "2", "--test", "--json", "-q"}, small...)
+	r := runCmd(t, testEnv(), args...)
+	var sum struct {
+		Trials  int      `json:"trials"`
+		OK      int      `json:"ok"`
+		TestAcc *float64 `json:"test_acc"`
+		Top     []struct {
+			Config struct {
+				Arch   string `json:"arch"`
+				Hidden any    `json:"hidden"`
+			} `json:"config"`
+		} `json:"top"`
+	}
+	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &sum) != nil {
+		t.Fatalf("sweep: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if sum.OK == 0 || sum.TestAcc == nil || len(sum.Top) == 0 || sum.Top[0].Config.Arch != smallArch {
+		t.Errorf("summary %+v", sum)
+	}
+	ck, err := checkpoint.Load(filepath.Join(sw, "best.npz"))
+	if err != nil || ck.Conv == nil || ck.Conv.Arch.String() != smallArch {
+		t.Fatalf("best.npz: %v (conv %v)", err, ck != nil && ck.Conv != nil)
+	}
+	if r := runCmd(t, testEnv(), "sweep", "report", sw); r.code != 0 || !strings.Contains(r.stdout, "arch "+smallArch) {
+		t.Errorf("report: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"strings"
 	"text/tabwriter"
@@ -153,6 +154,13 @@ func (o sweepOptions) space() (sweep.Space, error) {
 			}
 		}
 		s.SetFixed(fixed)
+	}
+	// A conv net's sweep searches the rest: --hidden's default list is the
+	// MLP's (one value stands for it, as the trials' record has a field).
+	if s.Options.Arch != "" && !o.changed("hidden") {
+		if def, _ := sweep.ParseParam("hidden", "100,200,500"); reflect.DeepEqual(s.Params["hidden"], def) {
+			s.Params["hidden"], _ = sweep.ParseParam("hidden", "50")
+		}
 	}
 	if o.halving || o.changed("halving-eta") || o.changed("halving-min-iters") {
 		h := sweep.Halving{Eta: o.eta, MinIters: o.minIters}

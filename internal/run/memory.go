@@ -90,6 +90,14 @@ func (c Config) Needs() []Need {
 // the best trial's checkpoint read back and written to best.npz (measured:
 // 16 bytes a parameter more than the trials' peak).
 func SweepNeeds(c Config) []Need {
+	if c.Arch != "" {
+		net, err := ConvNet(c.Arch)
+		if err != nil {
+			return c.Needs()
+		}
+		_, params := net.Floats()
+		return append(c.Needs(), Need{"arch", "the best model, read back and saved", float64(params) * 16, true})
+	}
 	return append(c.Needs(), Need{"hidden", "the best model, read back and saved", c.Hidden.Params(cifar.D, cifar.Classes) * 16, true})
 }
 

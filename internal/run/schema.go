@@ -105,7 +105,7 @@ var Schema = []Setting{
 		Help: "normalise after each hidden affine layer: batch or layer (cs231n's; default none)"},
 	{Key: "norm_track", Kind: Float, Default: "0.1", Min: 0, MinOpen: true, Max: 1,
 		Help: "{norm} batch: weight of each batch's mean and variance in the running ones that evaluation uses, in (0, 1]: running = (1-m) running + m batch (PyTorch's momentum; cs231n's momentum is 1 minus it)"},
-	{Key: "arch", Kind: Arch, Own: true,
+	{Key: "arch", Kind: Arch,
 		Help: "a convolutional net instead of the MLP of {hidden}: a preset (cs231n-convnet, airbench) or layers such as conv32k7-relu-maxpool2-fc100-relu-fc10 (see the README)"},
 }
 

@@ -317,10 +317,11 @@ func (r *Runner) runTask(ctx context.Context, t task) (Result, error) {
 		if err != nil {
 			return fail(StatusFailed, err)
 		}
-		if err := ck.NotMLP("a sweep"); err != nil {
-			return fail(StatusFailed, fmt.Errorf("%s %w", job.ResumePath, err))
-		}
-		if want := tr.Hidden.Sizes(cifar.D, cifar.Classes); !slices.Equal(ck.Net.Sizes(), want) {
+		if arch := r.Space.Options.Arch; arch != "" || ck.Conv != nil {
+			if ck.Conv == nil || ck.Conv.Arch.String() != arch {
+				return fail(StatusFailed, fmt.Errorf("%s: not a net of the trial's arch %s", job.ResumePath, arch))
+			}
+		} else if want := tr.Hidden.Sizes(cifar.D, cifar.Classes); !slices.Equal(ck.Net.Sizes(), want) {
 			return fail(StatusFailed, fmt.Errorf("%s: layers %v, the trial's are %v", job.ResumePath, ck.Net.Sizes(), want))
 		}
 		prev, ok := trainrun.ReadMeta(ck.Meta)
@@ -442,8 +443,12 @@ func Latest(results []Result) []Result {
 // are left out: tables and progress lines show those a result was trained
 // for (a rung of successive halving trains fewer than the trial's budget).
 func (t Trial) Describe() string {
+	net := "hidden " + t.Hidden.Dashed()
+	if t.Arch != "" {
+		net = "arch " + t.Arch
+	}
 	return strings.Join([]string{
-		"hidden " + t.Hidden.Dashed(), fmt.Sprintf("lr %.3g", t.LR), fmt.Sprintf("reg %.3g", t.Reg),
+		net, fmt.Sprintf("lr %.3g", t.LR), fmt.Sprintf("reg %.3g", t.Reg),
 		fmt.Sprintf("batch %d", t.Batch), fmt.Sprintf("decay %.3g", t.LRDecay),
 	}, "  ")
 }

@@ -230,7 +230,8 @@ type Trial struct {
 	Iters   int             `json:"iters"`
 	Batch   int             `json:"batch"`
 	LRDecay float64         `json:"lr_decay"`
-	Seed    uint64          `json:"seed"` // of the trial's weights and minibatches
+	Seed    uint64          `json:"seed"`           // of the trial's weights and minibatches
+	Arch    string          `json:"arch,omitempty"` // the space's conv net, for the record and tables
 }
 
 // Fixed returns the settings s gives every trial, with the searched ones
@@ -267,8 +268,8 @@ func (s Space) Check() error {
 	if err := s.Fixed().Validate(); err != nil {
 		return err
 	}
-	if s.Fixed().Arch != "" {
-		return setting.Errorf("arch", "{arch}: sweeps search fully connected nets only so far")
+	if p := s.Params["hidden"]; s.Options.Arch != "" && (p.IsRange() || len(p.Values)+len(p.Layers) != 1) {
+		return setting.Errorf("hidden", "{hidden} is the fully connected net's; a sweep of {arch} %s searches the rest (drop {hidden})", s.Options.Arch)
 	}
 	for _, name := range Names {
 		p, ok := s.Params[name]
@@ -397,7 +398,7 @@ func (s Space) Trial(i int) Trial {
 	return Trial{
 		Index: i, Hidden: hidden, LR: v["lr"], Reg: v["reg"],
 		Iters: int(math.Round(v["iters"])), Batch: int(math.Round(v["batch"])), LRDecay: v["lr_decay"],
-		Seed: s.Seed ^ (uint64(i)+1)*0x9e3779b97f4a7c15,
+		Seed: s.Seed ^ (uint64(i)+1)*0x9e3779b97f4a7c15, Arch: s.Options.Arch,
 	}
 }
 

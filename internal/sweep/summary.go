@@ -47,10 +47,12 @@ func Summarize(results []Result, out string, test *cifar.Set, warn func(string))
 	if test != nil {
 		var meta trainrun.Meta
 		json.Unmarshal(ck.Meta, &meta) // absent or foreign metadata: float64 scoring
-		if err := ck.NotMLP("a sweep"); err != nil {
-			return sum, fmt.Errorf("the best trial's model %s %w", out, err)
+		var pred []uint8
+		if ck.Conv != nil {
+			pred = trainrun.PredictConv(ck.Conv, *test, ck.Mean, meta.Config.Precision)
+		} else {
+			pred = ck.Net.PredictIn(meta.Config.Precision, *test, ck.Mean)
 		}
-		pred := ck.Net.PredictIn(meta.Config.Precision, *test, ck.Mean)
 		if err := model.CheckFinite(pred); err != nil {
 			return sum, fmt.Errorf("the best trial's model: %w", err)
 		}
