@@ -141,7 +141,6 @@ func TestConvRefusals(t *testing.T) {
 		want string
 	}{
 		{[]string{"train", "--resume", out, "--data", data, "--iters", "4", "--arch", "cs231n-convnet"}, "--arch cs231n-convnet contradicts --resume"},
-		{[]string{"plot", filepath.Join(tmp, "none.jsonl"), "--model", out}, ""},
 		{append([]string{"sweep", "--data", data, "--out", filepath.Join(tmp, "sw"), "--arch", smallArch, "--hidden", "20,30"}, smallSweep...), "--hidden is the fully connected net's; a sweep of --arch"},
 	} {
 		r := runCmd(t, testEnv(), c.args...)

@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"unsafe"
 
@@ -18,15 +19,6 @@ import (
 // betak, running_meank and running_vark (C), k counting the layers with
 // weights. The mean image is subtracted before the net (it cannot be folded
 // into a padded convolution).
-
-// NotMLP returns an error if ck is a convolutional net, for a command that
-// takes only fully connected nets so far; what names the command.
-func (ck *Checkpoint) NotMLP(what string) error {
-	if ck.Conv == nil {
-		return nil
-	}
-	return fmt.Errorf("is a convolutional net ({arch} %s); %s takes fully connected nets only so far", ck.Conv.Arch, what)
-}
 
 // writeConv writes the conv net's arrays with put.
 func writeConv(put func(string, any) error, net *layers.Net[float64]) error {
@@ -88,7 +80,7 @@ func readConv(files map[string]*zip.File, size int64, read func(name string, dim
 		if err != nil {
 			return err
 		}
-		if !equalInts(got, shape) {
+		if !slices.Equal(got, shape) {
 			return fmt.Errorf("array %q has shape %v, want %v for the arch %s", name, got, shape, s)
 		}
 		copy(dst, v)
@@ -112,18 +104,6 @@ func readConv(files map[string]*zip.File, size int64, read func(name string, dim
 		}
 	}
 	return net, nil
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // isConvCore reports whether name is one of a conv checkpoint's own arrays.
