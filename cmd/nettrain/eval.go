@@ -84,12 +84,7 @@ func runEval(_ context.Context, o evalOptions, stdout io.Writer, e env) error {
 	if err != nil {
 		return err
 	}
-	var d, c int
-	if ck.Conv != nil {
-		d, c = ck.Conv.In.Size(), ck.Conv.Classes()
-	} else {
-		d, c = ck.Net.Inputs(), ck.Net.Classes()
-	}
+	d, c := ck.Inputs(), ck.Classes()
 	if d != cifar.D || c != cifar.Classes {
 		return fmt.Errorf("model %s takes %d inputs and has %d classes, but CIFAR-10 has %d inputs and %d classes", o.model, d, c, cifar.D, cifar.Classes)
 	}

@@ -94,10 +94,7 @@ func onnxAgreement(t *testing.T, path string, set cifar.Set, got []float64) (cor
 		t.Fatal(err)
 	}
 	meta, _ := trainrun.ReadMeta(ck.Meta)
-	c := 10
-	if ck.Net != nil {
-		c = ck.Net.Classes()
-	}
+	c := ck.Classes()
 	if len(got) != set.N()*c {
 		t.Fatalf("onnxruntime gave %d probabilities, want %d", len(got), set.N()*c)
 	}
@@ -106,18 +103,11 @@ func onnxAgreement(t *testing.T, path string, set cifar.Set, got []float64) (cor
 		x[i] = float64(v) - ck.Mean[i%cifar.D]
 	}
 	var want []float64
-	var pred []uint8
-	if ck.Conv != nil {
-		c = ck.Conv.Classes()
-		for i := 0; i < set.N(); i += 250 { // in chunks: the patches of 10,000 images would take gigabytes
-			n := min(250, set.N()-i)
-			want = append(want, ck.Conv.Probabilities(nil, x[i*cifar.D:(i+n)*cifar.D], n)...)
-		}
-		pred = trainrun.PredictConv(ck.Conv, set, ck.Mean, meta.Config.Precision)
-	} else {
-		want = ck.Net.Probabilities(nil, nil, x)
-		pred = ck.Net.PredictIn(meta.Config.Precision, set, ck.Mean)
+	for i := 0; i < set.N(); i += 250 { // in chunks: a conv net's patches of 10,000 images would take gigabytes
+		n := min(250, set.N()-i)
+		want = append(want, ck.Probabilities(x[i*cifar.D:(i+n)*cifar.D])...)
 	}
+	pred := trainrun.Predict(ck, set, meta.Config.Precision)
 	worst := 0.0
 	for i := range set.N() {
 		row, ref := got[i*c:(i+1)*c], want[i*c:(i+1)*c]

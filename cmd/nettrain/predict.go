@@ -13,7 +13,6 @@ import (
 	"github.com/nettrain/nettrain/internal/checkpoint"
 	"github.com/nettrain/nettrain/internal/cifar"
 	"github.com/nettrain/nettrain/internal/fsutil"
-	"github.com/nettrain/nettrain/internal/model"
 )
 
 type predictOptions struct {
@@ -66,16 +65,7 @@ func runPredict(o predictOptions, images []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	var d, c int
-	var ws model.Workspace[float64]
-	var probsOf func(x []float64) []float64
-	if ck.Conv != nil {
-		d, c = ck.Conv.In.Size(), ck.Conv.Classes()
-		probsOf = func(x []float64) []float64 { return ck.Conv.Probabilities(nil, x, 1) }
-	} else {
-		d, c = ck.Net.Inputs(), ck.Net.Classes()
-		probsOf = func(x []float64) []float64 { return ck.Net.Probabilities(nil, &ws, x) }
-	}
+	d, c := ck.Inputs(), ck.Classes()
 	if d != cifar.D {
 		return fmt.Errorf("model %s takes %d inputs, not CIFAR-10's %d (32x32 RGB)", o.model, d, cifar.D)
 	}
@@ -105,7 +95,7 @@ func runPredict(o predictOptions, images []string, stdout io.Writer) error {
 		for j, p := range pix {
 			x[j] = float64(p) - ck.Mean[j]
 		}
-		probs := probsOf(x)
+		probs := ck.Probabilities(x)
 		for _, p := range probs {
 			if math.IsNaN(p) || math.IsInf(p, 0) {
 				return fmt.Errorf("%s: model %s gives scores that are not finite (weights too large, or NaN): no prediction", path, o.model)

@@ -20,6 +20,32 @@ import (
 // weights. The mean image is subtracted before the net (it cannot be folded
 // into a padded convolution).
 
+// Inputs returns the numbers of an image the checkpoint's net takes,
+// whichever kind of net it is.
+func (ck *Checkpoint) Inputs() int {
+	if ck.Conv != nil {
+		return ck.Conv.In.Size()
+	}
+	return ck.Net.Inputs()
+}
+
+// Classes returns the classes the checkpoint's net scores.
+func (ck *Checkpoint) Classes() int {
+	if ck.Conv != nil {
+		return ck.Conv.Classes()
+	}
+	return ck.Net.Classes()
+}
+
+// Probabilities returns the softmax of the class scores of the rows x (the
+// mean image subtracted), in float64, whichever kind of net it is.
+func (ck *Checkpoint) Probabilities(x []float64) []float64 {
+	if ck.Conv != nil {
+		return ck.Conv.Probabilities(nil, x, len(x)/ck.Conv.In.Size())
+	}
+	return ck.Net.Probabilities(nil, nil, x)
+}
+
 // writeConv writes the conv net's arrays with put.
 func writeConv(put func(string, any) error, net *layers.Net[float64]) error {
 	if err := put("arch", net.Arch.String()); err != nil {

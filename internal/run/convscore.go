@@ -1,6 +1,7 @@
 package run
 
 import (
+	"github.com/nettrain/nettrain/internal/checkpoint"
 	"github.com/nettrain/nettrain/internal/cifar"
 	"github.com/nettrain/nettrain/internal/layers"
 	"github.com/nettrain/nettrain/internal/model"
@@ -9,6 +10,15 @@ import (
 // convChunk is how many images a conv net scores at once: its activations
 // for them stay within tens of megabytes.
 const convChunk = 250
+
+// Predict returns the class the checkpoint's net, either kind, gives each
+// image of set, scored in precision ("" or float64: float64).
+func Predict(ck *checkpoint.Checkpoint, set cifar.Set, precision model.Precision) []uint8 {
+	if ck.Conv != nil {
+		return PredictConv(ck.Conv, set, ck.Mean, precision)
+	}
+	return ck.Net.PredictIn(precision, set, ck.Mean)
+}
 
 // PredictConv returns a conv net's class for every image of set (the mean
 // image subtracted), scored in precision ("" or float64: float64), a chunk

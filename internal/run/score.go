@@ -30,21 +30,11 @@ type Evaluation struct {
 // float64), with its accuracy per class (named by classes) and its
 // confusion matrix. Scores that are not finite are an error.
 func Evaluate(ck *checkpoint.Checkpoint, set cifar.Set, classes []string, precision model.Precision) (Evaluation, error) {
-	var c int
-	var pred []uint8
-	if ck.Conv != nil {
-		c = ck.Conv.Classes()
-	} else {
-		c = ck.Net.Classes()
-	}
+	c := ck.Classes()
 	if len(classes) != c {
 		return Evaluation{}, fmt.Errorf("the model has %d classes, the data %d", c, len(classes))
 	}
-	if ck.Conv != nil {
-		pred = PredictConv(ck.Conv, set, ck.Mean, precision)
-	} else {
-		pred = ck.Net.PredictIn(precision, set, ck.Mean)
-	}
+	pred := Predict(ck, set, precision)
 	if err := model.CheckFinite(pred); err != nil {
 		return Evaluation{}, err
 	}

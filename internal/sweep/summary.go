@@ -47,12 +47,7 @@ func Summarize(results []Result, out string, test *cifar.Set, warn func(string))
 	if test != nil {
 		var meta trainrun.Meta
 		json.Unmarshal(ck.Meta, &meta) // absent or foreign metadata: float64 scoring
-		var pred []uint8
-		if ck.Conv != nil {
-			pred = trainrun.PredictConv(ck.Conv, *test, ck.Mean, meta.Config.Precision)
-		} else {
-			pred = ck.Net.PredictIn(meta.Config.Precision, *test, ck.Mean)
-		}
+		pred := trainrun.Predict(ck, *test, meta.Config.Precision)
 		if err := model.CheckFinite(pred); err != nil {
 			return sum, fmt.Errorf("the best trial's model: %w", err)
 		}
