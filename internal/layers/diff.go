@@ -31,7 +31,7 @@ type Differ struct {
 	probs   []float64   // softmax of the scores
 	scratch []Layer[float64]
 	owner   []int // the layer of each parameter
-	buf     [2][]float64
+	buf     [3][]float64 // the seed's, then two for the layers after it in turn
 }
 
 // NewDiffer runs a training forward pass of x, y through net (a dropout
@@ -47,23 +47,8 @@ func NewDiffer(net *Net[float64], x []float64, y []uint8, reg float64) *Differ {
 			d.owner = append(d.owner, k)
 		}
 	}
-	c := net.Classes()
 	d.probs = make([]float64, len(h))
-	for i := range m {
-		row, p := h[i*c:(i+1)*c], d.probs[i*c:(i+1)*c]
-		top := row[0]
-		for _, v := range row {
-			top = max(top, v)
-		}
-		sum := 0.0
-		for j, v := range row {
-			p[j] = math.Exp(v - top)
-			sum += p[j]
-		}
-		for j := range p {
-			p[j] /= sum
-		}
-	}
+	softmax(d.probs, h, net.Classes())
 	return d
 }
 
@@ -339,11 +324,8 @@ func batchNormDiff(l *BatchNorm[float64], delta, out []float64, m int) {
 // grow returns buffer b (0 for seeds, 1 and 2 alternately for layers) of
 // length n.
 func (d *Differ) grow(b, n int) []float64 {
-	if b == 0 {
-		return make([]float64, n)
-	}
-	d.buf[b-1] = grow(d.buf[b-1], n)
-	return d.buf[b-1]
+	d.buf[b] = grow(d.buf[b], n)
+	return d.buf[b]
 }
 
 // neumaier is a compensated sum (Neumaier's variant of Kahan's): the

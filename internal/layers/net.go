@@ -304,9 +304,15 @@ func (n *Net[T]) Floats() (perExample, params int) {
 func (n *Net[T]) Probabilities(dst, x []T, m int) []T {
 	scores := n.Scores(x, m)
 	dst = grow(dst, len(scores))
-	c := n.Classes()
-	for i := range m {
-		row, out := scores[i*c:(i+1)*c], dst[i*c:(i+1)*c]
+	softmax(dst, scores, n.Classes())
+	return dst
+}
+
+// softmax writes the softmax of each row of c scores into dst, the
+// largest score subtracted first.
+func softmax[T Float](dst, scores []T, c int) {
+	for i := 0; i < len(scores); i += c {
+		row, out := scores[i:i+c], dst[i:i+c]
 		top := float64(row[0])
 		for _, v := range row {
 			top = max(top, float64(v))
@@ -319,8 +325,12 @@ func (n *Net[T]) Probabilities(dst, x []T, m int) []T {
 			out[j] = T(math.Exp(float64(v)-top) / sum)
 		}
 	}
-	return dst
 }
+
+// ScoreChunk is how many images a conv net scores at once (run's
+// PredictConv, the loop's validation): its activations and patches for them
+// stay within some hundreds of megabytes for the presets.
+const ScoreChunk = 250
 
 // penaltyChunk is the entries of a weight whose squares one share sums: a
 // fixed split, so that the sum's order, and its bits, do not depend on the

@@ -7,10 +7,6 @@ import (
 	"github.com/nettrain/nettrain/internal/model"
 )
 
-// convChunk is how many images a conv net scores at once: its activations
-// for them stay within tens of megabytes.
-const convChunk = 250
-
 // Predict returns the class the checkpoint's net, either kind, gives each
 // image of set, scored in precision ("" or float64: float64).
 func Predict(ck *checkpoint.Checkpoint, set cifar.Set, precision model.Precision) []uint8 {
@@ -32,10 +28,10 @@ func PredictConv(net *layers.Net[float64], set cifar.Set, mean []float64, precis
 
 func predictConv[T layers.Float](net *layers.Net[T], set cifar.Set, mean []float64) []uint8 {
 	pred := make([]uint8, set.N())
-	x := make([]T, convChunk*cifar.D)
-	y := make([]uint8, convChunk)
-	for i := 0; i < set.N(); i += convChunk {
-		n := min(convChunk, set.N()-i)
+	x := make([]T, layers.ScoreChunk*cifar.D)
+	y := make([]uint8, layers.ScoreChunk)
+	for i := 0; i < set.N(); i += layers.ScoreChunk {
+		n := min(layers.ScoreChunk, set.N()-i)
 		cifar.GatherRange(x[:n*cifar.D], y[:n], set, i, n, mean)
 		net.Predict(pred[i:i+n], x[:n*cifar.D], n)
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/nettrain/nettrain/internal/cifar"
+	"github.com/nettrain/nettrain/internal/layers"
 	"github.com/nettrain/nettrain/internal/model"
 	"github.com/nettrain/nettrain/internal/preprocess"
 	"github.com/nettrain/nettrain/internal/sgd"
@@ -166,7 +167,7 @@ func (c Config) convNeeds() []Need {
 		// A quarter more for the collector's slack: measured peaks (VmHWM) of
 		// cs231n-convnet and airbench runs on a 2-core AMD EPYC came to 0.6
 		// to 1.14 of the estimate without it (TestMemoryEstimateBoundsThePeak).
-		{"batch", "a minibatch's activations and patches", 1.25 * (float64(c.Batch)*float64(perExample)*t + float64(convChunk*perExample)*t), false},
+		{"batch", "a minibatch's activations and patches", 1.25 * (float64(c.Batch)*float64(perExample)*t + float64(layers.ScoreChunk*perExample)*t), false},
 		{"iters", "the loss of every iteration", float64(c.Iters) * 16, false},
 		{"num_train", "the data", data, true},
 	}

@@ -93,8 +93,7 @@ func axpy[T model.Float](alpha T, x, y []T) {
 }
 
 func (v *conv[T]) prepare(preprocess.Data, Config) error {
-	const chunk = 250
-	v.x, v.y = make([]T, chunk*cifar.D), make([]uint8, chunk)
+	v.x, v.y = make([]T, layers.ScoreChunk*cifar.D), make([]uint8, layers.ScoreChunk)
 	return nil
 }
 
