@@ -30,7 +30,7 @@ type Differ struct {
 	ins     [][]float64 // the input of each layer in the forward pass
 	probs   []float64   // softmax of the scores
 	scratch []Layer[float64]
-	owner   []int // the layer of each parameter
+	owner   []int        // the layer of each parameter
 	buf     [3][]float64 // the seed's, then two for the layers after it in turn
 }
 

@@ -111,22 +111,33 @@ func (n *Net[T]) Params() []*Param[T] {
 	return ps
 }
 
-// Stat is a batch norm's running statistic, not learned: running_meank or
-// running_vark.
-type Stat[T Float] struct {
+// Array is one of a net's arrays by the name a checkpoint gives it: a
+// parameter's values, or a batch norm's running statistic (not learned:
+// running_meank or running_vark).
+type Array[T Float] struct {
 	Name string
 	V    []T
 }
 
 // Stats returns the running statistics of every batch norm, in layer order.
-func (n *Net[T]) Stats() []Stat[T] {
-	var st []Stat[T]
+func (n *Net[T]) Stats() []Array[T] {
+	var st []Array[T]
 	for _, l := range n.Layers {
 		if b, ok := l.(*BatchNorm[T]); ok {
-			st = append(st, Stat[T]{"running_mean" + b.ID, b.RunMean}, Stat[T]{"running_var" + b.ID, b.RunVar})
+			st = append(st, Array[T]{"running_mean" + b.ID, b.RunMean}, Array[T]{"running_var" + b.ID, b.RunVar})
 		}
 	}
 	return st
+}
+
+// Arrays returns every parameter's values, then the running statistics:
+// all a checkpoint holds of the net.
+func (n *Net[T]) Arrays() []Array[T] {
+	var a []Array[T]
+	for _, p := range n.Params() {
+		a = append(a, Array[T]{p.Name, p.V})
+	}
+	return append(a, n.Stats()...)
 }
 
 // Classes returns the number of class scores the net ends in.

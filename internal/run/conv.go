@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/nettrain/nettrain/internal/checkpoint"
@@ -51,10 +50,6 @@ func executeConv(ctx context.Context, j Job, data preprocess.Data, cfg sgd.Confi
 	var net *layers.Net[float64]
 	epochs := slices.Clone(j.Prev.Epochs)
 	if j.Resume != nil {
-		if !equalBits(j.Resume.Mean, data.Mean) {
-			return Outcome{}, fmt.Errorf("{resume} %s: the mean image of this training split differs from the checkpoint's: {data} %s is not the data it was trained on", j.ResumePath, c.Data)
-		}
-		cfg.Start = j.Prev.State.Iter
 		var err error
 		if net, cfg.Init, err = ResumeConv(j.Resume, j.Prev.State, c); err != nil {
 			return Outcome{}, fmt.Errorf("{resume} %s: %w", j.ResumePath, err)
@@ -124,11 +119,8 @@ func convStateArrays(net *layers.Net[float64], c sgd.Config, st sgd.State) map[s
 		extra["opt."+k] = v
 	}
 	put := func(prefix string, n *layers.Net[float64]) {
-		for _, p := range n.Params() {
-			extra[prefix+p.Name] = p.V
-		}
-		for _, s := range n.Stats() {
-			extra[prefix+s.Name] = s.V
+		for _, a := range n.Arrays() {
+			extra[prefix+a.Name] = a.V
 		}
 	}
 	if st.LastConv != nil {
@@ -150,32 +142,13 @@ func ResumeConv(ck *checkpoint.Checkpoint, s State, c Config) (*layers.Net[float
 	}
 	take := func(prefix string, need bool) (*layers.Net[float64], error) {
 		n := layers.As[float64](ck.Conv)
-		have := false
-		var arrays []layers.Stat[float64]
-		for _, p := range n.Params() {
-			arrays = append(arrays, layers.Stat[float64]{Name: p.Name, V: p.V})
+		var names []string
+		var dst [][]float64
+		for _, a := range n.Arrays() {
+			names, dst = append(names, a.Name), append(dst, a.V)
 		}
-		arrays = append(arrays, n.Stats()...)
-		for _, a := range arrays {
-			_, ok := ck.Extra[prefix+a.Name]
-			have = have || ok
-		}
-		if !have && !need {
-			return nil, nil
-		}
-		for _, a := range arrays {
-			key := prefix + a.Name
-			v, ok := ck.Extra[key]
-			switch {
-			case !ok:
-				return nil, fmt.Errorf("the checkpoint lacks %s, which the run needs to carry on (an incomplete checkpoint; train afresh)", key)
-			case len(v) != len(a.V):
-				return nil, fmt.Errorf("%s has %d numbers, want %d", key, len(v), len(a.V))
-			}
-			if err := checkValues(key, v); err != nil {
-				return nil, err
-			}
-			copy(a.V, v)
+		if ok, err := restore(ck.Extra, prefix, names, dst, need); !ok {
+			return nil, err
 		}
 		return n, nil
 	}
@@ -191,17 +164,7 @@ func ResumeConv(ck *checkpoint.Checkpoint, s State, c Config) (*layers.Net[float
 	if err != nil {
 		return nil, nil, err
 	}
-	st := &sgd.State{Slots: map[string][]float64{}, BestValAcc: s.BestValAcc, BestEpoch: s.BestEpoch, SinceBest: s.SinceBest, BestConv: best}
-	if s.BestEpoch == 0 {
-		st.BestValAcc = -1
-	}
-	for k, v := range ck.Extra {
-		if rest, ok := strings.CutPrefix(k, "opt."); ok {
-			if err := checkValues(k, v); err != nil {
-				return nil, nil, err
-			}
-			st.Slots[rest] = v
-		}
-	}
-	return net, st, nil
+	st, err := loopState(ck.Extra, s)
+	st.BestConv = best
+	return net, st, err
 }

@@ -123,16 +123,18 @@ func Execute(ctx context.Context, j Job) (Outcome, error) {
 	if j.Budget > 0 && j.Budget < c.Iters {
 		cfg.Iters, cfg.ScheduleIters = j.Budget, c.Iters
 	}
+	if j.Resume != nil {
+		if !equalBits(j.Resume.Mean, data.Mean) {
+			return Outcome{}, fmt.Errorf("{resume} %s: the mean image of this training split differs from the checkpoint's: {data} %s is not the data it was trained on", j.ResumePath, c.Data)
+		}
+		cfg.Start = j.Prev.State.Iter
+	}
 	if c.Arch != "" {
 		return executeConv(ctx, j, data, cfg)
 	}
 	var net *model.Net
 	epochs := slices.Clone(j.Prev.Epochs)
 	if j.Resume != nil {
-		if !equalBits(j.Resume.Mean, data.Mean) {
-			return Outcome{}, fmt.Errorf("{resume} %s: the mean image of this training split differs from the checkpoint's: {data} %s is not the data it was trained on", j.ResumePath, c.Data)
-		}
-		cfg.Start = j.Prev.State.Iter
 		var err error
 		if net, cfg.Init, err = Resume(j.Resume, j.Prev.State, c); err != nil {
 			return Outcome{}, fmt.Errorf("{resume} %s: %w", j.ResumePath, err)

@@ -52,32 +52,10 @@ func stateArrays(net *model.Net, data preprocess.Data, c sgd.Config, st sgd.Stat
 // or has the wrong length, or holds a value that is not finite, or a
 // variance that is not positive.
 func Resume(ck *checkpoint.Checkpoint, s State, c Config) (*model.Net, *sgd.State, error) {
-	bestValAcc, bestEpoch, sinceBest := s.BestValAcc, s.BestEpoch, s.SinceBest
-	sizes := ck.Net.Sizes()
 	take := func(prefix string, need bool) (*model.Net, error) {
-		n := model.ZerosNorm(c.Norm, sizes...)
-		names := n.ArrayNames()
-		have := false
-		for _, name := range names {
-			_, ok := ck.Extra[prefix+name]
-			have = have || ok
-		}
-		if !have && !need {
-			return nil, nil
-		}
-		for i, p := range n.Arrays() {
-			key := prefix + names[i]
-			v, ok := ck.Extra[key]
-			switch {
-			case !ok:
-				return nil, fmt.Errorf("the checkpoint lacks %s, which the run needs to carry on (an incomplete checkpoint; train afresh)", key)
-			case len(v) != len(p):
-				return nil, fmt.Errorf("%s has %d numbers, want %d", key, len(v), len(p))
-			}
-			if err := checkValues(key, v); err != nil {
-				return nil, err
-			}
-			copy(p, v)
+		n := model.ZerosNorm(c.Norm, ck.Net.Sizes()...)
+		if ok, err := restore(ck.Extra, prefix, n.ArrayNames(), n.Arrays(), need); !ok {
+			return nil, err
 		}
 		return n, nil
 	}
@@ -91,23 +69,63 @@ func Resume(ck *checkpoint.Checkpoint, s State, c Config) (*model.Net, *sgd.Stat
 	} else if net.Norm != c.Norm {
 		return nil, nil, fmt.Errorf("the checkpoint's net has %s and no train.* arrays: a run with {norm} %q cannot carry on from it (train a new one)", normText(net.Norm), c.Norm)
 	}
-	best, err := take("best.", c.KeepBest && bestEpoch > 0)
+	best, err := take("best.", c.KeepBest && s.BestEpoch > 0)
 	if err != nil {
 		return nil, nil, err
 	}
-	st := &sgd.State{Slots: map[string][]float64{}, BestValAcc: bestValAcc, BestEpoch: bestEpoch, SinceBest: sinceBest, Best: best}
-	if bestEpoch == 0 {
+	st, err := loopState(ck.Extra, s)
+	st.Best = best
+	return net, st, err
+}
+
+// restore copies the arrays prefix+names[i] of extra into dst[i], each
+// validated (checkValues) and of dst[i]'s length. With none of them there
+// it returns false, an error if need says the run needs them; with some
+// there, every one must be: an incomplete checkpoint is refused by the
+// missing array's name.
+func restore(extra map[string][]float64, prefix string, names []string, dst [][]float64, need bool) (bool, error) {
+	have := false
+	for _, name := range names {
+		_, ok := extra[prefix+name]
+		have = have || ok
+	}
+	if !have && !need {
+		return false, nil
+	}
+	for i, p := range dst {
+		key := prefix + names[i]
+		v, ok := extra[key]
+		switch {
+		case !ok:
+			return false, fmt.Errorf("the checkpoint lacks %s, which the run needs to carry on (an incomplete checkpoint; train afresh)", key)
+		case len(v) != len(p):
+			return false, fmt.Errorf("%s has %d numbers, want %d", key, len(v), len(p))
+		}
+		if err := checkValues(key, v); err != nil {
+			return false, err
+		}
+		copy(p, v)
+	}
+	return true, nil
+}
+
+// loopState returns the loop's state to resume from: the run's State s
+// (the best validation accuracy, its epoch, 0 for none yet, and the epochs
+// since) and the optimizer's slots from extra's opt.* arrays, validated.
+func loopState(extra map[string][]float64, s State) (*sgd.State, error) {
+	st := &sgd.State{Slots: map[string][]float64{}, BestValAcc: s.BestValAcc, BestEpoch: s.BestEpoch, SinceBest: s.SinceBest}
+	if s.BestEpoch == 0 {
 		st.BestValAcc = -1
 	}
-	for k, v := range ck.Extra {
+	for k, v := range extra {
 		if rest, ok := strings.CutPrefix(k, "opt."); ok {
 			if err := checkValues(k, v); err != nil {
-				return nil, nil, err
+				return st, err
 			}
 			st.Slots[rest] = v
 		}
 	}
-	return net, st, nil
+	return st, nil
 }
 
 // checkValues returns an error unless every value of the array key is
