@@ -35,8 +35,8 @@ func TestResumeConvRefusesDamagedState(t *testing.T) {
 		t.Errorf("resumed W1[3] %v, best %v, slots %d, best val_acc %v", got.Params()[0].V[3], st.BestConv != nil, len(st.Slots["v.W1"]), st.BestValAcc)
 	}
 	for name, damage := range map[string]func(map[string][]float64){
-		"the checkpoint lacks best.running_var1": func(e map[string][]float64) { delete(e, "best.running_var1") },
-		"train.b2[1] is NaN":                     func(e map[string][]float64) { e["train.b2"][1] = nan() },
+		"the checkpoint lacks best.running_var1":          func(e map[string][]float64) { delete(e, "best.running_var1") },
+		"train.b2[1] is NaN":                              func(e map[string][]float64) { e["train.b2"][1] = nan() },
 		"train.running_var1[0] is 0, want a variance > 0": func(e map[string][]float64) { e["train.running_var1"][0] = 0 },
 		"opt.v.W1[2] is +Inf":                             func(e map[string][]float64) { e["opt.v.W1"][2] = 1 / zero() },
 		"train.W2 has 3 numbers, want 10240":              func(e map[string][]float64) { e["train.W2"] = []float64{1, 2, 3} },
