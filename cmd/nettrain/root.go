@@ -41,6 +41,18 @@ type env struct {
 	// nothing to save, and those stages do not watch the context. Nil in
 	// tests, which cancel the context themselves.
 	graceful *atomic.Bool
+
+	// limitMemory holds the process to what a run was checked to need
+	// (run.LimitMemory). Tests, which run many commands in one process,
+	// leave it nil.
+	limitMemory func(needs []trainrun.Need, times int)
+}
+
+// holdMemory holds the process to needs times times, where e does.
+func (e env) holdMemory(needs []trainrun.Need, times int) {
+	if e.limitMemory != nil {
+		e.limitMemory(needs, times)
+	}
 }
 
 // stopCleanly says that from now on a signal should cancel the context
@@ -53,8 +65,9 @@ func (e env) stopCleanly() {
 
 func defaultEnv() env {
 	return env{
-		graceful: new(atomic.Bool),
-		getenv:   os.Getenv,
+		graceful:    new(atomic.Bool),
+		limitMemory: trainrun.LimitMemory,
+		getenv:      os.Getenv,
 		isTerminal: func(w io.Writer) bool {
 			f, ok := w.(*os.File)
 			return ok && term.IsTerminal(int(f.Fd()))

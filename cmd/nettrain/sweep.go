@@ -201,6 +201,7 @@ func runSweep(ctx context.Context, o sweepOptions, stdout, stderr io.Writer, e e
 		}
 		return err
 	}
+	e.holdMemory(space.Needs(o.workers))
 	dataPath := dataDir(o.data, e)
 	if err := fsutil.CheckOutputs([]fsutil.Output{{Name: "--out", Path: o.out, Dir: true}}, fsutil.ProtectData(dataPath, "--data")); err != nil {
 		return err

@@ -167,6 +167,7 @@ func runTrain(ctx context.Context, o trainOptions, stdout, stderr io.Writer, e e
 	if err := checkTrainMemory(o); err != nil {
 		return err
 	}
+	e.holdMemory(o.runConfig.Needs(), 1)
 	// Fail now, not after the run, if an output cannot be written or would
 	// overwrite an input or another output.
 	if err := checkOutputs(o); err != nil {

@@ -1,6 +1,7 @@
 package run
 
 import (
+	"runtime/debug"
 	"strings"
 	"testing"
 
@@ -53,5 +54,24 @@ func TestCheckMemory(t *testing.T) {
 	a.Optimizer, a.KeepBest, a.Preprocess = "adam", true, "zca"
 	if !(a.Needs()[0].Bytes > 2*base.Needs()[0].Bytes) {
 		t.Errorf("adam, keep-best and ZCA: %v bytes of weights, plain sgd %v", a.Needs()[0].Bytes, base.Needs()[0].Bytes)
+	}
+}
+
+// LimitMemory sets the runtime's soft limit a tenth over the needs times
+// the runs at once (the data once), and leaves a GOMEMLIMIT the user set.
+func TestLimitMemory(t *testing.T) {
+	prev := debug.SetMemoryLimit(-1)
+	t.Cleanup(func() { debug.SetMemoryLimit(prev) })
+	needs := []Need{{Key: "hidden", Bytes: 100e6}, {Key: "num_train", Bytes: 300e6, Shared: true}}
+	t.Setenv("GOMEMLIMIT", "")
+	LimitMemory(needs, 2)
+	if got, want := debug.SetMemoryLimit(-1), int64(1.1*(2*100e6+300e6)); got != want {
+		t.Errorf("limit %d, want %d", got, want)
+	}
+	debug.SetMemoryLimit(prev)
+	t.Setenv("GOMEMLIMIT", "8GiB")
+	LimitMemory(needs, 1)
+	if got := debug.SetMemoryLimit(-1); got != prev {
+		t.Errorf("limit %d with GOMEMLIMIT set, want it left at %d", got, prev)
 	}
 }

@@ -517,7 +517,14 @@ func (s Space) CheckRun(workers, numTest int) error {
 	if workers < 1 {
 		return setting.Errorf("workers", "{workers} is %d, want at least 1", workers)
 	}
+	needs, times := s.Needs(workers)
+	return trainrun.CheckMemory(needs, times, func(string) string { return ", the largest in the space" })
+}
+
+// Needs is what the largest trial of the space needs in memory
+// (run.SweepNeeds), and how many trials run at once with workers.
+func (s Space) Needs(workers int) ([]trainrun.Need, int) {
 	largest := s.Fixed()
 	largest.Hidden, largest.Batch, largest.Iters = s.Widest(), int(s.Max("batch")), int(s.Max("iters"))
-	return trainrun.CheckMemory(trainrun.SweepNeeds(largest), min(workers, s.NumTrials()), func(string) string { return ", the largest in the space" })
+	return trainrun.SweepNeeds(largest), min(workers, s.NumTrials())
 }
