@@ -375,3 +375,75 @@ func TestConvSweep(t *testing.T) {
 		t.Errorf("report: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }
+
+// sweep --arch A,B searches the arch too: in a grid every arch meets every
+// other value, successive halving carries each trial on in its own arch,
+// best.npz is the best trial's net, and a YAML list is the same space. A
+// bad choice is refused naming it.
+func TestConvSweepArchChoices(t *testing.T) {
+	data := fixtureDir(t)
+	const other = "conv3k3p0-relu-gmaxpool-fc10"
+	sw := filepath.Join(t.TempDir(), "sw")
+	args := append([]string{"sweep", "--data", data, "--out", sw, "--arch", smallArch + "," + other, "--mode", "grid",
+		"--lr", "1e-3,1e-2", "--reg", "0", "--iters", "12", "--batch", "10", "--std", "0.05", "--optimizer", "adam",
+		"--halving", "--halving-eta", "2", "--json", "-q"}, small...)
+	r := runCmd(t, testEnv(), args...)
+	var sum struct {
+		Trials int `json:"trials"`
+		OK     int `json:"ok"`
+		Top    []struct {
+			Trial  int     `json:"trial"`
+			ValAcc float64 `json:"val_acc"`
+			Config struct {
+				Arch string  `json:"arch"`
+				LR   float64 `json:"lr"`
+			} `json:"config"`
+		} `json:"top"`
+	}
+	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &sum) != nil {
+		t.Fatalf("sweep: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if sum.Trials != 4 {
+		t.Errorf("%d trials, want 2 archs x 2 rates", sum.Trials)
+	}
+	seen := map[string]int{}
+	for _, tr := range sum.Top {
+		seen[tr.Config.Arch]++
+	}
+	if seen[smallArch] == 0 || seen[other] == 0 {
+		t.Errorf("the trials' archs %v, want both", seen)
+	}
+	// A rung resumes its trial's checkpoint only if it is of the trial's
+	// arch: every trial ok means each carried on in its own.
+	if sum.OK != sum.Trials {
+		t.Errorf("%d of %d trials ok", sum.OK, sum.Trials)
+	}
+	ck, err := checkpoint.Load(filepath.Join(sw, "best.npz"))
+	if err != nil || ck.Conv == nil || ck.Conv.Arch.String() != sum.Top[0].Config.Arch {
+		t.Fatalf("best.npz: %v, want the best trial's arch %s", err, sum.Top[0].Config.Arch)
+	}
+	// The same space from a file, the archs as a YAML list: the sweep
+	// resumes it (a different space would be refused).
+	cfg := filepath.Join(t.TempDir(), "space.yaml")
+	os.WriteFile(cfg, []byte("arch: ["+smallArch+", "+other+"]\nlr: [1e-3, 1e-2]\n"), 0o644)
+	args2 := append([]string{"sweep", "--data", data, "--out", sw, "--config", cfg, "--mode", "grid", "--reg", "0", "--iters", "12", "--batch", "10",
+		"--std", "0.05", "--optimizer", "adam", "--halving", "--halving-eta", "2", "-q"}, small...)
+	if r := runCmd(t, testEnv(), args2...); r.code != 0 {
+		t.Errorf("the same space from YAML: exit %d\n%s", r.code, r.stderr)
+	}
+	for _, bad := range []struct{ arch, want string }{
+		{smallArch + ",conv4k3-relu-maxpoo2-fc10", `"maxpoo2"`},
+		{smallArch + "," + smallArch, "twice"},
+		{smallArch + ",", "empty"},
+	} {
+		r := runCmd(t, testEnv(), append([]string{"sweep", "--data", data, "--out", filepath.Join(t.TempDir(), "x"), "--arch", bad.arch, "--trials", "2", "-q"}, small...)...)
+		if r.code != 2 || !strings.Contains(r.stderr, bad.want) || strings.Count(strings.TrimSpace(r.stderr), "\n") > 2 {
+			t.Errorf("--arch %q: exit %d, stderr %q, want 2 and %s", bad.arch, r.code, r.stderr, bad.want)
+		}
+	}
+	// train takes one net.
+	r = runCmd(t, testEnv(), append([]string{"train", "--data", data, "--out", filepath.Join(t.TempDir(), "m.npz"), "--arch", smallArch + "," + other}, small...)...)
+	if r.code != 2 || !strings.Contains(r.stderr, "several nets") {
+		t.Errorf("train --arch A,B: exit %d, stderr %q", r.code, r.stderr)
+	}
+}

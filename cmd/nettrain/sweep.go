@@ -157,7 +157,8 @@ func (o sweepOptions) space() (sweep.Space, error) {
 	}
 	// A conv net's sweep searches the rest: --hidden's default list is the
 	// MLP's (one value stands for it, as the trials' record has a field).
-	if s.Options.Arch != "" && !o.changed("hidden") {
+	s.SplitArchs()
+	if s.Archs != nil && !o.changed("hidden") {
 		if def, _ := sweep.ParseParam("hidden", "100,200,500"); reflect.DeepEqual(s.Params["hidden"], def) {
 			s.Params["hidden"], _ = sweep.ParseParam("hidden", "50")
 		}

@@ -133,6 +133,12 @@ func LimitMemory(needs []Need, times int) {
 	debug.SetMemoryLimit(int64(1.1 * total))
 }
 
+// Total is what needs add up to for one run.
+func Total(needs []Need) float64 {
+	total, _ := sum(needs, 1)
+	return total
+}
+
 // sum is what needs add up to for times runs at once, and the largest part.
 func sum(needs []Need, times int) (total float64, big Need) {
 	big = needs[0]

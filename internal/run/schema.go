@@ -106,7 +106,7 @@ var Schema = []Setting{
 	{Key: "norm_track", Kind: Float, Default: "0.1", Min: 0, MinOpen: true, Max: 1,
 		Help: "{norm} batch: weight of each batch's mean and variance in the running ones that evaluation uses, in (0, 1]: running = (1-m) running + m batch (PyTorch's momentum; cs231n's momentum is 1 minus it)"},
 	{Key: "arch", Kind: Arch,
-		Help: "a convolutional net instead of the MLP of {hidden}: a preset (cs231n-convnet, airbench) or layers such as conv32k7-relu-maxpool2-fc100-relu-fc10 (see the README)"},
+		Help: "a convolutional net instead of the MLP of {hidden}: a preset (cs231n-convnet, airbench) or layers such as conv32k7-relu-maxpool2-fc100-relu-fc10 (see the README); a sweep takes choices A,B"},
 }
 
 // Lookup returns the setting of key.
@@ -298,7 +298,9 @@ func (s Setting) checkRange(v reflect.Value) error {
 	case Layers:
 		return v.Interface().(Hidden).Check()
 	case Arch:
-		if a := v.String(); a != "" {
+		if a := v.String(); strings.Contains(a, ",") {
+			return setting.Errorf(s.Key, "{%s} %q is several nets: a run trains one (choices are a sweep's)", s.Key, a)
+		} else if a != "" {
 			if _, err := ConvNet(a); err != nil {
 				return setting.Errorf(s.Key, "{%s} %v", s.Key, err)
 			}

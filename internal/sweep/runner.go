@@ -317,7 +317,7 @@ func (r *Runner) runTask(ctx context.Context, t task) (Result, error) {
 		if err != nil {
 			return fail(StatusFailed, err)
 		}
-		if arch := r.Space.Options.Arch; arch != "" || ck.Conv != nil {
+		if arch := tr.Arch; arch != "" || ck.Conv != nil {
 			if ck.Conv == nil || ck.Conv.Arch.String() != arch {
 				return fail(StatusFailed, fmt.Errorf("%s: not a net of the trial's arch %s", job.ResumePath, arch))
 			}
@@ -502,6 +502,7 @@ func ReadDir(dir string) (results []Result, skipped []string, err error) {
 	if err := json.Unmarshal(b, &s); err != nil {
 		return nil, nil, fmt.Errorf("%s/sweep.json: %v", dir, err)
 	}
+	s.SplitArchs() // a sweep.json written before arch had choices
 	if err := s.Check(); err != nil {
 		return nil, nil, fmt.Errorf("%s/sweep.json: %v", dir, err)
 	}

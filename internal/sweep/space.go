@@ -196,11 +196,14 @@ var Names = []string{"hidden", "lr", "reg", "iters", "batch", "lr_decay"}
 
 // Space is what a sweep searches.
 type Space struct {
-	Mode    string           `json:"mode"`   // "grid" or "random"
-	Trials  int              `json:"trials"` // random mode
-	Seed    uint64           `json:"seed"`
-	Params  map[string]Param `json:"params"` // by Names
-	Halving *Halving         `json:"halving,omitempty"`
+	Mode   string           `json:"mode"`   // "grid" or "random"
+	Trials int              `json:"trials"` // random mode
+	Seed   uint64           `json:"seed"`
+	Params map[string]Param `json:"params"` // by Names
+	// Archs are the conv nets the trials choose from (--arch A,B), none
+	// for the MLP of hidden. Options.Arch is empty in a checked space.
+	Archs   []string `json:"archs,omitempty"`
+	Halving *Halving `json:"halving,omitempty"`
 	// Fixed for every trial.
 	Std       float64         `json:"std"`
 	NumTrain  int             `json:"num_train"`
@@ -231,7 +234,7 @@ type Trial struct {
 	Batch   int             `json:"batch"`
 	LRDecay float64         `json:"lr_decay"`
 	Seed    uint64          `json:"seed"`           // of the trial's weights and minibatches
-	Arch    string          `json:"arch,omitempty"` // the space's conv net, for the record and tables
+	Arch    string          `json:"arch,omitempty"` // the trial's conv net, one of the space's Archs
 }
 
 // Fixed returns the settings s gives every trial, with the searched ones
@@ -252,6 +255,7 @@ func (s *Space) SetFixed(c trainrun.Config) {
 func (s Space) Config(t Trial, numTest int) trainrun.Config {
 	c := s.Fixed()
 	c.Hidden, c.LR, c.LRDecay, c.Reg, c.Iters, c.Batch, c.Seed = t.Hidden, t.LR, t.LRDecay, t.Reg, t.Iters, t.Batch, t.Seed
+	c.Arch = t.Arch
 	c.NumTest = numTest
 	return c
 }
@@ -265,11 +269,30 @@ func (s Space) Check() error {
 	if s.Mode == "random" && (s.Trials < 1 || s.Trials > MaxTrials) {
 		return setting.Errorf("trials", "{trials} is %d, want 1..%d (each trial is a training run)", s.Trials, MaxTrials)
 	}
+	if s.Options.Arch != "" {
+		return fmt.Errorf("sweep: a space's arch %q is not split into its choices (SplitArchs)", s.Options.Arch)
+	}
 	if err := s.Fixed().Validate(); err != nil {
 		return err
 	}
-	if p := s.Params["hidden"]; s.Options.Arch != "" && (p.IsRange() || len(p.Values)+len(p.Layers) != 1) {
-		return setting.Errorf("hidden", "{hidden} is the fully connected net's; a sweep of {arch} %s searches the rest (drop {hidden})", s.Options.Arch)
+	if len(s.Archs) > maxArchs {
+		return setting.Errorf("arch", "{arch} has %d choices, want at most %d", len(s.Archs), maxArchs)
+	}
+	for i, a := range s.Archs {
+		if a == "" {
+			return setting.Errorf("arch", "{arch} %s has an empty choice", strings.Join(s.Archs, ","))
+		}
+		c := s.Fixed()
+		c.Arch = a
+		if err := c.Validate(); err != nil {
+			return err
+		}
+		if slices.Contains(s.Archs[:i], a) {
+			return setting.Errorf("arch", "{arch} names %s twice", a)
+		}
+	}
+	if p := s.Params["hidden"]; s.Archs != nil && (p.IsRange() || len(p.Values)+len(p.Layers) != 1) {
+		return setting.Errorf("hidden", "{hidden} is the fully connected net's; a sweep of {arch} %s searches the rest (drop {hidden})", strings.Join(s.Archs, ","))
 	}
 	for _, name := range Names {
 		p, ok := s.Params[name]
@@ -323,6 +346,22 @@ func (s Space) Check() error {
 	return nil
 }
 
+// maxArchs bounds the choices of arch: each is a net built to check it.
+const maxArchs = 64
+
+// SplitArchs moves the choices of arch in Options.Arch ("A,B", as --arch
+// and a sweep file's arch give them) into Archs.
+func (s *Space) SplitArchs() {
+	if s.Options.Arch == "" {
+		return
+	}
+	s.Archs = nil
+	for _, a := range strings.Split(s.Options.Arch, ",") {
+		s.Archs = append(s.Archs, strings.TrimSpace(a))
+	}
+	s.Options.Arch = ""
+}
+
 // MaxTrials bounds a sweep: a million training runs is more than any
 // machine or cluster here runs, and more would only fill memory with
 // their plans.
@@ -365,7 +404,7 @@ func (s Space) NumTrials() int {
 	if s.Mode == "random" {
 		return s.Trials
 	}
-	n := 1
+	n := max(1, len(s.Archs))
 	for _, name := range Names {
 		g, _ := s.Params[name].grid()
 		n *= len(g)
@@ -378,6 +417,7 @@ func (s Space) NumTrials() int {
 // seeded by the sweep seed and i alone.
 func (s Space) Trial(i int) Trial {
 	v := map[string]float64{}
+	arch := 0 // the index of the trial's arch, varying slowest in a grid
 	if s.Mode == "grid" {
 		k := i
 		for j := len(Names) - 1; j >= 0; j-- {
@@ -385,21 +425,29 @@ func (s Space) Trial(i int) Trial {
 			v[Names[j]] = g[k%len(g)]
 			k /= len(g)
 		}
+		arch = k
 	} else {
 		rng := rand.New(rand.NewPCG(s.Seed, uint64(i)))
 		for _, name := range Names {
 			v[name] = s.Params[name].draw(rng)
+		}
+		if len(s.Archs) > 1 { // drawn last: a sweep without choices draws as before
+			arch = rng.IntN(len(s.Archs))
 		}
 	}
 	hidden := trainrun.Hidden{int(math.Round(v["hidden"]))}
 	if layers := s.Params["hidden"].Layers; layers != nil {
 		hidden = slices.Clone(trainrun.Hidden(layers[int(v["hidden"])]))
 	}
-	return Trial{
+	t := Trial{
 		Index: i, Hidden: hidden, LR: v["lr"], Reg: v["reg"],
 		Iters: int(math.Round(v["iters"])), Batch: int(math.Round(v["batch"])), LRDecay: v["lr_decay"],
-		Seed: s.Seed ^ (uint64(i)+1)*0x9e3779b97f4a7c15, Arch: s.Options.Arch,
+		Seed: s.Seed ^ (uint64(i)+1)*0x9e3779b97f4a7c15,
 	}
+	if s.Archs != nil {
+		t.Arch = s.Archs[arch]
+	}
+	return t
 }
 
 // fileSpace is a --config file: each hyperparameter a number, a list or a
@@ -429,7 +477,7 @@ func ReadConfig(path string, s *Space) error {
 	seed := s.Seed
 	f := fileSpace{Mode: s.Mode, Trials: s.Trials, Seed: &seed, Halving: s.Halving, Std: s.Std, NumTrain: s.NumTrain,
 		NumVal: s.NumVal, Precision: s.Precision, Options: s.Options}
-	if err := yaml.Unmarshal(b, &f); err != nil {
+	if err := yaml.Unmarshal(archList(b), &f); err != nil {
 		if key := yamlKeyAt(b, err); key != "" {
 			return fmt.Errorf("{config} %s: %s: %s", path, key, oneLine(err.Error()))
 		}
@@ -480,6 +528,34 @@ func ReadConfig(path string, s *Space) error {
 	return nil
 }
 
+// archList returns the YAML text b with a list of archs ("arch: [a, b]")
+// written as the flag's "a,b", which Options holds until SplitArchs.
+func archList(b []byte) []byte {
+	var doc yaml.Node
+	if yaml.Unmarshal(b, &doc) != nil || len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
+		return b
+	}
+	top := doc.Content[0].Content
+	for i := 0; i+1 < len(top); i += 2 {
+		v := top[i+1]
+		if top[i].Value != "arch" || v.Kind != yaml.SequenceNode {
+			continue
+		}
+		names := make([]string, len(v.Content))
+		for j, a := range v.Content {
+			if a.Kind != yaml.ScalarNode {
+				return b // Unmarshal names the key
+			}
+			names[j] = a.Value
+		}
+		*v = yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: strings.Join(names, ","), Line: v.Line, Column: v.Column}
+		if out, err := yaml.Marshal(&doc); err == nil {
+			return out
+		}
+	}
+	return b
+}
+
 // oneLine joins the lines of a multi-line message (yaml's) into one.
 func oneLine(msg string) string {
 	return strings.Join(strings.Fields(strings.ReplaceAll(msg, "\n", "; ")), " ")
@@ -526,5 +602,14 @@ func (s Space) CheckRun(workers, numTest int) error {
 func (s Space) Needs(workers int) ([]trainrun.Need, int) {
 	largest := s.Fixed()
 	largest.Hidden, largest.Batch, largest.Iters = s.Widest(), int(s.Max("batch")), int(s.Max("iters"))
-	return trainrun.SweepNeeds(largest), min(workers, s.NumTrials())
+	needs, most := trainrun.SweepNeeds(largest), 0.0
+	for _, a := range s.Archs { // the arch that needs the most
+		c := largest
+		c.Arch = a
+		n := trainrun.SweepNeeds(c)
+		if total := trainrun.Total(n); total > most {
+			needs, most = n, total
+		}
+	}
+	return needs, min(workers, s.NumTrials())
 }
