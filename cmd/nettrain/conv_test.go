@@ -368,8 +368,8 @@ func TestConvSweep(t *testing.T) {
 		t.Errorf("summary %+v", sum)
 	}
 	ck, err := checkpoint.Load(filepath.Join(sw, "best.npz"))
-	if err != nil || ck.Conv == nil || ck.Conv.Arch.String() != smallArch {
-		t.Fatalf("best.npz: %v (conv %v)", err, ck != nil && ck.Conv != nil)
+	if err != nil || ck.Conv == nil || !trainrun.HoldsArch(ck.Conv, smallArch, true) {
+		t.Fatalf("best.npz: %v (conv %v), want a net of %s", err, ck != nil && ck.Conv != nil, smallArch)
 	}
 	if r := runCmd(t, testEnv(), "sweep", "report", sw); r.code != 0 || !strings.Contains(r.stdout, "arch "+smallArch) {
 		t.Errorf("report: exit %d\n%s%s", r.code, r.stdout, r.stderr)
@@ -419,7 +419,7 @@ func TestConvSweepArchChoices(t *testing.T) {
 		t.Errorf("%d of %d trials ok", sum.OK, sum.Trials)
 	}
 	ck, err := checkpoint.Load(filepath.Join(sw, "best.npz"))
-	if err != nil || ck.Conv == nil || ck.Conv.Arch.String() != sum.Top[0].Config.Arch {
+	if err != nil || ck.Conv == nil || !trainrun.HoldsArch(ck.Conv, sum.Top[0].Config.Arch, true) {
 		t.Fatalf("best.npz: %v, want the best trial's arch %s", err, sum.Top[0].Config.Arch)
 	}
 	// The same space from a file, the archs as a YAML list: the sweep
@@ -445,5 +445,44 @@ func TestConvSweepArchChoices(t *testing.T) {
 	r = runCmd(t, testEnv(), append([]string{"train", "--data", data, "--out", filepath.Join(t.TempDir(), "m.npz"), "--arch", smallArch + "," + other}, small...)...)
 	if r.code != 2 || !strings.Contains(r.stderr, "several nets") {
 		t.Errorf("train --arch A,B: exit %d, stderr %q", r.code, r.stderr)
+	}
+}
+
+// A conv net's batch norms are folded into the convolutions before them
+// in the checkpoint (one after a max pool too, its scales positive), as
+// the MLP's are: eval scores the folded net to train's val_acc, and the
+// net as trained is kept for --resume.
+func TestConvCheckpointFoldsBatchNorm(t *testing.T) {
+	data := fixtureDir(t)
+	out := filepath.Join(t.TempDir(), "m.npz")
+	const arch = "conv4k3nobias-bn-relu-maxpool2-conv6k3s2nobias-maxpool2-bn-gelu-gavgpool-fc10"
+	r := runCmd(t, testEnv(), append([]string{"train", "--data", data, "--arch", arch, "--iters", "6", "--batch", "10", "--lr", "1e-2", "--std", "0.1",
+		"--optimizer", "adam", "--out", out, "-q", "--json"}, small...)...)
+	if r.code != 0 {
+		t.Fatalf("train: exit %d %s", r.code, r.stderr)
+	}
+	ck, err := checkpoint.Load(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := ck.Conv.Arch.String(), "conv4k3-relu-maxpool2-conv6k3s2-maxpool2-gelu-gavgpool-fc10"; got != want {
+		t.Errorf("checkpoint arch %s, want %s", got, want)
+	}
+	for _, name := range []string{"train.W1", "train.gamma1", "train.running_var2", "train.W3"} {
+		if ck.Extra[name] == nil {
+			t.Errorf("no %s for --resume", name)
+		}
+	}
+	var tr struct {
+		ValAcc float64 `json:"val_acc"`
+	}
+	json.Unmarshal([]byte(r.stdout), &tr)
+	ev := runCmd(t, testEnv(), append([]string{"eval", "--data", data, "--model", out, "--json"}, small...)...)
+	var e trainrun.Evaluation
+	if ev.code != 0 || json.Unmarshal([]byte(ev.stdout), &e) != nil || e.Accuracy != tr.ValAcc {
+		t.Errorf("eval: exit %d, accuracy %v, train printed val_acc %v\n%s", ev.code, e.Accuracy, tr.ValAcc, ev.stderr)
+	}
+	if r := runCmd(t, testEnv(), append([]string{"train", "--resume", out, "--data", data, "--iters", "8", "--out", filepath.Join(t.TempDir(), "r.npz"), "-q"}, small...)...); r.code != 0 {
+		t.Errorf("resume: exit %d %s", r.code, r.stderr)
 	}
 }

@@ -41,6 +41,20 @@ func (c Config) checkConv() error {
 	return nil
 }
 
+// HoldsArch reports whether net is of the arch text or, with folded, of
+// that arch with batch norms folded into the layers before them
+// (layers.Fold), as a checkpoint holds it.
+func HoldsArch(net *layers.Net[float64], arch string, folded bool) bool {
+	a, err := layers.ParseArch(arch)
+	if err != nil {
+		return false
+	}
+	if !folded {
+		return a.String() == net.Arch.String()
+	}
+	return layers.Folds(a, net.Arch)
+}
+
 // executeConv is Execute for a convolutional net (c.Arch): the same loop
 // through sgd.TrainConv, scoring with PredictConv, and checkpoints of the
 // net's arrays (checkpoint.Checkpoint.Conv) with what a resume needs
@@ -74,10 +88,14 @@ func executeConv(ctx context.Context, j Job, data preprocess.Data, cfg sgd.Confi
 			return Outcome{}, err
 		}
 	}
+	// The checkpoint holds the net with its batch norms folded
+	// (layers.Fold), as eval, numpy and PyTorch use it, and what a resume
+	// needs: the net as trained among the state arrays.
 	save := func(net *layers.Net[float64], hist sgd.History, state State, allEpochs []sgd.Epoch, res *Results) error {
 		state.From(hist.State)
 		meta := Meta{Nettrain: j.Version, Config: c, State: state, Results: res, Classes: j.Classes, Epochs: allEpochs, Sweep: j.Trial}
-		return checkpoint.Save(j.Out, &checkpoint.Checkpoint{Conv: net, Mean: data.Mean, Meta: meta.Marshal(), Extra: convStateArrays(net, cfg, hist.State)})
+		saved := layers.Fold(net)
+		return checkpoint.Save(j.Out, &checkpoint.Checkpoint{Conv: saved, Mean: data.Mean, Meta: meta.Marshal(), Extra: convStateArrays(net, saved != net, cfg, hist.State)})
 	}
 	hooks := sgd.Hooks{Iter: j.Hooks.Iter, Epoch: j.Hooks.Epoch, Snapshot: j.Hooks.Snapshot}
 	if j.Hooks.Snapshot != nil {
@@ -92,7 +110,8 @@ func executeConv(ctx context.Context, j Job, data preprocess.Data, cfg sgd.Confi
 		return j.stopped(err, cfg, hist, epochs, func(st State) error { return save(net, hist, st, epochs, nil) })
 	}
 	state := j.finished(cfg, hist, logf)
-	score := func(s cifar.Set) float64 { return model.Accuracy(PredictConv(net, s, data.Mean, c.Precision), s.Y) }
+	saved := layers.Fold(net) // scored as eval will score it
+	score := func(s cifar.Set) float64 { return model.Accuracy(PredictConv(saved, s, data.Mean, c.Precision), s.Y) }
 	res := Results{FinalLoss: hist.Loss[len(hist.Loss)-1], TrainAcc: score(data.Train), ValAcc: score(data.Val), Iters: state.Iter,
 		Seconds: time.Since(start).Seconds()}
 	if j.Resume != nil && j.Prev.Results != nil {
@@ -106,14 +125,15 @@ func executeConv(ctx context.Context, j Job, data preprocess.Data, cfg sgd.Confi
 		return Outcome{}, &SaveError{err}
 	}
 	logf("trained %d iterations in %.1fs; model saved to %s\n", len(hist.Loss), time.Since(start).Seconds(), j.Out)
-	return Outcome{Results: res, State: state, Epochs: epochs, Loss: hist.Loss, Conv: net}, nil
+	return Outcome{Results: res, State: state, Epochs: epochs, Loss: hist.Loss, Conv: saved}, nil
 }
 
 // convStateArrays is stateArrays for a conv net: the optimizer's state
-// ("opt.*"), the last weights as trained ("train.*") when net holds the
-// best epoch's, and the best weights ("best.*") with keep-best; each by
-// the name of the parameter or running statistic.
-func convStateArrays(net *layers.Net[float64], c sgd.Config, st sgd.State) map[string][]float64 {
+// ("opt.*"), the last weights as trained ("train.*") when the checkpoint
+// holds others (the best epoch's, or net folded), and the best weights
+// ("best.*") with keep-best; each by the name of the parameter or running
+// statistic.
+func convStateArrays(net *layers.Net[float64], folded bool, c sgd.Config, st sgd.State) map[string][]float64 {
 	extra := map[string][]float64{}
 	for k, v := range st.Slots {
 		extra["opt."+k] = v
@@ -123,8 +143,11 @@ func convStateArrays(net *layers.Net[float64], c sgd.Config, st sgd.State) map[s
 			extra[prefix+a.Name] = a.V
 		}
 	}
-	if st.LastConv != nil {
+	switch {
+	case st.LastConv != nil:
 		put("train.", st.LastConv)
+	case folded:
+		put("train.", net)
 	}
 	if c.KeepBest && st.BestConv != nil {
 		put("best.", st.BestConv)
@@ -141,7 +164,10 @@ func ResumeConv(ck *checkpoint.Checkpoint, s State, c Config) (*layers.Net[float
 		return nil, nil, fmt.Errorf("the checkpoint is not a convolutional net's")
 	}
 	take := func(prefix string, need bool) (*layers.Net[float64], error) {
-		n := layers.As[float64](ck.Conv)
+		n, err := ConvNet(c.Arch) // the net as trained; ck.Conv may be folded
+		if err != nil {
+			return nil, err
+		}
 		var names []string
 		var dst [][]float64
 		for _, a := range n.Arrays() {
@@ -153,7 +179,8 @@ func ResumeConv(ck *checkpoint.Checkpoint, s State, c Config) (*layers.Net[float
 		return n, nil
 	}
 	kept := c.KeepBest && s.BestEpoch > 0
-	net, err := take("train.", kept) // the saved weights are the best epoch's
+	folded := !HoldsArch(ck.Conv, c.Arch, false)
+	net, err := take("train.", kept || folded) // the saved weights are the best epoch's, or folded
 	if err != nil {
 		return nil, nil, err
 	}

@@ -42,7 +42,7 @@ func MergeResume(ck *checkpoint.Checkpoint, path string, given Config, set func(
 	}
 	c := meta.Config // the values older versions left out filled in (ParseMeta)
 	if ck.Conv != nil {
-		if got := ck.Conv.Arch.String(); got != c.Arch {
+		if got := ck.Conv.Arch.String(); !HoldsArch(ck.Conv, c.Arch, true) {
 			return Config{}, meta, fmt.Errorf("{resume} %s: the weights are of the arch %s, its config says {arch} %q", path, got, c.Arch)
 		}
 	} else if c.Arch != "" {

@@ -318,7 +318,7 @@ func (r *Runner) runTask(ctx context.Context, t task) (Result, error) {
 			return fail(StatusFailed, err)
 		}
 		if arch := tr.Arch; arch != "" || ck.Conv != nil {
-			if ck.Conv == nil || ck.Conv.Arch.String() != arch {
+			if ck.Conv == nil || !trainrun.HoldsArch(ck.Conv, arch, true) {
 				return fail(StatusFailed, fmt.Errorf("%s: not a net of the trial's arch %s", job.ResumePath, arch))
 			}
 		} else if want := tr.Hidden.Sizes(cifar.D, cifar.Classes); !slices.Equal(ck.Net.Sizes(), want) {
