@@ -7,14 +7,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 data=${1:-${NETTRAIN_DATA:-data/cifar-10-batches-bin}}
+# Debian's python3-torch and python3-numpy live in the system python3, not
+# in a pyenv or venv one that may come first on PATH.
+py=${PYTHON:-/usr/bin/python3}
 make -s build
 grep -m1 "model name" /proc/cpuinfo || true
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 for run in 1 2; do
-  python3 scripts/convnet_torch.py "$data" 2
+  "$py" scripts/convnet_torch.py "$data" 2
   /usr/bin/time -f "nettrain: %e s in all (training 980 iterations, then scoring 50,000 images)" \
     bin/nettrain train --data "$data" --arch cs231n-convnet --optimizer adam --lr 1e-3 --reg 1e-3 --batch 50 \
       --iters 980 --threads 2 --out "$tmp/convnet.npz" 2>&1 | grep -v "^loaded"
-  python3 -c "import json,sys; import numpy as np; m=json.loads(str(np.load(sys.argv[1])['meta'])); print('nettrain: seconds recorded', round(m['results']['seconds'],1))" "$tmp/convnet.npz" 2>/dev/null || true
+  "$py" -c "import json,sys; import numpy as np; m=json.loads(str(np.load(sys.argv[1])['meta'])); print('nettrain: seconds recorded', round(m['results']['seconds'],1))" "$tmp/convnet.npz" 2>/dev/null || true
 done

@@ -17,6 +17,7 @@ type Pool[T Float] struct {
 	S      int
 	out    Shape
 	n      int
+	train  bool    // the last Forward was in training: arg is set
 	arg    []int32 // max: the input index of each output's maximum, within its plane
 	x, dy  []T
 	y, dx  []T
@@ -53,8 +54,8 @@ func (l *Pool[T]) Params() []*Param[T] { return nil }
 
 // Forward pools n examples. Max pooling keeps the first maximum of each
 // window in row-major order, where its gradient goes.
-func (l *Pool[T]) Forward(x []T, n int, _ bool) []T {
-	l.n = n
+func (l *Pool[T]) Forward(x []T, n int, train bool) []T {
+	l.n, l.train = n, train
 	in, out := l.In, l.out
 	l.y = grow(l.y, n*out.Size())
 	if l.Max {
@@ -75,6 +76,17 @@ func (l *Pool[T]) forward(lo, hi int) {
 	for pl := lo; pl < hi; pl++ {
 		src := x[pl*in.H*in.W:][:in.H*in.W]
 		at := pl * out.H * out.W
+		if l.Max && l.KH == 2 && l.KW == 2 && l.S == 2 && !l.train { // evaluation: no argmax, no branches
+			for i := range out.H {
+				r0, r1 := src[2*i*in.W:][:in.W], src[(2*i+1)*in.W:][:in.W]
+				y := l.y[at:][:out.W]
+				for j := range y {
+					y[j] = max(max(r0[2*j], r0[2*j+1]), max(r1[2*j], r1[2*j+1]))
+				}
+				at += out.W
+			}
+			continue
+		}
 		if l.Max && l.KH == 2 && l.KW == 2 && l.S == 2 { // the common case, unrolled
 			for i := range out.H {
 				r0, r1 := src[2*i*in.W:][:in.W], src[(2*i+1)*in.W:][:in.W]

@@ -21,9 +21,12 @@ func distinct(rng *rand.Rand, n int) []float64 {
 // changes a window's choice).
 func TestPool(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	for trial := range 40 {
+	for trial := range 60 {
 		in := Shape{1 + rng.IntN(5), 1 + rng.IntN(9), 1 + rng.IntN(9)}
 		k, s := 1+rng.IntN(3), 1+rng.IntN(3)
+		if trial >= 40 { // the unrolled 2x2 windows of stride 2
+			k, s = 2, 2
+		}
 		isMax, n := trial%2 == 0, 1+rng.IntN(3)
 		var l *Pool[float64]
 		if trial%5 == 4 {
@@ -37,8 +40,10 @@ func TestPool(t *testing.T) {
 		name := fmt.Sprintf("in %v max %v k %dx%d s %d", in, isMax, l.KH, l.KW, l.S)
 		x := distinct(rng, n*in.Size())
 		want := PoolNaive(x, n, in, isMax, l.KH, l.KW, l.S)
-		if i := closeTo(l.Forward(x, n, true), want, 1e-15); i >= 0 {
-			t.Fatalf("%s: out[%d] %v, naive %v", name, i, l.y[i], want[i])
+		for _, train := range []bool{false, true} { // evaluation skips the argmax
+			if i := closeTo(l.Forward(x, n, train), want, 1e-15); i >= 0 {
+				t.Fatalf("%s, training %v: out[%d] %v, naive %v", name, train, i, l.y[i], want[i])
+			}
 		}
 		if e := gradCheck(t, l, x, n, true, uint64(trial)); e > 1e-7 {
 			t.Errorf("%s: largest relative error %.2e", name, e)
