@@ -63,7 +63,7 @@ func NewConv[T Float](id string, in Shape, f, k, s, p int, bias bool) (*Conv[T],
 	}
 	c.col = func(w, nt int) {
 		lo, hi := gemm.Share(c.n, w, nt)
-		row2im(c.dx, c.drows, c.In, c.K, c.S, c.P, c.out, lo, hi)
+		c.inputGrad(w, lo, hi)
 	}
 	c.bwd = func(w, nt int) {
 		lo, hi := gemm.Share(c.n, w, nt)
@@ -207,11 +207,24 @@ func (c *Conv[T]) Backward(dy []T) []T {
 	if c.NoInputGrad {
 		return nil
 	}
-	c.drows = grow(c.drows, np*ckk)
-	gemm.Gemm(blas.NoTrans, blas.NoTrans, np, ckk, c.F, 1, c.tmp, c.F, c.W.V, ckk, 0, c.drows, ckk)
+	c.drows = grow(c.drows, min(gemm.Threads(), n)*c.blk*hw*ckk)
 	c.dx = grow(c.dx, n*c.In.Size())
 	c.par.Run(n, c.col)
 	return c.dx
+}
+
+// inputGrad is share w of the input's gradient, examples lo to hi, a
+// block at a time as Forward: the patches' gradients (dy in the product's
+// layout times W) on this thread alone, then row2im while they are in its
+// cache.
+func (c *Conv[T]) inputGrad(w, lo, hi int) {
+	ckk, hw := c.In.C*c.K*c.K, c.out.H*c.out.W
+	drows := c.drows[w*c.blk*hw*ckk:][:c.blk*hw*ckk]
+	for e0 := lo; e0 < hi; e0 += c.blk {
+		e1 := min(e0+c.blk, hi)
+		gemm.GemmThreads(1, blas.NoTrans, blas.NoTrans, (e1-e0)*hw, ckk, c.F, 1, c.tmp[e0*hw*c.F:], c.F, c.W.V, ckk, 0, drows, ckk)
+		row2im(c.dx[e0*c.In.Size():], drows, c.In, c.K, c.S, c.P, c.out, 0, e1-e0)
+	}
 }
 
 // im2row writes the patches of examples lo to hi of x (in) into rows,

@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"strconv"
+	"unsafe"
 
 	"github.com/nettrain/nettrain/internal/gemm"
 )
@@ -290,8 +291,9 @@ func (n *Net[T]) Predict(dst []uint8, x []T, m int) {
 
 // Floats returns how many numbers of T the net's buffers hold for each
 // example of a training step (its forward and backward passes: outputs,
-// input gradients, a convolution's patches, their gradients and its
-// product, batch norm's normalised inputs), and how many parameters it has.
+// input gradients, a convolution's patches and its product, batch norm's
+// normalised inputs), and how many parameters it has. The patches'
+// gradients are a block per thread (blockBytes), not counted per example.
 func (n *Net[T]) Floats() (perExample, params int) {
 	for _, l := range n.Layers {
 		out := l.Out().Size()
@@ -299,7 +301,7 @@ func (n *Net[T]) Floats() (perExample, params int) {
 		switch l := l.(type) {
 		case *Conv[T]:
 			patches := l.In.C * l.K * l.K * out / l.F
-			perExample += 2*patches + out
+			perExample += patches + out
 		case *BatchNorm[T]:
 			perExample += out
 		}
@@ -308,6 +310,29 @@ func (n *Net[T]) Floats() (perExample, params int) {
 		}
 	}
 	return perExample, params
+}
+
+// ScoreFloats returns how many numbers of T the net's buffers hold in
+// evaluation (Scores, Predict) for each example (outputs, a convolution's
+// product, batch norm's normalised inputs) and in all besides (each
+// convolution's block of patches per thread, blockBytes), and as much
+// again for the patches' gradients in training.
+func (n *Net[T]) ScoreFloats() (perExample, fixed int) {
+	var z T
+	size := int(unsafe.Sizeof(z))
+	for _, l := range n.Layers {
+		out := l.Out().Size()
+		perExample += out
+		switch l := l.(type) {
+		case *Conv[T]:
+			perExample += out
+			patches := l.In.C * l.K * l.K * out / l.F
+			fixed += gemm.Threads() * max(blockBytes/size, patches)
+		case *BatchNorm[T]:
+			perExample += out
+		}
+	}
+	return perExample, fixed
 }
 
 // Probabilities returns the softmax of the class scores of the m examples

@@ -181,6 +181,7 @@ func (c Config) convNeeds() []Need {
 		return nil // Validate reports it
 	}
 	perExample, params := net.Floats()
+	scoring, blocks := net.ScoreFloats()
 	t := 8.0
 	if c.Precision == model.Float32 {
 		t = 4
@@ -193,10 +194,14 @@ func (c Config) convNeeds() []Need {
 	}
 	return []Need{
 		{"arch", "the weights, their gradients and optimizer state", float64(params) * copies, false},
-		// A quarter more for the collector's slack: measured peaks (VmHWM) of
-		// cs231n-convnet and airbench runs on a 2-core AMD EPYC came to 0.6
-		// to 1.14 of the estimate without it (TestMemoryEstimateBoundsThePeak).
-		{"batch", "a minibatch's activations and patches", 1.25 * (float64(c.Batch)*float64(perExample)*t + float64(layers.ScoreChunk*perExample)*t), false},
+		// The training net's buffers for a minibatch, the scoring net's for a
+		// chunk (no patches but a block per thread: layers.ScoreFloats), and
+		// the blocks of the training net's patches' gradients; half again
+		// for what the loop and the collector hold besides. Measured peaks
+		// (VmHWM) of cs231n-convnet and airbench runs on a 2-core AMD EPYC
+		// came to 0.71 to 1.06 of the estimate with it
+		// (TestMemoryEstimateBoundsThePeak).
+		{"batch", "a minibatch's activations and patches", 1.5 * (float64(c.Batch*perExample+layers.ScoreChunk*scoring+3*blocks) * t), false},
 		{"iters", "the loss of every iteration", float64(c.Iters) * 16, false},
 		{"num_train", "the data", data, true},
 	}
