@@ -2,7 +2,6 @@ package layers
 
 import (
 	"fmt"
-	"unsafe"
 
 	"gonum.org/v1/gonum/blas"
 
@@ -115,12 +114,11 @@ const blockBytes = 512 << 10
 func (c *Conv[T]) Forward(x []T, n int, train bool) []T {
 	ckk, hw := c.In.C*c.K*c.K, c.out.H*c.out.W
 	c.n, c.x, c.train = n, x, train
-	var z T
-	c.blk = max(1, blockBytes/(hw*ckk*int(unsafe.Sizeof(z))))
+	c.blk = max(1, blockBytes/(hw*ckk*sizeOf[T]()))
 	if train {
 		c.rows = grow(c.rows, n*hw*ckk)
 	} else {
-		c.rows = grow(c.rows, min(gemm.Threads(), n)*c.blk*hw*ckk)
+		c.rows = c.perThread(c.rows, n)
 	}
 	c.tmp = grow(c.tmp, n*hw*c.F)
 	c.y = grow(c.y, n*c.out.Size())
@@ -128,16 +126,28 @@ func (c *Conv[T]) Forward(x []T, n int, train bool) []T {
 	return c.y
 }
 
+// perThread returns buf grown to a block of patches (blk examples') for
+// each thread of a pass over n examples (gemm.Group.Run's shares).
+func (c *Conv[T]) perThread(buf []T, n int) []T {
+	return grow(buf, min(gemm.Threads(), n)*c.blk*c.In.C*c.K*c.K*c.out.H*c.out.W)
+}
+
+// block returns share w's block of a perThread buffer.
+func (c *Conv[T]) block(buf []T, w int) []T {
+	size := c.blk * c.In.C * c.K * c.K * c.out.H * c.out.W
+	return buf[w*size:][:size]
+}
+
 // forward is share w of Forward: examples lo to hi.
 func (c *Conv[T]) forward(w, lo, hi int) {
 	ckk, hw := c.In.C*c.K*c.K, c.out.H*c.out.W
 	for e0 := lo; e0 < hi; e0 += c.blk {
 		e1 := min(e0+c.blk, hi)
-		var rows []T
+		var rows []T // kept for Backward in training, else this share's block
 		if c.train {
 			rows = c.rows[e0*hw*ckk : e1*hw*ckk]
 		} else {
-			rows = c.rows[w*c.blk*hw*ckk:][:(e1-e0)*hw*ckk]
+			rows = c.block(c.rows, w)[:(e1-e0)*hw*ckk]
 		}
 		im2row(rows, c.x[e0*c.In.Size():], c.In, c.K, c.S, c.P, c.out, 0, e1-e0)
 		gemm.GemmThreads(1, blas.NoTrans, blas.Trans, (e1-e0)*hw, c.F, ckk, 1, rows, ckk, c.W.V, ckk, 0, c.tmp[e0*hw*c.F:], c.F)
@@ -207,7 +217,7 @@ func (c *Conv[T]) Backward(dy []T) []T {
 	if c.NoInputGrad {
 		return nil
 	}
-	c.drows = grow(c.drows, min(gemm.Threads(), n)*c.blk*hw*ckk)
+	c.drows = c.perThread(c.drows, n)
 	c.dx = grow(c.dx, n*c.In.Size())
 	c.par.Run(n, c.col)
 	return c.dx
@@ -219,7 +229,7 @@ func (c *Conv[T]) Backward(dy []T) []T {
 // cache.
 func (c *Conv[T]) inputGrad(w, lo, hi int) {
 	ckk, hw := c.In.C*c.K*c.K, c.out.H*c.out.W
-	drows := c.drows[w*c.blk*hw*ckk:][:c.blk*hw*ckk]
+	drows := c.block(c.drows, w)
 	for e0 := lo; e0 < hi; e0 += c.blk {
 		e1 := min(e0+c.blk, hi)
 		gemm.GemmThreads(1, blas.NoTrans, blas.NoTrans, (e1-e0)*hw, ckk, c.F, 1, c.tmp[e0*hw*c.F:], c.F, c.W.V, ckk, 0, drows, ckk)

@@ -2,7 +2,6 @@ package layers
 
 import (
 	"math"
-	"slices"
 	"strings"
 )
 
@@ -18,7 +17,8 @@ import (
 // positive, a max pool (max(a x + b) = a max(x) + b only for a > 0);
 // others stay as they are. Fold returns n itself when nothing folds.
 func Fold(n *Net[float64]) *Net[float64] {
-	into := map[int]int{} // a folded batch norm's layer -> its weighted layer's
+	into := map[int]int{}   // a folded batch norm's layer -> its weighted layer's
+	gains := map[int]bool{} // the weighted layers something folds into
 	for i, l := range n.Layers {
 		b, ok := l.(*BatchNorm[float64])
 		if !ok || i == 0 {
@@ -30,7 +30,7 @@ func Fold(n *Net[float64]) *Net[float64] {
 		}
 		switch n.Layers[j].(type) {
 		case *Conv[float64], *Affine[float64]:
-			into[i] = j
+			into[i], gains[j] = j, true
 		}
 	}
 	if len(into) == 0 {
@@ -41,7 +41,7 @@ func Fold(n *Net[float64]) *Net[float64] {
 		if _, ok := into[i]; ok {
 			continue
 		}
-		if slices.Contains(mapValues(into), i) {
+		if gains[i] {
 			sp = withBias(sp)
 		}
 		a.Layers = append(a.Layers, sp)
@@ -50,64 +50,36 @@ func Fold(n *Net[float64]) *Net[float64] {
 	if err != nil {
 		panic("layers: Fold: " + err.Error()) // dropping batch norms changes no shape
 	}
-	// The layers of m in the order of n's that stay.
-	k := 0
-	for i, l := range n.Layers {
-		if _, ok := into[i]; ok {
-			continue
-		}
-		dst := m.Layers[k]
-		k++
-		switch l := l.(type) {
-		case *Conv[float64]:
-			d := dst.(*Conv[float64])
-			copy(d.W.V, l.W.V)
-			if l.B != nil {
-				copy(d.B.V, l.B.V)
-			}
-		case *Affine[float64]:
-			d := dst.(*Affine[float64])
-			copy(d.W.V, l.W.V)
-			if l.B != nil {
-				copy(d.B.V, l.B.V)
-			}
-		case *BatchNorm[float64]:
-			d := dst.(*BatchNorm[float64])
-			copy(d.Gamma.V, l.Gamma.V)
-			copy(d.Beta.V, l.Beta.V)
-			copy(d.RunMean, l.RunMean)
-			copy(d.RunVar, l.RunVar)
-		case *Dropout[float64]:
-			dst.(*Dropout[float64]).Rng = l.Rng
-		}
+	// Dropping a batch norm renumbers nothing (Build names a batch norm
+	// after the layer before it), so m's arrays are n's by name; a bias
+	// gained starts at 0.
+	arrays := map[string][]float64{}
+	for _, x := range m.Arrays() {
+		arrays[x.Name] = x.V
 	}
-	// Fold: the weighted layers of n at index j map to m's by counting.
-	pos := func(j int) int {
-		d := 0
-		for i := range j {
-			if _, ok := into[i]; !ok {
-				d++
-			}
+	for _, x := range n.Arrays() {
+		if v, ok := arrays[x.Name]; ok {
+			copy(v, x.V)
 		}
-		return d
 	}
 	for i, j := range into {
 		b := n.Layers[i].(*BatchNorm[float64])
-		var w, bias []float64
-		var rows int // W's entries per output channel or unit
-		switch d := m.Layers[pos(j)].(type) {
+		var wname string
+		rows := 0 // W's entries per output channel: a conv's W is (F, C, K, K), an affine's (in, M)
+		switch l := n.Layers[j].(type) {
 		case *Conv[float64]:
-			w, bias, rows = d.W.V, d.B.V, len(d.W.V)/d.F
+			wname, rows = l.W.Name, len(l.W.V)/l.F
 		case *Affine[float64]:
-			w, bias = d.W.V, d.B.V
+			wname = l.W.Name
 		}
+		w, bias := arrays[wname], arrays["b"+strings.TrimPrefix(wname, "W")]
 		for f := range b.Gamma.V {
 			s := b.Gamma.V[f] / math.Sqrt(b.RunVar[f]+Eps)
-			if rows > 0 { // conv: W is (F, C, K, K)
+			if rows > 0 {
 				for r := range rows {
 					w[f*rows+r] *= s
 				}
-			} else { // affine: W is (in, M), unit f a column
+			} else { // unit f is a column
 				for r := f; r < len(w); r += len(bias) {
 					w[r] *= s
 				}
@@ -127,14 +99,6 @@ func positive(b *BatchNorm[float64]) bool {
 		}
 	}
 	return true
-}
-
-func mapValues(m map[int]int) []int {
-	v := make([]int, 0, len(m))
-	for _, j := range m {
-		v = append(v, j)
-	}
-	return v
 }
 
 // Folds reports whether the arch b is a with some of its batch norms

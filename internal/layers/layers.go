@@ -19,6 +19,7 @@ package layers
 
 import (
 	"fmt"
+	"unsafe"
 
 	"github.com/nettrain/nettrain/internal/gemm"
 )
@@ -58,6 +59,12 @@ type Layer[T Float] interface {
 	Forward(x []T, n int, train bool) []T
 	Backward(dy []T) []T
 	Params() []*Param[T]
+}
+
+// sizeOf is the bytes of a T.
+func sizeOf[T Float]() int {
+	var z T
+	return int(unsafe.Sizeof(z))
 }
 
 // grow returns buf with length n, reallocating only when it is too short.

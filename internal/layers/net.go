@@ -5,7 +5,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"strconv"
-	"unsafe"
 
 	"github.com/nettrain/nettrain/internal/gemm"
 )
@@ -183,14 +182,7 @@ func (n *Net[T]) Loss(x []T, y []uint8, reg float64) float64 {
 	loss := 0.0
 	for i := range m {
 		row, d := scores[i*c:(i+1)*c], n.dy[i*c:(i+1)*c]
-		top := float64(row[0])
-		for _, v := range row {
-			top = max(top, float64(v))
-		}
-		sum := 0.0
-		for _, v := range row {
-			sum += math.Exp(float64(v) - top)
-		}
+		top, sum := expSum(row)
 		logSum := math.Log(sum) + top
 		e, cf := n.Smoothing, float64(c)
 		for j, v := range row {
@@ -318,8 +310,7 @@ func (n *Net[T]) Floats() (perExample, params int) {
 // convolution's block of patches per thread, blockBytes), and as much
 // again for the patches' gradients in training.
 func (n *Net[T]) ScoreFloats() (perExample, fixed int) {
-	var z T
-	size := int(unsafe.Sizeof(z))
+	size := sizeOf[T]()
 	for _, l := range n.Layers {
 		out := l.Out().Size()
 		perExample += out
@@ -344,19 +335,26 @@ func (n *Net[T]) Probabilities(dst, x []T, m int) []T {
 	return dst
 }
 
+// expSum returns the largest score of row and the sum of exp(v - top)
+// over it, in float64: softmax's denominator, shifted so that no exp
+// overflows.
+func expSum[T Float](row []T) (top, sum float64) {
+	top = float64(row[0])
+	for _, v := range row {
+		top = max(top, float64(v))
+	}
+	for _, v := range row {
+		sum += math.Exp(float64(v) - top)
+	}
+	return top, sum
+}
+
 // softmax writes the softmax of each row of c scores into dst, the
 // largest score subtracted first.
 func softmax[T Float](dst, scores []T, c int) {
 	for i := 0; i < len(scores); i += c {
 		row, out := scores[i:i+c], dst[i:i+c]
-		top := float64(row[0])
-		for _, v := range row {
-			top = max(top, float64(v))
-		}
-		sum := 0.0
-		for _, v := range row {
-			sum += math.Exp(float64(v) - top)
-		}
+		top, sum := expSum(row)
 		for j, v := range row {
 			out[j] = T(math.Exp(float64(v)-top) / sum)
 		}

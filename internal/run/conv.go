@@ -88,26 +88,25 @@ func executeConv(ctx context.Context, j Job, data preprocess.Data, cfg sgd.Confi
 			return Outcome{}, err
 		}
 	}
-	// The checkpoint holds the net with its batch norms folded
+	// The checkpoint holds saved, the net with its batch norms folded
 	// (layers.Fold), as eval, numpy and PyTorch use it, and what a resume
 	// needs: the net as trained among the state arrays.
-	save := func(net *layers.Net[float64], hist sgd.History, state State, allEpochs []sgd.Epoch, res *Results) error {
+	save := func(net, saved *layers.Net[float64], hist sgd.History, state State, allEpochs []sgd.Epoch, res *Results) error {
 		state.From(hist.State)
 		meta := Meta{Nettrain: j.Version, Config: c, State: state, Results: res, Classes: j.Classes, Epochs: allEpochs, Sweep: j.Trial}
-		saved := layers.Fold(net)
 		return checkpoint.Save(j.Out, &checkpoint.Checkpoint{Conv: saved, Mean: data.Mean, Meta: meta.Marshal(), Extra: convStateArrays(net, saved != net, cfg, hist.State)})
 	}
 	hooks := sgd.Hooks{Iter: j.Hooks.Iter, Epoch: j.Hooks.Epoch, Snapshot: j.Hooks.Snapshot}
 	if j.Hooks.Snapshot != nil {
 		hooks.SaveConv = func(net *layers.Net[float64], hist sgd.History) error {
-			return j.snapshot(cfg, hist, epochs, func(st State, all []sgd.Epoch) error { return save(net, hist, st, all, nil) })
+			return j.snapshot(cfg, hist, epochs, func(st State, all []sgd.Epoch) error { return save(net, layers.Fold(net), hist, st, all, nil) })
 		}
 	}
 	start := time.Now()
 	hist, err := sgd.TrainConv(ctx, net, data, cfg, hooks)
 	epochs = append(epochs, hist.Epochs...)
 	if err != nil {
-		return j.stopped(err, cfg, hist, epochs, func(st State) error { return save(net, hist, st, epochs, nil) })
+		return j.stopped(err, cfg, hist, epochs, func(st State) error { return save(net, layers.Fold(net), hist, st, epochs, nil) })
 	}
 	state := j.finished(cfg, hist, logf)
 	saved := layers.Fold(net) // scored as eval will score it
@@ -121,7 +120,7 @@ func executeConv(ctx context.Context, j Job, data preprocess.Data, cfg sgd.Confi
 		acc := score(j.Splits.Test)
 		res.TestAcc = &acc
 	}
-	if err := save(net, hist, state, epochs, &res); err != nil {
+	if err := save(net, saved, hist, state, epochs, &res); err != nil {
 		return Outcome{}, &SaveError{err}
 	}
 	logf("trained %d iterations in %.1fs; model saved to %s\n", len(hist.Loss), time.Since(start).Seconds(), j.Out)

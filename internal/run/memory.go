@@ -195,13 +195,13 @@ func (c Config) convNeeds() []Need {
 	return []Need{
 		{"arch", "the weights, their gradients and optimizer state", float64(params) * copies, false},
 		// The training net's buffers for a minibatch, the scoring net's for a
-		// chunk (no patches but a block per thread: layers.ScoreFloats), and
-		// the blocks of the training net's patches' gradients; half again
-		// for what the loop and the collector hold besides. Measured peaks
-		// (VmHWM) of cs231n-convnet and airbench runs on a 2-core AMD EPYC
-		// came to 0.71 to 1.06 of the estimate with it
-		// (TestMemoryEstimateBoundsThePeak).
-		{"batch", "a minibatch's activations and patches", 1.5 * (float64(c.Batch*perExample+layers.ScoreChunk*scoring+3*blocks) * t), false},
+		// chunk (no patches, but a block of them per thread:
+		// layers.ScoreFloats), and the training net's blocks of the patches'
+		// gradients; half again for what the loop and the collector hold
+		// besides. Measured peaks (VmHWM) of cs231n-convnet and airbench
+		// runs on a 2-core AMD EPYC came to 0.70 to 1.06 of the estimate
+		// with it (TestMemoryEstimateBoundsThePeak).
+		{"batch", "a minibatch's activations and patches", 1.5 * (float64(c.Batch*perExample+layers.ScoreChunk*scoring+2*blocks) * t), false},
 		{"iters", "the loss of every iteration", float64(c.Iters) * 16, false},
 		{"num_train", "the data", data, true},
 	}
