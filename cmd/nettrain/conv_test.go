@@ -178,7 +178,7 @@ func TestConvPredict(t *testing.T) {
 		t.Fatal(err)
 	}
 	n := 6
-	want := trainrun.PredictConv(ck.Conv, ds.Test.Slice(0, n), ck.Mean, "")
+	want := trainrun.PredictConv(ck.Conv, ds.Test.Slice(0, n), ck.Mean, "", false)
 	var paths []string
 	for i := range n {
 		var buf bytes.Buffer

@@ -29,6 +29,7 @@ type evalOptions struct {
 	precision                 model.Precision // "" means the model's
 	plots                     string
 	json                      bool
+	tta                       bool
 	threads                   int
 }
 
@@ -42,7 +43,8 @@ accuracy per class and the confusion matrix. Images are preprocessed with the
 checkpoint's own mean image. The split sizes default to those the model was
 trained with (from its metadata), else to cs231n's 49000/1000/1000.`,
 		Example: `  nettrain eval --model nettrain-model.npz
-  nettrain eval --model best.npz --split test --num-test 10000 --json`,
+  nettrain eval --model best.npz --split test --num-test 10000 --json
+  nettrain eval --model airbench.npz --split test --num-test 10000 --tta`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.data = dataDir(opts.data, e)
@@ -61,6 +63,7 @@ trained with (from its metadata), else to cs231n's 49000/1000/1000.`,
 	f.StringVar((*string)(&opts.precision), "precision", "", "arithmetic of scoring: float32 or float64 (default: the model's training precision)")
 	f.StringVar(&opts.plots, "plots", "", "write confusion.png into this directory")
 	f.BoolVar(&opts.json, "json", false, "print the result as one JSON object")
+	f.BoolVar(&opts.tta, "tta", false, "test-time augmentation: average the scores of the image, its mirror and their 1-pixel translations (a conv net's)")
 	addThreadsFlag(f, &opts.threads)
 	return cmd
 }
@@ -83,6 +86,9 @@ func runEval(_ context.Context, o evalOptions, stdout io.Writer, e env) error {
 	ck, err := checkpoint.Load(o.model)
 	if err != nil {
 		return err
+	}
+	if o.tta && ck.Conv == nil {
+		return usageErrorf("--tta: %s is a fully connected net; test-time augmentation is for convolutional nets so far", o.model)
 	}
 	d, c := ck.Inputs(), ck.Classes()
 	if d != cifar.D || c != cifar.Classes {
@@ -120,7 +126,7 @@ func runEval(_ context.Context, o evalOptions, stdout io.Writer, e env) error {
 		return usageError{err}
 	}
 	set := map[string]cifar.Set{"train": sp.Train, "val": sp.Val, "test": sp.Test}[o.split]
-	res, err := trainrun.Evaluate(ck, set, ds.Classes, precision)
+	res, err := trainrun.Evaluate(ck, set, ds.Classes, precision, o.tta)
 	if err != nil {
 		return fmt.Errorf("%s: %w", o.model, err)
 	}
@@ -144,7 +150,11 @@ func runEval(_ context.Context, o evalOptions, stdout io.Writer, e env) error {
 // printEval prints an evaluation as eval does without --json: accuracy,
 // per class, and the confusion matrix.
 func printEval(stdout io.Writer, res trainrun.Evaluation, classes []string) error {
-	fmt.Fprintf(stdout, "%s split: %d images, accuracy %.4f\n\n", res.Split, res.N, res.Accuracy)
+	tta := ""
+	if res.TTA {
+		tta = " (test-time augmentation: 6 views)"
+	}
+	fmt.Fprintf(stdout, "%s split: %d images, accuracy %.4f%s\n\n", res.Split, res.N, res.Accuracy, tta)
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "class\tn\tcorrect\taccuracy\t")
 	for _, cs := range res.PerClass {

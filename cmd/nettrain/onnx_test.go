@@ -107,7 +107,7 @@ func onnxAgreement(t *testing.T, path string, set cifar.Set, got []float64) (cor
 		n := min(250, set.N()-i)
 		want = append(want, ck.Probabilities(x[i*cifar.D:(i+n)*cifar.D])...)
 	}
-	pred := trainrun.Predict(ck, set, meta.Config.Precision)
+	pred := trainrun.Predict(ck, set, meta.Config.Precision, false)
 	worst := 0.0
 	for i := range set.N() {
 		row, ref := got[i*c:(i+1)*c], want[i*c:(i+1)*c]

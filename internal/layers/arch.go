@@ -13,8 +13,10 @@ type Spec struct {
 	K, S int    // conv, pools: kernel (window) and stride
 	Pad  int    // conv: zero padding on each side
 	Bias bool   // conv, fc
-	X    float64
-	Text string // as written, for errors and String
+	// NoScale: batch norm's gamma stays 1, untrained (bnnoscale, airbench's).
+	NoScale bool
+	X       float64
+	Text    string // as written, for errors and String
 }
 
 // Arch is a net as --arch describes it: its layers in order, ending in
@@ -32,17 +34,18 @@ var Presets = map[string]string{
 	// airbench94's net: a 2x2 convolution 3->24 without padding, GELU,
 	// three blocks of conv3x3 - maxpool2 - batchnorm - GELU - conv3x3 -
 	// batchnorm - GELU (64, 256, 256 channels), a 3x3 max pool, a linear
-	// layer 256->10 without bias, times 1/9.
+	// layer 256->10 without bias, times 1/9. Its batch norms learn no
+	// scale (bnnoscale), as airbench's.
 	"airbench": "conv24k2-gelu" +
-		"-conv64k3nobias-maxpool2-bn-gelu-conv64k3nobias-bn-gelu" +
-		"-conv256k3nobias-maxpool2-bn-gelu-conv256k3nobias-bn-gelu" +
-		"-conv256k3nobias-maxpool2-bn-gelu-conv256k3nobias-bn-gelu" +
+		"-conv64k3nobias-maxpool2-bnnoscale-gelu-conv64k3nobias-bnnoscale-gelu" +
+		"-conv256k3nobias-maxpool2-bnnoscale-gelu-conv256k3nobias-bnnoscale-gelu" +
+		"-conv256k3nobias-maxpool2-bnnoscale-gelu-conv256k3nobias-bnnoscale-gelu" +
 		"-maxpool3-fc10nobias-scale1/9",
 }
 
 // ArchSyntax is the grammar, for help and errors.
 const ArchSyntax = `layers joined by "-": convFkK (F filters of KxK, stride 1, padding (K-1)/2; add sS, pP, nobias), ` +
-	`maxpoolK and avgpoolK (KxK windows, stride K; add sS), gmaxpool, gavgpool (global), bn, relu, gelu, ` +
+	`maxpoolK and avgpoolK (KxK windows, stride K; add sS), gmaxpool, gavgpool (global), bn (bnnoscale: gamma fixed at 1), relu, gelu, ` +
 	`fcM (M units; add nobias), dropoutP, scaleX (X or a fraction 1/9), flatten; or a preset: cs231n-convnet, airbench`
 
 // kinds are the layer kinds, longest first where one is a prefix of another.
@@ -82,7 +85,16 @@ func parseSpec(tok string) (Spec, error) {
 	switch sp.Kind {
 	case "":
 		return sp, fmt.Errorf("unknown layer; want %s", ArchSyntax)
-	case "relu", "gelu", "bn", "flatten", "gmaxpool", "gavgpool":
+	case "bn":
+		if rest == "noscale" {
+			sp.NoScale = true
+			return sp, nil
+		}
+		if rest != "" {
+			return sp, fmt.Errorf("bn takes only the option noscale, not %q", rest)
+		}
+		return sp, nil
+	case "relu", "gelu", "flatten", "gmaxpool", "gavgpool":
 		if rest != "" {
 			return sp, fmt.Errorf("%s takes no options, not %q", sp.Kind, rest)
 		}

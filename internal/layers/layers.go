@@ -46,6 +46,9 @@ type Param[T Float] struct {
 	// weights of convolutions and affine layers, not biases or batch
 	// norm's gamma and beta).
 	Decay bool
+	// Frozen: never updated by training (batch norm's gamma in bnnoscale,
+	// a whitening layer's filters); its gradient is still computed.
+	Frozen bool
 }
 
 // Layer is one layer of a net. Forward takes n examples of the shape the

@@ -60,7 +60,9 @@ func Build[T Float](a Arch, in Shape, classes int, rng *rand.Rand) (*Net[T], err
 				err = fmt.Errorf("batch norm needs a convolution or affine layer before it")
 				break
 			}
-			l = NewBatchNorm[T](strconv.Itoa(id), shape)
+			b := NewBatchNorm[T](strconv.Itoa(id), shape)
+			b.Gamma.Frozen = sp.NoScale
+			l = b
 		case "relu":
 			l = NewReLU[T](shape)
 		case "gelu":

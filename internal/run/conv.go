@@ -12,6 +12,7 @@ import (
 	"github.com/nettrain/nettrain/internal/layers"
 	"github.com/nettrain/nettrain/internal/model"
 	"github.com/nettrain/nettrain/internal/preprocess"
+	"github.com/nettrain/nettrain/internal/setting"
 	"github.com/nettrain/nettrain/internal/sgd"
 )
 
@@ -37,6 +38,53 @@ func (c Config) checkConv() error {
 		return errors.New("{dropout} is the fully connected net's; a convolutional net's dropout is a layer of its {arch} (dropout0.5)")
 	case c.Preprocess != preprocess.Mean:
 		return fmt.Errorf("{preprocess} %s: a convolutional net takes {preprocess} mean only so far", c.Preprocess)
+	}
+	if c.Whiten {
+		a, err := layers.ParseArch(c.Arch)
+		if err != nil {
+			return err
+		}
+		if sp := a.Layers[0]; sp.Kind != "conv" || sp.S != 1 || sp.Pad != 0 || sp.N != 2*3*sp.K*sp.K || !sp.Bias {
+			return setting.Errorf("whiten", "{whiten} makes the first layer whiten the image's KxK patches: it must be a convolution of 2x3xKxK filters with a bias, stride 1, no padding, such as airbench's conv24k2, not %s", sp.Text)
+		}
+	}
+	return nil
+}
+
+// WhitenImages is how many training images (the first) a whitening layer
+// is fitted to, as airbench.
+const WhitenImages = 5000
+
+// InitConv draws a new conv net's weights as c says (init, std, seed)
+// and, with whiten, fits its first layer to data's first WhitenImages
+// training images, their mean image subtracted.
+func InitConv(net *layers.Net[float64], c Config, data preprocess.Data) error {
+	if c.Init == InitDirac {
+		sgd.InitDirac(net, c.Seed)
+	} else {
+		sgd.InitConv(net, c.Std, c.Seed)
+	}
+	if !c.Whiten {
+		return nil
+	}
+	n := min(WhitenImages, data.Train.N())
+	x := make([]float64, n*cifar.D)
+	cifar.GatherRange(x, make([]uint8, n), data.Train, 0, n, data.Mean)
+	if err := layers.InitWhitening(net.Layers[0].(*layers.Conv[float64]), x, n); err != nil {
+		return setting.Errorf("whiten", "{whiten}: %v", err)
+	}
+	return nil
+}
+
+// checkMLP refuses the settings of conv nets for the MLP.
+func (c Config) checkMLP() error {
+	for _, s := range []struct {
+		key string
+		set bool
+	}{{"init", c.Init != InitNormal}, {"whiten", c.Whiten}, {"bias_lr", c.BiasLR != 1}, {"lookahead", c.Lookahead != 0}, {"tta", c.TTA}} {
+		if s.set {
+			return setting.Errorf(s.key, "{%s} is for convolutional nets so far: add {arch}", s.key)
+		}
 	}
 	return nil
 }
@@ -73,7 +121,9 @@ func executeConv(ctx context.Context, j Job, data preprocess.Data, cfg sgd.Confi
 		if net, err = ConvNet(c.Arch); err != nil {
 			return Outcome{}, err
 		}
-		sgd.InitConv(net, c.Std, c.Seed)
+		if err := InitConv(net, c, data); err != nil {
+			return Outcome{}, err
+		}
 	}
 	logf := func(format string, args ...any) {
 		if j.Hooks.Log != nil {
@@ -110,14 +160,19 @@ func executeConv(ctx context.Context, j Job, data preprocess.Data, cfg sgd.Confi
 	}
 	state := j.finished(cfg, hist, logf)
 	saved := layers.Fold(net) // scored as eval will score it
-	score := func(s cifar.Set) float64 { return model.Accuracy(PredictConv(saved, s, data.Mean, c.Precision), s.Y) }
-	res := Results{FinalLoss: hist.Loss[len(hist.Loss)-1], TrainAcc: score(data.Train), ValAcc: score(data.Val), Iters: state.Iter,
-		Seconds: time.Since(start).Seconds()}
+	// With tta the validation and test scores average the TTAViews; the
+	// training split's is plain (six views of it would take longer than
+	// an epoch).
+	score := func(s cifar.Set, tta bool) float64 {
+		return model.Accuracy(PredictConv(saved, s, data.Mean, c.Precision, tta), s.Y)
+	}
+	res := Results{FinalLoss: hist.Loss[len(hist.Loss)-1], TrainAcc: score(data.Train, false), ValAcc: score(data.Val, c.TTA), Iters: state.Iter,
+		Seconds: time.Since(start).Seconds(), TTA: c.TTA}
 	if j.Resume != nil && j.Prev.Results != nil {
 		res.Seconds += j.Prev.Results.Seconds
 	}
 	if j.Test {
-		acc := score(j.Splits.Test)
+		acc := score(j.Splits.Test, c.TTA)
 		res.TestAcc = &acc
 	}
 	if err := save(net, saved, hist, state, epochs, &res); err != nil {

@@ -155,3 +155,60 @@ func TestExecuteNormErrors(t *testing.T) {
 		t.Error("resumed a batch-normalised net without its running variance")
 	}
 }
+
+// airbench's recipe, stopped mid-epoch after its lookahead started and
+// carried on, ends on the uninterrupted run's bits: the average, the
+// permutations and alternating flips, the whitening layer's frozen
+// filters and bias.
+func TestExecuteRecipeResumes(t *testing.T) {
+	dir := t.TempDir()
+	recipe := func(out string) Job {
+		j := testJob(t, out)
+		c := &j.Config
+		c.Arch = "conv24k2-gelu-conv8k3nobias-maxpool2-bnnoscale-gelu-gmaxpool-fc10nobias-scale1/9"
+		c.Preprocess, c.Optimizer, c.Momentum, c.LR, c.Reg, c.Iters = preprocess.Mean, sgd.Nesterov, 0.85, 0.05, 5e-4, 40
+		c.Whiten, c.WhitenBiasEpochs, c.Init, c.BiasLR, c.Schedule, c.LabelSmoothing = true, 2, InitDirac, 64, sgd.Triangle, 0.2
+		c.Shuffle, c.Flip, c.AlternateFlip, c.Translate, c.TranslatePad, c.Lookahead, c.NormTrack, c.TTA = true, true, true, 2, sgd.PadReflect, 3, 0.4, true
+		return j
+	}
+	whole := recipe(filepath.Join(dir, "whole.npz"))
+	if _, err := Execute(context.Background(), whole); err != nil {
+		t.Fatal(err)
+	}
+	want, err := checkpoint.Load(whole.Out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	part := recipe(filepath.Join(dir, "part.npz"))
+	ctx, cancel := context.WithCancel(context.Background())
+	part.Hooks.Iter = func(it int, _ float64) {
+		if it == 23 {
+			cancel()
+		}
+	}
+	if _, err := Execute(ctx, part); !errors.Is(err, context.Canceled) {
+		t.Fatalf("interrupted run: %v", err)
+	}
+	ck, err := checkpoint.Load(part.Out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := ck.Extra["opt.avg.W2"]; !ok {
+		t.Fatal("the checkpoint holds no lookahead average")
+	}
+	meta, _ := ReadMeta(ck.Meta)
+	whole.Out = part.Out + ".resumed.npz"
+	whole.Resume, whole.ResumePath, whole.Prev = ck, part.Out, meta
+	if _, err := Execute(context.Background(), whole); err != nil {
+		t.Fatal(err)
+	}
+	got, err := checkpoint.Load(whole.Out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, a := range want.Conv.Arrays() {
+		if !equalBits(a.V, got.Conv.Arrays()[k].V) {
+			t.Fatalf("resumed: %s differs from the uninterrupted run", a.Name)
+		}
+	}
+}

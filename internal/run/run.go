@@ -60,6 +60,16 @@ type Options struct {
 	Norm           model.Norm        `json:"norm,omitempty" yaml:"norm"`
 	NormTrack      float64           `json:"norm_track,omitempty" yaml:"norm_track"`
 	Arch           string            `json:"arch,omitempty" yaml:"arch"`
+
+	// airbench's recipe.
+	Init             string  `json:"init,omitempty" yaml:"init"`
+	Whiten           bool    `json:"whiten,omitempty" yaml:"whiten"`
+	WhitenBiasEpochs int     `json:"whiten_bias_epochs,omitempty" yaml:"whiten_bias_epochs"`
+	BiasLR           float64 `json:"bias_lr,omitempty" yaml:"bias_lr"`
+	Shuffle          bool    `json:"shuffle,omitempty" yaml:"shuffle"`
+	AlternateFlip    bool    `json:"alternate_flip,omitempty" yaml:"alternate_flip"`
+	Lookahead        int     `json:"lookahead,omitempty" yaml:"lookahead"`
+	TTA              bool    `json:"tta,omitempty" yaml:"tta"`
 }
 
 // SGD returns the training loop's part of c.
@@ -67,7 +77,8 @@ func (c Config) SGD() sgd.Config {
 	return sgd.Config{Iters: c.Iters, Batch: c.Batch, LR: c.LR, LRDecay: c.LRDecay, Reg: c.Reg, Seed: c.Seed, Precision: c.Precision,
 		Optimizer: c.Optimizer, Momentum: c.Momentum, Schedule: c.Schedule, Dropout: c.Dropout, Flip: c.Flip,
 		KeepBest: c.KeepBest, Patience: c.Patience, WeightDecay: c.WeightDecay,
-		Translate: c.Translate, TranslatePad: c.TranslatePad, Warmup: c.Warmup, LabelSmoothing: c.LabelSmoothing, NormTrack: c.NormTrack}
+		Translate: c.Translate, TranslatePad: c.TranslatePad, Warmup: c.Warmup, LabelSmoothing: c.LabelSmoothing, NormTrack: c.NormTrack,
+		Shuffle: c.Shuffle, AlternateFlip: c.AlternateFlip, Lookahead: c.Lookahead, BiasLR: c.BiasLR, Whiten: c.Whiten, WhitenBiasEpochs: c.WhitenBiasEpochs}
 }
 
 // State is how far a run got: what train --resume needs besides the
@@ -95,6 +106,9 @@ type Results struct {
 	TestAcc   *float64 `json:"test_acc,omitempty"`
 	Iters     int      `json:"iters"`
 	Seconds   float64  `json:"seconds"`
+	// TTA: the validation and test accuracies average the scores of the
+	// TTAViews (tta).
+	TTA bool `json:"tta,omitempty"`
 }
 
 // Trial says which trial and rung of a sweep a checkpoint is.

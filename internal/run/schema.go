@@ -86,8 +86,8 @@ var Schema = []Setting{
 		Help: "update rule: sgd, momentum, nesterov or adam (cs231n's optim.py)"},
 	{Key: "momentum", Kind: Float, Default: "0.9", Min: 0, MinOpen: true, Max: 1, MaxOpen: true,
 		Help: "momentum of {optimizer} momentum and nesterov, in (0, 1) (momentum 0 is {optimizer} sgd)", Hint: "momentum 0 is {optimizer} sgd"},
-	{Key: "schedule", Kind: Choice, Default: string(sgd.Step), Choices: []string{string(sgd.Step), string(sgd.Cosine)},
-		Help: "learning-rate schedule: step (times {lr_decay} each epoch) or cosine (to 0 over {iters})"},
+	{Key: "schedule", Kind: Choice, Default: string(sgd.Step), Choices: []string{string(sgd.Step), string(sgd.Cosine), string(sgd.Triangle)},
+		Help: "learning-rate schedule: step (times {lr_decay} each epoch), cosine (to 0 over {iters}) or triangle (airbench's: 0.2 {lr} up to {lr} at 23% of {iters}, down to 0.07 {lr})"},
 	{Key: "dropout", Kind: Float, Default: "0", Min: 0, Max: 1, MaxOpen: true, Help: "probability of dropping a hidden unit in training (inverted dropout), in [0, 1)"},
 	{Key: "flip", Kind: Bool, Default: "false", Help: "mirror training images left to right at random"},
 	{Key: "preprocess", Kind: Choice, Default: string(preprocess.Mean), Choices: []string{string(preprocess.Mean), string(preprocess.Channel), string(preprocess.ZCA)},
@@ -107,7 +107,25 @@ var Schema = []Setting{
 		Help: "{norm} batch: weight of each batch's mean and variance in the running ones that evaluation uses, in (0, 1]: running = (1-m) running + m batch (PyTorch's momentum; cs231n's momentum is 1 minus it)"},
 	{Key: "arch", Kind: Arch,
 		Help: "a convolutional net instead of the MLP of {hidden}: a preset (cs231n-convnet, airbench) or layers such as conv32k7-relu-maxpool2-fc100-relu-fc10 (see the README); a sweep takes choices A,B"},
+
+	{Key: "init", Kind: Choice, Default: InitNormal, Choices: []string{InitNormal, InitDirac},
+		Help: "{arch}'s initial weights: normal ({std} N(0,1)) or dirac (PyTorch's uniform, +-1/sqrt(fan-in), with each convolution's first filters the identity, as airbench)"},
+	{Key: "whiten", Kind: Bool, Default: "false",
+		Help: "{arch}'s first convolution whitens the 2x2 patches of 5,000 training images (airbench's; conv24k2), untrained"},
+	{Key: "whiten_bias_epochs", Kind: Int, Default: "3", Min: 0, Max: maxIters, Help: "{whiten}: epochs that train the whitening layer's bias, then it is frozen"},
+	{Key: "bias_lr", Kind: Float, Default: "1", Min: 0, MinOpen: true, Max: 1e6, Help: "multiplies the learning rate of {arch}'s batch norm betas (airbench: 64)"},
+	{Key: "shuffle", Kind: Bool, Default: "false", Help: "each epoch, every training image once, in a new order (default: minibatches drawn with replacement)"},
+	{Key: "alternate_flip", Kind: Bool, Default: "false", Help: "{flip} each image in every other epoch, its first flip drawn, instead of drawing each time (airbench's)"},
+	{Key: "lookahead", Kind: Int, Default: "0", Min: 0, Max: maxIters,
+		Help: "{arch}: every this many iterations after 30% of the run, move the weights to their moving average (airbench: 5; 0: off)"},
+	{Key: "tta", Kind: Bool, Default: "false", Help: "score the final model on the mirror image and 1-pixel translations too, averaging the scores (airbench's test-time augmentation)"},
 }
+
+// Initialisations of a conv net (init).
+const (
+	InitNormal = "normal"
+	InitDirac  = "dirac"
+)
 
 // Lookup returns the setting of key.
 func Lookup(key string) (Setting, bool) {
@@ -237,7 +255,7 @@ func (c Config) Validate() error {
 	if c.Arch != "" {
 		return c.checkConv()
 	}
-	return nil
+	return c.checkMLP()
 }
 
 // CheckValue checks one value of a numeric setting, as Validate would: a

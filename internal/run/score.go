@@ -23,22 +23,27 @@ type Evaluation struct {
 	N         int          `json:"n"`
 	Accuracy  float64      `json:"accuracy"`
 	PerClass  []ClassScore `json:"per_class"`
-	Confusion [][]int      `json:"confusion"` // [true][predicted]
+	Confusion [][]int      `json:"confusion"`     // [true][predicted]
+	TTA       bool         `json:"tta,omitempty"` // scores averaged over the TTAViews
 }
 
 // Evaluate scores the checkpoint ck on set in precision ("" or float64:
 // float64), with its accuracy per class (named by classes) and its
-// confusion matrix. Scores that are not finite are an error.
-func Evaluate(ck *checkpoint.Checkpoint, set cifar.Set, classes []string, precision model.Precision) (Evaluation, error) {
+// confusion matrix; with tta (conv nets) over the TTAViews. Scores that
+// are not finite are an error.
+func Evaluate(ck *checkpoint.Checkpoint, set cifar.Set, classes []string, precision model.Precision, tta bool) (Evaluation, error) {
 	c := ck.Classes()
 	if len(classes) != c {
 		return Evaluation{}, fmt.Errorf("the model has %d classes, the data %d", c, len(classes))
 	}
-	pred := Predict(ck, set, precision)
+	if tta && ck.Conv == nil {
+		return Evaluation{}, fmt.Errorf("test-time augmentation (--tta) is for convolutional nets so far; this model is the fully connected net")
+	}
+	pred := Predict(ck, set, precision, tta)
 	if err := model.CheckFinite(pred); err != nil {
 		return Evaluation{}, err
 	}
-	ev := Evaluation{N: set.N(), Accuracy: model.Accuracy(pred, set.Y), Confusion: make([][]int, c)}
+	ev := Evaluation{N: set.N(), Accuracy: model.Accuracy(pred, set.Y), Confusion: make([][]int, c), TTA: tta}
 	for i := range ev.Confusion {
 		ev.Confusion[i] = make([]int, c)
 	}

@@ -23,6 +23,8 @@ func (c Config) Normalized() Config {
 	c.Precision = cmp.Or(c.Precision, model.Float64)
 	c.TranslatePad = cmp.Or(c.TranslatePad, d.TranslatePad)
 	c.NormTrack = cmp.Or(c.NormTrack, d.NormTrack)
+	c.Init = cmp.Or(c.Init, d.Init)
+	c.BiasLR = cmp.Or(c.BiasLR, d.BiasLR)
 	return c
 }
 

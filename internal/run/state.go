@@ -131,7 +131,7 @@ func loopState(extra map[string][]float64, s State) (*sgd.State, error) {
 // checkValues returns an error unless every value of the array key is
 // finite, and, for batch norm's running variance, positive.
 func checkValues(key string, v []float64) error {
-	_, name, _ := strings.Cut(key, ".")
+	name := key[strings.LastIndex(key, ".")+1:] // opt.avg.running_var3: running_var3
 	for i, x := range v {
 		switch {
 		case math.IsNaN(x) || math.IsInf(x, 0):

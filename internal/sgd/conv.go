@@ -37,6 +37,8 @@ func TrainConv(ctx context.Context, net *layers.Net[float64], data preprocess.Da
 		return History{}, errors.New("sgd: TrainConv's snapshots need hooks.SaveConv")
 	case c.Dropout > 0:
 		return History{}, errors.New("{dropout} is the fully connected net's; a convolutional net's dropout is a layer of its arch (dropout0.5)")
+	case c.Whiten && !isWhitening(net):
+		return History{}, errors.New("{whiten} needs the net to start with a convolution without padding or stride and 2 C K K filters, as airbench's conv24k2")
 	}
 	if c.Precision == Float64 {
 		return train[float64](ctx, newConv[float64](net, c), data, c, hooks)
@@ -51,10 +53,17 @@ type conv[T model.Float] struct {
 	pcg *rand.PCG // the dropout layers' generator
 	x   []T       // a chunk of validation images
 	y   []uint8
+
+	// Each parameter's learning-rate multiplier (lrScales): base, and
+	// scale as of the iteration; whitenBias is the index of the whitening
+	// layer's bias, or -1.
+	base, scale      []float64
+	whitenBias       int
+	whitenBiasEpochs int
 }
 
 func newConv[T model.Float](out *layers.Net[float64], c Config) *conv[T] {
-	v := &conv[T]{out: out, net: layers.As[T](out), pcg: rand.NewPCG(0, 0)}
+	v := &conv[T]{out: out, net: layers.As[T](out), pcg: rand.NewPCG(0, 0), whitenBias: -1, whitenBiasEpochs: c.WhitenBiasEpochs}
 	v.net.Smoothing = c.LabelSmoothing
 	rng := rand.New(v.pcg)
 	for _, l := range v.net.Layers {
@@ -62,8 +71,50 @@ func newConv[T model.Float](out *layers.Net[float64], c Config) *conv[T] {
 			d.Rng = rng
 		}
 	}
+	var whiten *layers.Conv[T]
+	if c.Whiten {
+		whiten = v.net.Layers[0].(*layers.Conv[T]) // TrainConv checked
+		// Never trained, so neither penalised nor decayed.
+		whiten.W.Frozen, whiten.W.Decay = true, false
+	}
+	betas := map[*layers.Param[T]]bool{}
+	for _, l := range v.net.Layers {
+		if b, ok := l.(*layers.BatchNorm[T]); ok {
+			betas[b.Beta] = true
+		}
+	}
+	scaled := false
+	for i, p := range v.net.Params() {
+		s := 1.0
+		switch {
+		case p.Frozen:
+			s = 0
+		case betas[p] && c.BiasLR != 0:
+			s = c.BiasLR
+		case whiten != nil && p == whiten.B:
+			v.whitenBias = i
+		}
+		scaled = scaled || s != 1 || v.whitenBias == i
+		v.base = append(v.base, s)
+	}
+	if scaled {
+		v.scale = make([]float64, len(v.base))
+	}
 	return v
 }
+
+func (v *conv[T]) lrScales(_, epoch int) []float64 {
+	if v.scale == nil {
+		return nil
+	}
+	copy(v.scale, v.base)
+	if v.whitenBias >= 0 && epoch >= v.whitenBiasEpochs {
+		v.scale[v.whitenBias] = 0
+	}
+	return v.scale
+}
+
+func (v *conv[T]) arrays() []layers.Array[T] { return v.net.Arrays() }
 
 func (v *conv[T]) inputs() int    { return v.net.In.Size() }
 func (v *conv[T]) maskUnits() int { return 0 }
@@ -148,6 +199,20 @@ func (v *conv[T]) snapshotInto(n *layers.Net[float64], st *State, keepBest bool)
 		s.BestConv = layers.As[float64](st.BestConv)
 	}
 	return s
+}
+
+// isWhitening reports whether net's first layer can be a patch-whitening
+// layer: a convolution of stride 1 without padding, with two filters (f
+// and -f) for each of the C K K directions of its patches.
+func isWhitening(net *layers.Net[float64]) bool {
+	c, ok := net.Layers[0].(*layers.Conv[float64])
+	return ok && c.S == 1 && c.P == 0 && c.F == 2*c.In.C*c.K*c.K && c.B != nil
+}
+
+// InitDirac initialises net as airbench does (layers.Net.InitDirac) from
+// the seed's init stream.
+func InitDirac(net *layers.Net[float64], seed uint64) {
+	net.InitDirac(rand.New(rand.NewPCG(seed, streamInit)))
 }
 
 // InitConv draws net's weights as std N(0,1) from the seed's init stream,

@@ -28,6 +28,12 @@ type learner[T model.Float] interface {
 	// snapshotCopy is snapshot into a new net, for the Save hook: an MLP
 	// or a conv net, whichever the learner trains.
 	snapshotCopy(st *State, keepBest bool) (*model.Net, *layers.Net[float64], State)
+	// lrScales returns each parameter's learning-rate multiplier in
+	// iteration it of epoch (0-based), in params' order, or nil: 1 each.
+	lrScales(it, epoch int) []float64
+	// arrays returns what Lookahead averages: the parameters and running
+	// statistics, by name (nil: the learner has no lookahead).
+	arrays() []layers.Array[T]
 }
 
 // paramSet is what the optimizer updates: the parameters, their gradients
@@ -130,6 +136,9 @@ func (m *mlp[T]) snapshotInto(n *model.Net, st *State, keepBest bool) State {
 	}
 	return s
 }
+
+func (m *mlp[T]) lrScales(int, int) []float64 { return nil }
+func (m *mlp[T]) arrays() []layers.Array[T]   { return nil }
 
 // rawParams is the paramSet of the MLP weights r with gradients g.
 func rawParams[T model.Float](r, g *model.Raw[T]) paramSet[T] {

@@ -22,6 +22,10 @@ type optimizer[T model.Float] struct {
 	params, grads [][]T    // the parameters it updates and their gradients
 	names         []string // of the parameters: W1, b1, ...
 
+	// scale multiplies each parameter's learning rate (0: not updated at
+	// all, its state kept), or is nil: 1 for every parameter.
+	scale []float64
+
 	chunks [][3]int // parameter, first and end entry of each share's piece
 	par    gemm.Group
 	share  func(w, nt int)
@@ -73,7 +77,7 @@ func (o *optimizer[T]) step(lr float64, it int) {
 			}
 		}
 	}
-	if o.kind == SGD {
+	if o.kind == SGD && o.scale == nil {
 		o.ps.sgdStep(lr)
 		return
 	}
@@ -98,7 +102,16 @@ func (o *optimizer[T]) update(lo, hi int) {
 	for _, ch := range o.chunks[lo:hi] {
 		i := ch[0]
 		p, dp := o.params[i][ch[1]:ch[2]], o.grads[i][ch[1]:ch[2]]
+		lrT, a := lrT, a
+		if o.scale != nil {
+			if o.scale[i] == 0 {
+				continue
+			}
+			lrT, a = T(lr*o.scale[i]), T(lr*o.scale[i]/c1)
+		}
 		switch o.kind {
+		case SGD:
+			axpy(-lrT, dp, p)
 		case Momentum:
 			v := o.v[i][ch[1]:ch[2]]
 			for j := range p {

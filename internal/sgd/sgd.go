@@ -53,6 +53,32 @@ type Config struct {
 	// NormTrack is batch norm's weight of each batch in its running
 	// statistics, in (0, 1]; 0 means model.NormTrack (cs231n's).
 	NormTrack float64
+
+	// airbench's recipe (Jordan 2024), for convolutional nets.
+	//
+	// Shuffle draws each epoch's minibatches from a permutation of the
+	// training set (every image once an epoch, the last Train.N() mod Batch
+	// left out) instead of with replacement.
+	Shuffle bool
+	// AlternateFlip, with Flip, draws each image's flip once and then
+	// mirrors the image in every other epoch: flipped in epoch e iff
+	// base(image) xor e is odd.
+	AlternateFlip bool
+	// Lookahead, if not 0, averages the weights every Lookahead iterations
+	// from LookaheadFrom of the run on: avg += (1-rho)(net - avg), then
+	// net = avg, rho = 0.95^Lookahead (it/Iters)^3; and net = avg at the
+	// end of each epoch and of the run. The average takes in batch norm's
+	// running statistics too.
+	Lookahead int
+	// BiasLR multiplies the learning rate of batch norm's betas
+	// (airbench's bias_scaler); 0 means 1.
+	BiasLR float64
+	// Whiten says the net's first convolution is a patch-whitening layer
+	// (run initialises it from the data): its weights are never trained,
+	// nor decayed, and its bias is trained for the first WhitenBiasEpochs
+	// epochs only.
+	Whiten           bool
+	WhitenBiasEpochs int
 }
 
 // Pad is what a translation brings in from outside the image.
@@ -88,12 +114,17 @@ type Schedule string
 
 // Schedules.
 const (
-	Step   Schedule = "step"
-	Cosine Schedule = "cosine"
+	Step     Schedule = "step"
+	Cosine   Schedule = "cosine"
+	Triangle Schedule = "triangle" // airbench's: see triangleLR
 )
 
 // Valid reports whether s is a schedule ("" is Step).
-func (s Schedule) Valid() bool { return s == "" || s == Step || s == Cosine }
+func (s Schedule) Valid() bool { return s == "" || s == Step || s == Cosine || s == Triangle }
+
+// Per iteration schedules: the rate of iteration it does not depend on
+// the epochs (step's does).
+func (s Schedule) perIter() bool { return s == Cosine || s == Triangle }
 
 // State is what a run carries from one iteration to the next besides the
 // weights and the iteration count, so that a resumed run ends exactly where
@@ -142,7 +173,7 @@ func (c Config) Check() error {
 	case !(c.Momentum >= 0 && c.Momentum < 1):
 		return setting.Errorf("momentum", "{momentum} is %v, want a number in [0, 1)", c.Momentum)
 	case !c.Schedule.Valid():
-		return setting.Errorf("schedule", "{schedule} is %q, want step or cosine", c.Schedule)
+		return setting.Errorf("schedule", "{schedule} is %q, want step, cosine or triangle", c.Schedule)
 	case !(c.Dropout >= 0 && c.Dropout < 1):
 		return setting.Errorf("dropout", "{dropout} is %v, want a probability in [0, 1)", c.Dropout)
 	case !(c.WeightDecay >= 0) || math.IsInf(c.WeightDecay, 0):
@@ -159,6 +190,14 @@ func (c Config) Check() error {
 		return setting.Errorf("label_smoothing", "{label_smoothing} is %v, want a number in [0, 1)", c.LabelSmoothing)
 	case c.Patience < 0:
 		return setting.Errorf("patience", "{patience} is %d, want 0 (never stop early) or more", c.Patience)
+	case c.Lookahead < 0:
+		return setting.Errorf("lookahead", "{lookahead} is %d, want 0 (off) or a number of iterations", c.Lookahead)
+	case !(c.BiasLR >= 0) || math.IsInf(c.BiasLR, 0):
+		return setting.Errorf("bias_lr", "{bias_lr} is %v, want a number > 0", c.BiasLR)
+	case c.WhitenBiasEpochs < 0:
+		return setting.Errorf("whiten_bias_epochs", "{whiten_bias_epochs} is %d, want 0 or more", c.WhitenBiasEpochs)
+	case c.AlternateFlip && !c.Flip:
+		return setting.Errorf("alternate_flip", "{alternate_flip} alternates {flip}: add {flip}")
 	}
 	return nil
 }
@@ -168,6 +207,8 @@ func (c Config) Check() error {
 const (
 	streamInit  = 0x6e65_7474_7261_696e // "nettrain"
 	streamBatch = 0x6d69_6e69_6261_7463 // "minibatc"
+	streamEpoch = 0x7368_7566_666c_6521 // "shuffle!": an epoch's permutation
+	streamFlip  = 0x666c_6970_666c_6f70 // "flipflop": each image's first flip
 )
 
 // Init returns a new net with the given layer sizes (inputs, hidden layers,
@@ -259,6 +300,36 @@ func cosineLR(c Config, it int) float64 {
 	return c.LR * 0.5 * (1 + math.Cos(math.Pi*float64(it-1)/float64(cmp.Or(c.ScheduleIters, c.Iters))))
 }
 
+// The triangle schedule's shape (airbench94's): the rate rises linearly
+// from triangleStart times LR at the first iteration to LR at the
+// fraction trianglePeak of the run, then falls linearly to triangleEnd
+// times LR at its end.
+const (
+	triangleStart = 0.2
+	trianglePeak  = 0.23
+	triangleEnd   = 0.07
+)
+
+// triangleLR is the learning rate of iteration it (1-based) under the
+// triangle schedule, as airbench computes it: x = it-1 of T steps, the
+// peak at step int(trianglePeak T).
+func triangleLR(c Config, it int) float64 {
+	t := cmp.Or(c.ScheduleIters, c.Iters)
+	x, peak := float64(it-1), int(trianglePeak*float64(t))
+	if it-1 < peak {
+		return c.LR * (triangleStart + (1-triangleStart)*x/float64(peak))
+	}
+	return c.LR * (1 + (triangleEnd-1)*(x-float64(peak))/float64(t-peak))
+}
+
+// scheduleLR is the rate of iteration it under a per-iteration schedule.
+func scheduleLR(c Config, it int) float64 {
+	if c.Schedule == Triangle {
+		return triangleLR(c, it)
+	}
+	return cosineLR(c, it)
+}
+
 // EpochLen returns the iterations in one epoch: max(numTrain/batch, 1).
 func EpochLen(numTrain, batch int) int { return max(numTrain/batch, 1) }
 
@@ -277,6 +348,14 @@ func Train(ctx context.Context, net *model.Net, data preprocess.Data, c Config, 
 	}
 	if d := net.Inputs(); d != cifar.D || len(data.Mean) != d {
 		return History{}, fmt.Errorf("sgd: net takes %d inputs, data has %d", d, cifar.D)
+	}
+	switch {
+	case c.Lookahead > 0:
+		return History{}, setting.Errorf("lookahead", "{lookahead} is for convolutional nets ({arch}) so far")
+	case c.Whiten:
+		return History{}, setting.Errorf("whiten", "{whiten} is a convolutional net's first layer: use {arch}")
+	case c.BiasLR != 0 && c.BiasLR != 1:
+		return History{}, setting.Errorf("bias_lr", "{bias_lr} scales a convolutional net's batch norm betas ({arch})")
 	}
 	if c.Precision == Float64 {
 		return train[float64](ctx, newMLP[float64](net), data, c, hooks)
@@ -308,6 +387,9 @@ func train[T model.Float](ctx context.Context, net learner[T], data preprocess.D
 	if err := l.prepare(); err != nil {
 		return hist, err
 	}
+	if c.Shuffle && data.Train.N() < c.Batch {
+		return hist, setting.Errorf("shuffle", "{shuffle} takes {batch} %d images at a time from %d training images: lower {batch}", c.Batch, data.Train.N())
+	}
 	pipe := l.batches()
 	defer close(pipe.done)
 
@@ -317,16 +399,19 @@ func train[T model.Float](ctx context.Context, net learner[T], data preprocess.D
 			return hist, fmt.Errorf("training stopped after iteration %d: %w", it-1, err)
 		}
 		mb := <-pipe.full
-		if c.Schedule == Cosine {
-			lr = cosineLR(c, it)
+		if c.Schedule.perIter() {
+			lr = scheduleLR(c, it)
 		}
 		loss, err := l.step(it, mb, lr)
 		if err != nil {
 			return hist, err
 		}
+		if it%l.epochLen == 0 || it == c.Iters {
+			l.settle()
+		}
 		if it%l.epochLen == 0 {
 			stop := l.endEpoch(it, mb, loss, lr)
-			if c.Schedule != Cosine {
+			if !c.Schedule.perIter() {
 				lr *= c.LRDecay
 			}
 			if stop {
@@ -356,6 +441,8 @@ type loop[T model.Float] struct {
 	hist     History
 	epochLen int
 
+	avg []layers.Array[T] // Lookahead's average, from its first update on
+
 	dense   []T     // the whitened train split (ZCA), or nil
 	pred    []uint8 // of a minibatch
 	valPred []uint8
@@ -371,8 +458,98 @@ func newLoop[T model.Float](net learner[T], data preprocess.Data, c Config, hook
 		if err := l.opt.load(l.st.Slots); err != nil {
 			return nil, err
 		}
+		if err := l.loadAverage(l.st.Slots); err != nil {
+			return nil, err
+		}
 	}
 	return l, nil
+}
+
+// The lookahead's constants (airbench94's): it starts after
+// lookaheadFrom of the run, and its decay is lookaheadBase per iteration.
+const (
+	lookaheadFrom = 0.3
+	lookaheadBase = 0.95
+)
+
+// lookahead takes the average after iteration it (Config.Lookahead).
+func (l *loop[T]) lookahead(it int) {
+	c := l.c
+	t := cmp.Or(c.ScheduleIters, c.Iters)
+	if c.Lookahead == 0 || it%c.Lookahead != 0 || float64(it) <= lookaheadFrom*float64(t) {
+		return
+	}
+	net := l.net.arrays()
+	if l.avg == nil {
+		l.avg = make([]layers.Array[T], len(net))
+		for i, a := range net {
+			l.avg[i] = layers.Array[T]{Name: a.Name, V: slices.Clone(a.V)}
+		}
+		return
+	}
+	rho := math.Pow(lookaheadBase, float64(c.Lookahead)) * math.Pow(float64(it)/float64(t), 3)
+	w := T(1 - rho)
+	for i, a := range net {
+		avg := l.avg[i].V
+		for j, x := range a.V {
+			avg[j] += w * (x - avg[j])
+		}
+		copy(a.V, avg)
+	}
+}
+
+// settle sets the net to the lookahead's average, if there is one yet: at
+// each epoch's end and the run's.
+func (l *loop[T]) settle() {
+	if l.avg == nil {
+		return
+	}
+	for i, a := range l.net.arrays() {
+		copy(a.V, l.avg[i].V)
+	}
+}
+
+// slotAverage prefixes the lookahead's arrays among the State's slots.
+const slotAverage = "avg."
+
+// saveAverage adds the lookahead's average to slots.
+func (l *loop[T]) saveAverage(slots map[string][]float64) {
+	for _, a := range l.avg {
+		f := make([]float64, len(a.V))
+		for j, x := range a.V {
+			f[j] = float64(x)
+		}
+		slots[slotAverage+a.Name] = f
+	}
+}
+
+// loadAverage restores what saveAverage saved: every array or none.
+func (l *loop[T]) loadAverage(slots map[string][]float64) error {
+	if l.c.Lookahead == 0 {
+		return nil
+	}
+	net := l.net.arrays()
+	found := 0
+	for _, a := range net {
+		if _, ok := slots[slotAverage+a.Name]; ok {
+			found++
+		}
+	}
+	if found == 0 {
+		return nil
+	}
+	l.avg = make([]layers.Array[T], len(net))
+	for i, a := range net {
+		f, ok := slots[slotAverage+a.Name]
+		if !ok || len(f) != len(a.V) {
+			return fmt.Errorf("the checkpoint has no lookahead average %s%s of %d numbers; resume with the {lookahead} it was trained with", slotAverage, a.Name, len(a.V))
+		}
+		l.avg[i] = layers.Array[T]{Name: a.Name, V: make([]T, len(f))}
+		for j, x := range f {
+			l.avg[i].V[j] = T(x)
+		}
+	}
+	return nil
 }
 
 // prepare makes the buffers of the loop and of scoring.
@@ -397,6 +574,7 @@ func (l *loop[T]) prepare() error {
 func (l *loop[T]) snapshot(keepBest bool) State {
 	s := l.net.snapshot(&l.st, keepBest && l.c.KeepBest)
 	s.Slots = l.opt.save()
+	l.saveAverage(s.Slots)
 	return s
 }
 
@@ -419,7 +597,7 @@ func (l *loop[T]) batches() pipeline[T] {
 		p.free <- mb
 	}
 	go func() {
-		dr := newDrawer[T](c, d)
+		dr := newDrawer[T](c, d, l.epochLen)
 		for it := c.Start + 1; it <= c.Iters; it++ {
 			var mb *minibatch[T]
 			select {
@@ -436,19 +614,22 @@ func (l *loop[T]) batches() pipeline[T] {
 
 // drawer draws and gathers the minibatch of an iteration.
 type drawer[T model.Float] struct {
-	c     Config
-	d     int
-	idx   []int
-	flip  []bool
-	shift []int // dx, dy of each row
-	tmp   []T
-	pcg   *rand.PCG
-	rng   *rand.Rand
-	keep  T // 1/(1-dropout), inverted dropout's scale
+	c        Config
+	d        int
+	epochLen int
+	perm     []int // with Shuffle: the permutation of epoch permEpoch
+	permEp   int
+	idx      []int
+	flip     []bool
+	shift    []int // dx, dy of each row
+	tmp      []T
+	pcg      *rand.PCG
+	rng      *rand.Rand
+	keep     T // 1/(1-dropout), inverted dropout's scale
 }
 
-func newDrawer[T model.Float](c Config, d int) *drawer[T] {
-	dr := &drawer[T]{c: c, d: d, idx: make([]int, c.Batch), pcg: rand.NewPCG(0, 0), keep: T(1 / (1 - c.Dropout))}
+func newDrawer[T model.Float](c Config, d, epochLen int) *drawer[T] {
+	dr := &drawer[T]{c: c, d: d, epochLen: epochLen, idx: make([]int, c.Batch), pcg: rand.NewPCG(0, 0), keep: T(1 / (1 - c.Dropout)), permEp: -1}
 	dr.rng = rand.New(dr.pcg)
 	if c.Flip {
 		dr.flip = make([]bool, c.Batch)
@@ -461,14 +642,26 @@ func newDrawer[T model.Float](c Config, d int) *drawer[T] {
 
 // draw fills mb with iteration it's minibatch. Everything random about it
 // comes from its own generator, drawn in this order: indices, flips,
-// shifts, dropout.
+// shifts, dropout; with Shuffle the indices come from the epoch's
+// permutation instead (its own generator, seeded by the epoch), and with
+// AlternateFlip the flips from the image and the epoch.
 func (dr *drawer[T]) draw(mb *minibatch[T], it int, data preprocess.Data, dense []T) {
 	c, d, rng := dr.c, dr.d, dr.rng
+	epoch := (it - 1) / dr.epochLen
+	if c.Shuffle {
+		copy(dr.idx, dr.permutation(epoch, data.Train.N())[(it-1)%dr.epochLen*c.Batch:])
+	}
 	dr.pcg.Seed(batchSeed(c.Seed, it))
-	for i := range dr.idx {
-		dr.idx[i] = rng.IntN(data.Train.N())
+	if !c.Shuffle {
+		for i := range dr.idx {
+			dr.idx[i] = rng.IntN(data.Train.N())
+		}
 	}
 	for i := range dr.flip {
+		if c.AlternateFlip {
+			dr.flip[i] = FirstFlip(c.Seed, dr.idx[i]) != (epoch%2 == 1)
+			continue
+		}
 		dr.flip[i] = rng.Uint64()&1 == 1
 	}
 	for i := range dr.shift {
@@ -491,6 +684,31 @@ func (dr *drawer[T]) draw(mb *minibatch[T], it int, data preprocess.Data, dense 
 	}
 }
 
+// permutation returns epoch's order of the n training images (Shuffle),
+// drawn from the seed and the epoch alone.
+func (dr *drawer[T]) permutation(epoch, n int) []int {
+	if dr.permEp != epoch {
+		if dr.perm == nil {
+			dr.perm = make([]int, n)
+		}
+		for i := range dr.perm {
+			dr.perm[i] = i
+		}
+		r := rand.New(rand.NewPCG(dr.c.Seed^streamEpoch, uint64(epoch)))
+		r.Shuffle(n, func(i, j int) { dr.perm[i], dr.perm[j] = dr.perm[j], dr.perm[i] })
+		dr.permEp = epoch
+	}
+	return dr.perm
+}
+
+// FirstFlip is whether AlternateFlip mirrors training image i in the
+// even epochs (the first, third, ...) of a run seeded seed; it mirrors it
+// in the odd ones otherwise.
+func FirstFlip(seed uint64, i int) bool {
+	_, z := batchSeed(seed^streamFlip, i)
+	return z&1 == 1
+}
+
 // step computes the loss and gradients of minibatch mb and updates the
 // weights at the schedule's rate lr (warmed up over the first Warmup
 // iterations).
@@ -504,8 +722,10 @@ func (l *loop[T]) step(it int, mb *minibatch[T], lr float64) (float64, error) {
 	if it <= c.Warmup {
 		stepLR = lr * float64(it) / float64(c.Warmup) // linear warm-up to the schedule's rate
 	}
+	l.opt.scale = l.net.lrScales(it, (it-1)/l.epochLen)
 	l.opt.step(stepLR, it)
 	l.net.track(cmp.Or(c.NormTrack, model.NormTrack)) // batch norm's running statistics, from this batch
+	l.lookahead(it)
 	l.hist.Loss = append(l.hist.Loss, loss)
 	if l.hooks.Iter != nil {
 		l.hooks.Iter(it, loss)
@@ -553,6 +773,7 @@ func (l *loop[T]) save(it int) error {
 	snap, conv, st := l.net.snapshotCopy(&l.st, l.c.KeepBest)
 	sh.State = st
 	sh.State.Slots = l.opt.save()
+	l.saveAverage(sh.State.Slots)
 	if conv != nil {
 		return l.hooks.SaveConv(conv, sh)
 	}

@@ -47,7 +47,7 @@ func Summarize(results []Result, out string, test *cifar.Set, warn func(string))
 	if test != nil {
 		var meta trainrun.Meta
 		json.Unmarshal(ck.Meta, &meta) // absent or foreign metadata: float64 scoring
-		pred := trainrun.Predict(ck, *test, meta.Config.Precision)
+		pred := trainrun.Predict(ck, *test, meta.Config.Precision, meta.Config.TTA && ck.Conv != nil)
 		if err := model.CheckFinite(pred); err != nil {
 			return sum, fmt.Errorf("the best trial's model: %w", err)
 		}

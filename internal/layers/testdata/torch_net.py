@@ -52,7 +52,7 @@ def build(arch, shape):
             layers += [nn.Flatten(), mod]
             c, h, w, flat = int(m[1]), 1, 1, True
             continue
-        if tok == "bn":
+        if tok in ("bn", "bnnoscale"):
             mod = nn.BatchNorm1d(c) if flat else nn.BatchNorm2d(c)
             names.append((mod, {"weight": f"gamma{wid}", "bias": f"beta{wid}"}))
             layers.append(mod)

@@ -1,0 +1,128 @@
+package main
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/nettrain/nettrain/internal/checkpoint"
+	trainrun "github.com/nettrain/nettrain/internal/run"
+)
+
+// recipeArch is airbench's net in small: a whitening layer, then a block
+// of dirac convolutions with batch norms without scale.
+const recipeArch = "conv24k2-gelu-conv8k3nobias-maxpool2-bnnoscale-gelu-conv8k3nobias-bnnoscale-gelu-gmaxpool-fc10nobias-scale1/9"
+
+// recipe is every option of airbench's recipe.
+var recipe = []string{"--arch", recipeArch, "--whiten", "--whiten-bias-epochs", "1", "--init", "dirac", "--bias-lr", "64",
+	"--optimizer", "nesterov", "--momentum", "0.85", "--lr", "0.05", "--reg", "5e-4", "--schedule", "triangle", "--label-smoothing", "0.2",
+	"--shuffle", "--flip", "--alternate-flip", "--translate", "2", "--translate-pad", "reflect", "--lookahead", "3", "--norm-track", "0.4",
+	"--batch", "10", "--tta"}
+
+// The recipe trains, gives the same bits with snapshots (the lookahead's
+// average, the epochs' permutations and flips go into them; resuming from
+// one is run's TestExecuteRecipeResumes), keeps the whitening filters as
+// fitted, and eval --tta reproduces the score train recorded with --tta.
+func TestAirbenchRecipe(t *testing.T) {
+	data := fixtureDir(t)
+	tmp := t.TempDir()
+	train := func(name string, extra ...string) (string, result) {
+		out := filepath.Join(tmp, name+".npz")
+		args := append(append([]string{"train", "--data", data, "--out", out, "-q", "--json"}, small...), recipe...)
+		r := runCmd(t, testEnv(), append(args, extra...)...)
+		if r.code != 0 {
+			t.Fatalf("%s: exit %d %s", name, r.code, r.stderr)
+		}
+		return out, r
+	}
+	fullPath, r := train("full", "--iters", "40")
+	full := convHash(t, fullPath)
+	var res struct {
+		runResults
+		Config trainrun.Config `json:"config"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
+		t.Fatal(err)
+	}
+	if !res.TTA || !res.Config.Whiten || res.Config.Lookahead != 3 || res.Config.Init != "dirac" {
+		t.Errorf("results %+v, config %+v: the recipe not recorded", res.runResults, res.Config)
+	}
+
+	if p, _ := train("saved", "--iters", "40", "--save-every", "7"); convHash(t, p) != full {
+		t.Errorf("with --save-every %s, without %s", convHash(t, p), full)
+	}
+	if p, _ := train("plainflip", "--iters", "40", "--alternate-flip=false"); convHash(t, p) == full {
+		t.Error("--alternate-flip changed nothing")
+	}
+
+	// The whitening filters stay as fitted; its bias trains in the first
+	// epoch (15 iterations) only. (A step schedule: the triangle's depends
+	// on --iters.)
+	arrays := func(path string) map[string][]float64 {
+		ck, err := checkpoint.Load(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := map[string][]float64{}
+		for _, a := range ck.Conv.Arrays() {
+			m[a.Name] = a.V
+		}
+		return m
+	}
+	one, _ := train("one", "--iters", "1")
+	epoch, _ := train("epoch", "--iters", "15", "--lookahead", "0", "--schedule", "step")
+	last, _ := train("last", "--iters", "40", "--lookahead", "0", "--schedule", "step")
+	a1, a15, a40 := arrays(one), arrays(epoch), arrays(last)
+	if !slices.Equal(a1["W1"], a40["W1"]) {
+		t.Error("the whitening filters changed in training")
+	}
+	if slices.Equal(a1["b1"], a15["b1"]) || !slices.Equal(a15["b1"], a40["b1"]) {
+		t.Error("the whitening bias did not train in epoch 1 only")
+	}
+
+	r = runCmd(t, testEnv(), append([]string{"eval", "--model", fullPath, "--data", data, "--json", "--tta"}, small...)...)
+	var ev trainrun.Evaluation
+	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &ev) != nil {
+		t.Fatalf("eval --tta: exit %d %s", r.code, r.stderr)
+	}
+	if !ev.TTA || ev.Accuracy != res.ValAcc {
+		t.Errorf("eval --tta %v (tta %v), train --tta said %v", ev.Accuracy, ev.TTA, res.ValAcc)
+	}
+}
+
+// The recipe's settings refused where they cannot apply, one line each.
+func TestRecipeRefusals(t *testing.T) {
+	data := fixtureDir(t)
+	tmp := t.TempDir()
+	out := filepath.Join(tmp, "m.npz")
+	base := append([]string{"train", "--data", data, "--iters", "2", "--batch", "5", "--out", out, "-q"}, small...)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--arch", "cs231n-convnet", "--whiten"}, "--whiten makes the first layer whiten"},
+		{[]string{"--lookahead", "5"}, "--lookahead is for convolutional nets so far: add --arch"},
+		{[]string{"--init", "dirac"}, "--init is for convolutional nets so far"},
+		{[]string{"--tta"}, "--tta is for convolutional nets so far"},
+		{[]string{"--arch", smallArch, "--alternate-flip"}, "--alternate-flip alternates --flip: add --flip"},
+		{[]string{"--arch", smallArch, "--shuffle", "--batch", "500"}, "--shuffle takes --batch 500 images at a time from 150"},
+		{[]string{"--arch", smallArch, "--schedule", "zigzag"}, "--schedule is \"zigzag\", want step, cosine or triangle"},
+		{[]string{"--arch", smallArch, "--bias-lr", "0"}, "--bias-lr is 0"},
+		{[]string{"--arch", "conv8k3-bnscale-fc10"}, `bn takes only the option noscale, not "scale"`},
+	} {
+		r := runCmd(t, testEnv(), append(base, c.args...)...)
+		first, rest, _ := strings.Cut(r.stderr, "\n")
+		if r.code == 0 || !strings.Contains(first, c.want) || strings.Contains(rest, "goroutine ") {
+			t.Errorf("train %v: exit %d, %q; want an error with %q", c.args, r.code, r.stderr, c.want)
+		}
+	}
+	if r := runCmd(t, testEnv(), append(base, "--hidden", "8")...); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	r := runCmd(t, testEnv(), append([]string{"eval", "--model", out, "--data", data, "--tta"}, small...)...)
+	if r.code != 2 || !strings.Contains(r.stderr, "--tta: ") {
+		t.Errorf("eval --tta of an MLP: exit %d %q", r.code, r.stderr)
+	}
+}
