@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -124,5 +126,37 @@ func TestRecipeRefusals(t *testing.T) {
 	r := runCmd(t, testEnv(), append([]string{"eval", "--model", out, "--data", data, "--tta"}, small...)...)
 	if r.code != 2 || !strings.Contains(r.stderr, "--tta: ") {
 		t.Errorf("eval --tta of an MLP: exit %d %q", r.code, r.stderr)
+	}
+}
+
+// scripts/airbench.sh is a command nettrain takes: on random images, cut to
+// a few iterations of small batches, it trains and scores the test split
+// with TTA.
+func TestAirbenchScript(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := nettrainBinary(t)
+	data := fullSizeData(t) // the binary reads full-size batches
+	out := filepath.Join(t.TempDir(), "a.npz")
+	cmd := exec.Command("sh", filepath.Join("..", "..", "scripts", "airbench.sh"), "--data", data, "--iters", "3", "--batch", "8",
+		"--num-train", "150", "--num-val", "30", "--num-test", "20", "--arch", recipeArch, "--out", out, "-q", "--json")
+	cmd.Env = append(os.Environ(), "NETTRAIN="+bin)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	stdout, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("scripts/airbench.sh: %v %s", err, stderr.String())
+	}
+	var res struct {
+		runResults
+		Config trainrun.Config `json:"config"`
+	}
+	if err := json.Unmarshal(stdout, &res); err != nil {
+		t.Fatal(err)
+	}
+	c := res.Config
+	if !res.TTA || res.TestAcc == nil || !c.Whiten || c.Lookahead != 5 || c.BiasLR != 64 || c.Schedule != "triangle" || !c.AlternateFlip {
+		t.Errorf("results %+v, config %+v", res.runResults, c)
 	}
 }

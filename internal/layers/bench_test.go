@@ -1,8 +1,13 @@
 package layers
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"testing"
+	"time"
+
+	"github.com/nettrain/nettrain/internal/gemm"
+	"gonum.org/v1/gonum/blas"
 )
 
 // benchStep times one training step (forward, loss, backward; no update)
@@ -63,6 +68,89 @@ func BenchmarkIm2row(b *testing.B) {
 			for b.Loop() {
 				row2im(x, rows, c.in, c.k, 1, pad, out, 0, n)
 			}
+		})
+	}
+}
+
+// BenchmarkConvAirbench times each convolution shape of the airbench net
+// at batch 1024 in float32, forward, weight gradient (Backward of the
+// first layer, which skips the input's) and input gradient (the rest of a
+// full Backward), as GFLOPS of the product 2 M N K each is (M = N Ho Wo,
+// N = F, K = C K K), beside our GEMM on a square product of 2048 in the
+// same run.
+func BenchmarkConvAirbench(b *testing.B) {
+	const batch = 1024
+	b.Run("gemm2048", func(b *testing.B) {
+		const n = 2048
+		rng := rand.New(rand.NewPCG(1, 1))
+		x, y, z := make([]float32, n*n), make([]float32, n*n), make([]float32, n*n)
+		for i := range x {
+			x[i], y[i] = float32(rng.NormFloat64()), float32(rng.NormFloat64())
+		}
+		for b.Loop() {
+			gemm.Gemm(blas.NoTrans, blas.NoTrans, n, n, n, 1, x, n, y, n, 0, z, n)
+		}
+		b.ReportMetric(2*n*n*n*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOPS")
+	})
+	for _, s := range []struct {
+		in      Shape
+		f, k, p int
+	}{
+		{Shape{3, 32, 32}, 24, 2, 0},
+		{Shape{24, 31, 31}, 64, 3, 1},
+		{Shape{64, 15, 15}, 64, 3, 1},
+		{Shape{64, 15, 15}, 256, 3, 1},
+		{Shape{256, 7, 7}, 256, 3, 1},
+		{Shape{256, 3, 3}, 256, 3, 1},
+	} {
+		rng := rand.New(rand.NewPCG(2, 2))
+		c, err := NewConv[float32]("1", s.in, s.f, s.k, 1, s.p, false)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for i := range c.W.V {
+			c.W.V[i] = float32(rng.NormFloat64() * 0.05)
+		}
+		x := make([]float32, batch*s.in.Size())
+		for i := range x {
+			x[i] = float32(rng.NormFloat64())
+		}
+		out := c.Out()
+		dy := make([]float32, batch*out.Size())
+		for i := range dy {
+			dy[i] = float32(rng.NormFloat64())
+		}
+		flop := 2 * float64(batch*out.H*out.W) * float64(s.f) * float64(s.in.C*s.k*s.k)
+		name := fmt.Sprintf("%dx%dx%d-%dk%d", s.in.C, s.in.H, s.in.W, s.f, s.k)
+		gflops := func(b *testing.B, seconds float64) {
+			b.ReportMetric(flop*float64(b.N)/seconds/1e9, "GFLOPS")
+		}
+		c.Forward(x, batch, true) // the buffers, before the clock
+		b.Run(name+"/forward", func(b *testing.B) {
+			for b.Loop() {
+				c.Forward(x, batch, true)
+			}
+			gflops(b, b.Elapsed().Seconds())
+		})
+		c.Forward(x, batch, true)
+		var weight time.Duration
+		b.Run(name+"/weightgrad", func(b *testing.B) {
+			c.NoInputGrad = true
+			for b.Loop() {
+				c.Backward(dy)
+			}
+			weight = b.Elapsed() / time.Duration(b.N)
+			gflops(b, b.Elapsed().Seconds())
+		})
+		if s.k == 2 { // the first layer: nothing needs the images' gradient
+			continue
+		}
+		b.Run(name+"/inputgrad", func(b *testing.B) {
+			c.NoInputGrad = false
+			for b.Loop() {
+				c.Backward(dy)
+			}
+			gflops(b, b.Elapsed().Seconds()-weight.Seconds()*float64(b.N))
 		})
 	}
 }

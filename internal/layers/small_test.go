@@ -26,6 +26,25 @@ func TestActivations(t *testing.T) {
 			t.Errorf("GELU %v: largest relative error %.2e", a.GELU, e)
 		}
 	}
+	// float32's GELU (cdf) within 7e-8 of the exact one, forward and back,
+	// over the range activations take.
+	g32 := NewGELU[float32](Shape{1, 1, 4001})
+	x32, dy32 := make([]float32, 4001), make([]float32, 4001)
+	for i := range x32 {
+		x32[i], dy32[i] = float32(-10+float64(i)*0.005), 1
+	}
+	y32 := g32.Forward(x32, 1, true)
+	dx32 := g32.Backward(dy32)
+	for i, v := range x32 {
+		x := float64(v)
+		// 7e-8 of Phi times |x|, and float32's rounding of the result.
+		if d := math.Abs(float64(y32[i]) - gelu(x)); d > 7e-8*math.Abs(x)+0x1p-24*math.Abs(gelu(x)) {
+			t.Fatalf("float32 GELU(%v) = %v, exact %v", x, y32[i], gelu(x))
+		}
+		if d := math.Abs(float64(dx32[i]) - geluGrad(x)); d > 7e-8*(1+math.Abs(x))+0x1p-24*math.Abs(geluGrad(x)) {
+			t.Fatalf("float32 GELU'(%v) = %v, exact %v", x, dx32[i], geluGrad(x))
+		}
+	}
 	r := NewReLU[float64](Shape{2, 1, 1})
 	r.Forward([]float64{0, -1}, 1, true)
 	if dx := r.Backward([]float64{1, 1}); dx[0] != 0 || dx[1] != 0 {

@@ -37,7 +37,7 @@ func Evaluate(ck *checkpoint.Checkpoint, set cifar.Set, classes []string, precis
 		return Evaluation{}, fmt.Errorf("the model has %d classes, the data %d", c, len(classes))
 	}
 	if tta && ck.Conv == nil {
-		return Evaluation{}, fmt.Errorf("test-time augmentation (--tta) is for convolutional nets so far; this model is the fully connected net")
+		return Evaluation{}, fmt.Errorf("test-time augmentation ({tta}) is for convolutional nets so far; this model is the fully connected net")
 	}
 	pred := Predict(ck, set, precision, tta)
 	if err := model.CheckFinite(pred); err != nil {
