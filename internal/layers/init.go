@@ -9,12 +9,12 @@ import (
 
 // InitDirac draws every weight as PyTorch's default initialisation does,
 // uniform in +-1/sqrt(fan-in) (kaiming_uniform with a = sqrt(5)), from rng
-// in parameter order, then makes the first min(F, C) filters of each
-// convolution the identity (torch.nn.init.dirac_: 1 at the kernel's centre
-// K/2 of its own input channel, 0 elsewhere), as airbench does: each
-// convolution starts as a residual path plus noise. Biases and beta stay
-// 0, gamma 1.
-func (n *Net[T]) InitDirac(rng *rand.Rand) {
+// in parameter order, then, with dirac, makes the first min(F, C) filters
+// of each convolution the identity (torch.nn.init.dirac_: 1 at the
+// kernel's centre K/2 of its own input channel, 0 elsewhere), as airbench
+// does: each convolution starts as a residual path plus noise. Biases and
+// beta stay 0, gamma 1.
+func (n *Net[T]) InitUniform(rng *rand.Rand, dirac bool) {
 	for _, l := range n.Layers {
 		var w *Param[T]
 		switch l := l.(type) {
@@ -33,7 +33,7 @@ func (n *Net[T]) InitDirac(rng *rand.Rand) {
 		for i := range w.V {
 			w.V[i] = T(bound * (2*rng.Float64() - 1))
 		}
-		if c, ok := l.(*Conv[T]); ok {
+		if c, ok := l.(*Conv[T]); ok && dirac {
 			Dirac(c)
 		}
 	}

@@ -42,7 +42,7 @@ func TestDiracPassesTheImage(t *testing.T) {
 	}
 }
 
-// InitDirac draws every weight within PyTorch's bound 1/sqrt(fan-in),
+// InitUniform draws every weight within PyTorch's bound 1/sqrt(fan-in),
 // makes the first filters the identity, and leaves biases at 0.
 func TestInitDirac(t *testing.T) {
 	a, err := ParseArch("conv24k2-gelu-conv32k3-bnnoscale-gelu-gavgpool-fc10nobias")
@@ -53,7 +53,7 @@ func TestInitDirac(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	net.InitDirac(rand.New(rand.NewPCG(1, 2)))
+	net.InitUniform(rand.New(rand.NewPCG(1, 2)), true)
 	c2 := net.Layers[2].(*Conv[float64])
 	fc := net.Layers[6].(*Affine[float64])
 	for _, w := range []struct {

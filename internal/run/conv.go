@@ -59,10 +59,10 @@ const WhitenImages = 5000
 // and, with whiten, fits its first layer to data's first WhitenImages
 // training images, their mean image subtracted.
 func InitConv(net *layers.Net[float64], c Config, data preprocess.Data) error {
-	if c.Init == InitDirac {
-		sgd.InitDirac(net, c.Seed)
-	} else {
+	if c.Init == InitNormal {
 		sgd.InitConv(net, c.Std, c.Seed)
+	} else {
+		sgd.InitUniform(net, c.Seed, c.Init == InitDirac)
 	}
 	if !c.Whiten {
 		return nil

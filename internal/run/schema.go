@@ -108,8 +108,8 @@ var Schema = []Setting{
 	{Key: "arch", Kind: Arch,
 		Help: "a convolutional net instead of the MLP of {hidden}: a preset (cs231n-convnet, airbench) or layers such as conv32k7-relu-maxpool2-fc100-relu-fc10 (see the README); a sweep takes choices A,B"},
 
-	{Key: "init", Kind: Choice, Default: InitNormal, Choices: []string{InitNormal, InitDirac},
-		Help: "{arch}'s initial weights: normal ({std} N(0,1)) or dirac (PyTorch's uniform, +-1/sqrt(fan-in), with each convolution's first filters the identity, as airbench)"},
+	{Key: "init", Kind: Choice, Default: InitNormal, Choices: []string{InitNormal, InitUniform, InitDirac},
+		Help: "{arch}'s initial weights: normal ({std} N(0,1)), uniform (PyTorch's default, +-1/sqrt(fan-in)) or dirac (uniform, with each convolution's first filters the identity, as airbench)"},
 	{Key: "whiten", Kind: Bool, Default: "false",
 		Help: "{arch}'s first convolution whitens the 2x2 patches of 5,000 training images (airbench's; conv24k2), untrained"},
 	{Key: "whiten_bias_epochs", Kind: Int, Default: "3", Min: 0, Max: maxIters, Help: "{whiten}: epochs that train the whitening layer's bias, then it is frozen"},
@@ -123,8 +123,9 @@ var Schema = []Setting{
 
 // Initialisations of a conv net (init).
 const (
-	InitNormal = "normal"
-	InitDirac  = "dirac"
+	InitNormal  = "normal"
+	InitUniform = "uniform"
+	InitDirac   = "dirac"
 )
 
 // Lookup returns the setting of key.

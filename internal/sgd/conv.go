@@ -209,10 +209,10 @@ func isWhitening(net *layers.Net[float64]) bool {
 	return ok && c.S == 1 && c.P == 0 && c.F == 2*c.In.C*c.K*c.K && c.B != nil
 }
 
-// InitDirac initialises net as airbench does (layers.Net.InitDirac) from
-// the seed's init stream.
-func InitDirac(net *layers.Net[float64], seed uint64) {
-	net.InitDirac(rand.New(rand.NewPCG(seed, streamInit)))
+// InitUniform draws net's weights as PyTorch's default does, with dirac
+// as airbench's (layers.Net.InitUniform), from the seed's init stream.
+func InitUniform(net *layers.Net[float64], seed uint64, dirac bool) {
+	net.InitUniform(rand.New(rand.NewPCG(seed, streamInit)), dirac)
 }
 
 // InitConv draws net's weights as std N(0,1) from the seed's init stream,
