@@ -88,6 +88,18 @@ func TestInitDirac(t *testing.T) {
 	if b := net.Layers[0].(*Conv[float64]).B.V; b[0] != 0 || c2.B.V[5] != 0 {
 		t.Error("a bias was drawn")
 	}
+	// Without dirac the same draws stay: every weight within its bound.
+	plain, _ := Build[float64](a, Shape{3, 8, 8}, 10, nil)
+	plain.InitUniform(rand.New(rand.NewPCG(1, 2)), false)
+	pw := plain.Layers[2].(*Conv[float64]).W.V
+	for i, v := range pw {
+		if math.Abs(v) > 1/math.Sqrt(24*9) {
+			t.Fatalf("uniform: W2[%d] %v beyond its bound", i, v)
+		}
+		if i >= 24*24*9 && v != c2.W.V[i] {
+			t.Fatalf("uniform: W2[%d] %v, dirac's draw %v", i, v, c2.W.V[i])
+		}
+	}
 	if bn := net.Layers[3].(*BatchNorm[float64]); !bn.Gamma.Frozen || bn.Beta.Frozen {
 		t.Errorf("bnnoscale: gamma frozen %v, beta frozen %v", bn.Gamma.Frozen, bn.Beta.Frozen)
 	}
