@@ -65,7 +65,7 @@ type Config struct {
 	// base(image) xor e is odd.
 	AlternateFlip bool
 	// Lookahead, if not 0, averages the weights every Lookahead iterations
-	// from LookaheadFrom of the run on: avg += (1-rho)(net - avg), then
+	// from 30% of the run on (lookaheadFrom): avg += (1-rho)(net - avg), then
 	// net = avg, rho = 0.95^Lookahead (it/Iters)^3; and net = avg at the
 	// end of each epoch and of the run. The average takes in batch norm's
 	// running statistics too.
@@ -376,6 +376,9 @@ type minibatch[T model.Float] struct {
 // per iteration a step (the loss, its gradients and the update), and at
 // each epoch's end an evaluation (endEpoch); snapshots on the way (save).
 func train[T model.Float](ctx context.Context, net learner[T], data preprocess.Data, c Config, hooks Hooks) (hist History, err error) {
+	if c.Shuffle && data.Train.N() < c.Batch {
+		return hist, setting.Errorf("shuffle", "{shuffle} takes {batch} %d images at a time from %d training images: lower {batch}", c.Batch, data.Train.N())
+	}
 	l, err := newLoop(net, data, c, hooks)
 	if err != nil {
 		return hist, err
@@ -386,9 +389,6 @@ func train[T model.Float](ctx context.Context, net learner[T], data preprocess.D
 	}()
 	if err := l.prepare(); err != nil {
 		return hist, err
-	}
-	if c.Shuffle && data.Train.N() < c.Batch {
-		return hist, setting.Errorf("shuffle", "{shuffle} takes {batch} %d images at a time from %d training images: lower {batch}", c.Batch, data.Train.N())
 	}
 	pipe := l.batches()
 	defer close(pipe.done)
