@@ -309,7 +309,7 @@ func (n *Net[T]) Floats() (perExample, params int) {
 // ScoreFloats returns how many numbers of T the net's buffers hold in
 // evaluation (Scores, Predict) for each example (outputs, a convolution's
 // product, batch norm's normalised inputs) and in all besides (each
-// convolution's block of patches per thread, blockBytes), and as much
+// convolution's block of patches per thread, blockExamples), and as much
 // again for the patches' gradients in training.
 func (n *Net[T]) ScoreFloats() (perExample, fixed int) {
 	size := sizeOf[T]()
@@ -319,8 +319,8 @@ func (n *Net[T]) ScoreFloats() (perExample, fixed int) {
 		switch l := l.(type) {
 		case *Conv[T]:
 			perExample += out
-			patches := l.In.C * l.K * l.K * out / l.F
-			fixed += gemm.Threads() * max(blockBytes/size, patches)
+			hw, ckk := out/l.F, l.In.C*l.K*l.K
+			fixed += gemm.Threads() * blockExamples(hw, ckk, size) * hw * ckk
 		case *BatchNorm[T]:
 			perExample += out
 		}
