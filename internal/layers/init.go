@@ -80,6 +80,9 @@ func InitWhitening(c *Conv[float64], x []float64, n int) error {
 	for i := range d {
 		trace += s[i*d+i]
 	}
+	if !(trace > 0) || math.IsInf(trace, 0) {
+		return fmt.Errorf("the %d images have no variance to whiten (every patch the same): use more or other training images", n)
+	}
 	vals, vecs := SymEigen(s, d)
 	eps := WhitenEps * trace / float64(d)
 	for i := range d {

@@ -181,6 +181,9 @@ func TestInitWhitening(t *testing.T) {
 			t.Fatalf("filter %d is not filter %d negated", 12+i/12, i/12)
 		}
 	}
+	if err := InitWhitening(c, make([]float64, len(x)), n); err == nil {
+		t.Error("images without variance whitened")
+	}
 	bad, _ := NewConv[float64]("1", in, 24, 2, 1, 1, true)
 	if err := InitWhitening(bad, x, n); err == nil {
 		t.Error("a padded convolution accepted as a whitening layer")
