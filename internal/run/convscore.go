@@ -75,14 +75,13 @@ type ttaScorer[T layers.Float] struct {
 	sum    []float64
 }
 
-// Scores returns the weighted sum of the scores of the views of images
+// scores returns the weighted sum of the scores of the views of images
 // [i, i+n) of set (n, classes).
 func (s *ttaScorer[T]) scores(net *layers.Net[T], set cifar.Set, i, n int, mean []float64) []float64 {
 	c := net.Classes()
 	s.x = grow(s.x, n*cifar.D)
 	s.tmp = grow(s.tmp, cifar.D)
-	s.y = make([]uint8, n)
-	s.idx, s.flip = make([]int, n), make([]bool, n)
+	s.y, s.idx, s.flip = grow(s.y, n), grow(s.idx, n), grow(s.flip, n)
 	s.sum = grow(s.sum, n*c)
 	clear(s.sum)
 	for r := range s.idx {
