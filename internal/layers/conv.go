@@ -14,10 +14,11 @@ import (
 //	out[n, f, i, j] = b[f] + sum_{c, p, q} W[f, c, p, q] xpad[n, c, i S + p, j S + q]
 //
 // with W (F, C, K, K) as cs231n and PyTorch hold it. The fast path builds
-// the patches of the whole batch as a (N Ho Wo, C K K) matrix, a row per
-// output position (im2row), and multiplies it by W^T on the GEMM into a
-// (N Ho Wo, F) product; the backward pass is two more products (W's
-// gradient, the patches' gradient) and row2im. This orientation keeps the
+// the patches of a block of examples as a (B Ho Wo, C K K) matrix, a row
+// per output position (im2row), and multiplies it by W^T on the GEMM into
+// a (B Ho Wo, F) product; the backward pass is two more products per
+// block (W's gradient, from the block's patches made again, and the
+// patches' gradient) and row2im. No pass keeps the batch's patches. This orientation keeps the
 // long dimension N Ho Wo as the products' rows: the GEMM ran the first
 // layer of cs231n-convnet 2 to 5 times faster so than with the patches as
 // columns (measured on a 2-core AMD EPYC, BenchmarkWeightGradShapes).
@@ -31,17 +32,19 @@ type Conv[T Float] struct {
 	NoInputGrad bool
 	out         Shape
 	n           int
-	blk         int  // examples a share of Forward takes at a time
-	train       bool // the last Forward was in training: rows holds every patch
-	rows        []T  // (N Ho Wo, C K K): the patches of the last Forward in training; in evaluation a block per thread
-	tmp         []T  // (N Ho Wo, F): the product, then the output gradient in that layout
-	dwt         []T  // (C K K, F): W's gradient transposed
+	blk         int // examples a block holds (blockExamples)
+	gblk        int // examples a block of W's gradient holds (gradExamples)
+	rows        []T // (gblk Ho Wo, C K K) per thread: a block's patches
+	tmp         []T // (N Ho Wo, F): the product, then the output gradient in that layout
+	dwp         []T // (blocks, C K K, F): each block's part of W's gradient, transposed
+	dwt         []T // (C K K, F): W's gradient transposed
 	y, dx       []T
 	drows       []T
 	x, dy       []T
 	par         gemm.Group
 	im, col     func(w, nt int) // Forward's and row2im's shares of the examples
 	bwd         func(w, nt int) // the transposition of dy to (N Ho Wo, F)
+	wg, sum     func(w, nt int) // the blocks' parts of W's gradient, and their sum
 }
 
 // NewConv returns a convolution of in to f channels, k x k, stride s,
@@ -67,6 +70,14 @@ func NewConv[T Float](id string, in Shape, f, k, s, p int, bias bool) (*Conv[T],
 	c.bwd = func(w, nt int) {
 		lo, hi := gemm.Share(c.n, w, nt)
 		c.toProduct(lo, hi)
+	}
+	c.wg = func(w, nt int) {
+		lo, hi := gemm.Share(c.blocks(), w, nt)
+		c.weightGrad(w, lo, hi)
+	}
+	c.sum = func(w, nt int) {
+		lo, hi := gemm.Share(len(c.dwt), w, nt)
+		c.sumParts(lo, hi)
 	}
 	c.W = &Param[T]{Name: "W" + id, Shape: []int{f, in.C, k, k}, V: make([]T, f*ckk), G: make([]T, f*ckk), Decay: true}
 	if bias {
@@ -118,21 +129,28 @@ func blockExamples(hw, ckk, size int) int {
 	return max(1, blockBytes/(hw*ckk*size), (minBlockRows+hw-1)/hw)
 }
 
+// gradRows is the fewest patches a block of W's gradient has: each block
+// adds a C K K x F part to sum (airbench's 256x7x7 layer at batch 1024:
+// 94 parts of 590,000 numbers in blocks of 11 examples, 25 in blocks of
+// 42), and a longer inner dimension suits the GEMM.
+const gradRows = 2048
+
+// gradExamples is how many examples a block of W's gradient takes.
+func gradExamples(hw, ckk, size int) int {
+	return max(blockExamples(hw, ckk, size), (gradRows+hw-1)/hw)
+}
+
 // Forward computes the convolution of n examples: each thread takes a
-// share of them, a block at a time (blockBytes): im2row, the product on
-// that thread alone, and the output in (N, F, Ho, Wo) with the bias. A
-// product's rows are the same bits however they are split. In training
-// the patches are kept for Backward; in evaluation a thread reuses one
-// block's.
-func (c *Conv[T]) Forward(x []T, n int, train bool) []T {
+// share of them, a block at a time (blockExamples): im2row, the product
+// on that thread alone, and the output in (N, F, Ho, Wo) with the bias. A
+// product's rows are the same bits however they are split. A thread
+// reuses one block's patches; Backward makes them again from x.
+func (c *Conv[T]) Forward(x []T, n int, _ bool) []T {
 	ckk, hw := c.In.C*c.K*c.K, c.out.H*c.out.W
-	c.n, c.x, c.train = n, x, train
+	c.n, c.x = n, x
 	c.blk = blockExamples(hw, ckk, sizeOf[T]())
-	if train {
-		c.rows = grow(c.rows, n*hw*ckk)
-	} else {
-		c.rows = c.perThread(c.rows, n)
-	}
+	c.gblk = gradExamples(hw, ckk, sizeOf[T]())
+	c.rows = grow(c.rows, min(gemm.Threads(), n)*c.gblk*hw*ckk)
 	c.tmp = grow(c.tmp, n*hw*c.F)
 	c.y = grow(c.y, n*c.out.Size())
 	c.par.Run(n, c.im)
@@ -156,12 +174,7 @@ func (c *Conv[T]) forward(w, lo, hi int) {
 	ckk, hw := c.In.C*c.K*c.K, c.out.H*c.out.W
 	for e0 := lo; e0 < hi; e0 += c.blk {
 		e1 := min(e0+c.blk, hi)
-		var rows []T // kept for Backward in training, else this share's block
-		if c.train {
-			rows = c.rows[e0*hw*ckk : e1*hw*ckk]
-		} else {
-			rows = c.block(c.rows, w)[:(e1-e0)*hw*ckk]
-		}
+		rows := c.block(c.rows, w)[:(e1-e0)*hw*ckk]
 		im2row(rows, c.x[e0*c.In.Size():], c.In, c.K, c.S, c.P, c.out, 0, e1-e0)
 		gemm.GemmThreads(1, blas.NoTrans, blas.Trans, (e1-e0)*hw, c.F, ckk, 1, rows, ckk, c.W.V, ckk, 0, c.tmp[e0*hw*c.F:], c.F)
 		c.fromProduct(e0, e1)
@@ -206,7 +219,6 @@ func (c *Conv[T]) toProduct(lo, hi int) {
 func (c *Conv[T]) Backward(dy []T) []T {
 	n := c.n
 	ckk, hw := c.In.C*c.K*c.K, c.out.H*c.out.W
-	np := n * hw
 	c.dy = dy
 	c.par.Run(n, c.bwd)
 	if c.B != nil {
@@ -220,8 +232,14 @@ func (c *Conv[T]) Backward(dy []T) []T {
 			c.B.G[f] = s
 		}
 	}
+	// W's gradient: each block's patches made again and multiplied by its
+	// output gradient, on whichever thread, then the blocks' parts summed
+	// in order; the blocks are the same for any number of threads, so the
+	// sum is the same bits.
+	c.dwp = grow(c.dwp, c.blocks()*ckk*c.F)
 	c.dwt = grow(c.dwt, ckk*c.F)
-	gemm.Gemm(blas.Trans, blas.NoTrans, ckk, c.F, np, 1, c.rows, ckk, c.tmp, c.F, 0, c.dwt, c.F)
+	c.par.Run(c.blocks(), c.wg)
+	c.par.Run(len(c.dwt)/minShare+1, c.sum)
 	for r := range ckk {
 		for f, v := range c.dwt[r*c.F:][:c.F] {
 			c.W.G[f*ckk+r] = v
@@ -234,6 +252,36 @@ func (c *Conv[T]) Backward(dy []T) []T {
 	c.dx = grow(c.dx, n*c.In.Size())
 	c.par.Run(n, c.col)
 	return c.dx
+}
+
+// blocks is the number of blocks of W's gradient of the last Forward's
+// examples.
+func (c *Conv[T]) blocks() int { return (c.n + c.gblk - 1) / c.gblk }
+
+// weightGrad is share w of W's gradient: blocks lo to hi, each one's
+// patches made again on this thread and multiplied by its output
+// gradient into its part of dwp.
+func (c *Conv[T]) weightGrad(w, lo, hi int) {
+	ckk, hw := c.In.C*c.K*c.K, c.out.H*c.out.W
+	rows := c.rows[w*c.gblk*hw*ckk:][:c.gblk*hw*ckk]
+	for b := lo; b < hi; b++ {
+		e0 := b * c.gblk
+		e1 := min(e0+c.gblk, c.n)
+		im2row(rows, c.x[e0*c.In.Size():], c.In, c.K, c.S, c.P, c.out, 0, e1-e0)
+		gemm.GemmThreads(1, blas.Trans, blas.NoTrans, ckk, c.F, (e1-e0)*hw, 1, rows, ckk, c.tmp[e0*hw*c.F:], c.F, 0, c.dwp[b*ckk*c.F:], c.F)
+	}
+}
+
+// sumParts sums entries lo to hi of the blocks' parts of W's gradient into
+// dwt, the blocks in order.
+func (c *Conv[T]) sumParts(lo, hi int) {
+	dst := c.dwt[lo:hi]
+	copy(dst, c.dwp[lo:hi])
+	for b := 1; b < c.blocks(); b++ {
+		for i, v := range c.dwp[b*len(c.dwt)+lo:][:hi-lo] {
+			dst[i] += v
+		}
+	}
 }
 
 // inputGrad is share w of the input's gradient, examples lo to hi, a

@@ -285,17 +285,21 @@ func (n *Net[T]) Predict(dst []uint8, x []T, m int) {
 
 // Floats returns how many numbers of T the net's buffers hold for each
 // example of a training step (its forward and backward passes: outputs,
-// input gradients, a convolution's patches and its product, batch norm's
-// normalised inputs), and how many parameters it has. The patches'
-// gradients are a block per thread (blockBytes), not counted per example.
+// input gradients, a convolution's product and its blocks' parts of W's
+// gradient, batch norm's normalised inputs), and how many parameters it
+// has. The patches and their gradients are a block per thread
+// (ScoreFloats' fixed), not counted per example.
 func (n *Net[T]) Floats() (perExample, params int) {
 	for _, l := range n.Layers {
 		out := l.Out().Size()
 		perExample += 2 * out // y and the next layer's dx
 		switch l := l.(type) {
 		case *Conv[T]:
-			patches := l.In.C * l.K * l.K * out / l.F
-			perExample += patches + out
+			// The product, and each block's part of W's gradient (a
+			// block per gradExamples examples, rounded up).
+			hw, ckk := out/l.F, l.In.C*l.K*l.K
+			blk := gradExamples(hw, ckk, sizeOf[T]())
+			perExample += out + (ckk*l.F+blk-1)/blk
 		case *BatchNorm[T]:
 			perExample += out
 		}
@@ -320,7 +324,7 @@ func (n *Net[T]) ScoreFloats() (perExample, fixed int) {
 		case *Conv[T]:
 			perExample += out
 			hw, ckk := out/l.F, l.In.C*l.K*l.K
-			fixed += gemm.Threads() * blockExamples(hw, ckk, size) * hw * ckk
+			fixed += gemm.Threads() * gradExamples(hw, ckk, size) * hw * ckk
 		case *BatchNorm[T]:
 			perExample += out
 		}

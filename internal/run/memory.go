@@ -201,7 +201,7 @@ func (c Config) convNeeds() []Need {
 		// besides. Measured peaks (VmHWM) of cs231n-convnet and airbench
 		// runs on a 2-core AMD EPYC came to 0.70 to 1.06 of the estimate
 		// with it (TestMemoryEstimateBoundsThePeak).
-		{"batch", "a minibatch's activations and patches", 1.5 * (float64(c.Batch*perExample+layers.ScoreChunk*scoring+2*blocks) * t), false},
+		{"batch", "a minibatch's activations and patches", 1.5 * (float64(c.Batch*perExample+layers.ScoreChunk*scoring+3*blocks) * t), false},
 		{"iters", "the loss of every iteration", float64(c.Iters) * 16, false},
 		{"num_train", "the data", data, true},
 	}
