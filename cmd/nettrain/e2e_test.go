@@ -180,3 +180,39 @@ func TestGradcheckConvRealData(t *testing.T) {
 		}
 	}
 }
+
+// airbench's recipe on a small airbench (widths 32, 64, 64) for 300
+// steps of 50 on 5,000 real images reaches 55% validation accuracy with
+// TTA (measured: 60.9% on a 2-core AMD EPYC; the whitening layer and the
+// lookahead are on the path), and eval --tta agrees.
+func TestRecipeRealData(t *testing.T) {
+	data := realData(t)
+	out := filepath.Join(t.TempDir(), "model.npz")
+	const arch = "conv24k2-gelu-conv32k3nobias-maxpool2-bnnoscale-gelu-conv32k3nobias-bnnoscale-gelu" +
+		"-conv64k3nobias-maxpool2-bnnoscale-gelu-conv64k3nobias-bnnoscale-gelu" +
+		"-conv64k3nobias-maxpool2-bnnoscale-gelu-conv64k3nobias-bnnoscale-gelu-maxpool3-fc10nobias-scale1/9"
+	args := []string{"train", "--data", data, "--out", out, "--quiet", "--json", "--arch", arch, "--whiten", "--init", "dirac",
+		"--optimizer", "nesterov", "--momentum", "0.85", "--lr", "1.5", "--reg", "1.33e-3", "--bias-lr", "64", "--schedule", "triangle",
+		"--label-smoothing", "0.2", "--batch", "50", "--shuffle", "--flip", "--alternate-flip", "--translate", "2", "--translate-pad", "reflect",
+		"--lookahead", "5", "--norm-track", "0.4", "--num-train", "5000", "--num-val", "1000", "--iters", "300", "--tta"}
+	r := runCmd(t, defaultEnv(), args...)
+	if r.code != 0 {
+		t.Fatalf("train: exit %d\n%s", r.code, r.stderr)
+	}
+	var res runResults
+	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
+		t.Fatal(err)
+	}
+	if res.ValAcc < 0.55 || !res.TTA {
+		t.Errorf("the recipe: val_acc %v (tta %v), want 0.55 or more with TTA", res.ValAcc, res.TTA)
+	}
+	t.Logf("the recipe, 300 steps of 50 on 5000 images: loss %.4f, val_acc %.4f, %.1fs", res.FinalLoss, res.ValAcc, res.Seconds)
+	r = runCmd(t, defaultEnv(), "eval", "--model", out, "--data", data, "--num-train", "5000", "--num-val", "1000", "--tta", "--json")
+	var ev trainrun.Evaluation
+	if err := json.Unmarshal([]byte(r.stdout), &ev); err != nil || r.code != 0 {
+		t.Fatalf("eval --tta: exit %d, %v\n%s", r.code, err, r.stderr)
+	}
+	if ev.Accuracy != res.ValAcc {
+		t.Errorf("eval --tta: %v, train printed %v", ev.Accuracy, res.ValAcc)
+	}
+}
