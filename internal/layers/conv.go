@@ -236,13 +236,16 @@ func (c *Conv[T]) Backward(dy []T) []T {
 	// output gradient, on whichever thread, then the blocks' parts summed
 	// in order; the blocks are the same for any number of threads, so the
 	// sum is the same bits.
-	c.dwp = grow(c.dwp, c.blocks()*ckk*c.F)
-	c.dwt = grow(c.dwt, ckk*c.F)
-	c.par.Run(c.blocks(), c.wg)
-	c.par.Run(len(c.dwt)/minShare+1, c.sum)
-	for r := range ckk {
-		for f, v := range c.dwt[r*c.F:][:c.F] {
-			c.W.G[f*ckk+r] = v
+	// A frozen W (a whitening layer's) needs none: it is left as it was.
+	if !c.W.Frozen {
+		c.dwp = grow(c.dwp, c.blocks()*ckk*c.F)
+		c.dwt = grow(c.dwt, ckk*c.F)
+		c.par.Run(c.blocks(), c.wg)
+		c.par.Run(len(c.dwt)/minShare+1, c.sum)
+		for r := range ckk {
+			for f, v := range c.dwt[r*c.F:][:c.F] {
+				c.W.G[f*ckk+r] = v
+			}
 		}
 	}
 	if c.NoInputGrad {

@@ -47,7 +47,8 @@ type Param[T Float] struct {
 	// norm's gamma and beta).
 	Decay bool
 	// Frozen: never updated by training (batch norm's gamma in bnnoscale,
-	// a whitening layer's filters); its gradient is still computed.
+	// a whitening layer's filters); a convolution skips its W's gradient
+	// (G keeps what it held), batch norm computes gamma's (it is cheap).
 	Frozen bool
 }
 
