@@ -199,7 +199,7 @@ func (c Config) convNeeds() []Need {
 		// layers.ScoreFloats), and the training net's blocks of the patches'
 		// gradients; half again for what the loop and the collector hold
 		// besides. Measured peaks (VmHWM) of cs231n-convnet and airbench
-		// runs on a 2-core AMD EPYC came to 0.70 to 1.06 of the estimate
+		// runs on a 2-core AMD EPYC came to 0.64 to 1.07 of the estimate
 		// with it (TestMemoryEstimateBoundsThePeak).
 		{"batch", "a minibatch's activations and patches", 1.5 * (float64(c.Batch*perExample+layers.ScoreChunk*scoring+3*blocks) * t), false},
 		{"iters", "the loss of every iteration", float64(c.Iters) * 16, false},
