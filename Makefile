@@ -49,8 +49,8 @@ vet:
 # Every test on the default build; with OpenBLAS installed, the suite again
 # (-short: no real-data run) on the openblas build.
 test: fmt-check vet
-	$(GO) test -count=1 ./...
-	@if [ -n "$(HAVE_OPENBLAS)" ]; then echo "again on the openblas build:"; $(GO) test -count=1 -short -tags openblas ./...; fi
+	$(GO) test -count=1 -timeout 25m ./...
+	@if [ -n "$(HAVE_OPENBLAS)" ]; then echo "again on the openblas build:"; $(GO) test -count=1 -timeout 25m -short -tags openblas ./...; fi
 
 # onnxruntime-node for the tests that run exported models (they skip without
 # it). --ignore-scripts: its install script fetches GPU parts we do not use;
