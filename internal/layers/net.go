@@ -268,19 +268,23 @@ func (n *Net[T]) Predict(dst []uint8, x []T, m int) {
 	scores := n.Scores(x, m)
 	c := n.Classes()
 	for i := range m {
-		row := scores[i*c : (i+1)*c]
-		best := 0
-		for j, v := range row {
-			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-				best = NotFinite
-				break
-			}
-			if v > row[best] {
-				best = j
-			}
-		}
-		dst[i] = uint8(best)
+		dst[i] = Class(scores[i*c : (i+1)*c])
 	}
+}
+
+// Class returns the index of row's largest score (the first of a tie), or
+// NotFinite if a score is not finite.
+func Class[T Float](row []T) uint8 {
+	best := 0
+	for j, v := range row {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return NotFinite
+		}
+		if v > row[best] {
+			best = j
+		}
+	}
+	return uint8(best)
 }
 
 // Floats returns how many numbers of T the net's buffers hold for each

@@ -1,8 +1,6 @@
 package run
 
 import (
-	"math"
-
 	"github.com/nettrain/nettrain/internal/checkpoint"
 	"github.com/nettrain/nettrain/internal/cifar"
 	"github.com/nettrain/nettrain/internal/layers"
@@ -112,18 +110,7 @@ func (s *ttaScorer[T]) predict(dst []uint8, net *layers.Net[T], set cifar.Set, i
 	sum := s.scores(net, set, i, n, mean)
 	c := net.Classes()
 	for r := range n {
-		row := sum[r*c : (r+1)*c]
-		best := 0
-		for j, v := range row {
-			if math.IsNaN(v) || math.IsInf(v, 0) {
-				best = layers.NotFinite
-				break
-			}
-			if v > row[best] {
-				best = j
-			}
-		}
-		dst[r] = uint8(best)
+		dst[r] = layers.Class(sum[r*c : (r+1)*c])
 	}
 }
 
