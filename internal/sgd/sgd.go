@@ -441,7 +441,8 @@ type loop[T model.Float] struct {
 	hist     History
 	epochLen int
 
-	avg []layers.Array[T] // Lookahead's average, from its first update on
+	avg     []layers.Array[T] // Lookahead's average, from its first update on
+	current []layers.Array[T] // the net's arrays it averages, listed once
 
 	dense   []T     // the whitened train split (ZCA), or nil
 	pred    []uint8 // of a minibatch
@@ -479,7 +480,7 @@ func (l *loop[T]) lookahead(it int) {
 	if c.Lookahead == 0 || it%c.Lookahead != 0 || float64(it) <= lookaheadFrom*float64(t) {
 		return
 	}
-	net := l.net.arrays()
+	net := l.arrays()
 	if l.avg == nil {
 		l.avg = make([]layers.Array[T], len(net))
 		for i, a := range net {
@@ -498,13 +499,22 @@ func (l *loop[T]) lookahead(it int) {
 	}
 }
 
+// arrays returns the net's arrays the lookahead averages, listing them
+// once (they stay where they are), so that the loop allocates nothing.
+func (l *loop[T]) arrays() []layers.Array[T] {
+	if l.current == nil {
+		l.current = l.net.arrays()
+	}
+	return l.current
+}
+
 // settle sets the net to the lookahead's average, if there is one yet: at
 // each epoch's end and the run's.
 func (l *loop[T]) settle() {
 	if l.avg == nil {
 		return
 	}
-	for i, a := range l.net.arrays() {
+	for i, a := range l.arrays() {
 		copy(a.V, l.avg[i].V)
 	}
 }
@@ -528,7 +538,7 @@ func (l *loop[T]) loadAverage(slots map[string][]float64) error {
 	if l.c.Lookahead == 0 {
 		return nil
 	}
-	net := l.net.arrays()
+	net := l.arrays()
 	found := 0
 	for _, a := range net {
 		if _, ok := slots[slotAverage+a.Name]; ok {
