@@ -72,6 +72,37 @@ func BenchmarkIm2row(b *testing.B) {
 	}
 }
 
+// BenchmarkElementwise times airbench's elementwise layers at batch 256
+// on its largest activations (64x31x31, after the first block's
+// convolution), float32, forward and backward: GELU, batch norm, and 2x2
+// max pooling.
+func BenchmarkElementwise(b *testing.B) {
+	const batch = 256
+	in := Shape{64, 31, 31}
+	rng := rand.New(rand.NewPCG(3, 3))
+	x, dy := make([]float32, batch*in.Size()), make([]float32, batch*in.Size())
+	for i := range x {
+		x[i], dy[i] = float32(rng.NormFloat64()), float32(rng.NormFloat64())
+	}
+	pool, err := NewPool[float32](in, true, 2, 2)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, l := range []struct {
+		name string
+		l    Layer[float32]
+	}{{"gelu", NewGELU[float32](in)}, {"batchnorm", NewBatchNorm[float32]("1", in)}, {"maxpool2", pool}} {
+		d := dy[:batch*l.l.Out().Size()]
+		b.Run(l.name, func(b *testing.B) {
+			for b.Loop() {
+				l.l.Forward(x, batch, true)
+				l.l.Backward(d)
+			}
+			b.ReportMetric(float64(len(x))*float64(b.N)/b.Elapsed().Seconds()/1e6, "Mentries/s")
+		})
+	}
+}
+
 // BenchmarkConvAirbench times each convolution shape of the airbench net
 // at batch 1024 in float32, forward, weight gradient (Backward of the
 // first layer, which skips the input's) and input gradient (the rest of a

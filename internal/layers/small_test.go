@@ -26,7 +26,7 @@ func TestActivations(t *testing.T) {
 			t.Errorf("GELU %v: largest relative error %.2e", a.GELU, e)
 		}
 	}
-	// float32's GELU (cdf) within 7e-8 of the exact one, forward and back,
+	// float32's GELU (vmath's) within 7e-8 of the exact one, forward and back,
 	// over the range activations take.
 	g32 := NewGELU[float32](Shape{1, 1, 4001})
 	x32, dy32 := make([]float32, 4001), make([]float32, 4001)

@@ -1,0 +1,171 @@
+package vmath
+
+import (
+	"math"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+)
+
+// inputs returns n activations a net has (normal, scaled 0.1 to 10) with
+// the edges mixed in: zeros of both signs, the largest and smallest
+// float32s, values past the exp's clamp, and float32's denormals.
+func inputs(n int) []float32 {
+	rng := rand.New(rand.NewPCG(5, 5))
+	x := make([]float32, n)
+	for i := range x {
+		x[i] = float32(rng.NormFloat64() * math.Pow(10, rng.Float64()*2-1))
+	}
+	edge := []float32{0, float32(math.Copysign(0, -1)), math.MaxFloat32, -math.MaxFloat32,
+		math.SmallestNonzeroFloat32, -math.SmallestNonzeroFloat32, 37.5, -37.5, 38, -38, 1e4, -1e4,
+		float32(math.Inf(1)), float32(math.Inf(-1))}
+	for i, v := range edge {
+		x[i*7%n] = v
+	}
+	return x
+}
+
+// Every kernel this CPU has gives the plain-Go GELU's bits, forward and
+// back, on every length (the tails left to Go).
+func TestKernelsSameBits(t *testing.T) {
+	if len(kernels) == 0 {
+		t.Skip("no assembly kernel on this CPU")
+	}
+	x, dy := inputs(4099), inputs(4099)
+	rng := rand.New(rand.NewPCG(6, 6))
+	rng.Shuffle(len(dy), func(i, j int) { dy[i], dy[j] = dy[j], dy[i] })
+	want, wantd := make([]float32, len(x)), make([]float32, len(x))
+	geluGo(want, x)
+	geluGradGo(wantd, dy, x)
+	for _, k := range kernels {
+		for _, n := range []int{0, 1, k.lanes, 3*k.lanes + 1, len(x)} {
+			y, dx := make([]float32, n), make([]float32, n)
+			saved := kernels
+			kernels = []kernel{k}
+			GELU(y, x[:n])
+			GELUGrad(dx, dy[:n], x[:n])
+			kernels = saved
+			for i := range n {
+				if math.Float32bits(y[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("%s: GELU(%v) = %v, Go %v", k.name, x[i], y[i], want[i])
+				}
+				if math.Float32bits(dx[i]) != math.Float32bits(wantd[i]) {
+					t.Fatalf("%s: GELU'(%v) dy %v = %v, Go %v", k.name, x[i], dy[i], dx[i], wantd[i])
+				}
+			}
+		}
+	}
+}
+
+// GELU and its gradient within 7.5e-8 (Abramowitz and Stegun's error) of
+// the exact ones from math.Erf, plus float32's rounding, over the range
+// activations take, by the kernel in use; and the edges.
+func TestGELUAccuracy(t *testing.T) {
+	const n = 40001
+	x, dy := make([]float32, n), make([]float32, n)
+	for i := range x {
+		x[i], dy[i] = float32(-20+float64(i)*0.001), 1
+	}
+	y, dx := make([]float32, n), make([]float32, n)
+	GELU(y, x)
+	GELUGrad(dx, dy, x)
+	for i, u := range x {
+		v := float64(u)
+		phi := 0.5 * (1 + math.Erf(v/math.Sqrt2))
+		g, dg := v*phi, phi+v*math.Exp(-0.5*v*v)/math.Sqrt(2*math.Pi)
+		if d := math.Abs(float64(y[i]) - g); d > 7.5e-8*math.Abs(v)+0x1p-24*math.Abs(g) {
+			t.Fatalf("GELU(%v) = %v, exact %v", v, y[i], g)
+		}
+		if d := math.Abs(float64(dx[i]) - dg); d > 7.5e-8*(1+math.Abs(v))+0x1p-24*math.Abs(dg) {
+			t.Fatalf("GELU'(%v) = %v, exact %v", v, dx[i], dg)
+		}
+	}
+	for _, c := range []struct{ x, y, dx float32 }{
+		{0, 0, 0.5}, {1e4, 1e4, 1}, {-1e4, 0, 0}, {math.MaxFloat32, math.MaxFloat32, 1},
+	} {
+		y, dx := make([]float32, 1), make([]float32, 1)
+		GELU(y, []float32{c.x})
+		GELUGrad(dx, []float32{1}, []float32{c.x})
+		if y[0] != c.y || dx[0] != c.dx {
+			t.Errorf("GELU(%v) = %v, gradient %v; want %v, %v", c.x, y[0], dx[0], c.y, c.dx)
+		}
+	}
+	y1 := make([]float32, 1)
+	if GELU(y1, []float32{float32(math.NaN())}); !math.IsNaN(float64(y1[0])) {
+		t.Errorf("GELU(NaN) = %v, want NaN", y1[0])
+	}
+}
+
+// The exp inside cdf, against math.Exp: within 1e-11 relative.
+func TestExp(t *testing.T) {
+	for i := range 690001 {
+		v := math.Sqrt(2 * float64(i) * 1e-3) // exp(-v^2/2) = e^(-i/1000)
+		_, e := cdf(v)
+		if want := math.Exp(-0.5 * v * v); math.Abs(e-want) > 1e-11*want {
+			t.Fatalf("exp(%v) = %v, math.Exp %v", -0.5*v*v, e, want)
+		}
+	}
+	if _, e := cdf(0); e != 1 {
+		t.Errorf("exp(0) = %v, want 1", e)
+	}
+	if _, e := cdf(1e6); math.Abs(e-math.Exp(-700)) > 1e-11*math.Exp(-700) {
+		t.Errorf("exp below -700 = %v, want e^-700", e)
+	}
+}
+
+func TestGeneratedKernelsUpToDate(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the generator")
+	}
+	dir := t.TempDir()
+	cmd := exec.Command("go", "run", "./asmgen", "-out", filepath.Join(dir, "gelu_amd64.s"), "-stubs", filepath.Join(dir, "gelu_amd64.go"), "-pkg", "vmath")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go run ./asmgen: %v\n%s", err, out)
+	}
+	for _, f := range []string{"gelu_amd64.s", "gelu_amd64.go"} {
+		want, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The first line names the command line, which names the output paths.
+		if stripHeader(got) != stripHeader(want) {
+			t.Errorf("%s is not what asmgen writes: run go generate ./internal/vmath", f)
+		}
+	}
+}
+
+func stripHeader(b []byte) string {
+	for i, c := range b {
+		if c == '\n' {
+			return string(b[i:])
+		}
+	}
+	return ""
+}
+
+func BenchmarkGELU(b *testing.B) {
+	x, dy := inputs(1<<20), inputs(1<<20)
+	y := make([]float32, len(x))
+	for _, k := range append(kernels, kernel{name: "go"}) {
+		b.Run(k.name, func(b *testing.B) {
+			saved := kernels
+			if k.gelu == nil {
+				kernels = nil
+			} else {
+				kernels = []kernel{k}
+			}
+			defer func() { kernels = saved }()
+			for b.Loop() {
+				GELU(y, x)
+				GELUGrad(y, dy, x)
+			}
+			b.ReportMetric(float64(len(x))*float64(b.N)/b.Elapsed().Seconds()/1e6, "Mentries/s")
+		})
+	}
+}
