@@ -152,7 +152,7 @@ func (d *Differ) seed(k int, par *Param[float64], i int, dw float64) []float64 {
 				if par == l.Beta {
 					delta[off+q] = dw
 				} else {
-					delta[off+q] = dw * l.xhat[off+q]
+					delta[off+q] = dw * l.xhat(off+q, i)
 				}
 			}
 		}
@@ -289,7 +289,7 @@ func batchNormDiff(l *BatchNorm[float64], delta, out []float64, m int) {
 	c, hw := l.In.C, l.In.H*l.In.W
 	cnt := float64(m * hw)
 	for ch := range c {
-		sigma := 1 / l.inv[ch]
+		sigma := 1 / l.finv[ch]
 		var sum neumaier // compensated: a constant change (a bias before the norm) must cancel to 0
 		for r := range m {
 			for _, v := range delta[(r*c+ch)*hw:][:hw] {
@@ -301,7 +301,7 @@ func batchNormDiff(l *BatchNorm[float64], delta, out []float64, m int) {
 		for r := range m {
 			off := (r*c + ch) * hw
 			for q := range hw {
-				cv := l.xhat[off+q] * sigma
+				cv := l.xhat(off+q, ch) * sigma
 				dc := delta[off+q] - mean
 				dvar += 2*cv*dc + dc*dc
 			}
@@ -313,7 +313,7 @@ func batchNormDiff(l *BatchNorm[float64], delta, out []float64, m int) {
 		for r := range m {
 			off := (r*c + ch) * hw
 			for q := range hw {
-				cv := l.xhat[off+q] * sigma
+				cv := l.xhat(off+q, ch) * sigma
 				dc := delta[off+q] - mean
 				out[off+q] = g * (dc/sigma2 - cv*dsigma/(sigma*sigma2))
 			}

@@ -289,23 +289,20 @@ func Class[T Float](row []T) uint8 {
 
 // Floats returns how many numbers of T the net's buffers hold for each
 // example of a training step (its forward and backward passes: outputs,
-// input gradients, a convolution's product and its blocks' parts of W's
-// gradient, batch norm's normalised inputs), and how many parameters it
-// has. The patches and their gradients are a block per thread
-// (ScoreFloats' fixed), not counted per example.
+// input gradients, a convolution's blocks' parts of W's gradient), and how
+// many parameters it has. The patches, their gradients and the products
+// are a block per thread (ScoreFloats' fixed), not counted per example.
 func (n *Net[T]) Floats() (perExample, params int) {
 	for _, l := range n.Layers {
 		out := l.Out().Size()
 		perExample += 2 * out // y and the next layer's dx
 		switch l := l.(type) {
 		case *Conv[T]:
-			// The product, and each block's part of W's gradient (a
-			// block per gradExamples examples, rounded up).
+			// Each block's part of W's gradient (a block per
+			// gradExamples examples, rounded up).
 			hw, ckk := out/l.F, l.In.C*l.K*l.K
 			blk := gradExamples(hw, ckk, sizeOf[T]())
-			perExample += out + (ckk*l.F+blk-1)/blk
-		case *BatchNorm[T]:
-			perExample += out
+			perExample += (ckk*l.F + blk - 1) / blk
 		}
 		for _, p := range l.Params() {
 			params += len(p.V)
@@ -315,10 +312,10 @@ func (n *Net[T]) Floats() (perExample, params int) {
 }
 
 // ScoreFloats returns how many numbers of T the net's buffers hold in
-// evaluation (Scores, Predict) for each example (outputs, a convolution's
-// product, batch norm's normalised inputs) and in all besides (each
-// convolution's block of patches per thread, blockExamples), and as much
-// again for the patches' gradients in training.
+// evaluation (Scores, Predict) for each example (outputs) and in all
+// besides (each convolution's block of patches and of its product per
+// thread, gradExamples), and as much again for the patches' gradients in
+// training.
 func (n *Net[T]) ScoreFloats() (perExample, fixed int) {
 	size := sizeOf[T]()
 	for _, l := range n.Layers {
@@ -326,11 +323,8 @@ func (n *Net[T]) ScoreFloats() (perExample, fixed int) {
 		perExample += out
 		switch l := l.(type) {
 		case *Conv[T]:
-			perExample += out
 			hw, ckk := out/l.F, l.In.C*l.K*l.K
-			fixed += gemm.Threads() * gradExamples(hw, ckk, size) * hw * ckk
-		case *BatchNorm[T]:
-			perExample += out
+			fixed += gemm.Threads() * gradExamples(hw, ckk, size) * hw * (ckk + l.F)
 		}
 	}
 	return perExample, fixed

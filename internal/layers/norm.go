@@ -1,6 +1,10 @@
 package layers
 
-import "math"
+import (
+	"math"
+
+	"github.com/nettrain/nettrain/internal/gemm"
+)
 
 // Eps is batch normalisation's epsilon, added to the variance (cs231n's
 // and PyTorch's default).
@@ -18,10 +22,13 @@ type BatchNorm[T Float] struct {
 	Gamma, Beta     *Param[T]
 	RunMean, RunVar []T
 	n               int
-	mu, inv         []float64 // the last training batch's mean and 1/sqrt(var + Eps), per channel
-	vari            []float64
-	xhat, y, dx     []T
+	mu, vari        []float64 // the last training batch's mean and variance, per channel (Track)
+	fmu, finv       []float64 // the last Forward's mean and 1/sqrt(var + Eps), per channel
+	x, dy           []T       // the last Forward's input and Backward's dy
+	y, dx           []T
 	train           bool
+	par             gemm.Group
+	fwd, bwd        func(w, nt int)
 }
 
 // NewBatchNorm returns batch normalisation of in, gamma 1 and beta 0,
@@ -29,12 +36,14 @@ type BatchNorm[T Float] struct {
 func NewBatchNorm[T Float](id string, in Shape) *BatchNorm[T] {
 	c := in.C
 	b := &BatchNorm[T]{In: in, ID: id, RunMean: make([]T, c), RunVar: make([]T, c),
-		mu: make([]float64, c), inv: make([]float64, c), vari: make([]float64, c)}
+		mu: make([]float64, c), vari: make([]float64, c), fmu: make([]float64, c), finv: make([]float64, c)}
 	b.Gamma = &Param[T]{Name: "gamma" + id, Shape: []int{c}, V: make([]T, c), G: make([]T, c)}
 	b.Beta = &Param[T]{Name: "beta" + id, Shape: []int{c}, V: make([]T, c), G: make([]T, c)}
 	for i := range c {
 		b.Gamma.V[i], b.RunVar[i] = 1, 1
 	}
+	b.fwd = func(w, nt int) { lo, hi := gemm.Share(c, w, nt); b.forward(lo, hi) }
+	b.bwd = func(w, nt int) { lo, hi := gemm.Share(c, w, nt); b.backward(lo, hi) }
 	return b
 }
 
@@ -46,16 +55,28 @@ func (b *BatchNorm[T]) Params() []*Param[T] { return []*Param[T]{b.Gamma, b.Beta
 
 // Forward normalises n examples: with the batch's statistics in training
 // (summed in float64, examples in order, then positions), else with the
-// running ones.
+// running ones. Each thread takes a share of the channels; a channel's
+// sums are one thread's, in one order, so the bits do not depend on the
+// threads.
 func (b *BatchNorm[T]) Forward(x []T, n int, train bool) []T {
-	b.n, b.train = n, train
-	c, hw := b.In.C, b.In.H*b.In.W
+	b.n, b.train, b.x = n, train, x
 	b.y = grow(b.y, len(x))
-	b.xhat = grow(b.xhat, len(x))
+	b.par.Run(b.In.C, b.fwd)
+	return b.y
+}
+
+// xhat returns the normalised input at index i, of channel ch, in T: what
+// Forward scaled and shifted. Backward makes it again rather than keep it
+// (a copy of every input: 240 MB of airbench's at batch 1024).
+func (b *BatchNorm[T]) xhat(i, ch int) T { return T((float64(b.x[i]) - b.fmu[ch]) * b.finv[ch]) }
+
+// forward normalises channels lo to hi.
+func (b *BatchNorm[T]) forward(lo, hi int) {
+	n, c, hw, x := b.n, b.In.C, b.In.H*b.In.W, b.x
 	m := float64(n * hw)
-	for ch := range c {
+	for ch := lo; ch < hi; ch++ {
 		mu, inv := float64(b.RunMean[ch]), 1/math.Sqrt(float64(b.RunVar[ch])+Eps)
-		if train {
+		if b.train {
 			s := 0.0
 			for e := range n {
 				for _, v := range x[(e*c+ch)*hw:][:hw] {
@@ -72,19 +93,17 @@ func (b *BatchNorm[T]) Forward(x []T, n int, train bool) []T {
 			}
 			b.mu[ch], b.vari[ch] = mu, ss/m
 			inv = 1 / math.Sqrt(ss/m+Eps)
-			b.inv[ch] = inv
 		}
+		b.fmu[ch], b.finv[ch] = mu, inv
 		g, beta := float64(b.Gamma.V[ch]), float64(b.Beta.V[ch])
 		for e := range n {
 			off := (e*c + ch) * hw
-			for i, v := range x[off : off+hw] {
-				xh := (float64(v) - mu) * inv
-				b.xhat[off+i] = T(xh)
-				b.y[off+i] = T(g*xh + beta)
+			y := b.y[off:][:hw]
+			for i, v := range x[off:][:hw] {
+				y[i] = T(g*((float64(v)-mu)*inv) + beta)
 			}
 		}
 	}
-	return b.y
 }
 
 // Backward returns dx of a training Forward, and sets gamma's and beta's
@@ -94,16 +113,23 @@ func (b *BatchNorm[T]) Forward(x []T, n int, train bool) []T {
 //
 // the means over the channel's N H W entries.
 func (b *BatchNorm[T]) Backward(dy []T) []T {
-	n, c, hw := b.n, b.In.C, b.In.H*b.In.W
+	b.dy = dy
 	b.dx = grow(b.dx, len(dy))
+	b.par.Run(b.In.C, b.bwd)
+	return b.dx
+}
+
+// backward is Backward of channels lo to hi.
+func (b *BatchNorm[T]) backward(lo, hi int) {
+	n, c, hw, dy := b.n, b.In.C, b.In.H*b.In.W, b.dy
 	m := float64(n * hw)
-	for ch := range c {
+	for ch := lo; ch < hi; ch++ {
 		sdy, sdyx := 0.0, 0.0
 		for e := range n {
 			off := (e*c + ch) * hw
 			for i, d := range dy[off : off+hw] {
 				sdy += float64(d)
-				sdyx += float64(d) * float64(b.xhat[off+i])
+				sdyx += float64(d) * float64(b.xhat(off+i, ch))
 			}
 		}
 		b.Gamma.G[ch], b.Beta.G[ch] = T(sdyx), T(sdy)
@@ -117,16 +143,15 @@ func (b *BatchNorm[T]) Backward(dy []T) []T {
 			}
 			continue
 		}
-		k := float64(b.Gamma.V[ch]) * b.inv[ch]
+		k := float64(b.Gamma.V[ch]) * b.finv[ch]
 		mdy, mdyx := sdy/m, sdyx/m
 		for e := range n {
 			off := (e*c + ch) * hw
 			for i, d := range dy[off : off+hw] {
-				b.dx[off+i] = T(k * (float64(d) - mdy - float64(b.xhat[off+i])*mdyx))
+				b.dx[off+i] = T(k * (float64(d) - mdy - float64(b.xhat(off+i, ch))*mdyx))
 			}
 		}
 	}
-	return b.dx
 }
 
 // Track moves the running statistics the fraction m of the way to the last
