@@ -311,40 +311,75 @@ func (c *Conv[T]) inputGrad(w, lo, hi int) {
 
 // im2row writes the patches of examples lo to hi of x (in) into rows,
 // (N Ho Wo, C K K): row (n, i, j), column (c, p, q) holds
-// xpad[n, c, i s + p, j s + q]. Each row is written in order, a run of K
-// inputs at a time, with a plain loop for a run inside the image (copy's
-// call costs more than a run of 3 or 7).
+// xpad[n, c, i s + p, j s + q]. Each row is written in order. A row whose
+// window lies inside the image (most of them) is copied a channel at a
+// time, K runs of K inputs, unrolled for K = 2 and 3; a row at the edge
+// goes a run at a time, zeros for what lies outside.
 func im2row[T Float](rows, x []T, in Shape, k, s, pad int, out Shape, lo, hi int) {
-	ckk, hw := in.C*k*k, out.H*out.W
+	ckk, hw, plane := in.C*k*k, out.H*out.W, in.H*in.W
 	for e := lo; e < hi; e++ {
 		img := x[e*in.Size():][:in.Size()]
 		for i := range out.H {
+			y0 := i*s - pad
+			rowInside := y0 >= 0 && y0+k <= in.H
 			for j := range out.W {
 				dst := rows[(e*hw+i*out.W+j)*ckk:][:ckk]
 				x0 := j*s - pad
+				if rowInside && x0 >= 0 && x0+k <= in.W {
+					windowToRow(dst, img[y0*in.W+x0:], in.C, k, in.W, plane)
+					continue
+				}
 				q0, q1 := max(0, -x0), min(k, in.W-x0) // the columns inside the image
-				inside := q0 == 0 && q1 == k
 				at := 0
 				for c := range in.C {
-					plane := img[c*in.H*in.W:][:in.H*in.W]
+					pl := img[c*plane:][:plane]
 					for p := range k {
 						run := dst[at : at+k]
 						at += k
-						y := i*s + p - pad
-						switch {
-						case y < 0 || y >= in.H || q0 >= q1:
+						y := y0 + p
+						if y < 0 || y >= in.H || q0 >= q1 {
 							clear(run)
-						case inside:
-							src := plane[y*in.W+x0:][:len(run)]
-							for q := range run {
-								run[q] = src[q]
-							}
-						default:
-							clear(run[:q0])
-							copy(run[q0:q1], plane[y*in.W+x0+q0:])
-							clear(run[q1:])
+							continue
 						}
+						clear(run[:q0])
+						copy(run[q0:q1], pl[y*in.W+x0+q0:])
+						clear(run[q1:])
 					}
+				}
+			}
+		}
+	}
+}
+
+// windowToRow copies the k x k windows of c planes (plane numbers apart,
+// lines w apart) whose first entries start src into dst, (c, k, k).
+func windowToRow[T Float](dst, src []T, c, k, w, plane int) {
+	switch k {
+	case 3:
+		for ch := range c {
+			d := dst[ch*9:][:9]
+			s0 := src[ch*plane:][:3]
+			s1 := src[ch*plane+w:][:3]
+			s2 := src[ch*plane+2*w:][:3]
+			d[0], d[1], d[2] = s0[0], s0[1], s0[2]
+			d[3], d[4], d[5] = s1[0], s1[1], s1[2]
+			d[6], d[7], d[8] = s2[0], s2[1], s2[2]
+		}
+	case 2:
+		for ch := range c {
+			d := dst[ch*4:][:4]
+			s0 := src[ch*plane:][:2]
+			s1 := src[ch*plane+w:][:2]
+			d[0], d[1], d[2], d[3] = s0[0], s0[1], s1[0], s1[1]
+		}
+	default:
+		at := 0
+		for ch := range c {
+			for p := range k {
+				run := dst[at:][:k]
+				at += k
+				for q, v := range src[ch*plane+p*w:][:k] {
+					run[q] = v
 				}
 			}
 		}
@@ -353,36 +388,78 @@ func im2row[T Float](rows, x []T, in Shape, k, s, pad int, out Shape, lo, hi int
 
 // row2im sets the gradients of examples lo to hi of dx, (N, C, H, W), from
 // the patches' gradients drows: each input's gradient is the sum, in the
-// order of the positions (i, j), of the patch entries it appeared in.
+// order of the positions (i, j), of the patch entries it appeared in. A
+// window inside the image is added a channel at a time, as im2row copies
+// it.
 func row2im[T Float](dx, drows []T, in Shape, k, s, pad int, out Shape, lo, hi int) {
-	ckk, hw := in.C*k*k, out.H*out.W
+	ckk, hw, plane := in.C*k*k, out.H*out.W, in.H*in.W
 	for e := lo; e < hi; e++ {
 		img := dx[e*in.Size():][:in.Size()]
 		clear(img)
 		for i := range out.H {
+			y0 := i*s - pad
+			rowInside := y0 >= 0 && y0+k <= in.H
 			for j := range out.W {
 				src := drows[(e*hw+i*out.W+j)*ckk:][:ckk]
 				x0 := j*s - pad
+				if rowInside && x0 >= 0 && x0+k <= in.W {
+					rowToWindow(img[y0*in.W+x0:], src, in.C, k, in.W, plane)
+					continue
+				}
 				q0, q1 := max(0, -x0), min(k, in.W-x0)
 				if q0 >= q1 {
 					continue
 				}
 				at := 0
 				for c := range in.C {
-					plane := img[c*in.H*in.W:][:in.H*in.W]
+					pl := img[c*plane:][:plane]
 					for p := range k {
 						run := src[at : at+k][q0:q1]
 						at += k
-						y := i*s + p - pad
+						y := y0 + p
 						if y < 0 || y >= in.H {
 							continue
 						}
-						dst := plane[y*in.W+x0+q0:][:len(run)]
+						d := pl[y*in.W+x0+q0:][:len(run)]
 						for q, v := range run {
-							dst[q] += v
+							d[q] += v
 						}
 					}
 				}
+			}
+		}
+	}
+}
+
+// rowToWindow adds src, (c, k, k), to the k x k windows of c planes
+// (plane numbers apart, lines w apart) whose first entries start dst.
+func rowToWindow[T Float](dst, src []T, c, k, w, plane int) {
+	switch k {
+	case 3:
+		for ch := range c {
+			s := src[ch*9:][:9]
+			d0 := dst[ch*plane:][:3]
+			d1 := dst[ch*plane+w:][:3]
+			d2 := dst[ch*plane+2*w:][:3]
+			d0[0] += s[0]
+			d0[1] += s[1]
+			d0[2] += s[2]
+			d1[0] += s[3]
+			d1[1] += s[4]
+			d1[2] += s[5]
+			d2[0] += s[6]
+			d2[1] += s[7]
+			d2[2] += s[8]
+		}
+	default:
+		at := 0
+		for ch := range c {
+			for p := range k {
+				d := dst[ch*plane+p*w:][:k]
+				for q, v := range src[at:][:k] {
+					d[q] += v
+				}
+				at += k
 			}
 		}
 	}
