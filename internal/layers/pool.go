@@ -151,8 +151,12 @@ func (l *Pool[T]) backward(lo, hi int) {
 	inv := 1 / T(l.KH*l.KW)
 	for pl := lo; pl < hi; pl++ {
 		dst := l.dx[pl*in.H*in.W:][:in.H*in.W]
-		clear(dst)
 		at := pl * out.H * out.W
+		if l.Max && l.KH == 2 && l.KW == 2 && l.S == 2 {
+			l.backward2(dst, dy[at:][:out.H*out.W], l.arg[at:][:out.H*out.W])
+			continue
+		}
+		clear(dst)
 		for i := range out.H {
 			for j := range out.W {
 				if l.Max {
@@ -170,6 +174,32 @@ func (l *Pool[T]) backward(lo, hi int) {
 				at++
 			}
 		}
+	}
+}
+
+// backward2 sets one plane's gradient of 2x2 max pooling with stride 2:
+// each window's maximum gets its output's gradient (0 + dy, as the
+// general case adds it to a cleared plane: the same bits, -0 included)
+// and the rest of the window 0, in one pass; the last row and column of
+// an odd plane, in no window, 0.
+func (l *Pool[T]) backward2(dst, dy []T, arg []int32) {
+	in, out := l.In, l.out
+	var zero T
+	at := 0
+	for i := range out.H {
+		r0 := dst[2*i*in.W:][:in.W]
+		r1 := dst[(2*i+1)*in.W:][:in.W]
+		for j := range out.W {
+			r0[2*j], r0[2*j+1], r1[2*j], r1[2*j+1] = 0, 0, 0, 0
+			dst[arg[at]] = zero + dy[at]
+			at++
+		}
+		if in.W%2 == 1 {
+			r0[in.W-1], r1[in.W-1] = 0, 0
+		}
+	}
+	if in.H%2 == 1 {
+		clear(dst[(in.H-1)*in.W:])
 	}
 }
 

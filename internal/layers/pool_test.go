@@ -55,4 +55,32 @@ func TestPool(t *testing.T) {
 	if dx := l.Backward([]float64{1}); dx[1] != 1 || dx[2] != 0 {
 		t.Errorf("a tie's gradient went to %v, want the first maximum", dx)
 	}
+	// 2x2 windows of stride 2 write the whole gradient each time (no
+	// clearing first): after a first Backward, a second with another dy
+	// gives each window's maximum its dy and every other input 0, the
+	// odd last row and column included.
+	in := Shape{2, 5, 7}
+	p, _ := NewPool[float64](in, true, 2, 2)
+	x := distinct(rng, 3*in.Size())
+	out := p.Out()
+	p.Forward(x, 3, true)
+	p.Backward(randSlice(rng, 3*out.Size(), 1))
+	dy := randSlice(rng, 3*out.Size(), 1)
+	want := make([]float64, len(x))
+	for pl := range 3 * in.C {
+		for i := range out.H {
+			for j := range out.W {
+				best := pl*in.H*in.W + 2*i*in.W + 2*j
+				for _, k := range []int{best + 1, best + in.W, best + in.W + 1} {
+					if x[k] > x[best] {
+						best = k
+					}
+				}
+				want[best] = dy[(pl*out.H+i)*out.W+j]
+			}
+		}
+	}
+	if i := closeTo(p.Backward(dy), want, 0); i >= 0 {
+		t.Errorf("2x2 pooling's second gradient: dx[%d] %v, want %v", i, p.dx[i], want[i])
+	}
 }
