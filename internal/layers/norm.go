@@ -24,6 +24,7 @@ type BatchNorm[T Float] struct {
 	n               int
 	mu, vari        []float64 // the last training batch's mean and variance, per channel (Track)
 	fmu, finv       []float64 // the last Forward's mean and 1/sqrt(var + Eps), per channel
+	sdy, sdyx       []float64 // Backward's sums, per channel
 	x, dy           []T       // the last Forward's input and Backward's dy
 	y, dx           []T
 	train           bool
@@ -36,7 +37,8 @@ type BatchNorm[T Float] struct {
 func NewBatchNorm[T Float](id string, in Shape) *BatchNorm[T] {
 	c := in.C
 	b := &BatchNorm[T]{In: in, ID: id, RunMean: make([]T, c), RunVar: make([]T, c),
-		mu: make([]float64, c), vari: make([]float64, c), fmu: make([]float64, c), finv: make([]float64, c)}
+		mu: make([]float64, c), vari: make([]float64, c), fmu: make([]float64, c), finv: make([]float64, c),
+		sdy: make([]float64, c), sdyx: make([]float64, c)}
 	b.Gamma = &Param[T]{Name: "gamma" + id, Shape: []int{c}, V: make([]T, c), G: make([]T, c)}
 	b.Beta = &Param[T]{Name: "beta" + id, Shape: []int{c}, V: make([]T, c), G: make([]T, c)}
 	for i := range c {
@@ -70,37 +72,58 @@ func (b *BatchNorm[T]) Forward(x []T, n int, train bool) []T {
 // (a copy of every input: 240 MB of airbench's at batch 1024).
 func (b *BatchNorm[T]) xhat(i, ch int) T { return T((float64(b.x[i]) - b.fmu[ch]) * b.finv[ch]) }
 
-// forward normalises channels lo to hi.
+// forward normalises channels lo to hi. Each pass goes through the
+// examples in order and, in each, the channels' runs of H W in order: the
+// memory in order (a channel at a time would read runs of 9 to 225 numbers
+// a whole example apart), and each channel's sum still in the order
+// examples, then positions.
 func (b *BatchNorm[T]) forward(lo, hi int) {
 	n, c, hw, x := b.n, b.In.C, b.In.H*b.In.W, b.x
 	m := float64(n * hw)
-	for ch := lo; ch < hi; ch++ {
-		mu, inv := float64(b.RunMean[ch]), 1/math.Sqrt(float64(b.RunVar[ch])+Eps)
-		if b.train {
-			s := 0.0
-			for e := range n {
-				for _, v := range x[(e*c+ch)*hw:][:hw] {
+	mu, inv := b.fmu[lo:hi], b.finv[lo:hi]
+	if b.train {
+		clear(mu)
+		for e := range n {
+			for i := range mu {
+				s := mu[i]
+				for _, v := range x[(e*c+lo+i)*hw:][:hw] {
 					s += float64(v)
 				}
+				mu[i] = s
 			}
-			mu = s / m
-			ss := 0.0
-			for e := range n {
-				for _, v := range x[(e*c+ch)*hw:][:hw] {
-					d := float64(v) - mu
-					ss += d * d
-				}
-			}
-			b.mu[ch], b.vari[ch] = mu, ss/m
-			inv = 1 / math.Sqrt(ss/m+Eps)
 		}
-		b.fmu[ch], b.finv[ch] = mu, inv
-		g, beta := float64(b.Gamma.V[ch]), float64(b.Beta.V[ch])
+		for i := range mu {
+			mu[i] /= m
+		}
+		ss := b.vari[lo:hi]
+		clear(ss)
 		for e := range n {
-			off := (e*c + ch) * hw
+			for i, mu := range mu {
+				s := ss[i]
+				for _, v := range x[(e*c+lo+i)*hw:][:hw] {
+					d := float64(v) - mu
+					s += d * d
+				}
+				ss[i] = s
+			}
+		}
+		for i := range ss {
+			ss[i] /= m
+			inv[i] = 1 / math.Sqrt(ss[i]+Eps)
+		}
+		copy(b.mu[lo:hi], mu)
+	} else {
+		for i := range mu {
+			mu[i], inv[i] = float64(b.RunMean[lo+i]), 1/math.Sqrt(float64(b.RunVar[lo+i])+Eps)
+		}
+	}
+	for e := range n {
+		for i, mu := range mu {
+			inv, g, beta := inv[i], float64(b.Gamma.V[lo+i]), float64(b.Beta.V[lo+i])
+			off := (e*c + lo + i) * hw
 			y := b.y[off:][:hw]
-			for i, v := range x[off:][:hw] {
-				y[i] = T(g*((float64(v)-mu)*inv) + beta)
+			for j, v := range x[off:][:hw] {
+				y[j] = T(g*((float64(v)-mu)*inv) + beta)
 			}
 		}
 	}
@@ -119,36 +142,45 @@ func (b *BatchNorm[T]) Backward(dy []T) []T {
 	return b.dx
 }
 
-// backward is Backward of channels lo to hi.
+// backward is Backward of channels lo to hi, examples in order as
+// forward.
 func (b *BatchNorm[T]) backward(lo, hi int) {
 	n, c, hw, dy := b.n, b.In.C, b.In.H*b.In.W, b.dy
 	m := float64(n * hw)
-	for ch := lo; ch < hi; ch++ {
-		sdy, sdyx := 0.0, 0.0
-		for e := range n {
+	sdy, sdyx := b.sdy[lo:hi], b.sdyx[lo:hi]
+	clear(sdy)
+	clear(sdyx)
+	for e := range n {
+		for i := range sdy {
+			ch := lo + i
 			off := (e*c + ch) * hw
-			for i, d := range dy[off : off+hw] {
-				sdy += float64(d)
-				sdyx += float64(d) * float64(b.xhat(off+i, ch))
+			s, sx := sdy[i], sdyx[i]
+			for j, d := range dy[off:][:hw] {
+				s += float64(d)
+				sx += float64(d) * float64(b.xhat(off+j, ch))
 			}
+			sdy[i], sdyx[i] = s, sx
 		}
-		b.Gamma.G[ch], b.Beta.G[ch] = T(sdyx), T(sdy)
-		if !b.train { // evaluation: an affine map of x
-			k := float64(b.Gamma.V[ch]) / math.Sqrt(float64(b.RunVar[ch])+Eps)
-			for e := range n {
-				off := (e*c + ch) * hw
-				for i, d := range dy[off : off+hw] {
-					b.dx[off+i] = T(k * float64(d))
+	}
+	for i := range sdy {
+		b.Gamma.G[lo+i], b.Beta.G[lo+i] = T(sdyx[i]), T(sdy[i])
+	}
+	for e := range n {
+		for i := range sdy {
+			ch := lo + i
+			off := (e*c + ch) * hw
+			dx := b.dx[off:][:hw]
+			if !b.train { // evaluation: an affine map of x
+				k := float64(b.Gamma.V[ch]) / math.Sqrt(float64(b.RunVar[ch])+Eps)
+				for j, d := range dy[off:][:hw] {
+					dx[j] = T(k * float64(d))
 				}
+				continue
 			}
-			continue
-		}
-		k := float64(b.Gamma.V[ch]) * b.finv[ch]
-		mdy, mdyx := sdy/m, sdyx/m
-		for e := range n {
-			off := (e*c + ch) * hw
-			for i, d := range dy[off : off+hw] {
-				b.dx[off+i] = T(k * (float64(d) - mdy - float64(b.xhat(off+i, ch))*mdyx))
+			k := float64(b.Gamma.V[ch]) * b.finv[ch]
+			mdy, mdyx := sdy[i]/m, sdyx[i]/m
+			for j, d := range dy[off:][:hw] {
+				dx[j] = T(k * (float64(d) - mdy - float64(b.xhat(off+j, ch))*mdyx))
 			}
 		}
 	}
