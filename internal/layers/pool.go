@@ -88,22 +88,21 @@ func (l *Pool[T]) forward(lo, hi int) {
 			continue
 		}
 		if l.Max && l.KH == 2 && l.KW == 2 && l.S == 2 { // the common case, unrolled
+			// Without branches (the maxima fall anywhere): the first
+			// maximum of each row's pair, then of the two rows; the same
+			// window entry as the row-major scan below picks.
 			for i := range out.H {
 				r0, r1 := src[2*i*in.W:][:in.W], src[(2*i+1)*in.W:][:in.W]
-				for j := range out.W {
-					best, v := 2*i*in.W+2*j, r0[2*j]
-					if r0[2*j+1] > v {
-						best, v = best+1, r0[2*j+1]
-					}
-					if r1[2*j] > v {
-						best, v = (2*i+1)*in.W+2*j, r1[2*j]
-					}
-					if r1[2*j+1] > v {
-						best, v = (2*i+1)*in.W+2*j+1, r1[2*j+1]
-					}
-					l.y[at], l.arg[at] = v, int32(best)
-					at++
+				y, arg := l.y[at:][:out.W], l.arg[at:][:out.W]
+				for j := range y {
+					a, b, c, d := r0[2*j], r0[2*j+1], r1[2*j], r1[2*j+1]
+					top, bot := max(a, b), max(c, d)
+					k0, k1 := 2*i*in.W+2*j+b2i(b > a), (2*i+1)*in.W+2*j+b2i(d > c)
+					sel := -b2i(bot > top) // all ones for the bottom row
+					k0 = k0&^sel | k1&sel
+					y[j], arg[j] = src[k0], int32(k0) // not max(top, bot): max(-0, 0) is 0, the scan keeps the first
 				}
+				at += out.W
 			}
 			continue
 		}
@@ -201,6 +200,14 @@ func (l *Pool[T]) backward2(dst, dy []T, arg []int32) {
 	if in.H%2 == 1 {
 		clear(dst[(in.H-1)*in.W:])
 	}
+}
+
+// b2i is 1 for true and 0 for false.
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // PoolNaive is the reference forward pass (cs231n's max_pool_forward_naive,
