@@ -84,8 +84,8 @@ bench: build
 	@echo "== training steps (ours on 1 and 2 threads, then the backends), and scoring:"
 	$(BENCH_ENV) $(GO) test $(BENCH_TAGS) -run '^$$' -bench 'Step' -benchtime 1s ./internal/sgd
 	$(GO) test -run '^$$' -bench 'PredictSet' -benchtime 3x ./internal/model
-	@echo "== the airbench net at batch 1024: GFLOPS of each convolution's products (forward, weight and input gradients) beside our GEMM on a 2048 square, and the whole step:"
-	$(GO) test -run '^$$' -bench 'ConvAirbench|StepAirbench1024' -benchtime 3x ./internal/layers
+	@echo "== the airbench net at batch 1024: GFLOPS of each convolution's products (forward, weight and input gradients) beside our GEMM on a 2048 square, its elementwise layers (GELU, batch norm, max pooling, million entries a second), and the whole step:"
+	$(GO) test -run '^$$' -bench 'ConvAirbench|Elementwise|StepAirbench1024' -benchtime 3x ./internal/layers
 	@if [ -n "$(DATA_OK)" ] && /usr/bin/python3 -c 'import numpy' 2>/dev/null; then \
 		echo "== numpy (cs231n's loop, float64):"; \
 		/usr/bin/python3 scripts/bench_numpy.py "$(DATA)"; \
