@@ -24,7 +24,7 @@ var allowedImports = map[string][]string{
 	"fsutil":            {},
 	"gemm":              {},
 	"gemm/asmgen":       {},
-	"layers":            {"gemm"},
+	"layers":            {"gemm", "vmath"},
 	"model":             {"gemm"},
 	"onnx":              {"checkpoint", "cifar", "layers", "model", "onnx/onnxpb"},
 	"onnx/onnxpb":       {},
@@ -35,6 +35,8 @@ var allowedImports = map[string][]string{
 	"sgd":               {"cifar", "gemm", "layers", "model", "preprocess", "setting"},
 	"sweep":             {"checkpoint", "cifar", "fsutil", "layers", "model", "preprocess", "run", "setting", "sgd"},
 	"sysmem":            {},
+	"vmath":             {},
+	"vmath/asmgen":      {},
 }
 
 func TestImportsPointDown(t *testing.T) {
