@@ -24,6 +24,7 @@ var allowedImports = map[string][]string{
 	"fsutil":            {},
 	"gemm":              {},
 	"gemm/asmgen":       {},
+	"gentest":           {},
 	"layers":            {"gemm", "vmath"},
 	"model":             {"gemm"},
 	"onnx":              {"checkpoint", "cifar", "layers", "model", "onnx/onnxpb"},

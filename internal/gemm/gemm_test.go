@@ -5,14 +5,13 @@ import (
 	"math"
 	"math/big"
 	"math/rand/v2"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"sync"
 	"testing"
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/gonum"
+
+	"github.com/nettrain/nettrain/internal/gentest"
 )
 
 // withKernel runs f with each kernel this CPU has selected in turn.
@@ -323,37 +322,7 @@ func TestFMA32(t *testing.T) {
 
 // The committed kernel_amd64.s and its stubs are what asmgen writes.
 func TestGeneratedKernelsUpToDate(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the generator")
-	}
-	dir := t.TempDir()
-	cmd := exec.Command("go", "run", "./asmgen", "-out", filepath.Join(dir, "kernel_amd64.s"), "-stubs", filepath.Join(dir, "kernel_amd64.go"), "-pkg", "gemm")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go run ./asmgen: %v\n%s", err, out)
-	}
-	for _, f := range []string{"kernel_amd64.s", "kernel_amd64.go"} {
-		want, err := os.ReadFile(filepath.Join(dir, f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		// The header names the command line, which names the output paths.
-		if stripHeader(got) != stripHeader(want) {
-			t.Errorf("%s is not what asmgen writes: run go generate ./internal/gemm", f)
-		}
-	}
-}
-
-func stripHeader(b []byte) string {
-	for i, c := range b {
-		if c == '\n' {
-			return string(b[i:])
-		}
-	}
-	return ""
+	gentest.UpToDate(t, "gemm", "kernel_amd64.s", "kernel_amd64.go")
 }
 
 // Products on several threads may run at once (sweep trials do): they

@@ -3,10 +3,9 @@ package vmath
 import (
 	"math"
 	"math/rand/v2"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
+
+	"github.com/nettrain/nettrain/internal/gentest"
 )
 
 // inputs returns n activations a net has (normal, scaled 0.1 to 10) with
@@ -116,37 +115,7 @@ func TestExp(t *testing.T) {
 }
 
 func TestGeneratedKernelsUpToDate(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the generator")
-	}
-	dir := t.TempDir()
-	cmd := exec.Command("go", "run", "./asmgen", "-out", filepath.Join(dir, "gelu_amd64.s"), "-stubs", filepath.Join(dir, "gelu_amd64.go"), "-pkg", "vmath")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go run ./asmgen: %v\n%s", err, out)
-	}
-	for _, f := range []string{"gelu_amd64.s", "gelu_amd64.go"} {
-		want, err := os.ReadFile(filepath.Join(dir, f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		// The first line names the command line, which names the output paths.
-		if stripHeader(got) != stripHeader(want) {
-			t.Errorf("%s is not what asmgen writes: run go generate ./internal/vmath", f)
-		}
-	}
-}
-
-func stripHeader(b []byte) string {
-	for i, c := range b {
-		if c == '\n' {
-			return string(b[i:])
-		}
-	}
-	return ""
+	gentest.UpToDate(t, "vmath", "gelu_amd64.s", "gelu_amd64.go")
 }
 
 func BenchmarkGELU(b *testing.B) {
