@@ -376,11 +376,8 @@ func windowToRow[T Float](dst, src []T, c, k, w, plane int) {
 		at := 0
 		for ch := range c {
 			for p := range k {
-				run := dst[at:][:k]
+				copy(dst[at:][:k], src[ch*plane+p*w:][:k])
 				at += k
-				for q, v := range src[ch*plane+p*w:][:k] {
-					run[q] = v
-				}
 			}
 		}
 	}
