@@ -147,42 +147,37 @@ func (c *Conv[T]) Forward(x []T, n int, _ bool) []T {
 	c.n, c.x = n, x
 	c.blk = blockExamples(hw, ckk, sizeOf[T]())
 	c.gblk = gradExamples(hw, ckk, sizeOf[T]())
-	c.rows = grow(c.rows, min(gemm.Threads(), n)*c.gblk*hw*ckk)
-	c.prod = grow(c.prod, min(gemm.Threads(), n)*c.gblk*hw*c.F)
+	c.rows = c.perThread(c.rows, c.gblk, ckk)
+	c.prod = c.perThread(c.prod, c.gblk, c.F)
 	c.y = grow(c.y, n*c.out.Size())
 	c.par.Run(n, c.im)
 	return c.y
 }
 
-// perThread returns buf grown to a block of patches (blk examples') for
-// each thread of a pass over n examples (gemm.Group.Run's shares).
-func (c *Conv[T]) perThread(buf []T, n int) []T {
-	return grow(buf, min(gemm.Threads(), n)*c.blk*c.In.C*c.K*c.K*c.out.H*c.out.W)
+// perThread returns buf grown to a block for each thread of a pass over
+// the last Forward's examples (gemm.Group.Run's shares): the examples'
+// positions, width numbers each (C K K for patches, F for a product).
+func (c *Conv[T]) perThread(buf []T, examples, width int) []T {
+	return grow(buf, min(gemm.Threads(), c.n)*examples*c.out.H*c.out.W*width)
 }
 
-// block returns share w's block of a perThread buffer.
-func (c *Conv[T]) block(buf []T, w int) []T {
-	size := c.blk * c.In.C * c.K * c.K * c.out.H * c.out.W
+// block returns thread w's block of a perThread buffer.
+func (c *Conv[T]) block(buf []T, w, examples, width int) []T {
+	size := examples * c.out.H * c.out.W * width
 	return buf[w*size:][:size]
 }
 
 // forward is share w of Forward: examples lo to hi.
 func (c *Conv[T]) forward(w, lo, hi int) {
 	ckk, hw := c.In.C*c.K*c.K, c.out.H*c.out.W
-	prod := c.product(w)
+	rows, prod := c.block(c.rows, w, c.gblk, ckk), c.block(c.prod, w, c.gblk, c.F)
 	for e0 := lo; e0 < hi; e0 += c.blk {
 		e1 := min(e0+c.blk, hi)
-		rows := c.block(c.rows, w)[:(e1-e0)*hw*ckk]
+		rows := rows[:(e1-e0)*hw*ckk]
 		im2row(rows, c.x[e0*c.In.Size():], c.In, c.K, c.S, c.P, c.out, 0, e1-e0)
 		gemm.GemmThreads(1, blas.NoTrans, blas.Trans, (e1-e0)*hw, c.F, ckk, 1, rows, ckk, c.W.V, ckk, 0, prod, c.F)
 		c.fromProduct(prod, e0, e1)
 	}
-}
-
-// product returns thread w's buffer of a block's product, (gblk Ho Wo, F).
-func (c *Conv[T]) product(w int) []T {
-	size := c.gblk * c.out.H * c.out.W * c.F
-	return c.prod[w*size:][:size]
 }
 
 // fromProduct writes the product of examples lo to hi, prod in the
@@ -255,7 +250,7 @@ func (c *Conv[T]) Backward(dy []T) []T {
 	if c.NoInputGrad {
 		return nil
 	}
-	c.drows = c.perThread(c.drows, n)
+	c.drows = c.perThread(c.drows, c.blk, ckk)
 	c.dx = grow(c.dx, n*c.In.Size())
 	c.par.Run(n, c.col)
 	return c.dx
@@ -270,8 +265,7 @@ func (c *Conv[T]) blocks() int { return (c.n + c.gblk - 1) / c.gblk }
 // gradient into its part of dwp.
 func (c *Conv[T]) weightGrad(w, lo, hi int) {
 	ckk, hw := c.In.C*c.K*c.K, c.out.H*c.out.W
-	rows := c.rows[w*c.gblk*hw*ckk:][:c.gblk*hw*ckk]
-	prod := c.product(w)
+	rows, prod := c.block(c.rows, w, c.gblk, ckk), c.block(c.prod, w, c.gblk, c.F)
 	for b := lo; b < hi; b++ {
 		e0 := b * c.gblk
 		e1 := min(e0+c.gblk, c.n)
@@ -299,8 +293,7 @@ func (c *Conv[T]) sumParts(lo, hi int) {
 // cache.
 func (c *Conv[T]) inputGrad(w, lo, hi int) {
 	ckk, hw := c.In.C*c.K*c.K, c.out.H*c.out.W
-	drows := c.block(c.drows, w)
-	prod := c.product(w)
+	drows, prod := c.block(c.drows, w, c.blk, ckk), c.block(c.prod, w, c.gblk, c.F)
 	for e0 := lo; e0 < hi; e0 += c.blk {
 		e1 := min(e0+c.blk, hi)
 		c.toProduct(prod, e0, e1)
