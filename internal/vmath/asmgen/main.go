@@ -70,18 +70,17 @@ var consts = []struct {
 // taylor is e^r's Taylor coefficients 1/i!, i = 0 to 9, as cdf has them.
 var taylor = []float64{1, 1, 1.0 / 2, 1.0 / 6, 1.0 / 24, 1.0 / 120, 1.0 / 720, 1.0 / 5040, 1.0 / 40320, 1.0 / 362880}
 
-var table Mem
-
-// cst returns the table's row of the constant named name.
-func cst(name string) Mem {
+// row returns the table's row of the constant named name: one of
+// consts, or c0 to c9 for taylor's.
+func row(name string) int {
 	for i, c := range consts {
 		if c.name == name {
-			return table.Offset(i * 64)
+			return i
 		}
 	}
 	for i := range taylor {
 		if name == fmt.Sprintf("c%d", i) {
-			return table.Offset((len(consts) + i) * 64)
+			return len(consts) + i
 		}
 	}
 	panic("no constant " + name)
@@ -89,7 +88,7 @@ func cst(name string) Mem {
 
 func main() {
 	ConstraintExpr("amd64")
-	table = GLOBL("geluconst", RODATA|NOPTR)
+	table := GLOBL("geluconst", RODATA|NOPTR)
 	row := 0
 	put := func(bits uint64) {
 		for l := range 8 {
@@ -104,16 +103,16 @@ func main() {
 		put(math.Float64bits(c))
 	}
 	for _, is := range []isa{avx512, avx2} {
-		kernel(is, false)
-		kernel(is, true)
+		kernel(is, table, false)
+		kernel(is, table, true)
 	}
 	Generate()
 }
 
 // kernel writes geluS_<isa>(y, x *float32, n int), y = x Phi(x), or with
 // grad geluGradS_<isa>(dx, dy, x *float32, n int), dx = dy (Phi(x) + x
-// phi(x)); n a multiple of the lanes.
-func kernel(is isa, grad bool) {
+// phi(x)); n a multiple of the lanes, the constants read from table.
+func kernel(is isa, table Mem, grad bool) {
 	name := "geluS_" + is.name
 	sig := "func(y, x *float32, n int)"
 	doc := fmt.Sprintf("%s sets y = x Phi(x) for n entries, %d at a time (n a multiple of %d).", name, is.lanes, is.lanes)
@@ -135,9 +134,7 @@ func kernel(is isa, grad bool) {
 	n := Load(Param("n"), GP64())
 	tab := GP64()
 	LEAQ(table, tab)
-	global := table
-	table = Mem{Base: tab}
-	defer func() { table = global }()
+	cst := func(name string) Mem { return Mem{Base: tab, Disp: row(name) * 64} }
 	v, a, t, z, kr, k, r, s, e, u, q, w, tmp, one := is.vec(0), is.vec(1), is.vec(2), is.vec(3), is.vec(4), is.vec(5), is.vec(6), is.vec(7), is.vec(8), is.vec(9), is.vec(10), is.vec(11), is.vec(12), is.vec(13)
 	VMOVUPD(cst("one"), one)
 	step := is.lanes * 4 // bytes of float32 a step takes
