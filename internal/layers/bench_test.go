@@ -59,14 +59,15 @@ func BenchmarkIm2row(b *testing.B) {
 		out := Shape{1, c.in.H, c.in.W}
 		x := make([]float32, n*c.in.Size())
 		rows := make([]float32, n*out.H*out.W*c.in.C*c.k*c.k)
+		scratch := make([]float32, paddedSize(c.in, pad))
 		b.Run(c.name, func(b *testing.B) {
 			for b.Loop() {
-				im2row(rows, x, c.in, c.k, 1, pad, out, 0, n)
+				im2row(rows, x, c.in, c.k, 1, pad, out, 0, n, scratch)
 			}
 		})
 		b.Run(c.name+"/row2im", func(b *testing.B) {
 			for b.Loop() {
-				row2im(x, rows, c.in, c.k, 1, pad, out, 0, n)
+				row2im(x, rows, c.in, c.k, 1, pad, out, 0, n, scratch)
 			}
 		})
 	}

@@ -42,6 +42,7 @@ type Conv[T Float] struct {
 	dwt         []T // (C K K, F): W's gradient transposed
 	y, dx       []T
 	drows       []T
+	padded      []T // paddedSize per thread: an image with its padding, for im2row and row2im
 	x, dy       []T
 	par         gemm.Group
 	im, col     func(w, nt int) // Forward's and row2im's shares of the examples
@@ -149,6 +150,7 @@ func (c *Conv[T]) Forward(x []T, n int, _ bool) []T {
 	c.gblk = gradExamples(hw, ckk, sizeOf[T]())
 	c.rows = c.perThread(c.rows, c.gblk, ckk)
 	c.prod = c.perThread(c.prod, c.gblk, c.F)
+	c.padded = grow(c.padded, min(gemm.Threads(), n)*paddedSize(c.In, c.P))
 	c.y = grow(c.y, n*c.out.Size())
 	c.par.Run(n, c.im)
 	return c.y
@@ -167,6 +169,12 @@ func (c *Conv[T]) block(buf []T, w, examples, width int) []T {
 	return buf[w*size:][:size]
 }
 
+// scratch returns thread w's padded image (c.padded).
+func (c *Conv[T]) scratch(w int) []T {
+	size := paddedSize(c.In, c.P)
+	return c.padded[w*size:][:size]
+}
+
 // forward is share w of Forward: examples lo to hi.
 func (c *Conv[T]) forward(w, lo, hi int) {
 	ckk, hw := c.In.C*c.K*c.K, c.out.H*c.out.W
@@ -174,7 +182,7 @@ func (c *Conv[T]) forward(w, lo, hi int) {
 	for e0 := lo; e0 < hi; e0 += c.blk {
 		e1 := min(e0+c.blk, hi)
 		rows := rows[:(e1-e0)*hw*ckk]
-		im2row(rows, c.x[e0*c.In.Size():], c.In, c.K, c.S, c.P, c.out, 0, e1-e0)
+		im2row(rows, c.x[e0*c.In.Size():], c.In, c.K, c.S, c.P, c.out, 0, e1-e0, c.scratch(w))
 		gemm.GemmThreads(1, blas.NoTrans, blas.Trans, (e1-e0)*hw, c.F, ckk, 1, rows, ckk, c.W.V, ckk, 0, prod, c.F)
 		c.fromProduct(prod, e0, e1)
 	}
@@ -270,7 +278,7 @@ func (c *Conv[T]) weightGrad(w, lo, hi int) {
 		e0 := b * c.gblk
 		e1 := min(e0+c.gblk, c.n)
 		c.toProduct(prod, e0, e1)
-		im2row(rows, c.x[e0*c.In.Size():], c.In, c.K, c.S, c.P, c.out, 0, e1-e0)
+		im2row(rows, c.x[e0*c.In.Size():], c.In, c.K, c.S, c.P, c.out, 0, e1-e0, c.scratch(w))
 		gemm.GemmThreads(1, blas.Trans, blas.NoTrans, ckk, c.F, (e1-e0)*hw, 1, rows, ckk, prod, c.F, 0, c.dwp[b*ckk*c.F:], c.F)
 	}
 }
@@ -298,48 +306,65 @@ func (c *Conv[T]) inputGrad(w, lo, hi int) {
 		e1 := min(e0+c.blk, hi)
 		c.toProduct(prod, e0, e1)
 		gemm.GemmThreads(1, blas.NoTrans, blas.NoTrans, (e1-e0)*hw, ckk, c.F, 1, prod, c.F, c.W.V, ckk, 0, drows, ckk)
-		row2im(c.dx[e0*c.In.Size():], drows, c.In, c.K, c.S, c.P, c.out, 0, e1-e0)
+		row2im(c.dx[e0*c.In.Size():], drows, c.In, c.K, c.S, c.P, c.out, 0, e1-e0, c.scratch(w))
 	}
 }
 
 // im2row writes the patches of examples lo to hi of x (in) into rows,
 // (N Ho Wo, C K K): row (n, i, j), column (c, p, q) holds
-// xpad[n, c, i s + p, j s + q]. Each row is written in order. A row whose
-// window lies inside the image (most of them) is copied a channel at a
-// time, K runs of K inputs, unrolled for K = 2 and 3; a row at the edge
-// goes a run at a time, zeros for what lies outside.
-func im2row[T Float](rows, x []T, in Shape, k, s, pad int, out Shape, lo, hi int) {
-	ckk, hw, plane := in.C*k*k, out.H*out.W, in.H*in.W
+// xpad[n, c, i s + p, j s + q]. Each row is written in order, a channel
+// at a time, K runs of K inputs (windowToRow). With padding each image is
+// first copied into the inside of xpad, scratch (paddedSize; its edges
+// are cleared here and stay zero), so that every window lies inside what
+// it reads and no row needs a case for the edge.
+func im2row[T Float](rows, x []T, in Shape, k, s, pad int, out Shape, lo, hi int, scratch []T) {
+	ckk, hw := in.C*k*k, out.H*out.W
+	w, plane := in.W, in.H*in.W
+	if pad > 0 {
+		w, plane = in.W+2*pad, (in.H+2*pad)*(in.W+2*pad)
+		scratch = scratch[:in.C*plane]
+		clear(scratch)
+	}
 	for e := lo; e < hi; e++ {
 		img := x[e*in.Size():][:in.Size()]
+		if pad > 0 {
+			toPadded(scratch, img, in, pad)
+			img = scratch
+		}
 		for i := range out.H {
-			y0 := i*s - pad
-			rowInside := y0 >= 0 && y0+k <= in.H
 			for j := range out.W {
-				dst := rows[(e*hw+i*out.W+j)*ckk:][:ckk]
-				x0 := j*s - pad
-				if rowInside && x0 >= 0 && x0+k <= in.W {
-					windowToRow(dst, img[y0*in.W+x0:], in.C, k, in.W, plane)
-					continue
-				}
-				q0, q1 := max(0, -x0), min(k, in.W-x0) // the columns inside the image
-				at := 0
-				for c := range in.C {
-					pl := img[c*plane:][:plane]
-					for p := range k {
-						run := dst[at : at+k]
-						at += k
-						y := y0 + p
-						if y < 0 || y >= in.H || q0 >= q1 {
-							clear(run)
-							continue
-						}
-						clear(run[:q0])
-						copy(run[q0:q1], pl[y*in.W+x0+q0:])
-						clear(run[q1:])
-					}
-				}
+				windowToRow(rows[(e*hw+i*out.W+j)*ckk:][:ckk], img[i*s*w+j*s:], in.C, k, w, plane)
 			}
+		}
+	}
+}
+
+// paddedSize is the length of the scratch im2row and row2im need for
+// images of in with pad zeros on each side: none without padding.
+func paddedSize(in Shape, pad int) int {
+	if pad == 0 {
+		return 0
+	}
+	return in.C * (in.H + 2*pad) * (in.W + 2*pad)
+}
+
+// toPadded copies img, in, into the inside of padded, (C, H+2pad,
+// W+2pad), leaving its edges as they are.
+func toPadded[T Float](padded, img []T, in Shape, pad int) {
+	w, plane := in.W+2*pad, (in.H+2*pad)*(in.W+2*pad)
+	for c := range in.C {
+		for y := range in.H {
+			copy(padded[c*plane+(y+pad)*w+pad:][:in.W], img[(c*in.H+y)*in.W:][:in.W])
+		}
+	}
+}
+
+// fromPadded copies the inside of padded, (C, H+2pad, W+2pad), into img.
+func fromPadded[T Float](img, padded []T, in Shape, pad int) {
+	w, plane := in.W+2*pad, (in.H+2*pad)*(in.W+2*pad)
+	for c := range in.C {
+		for y := range in.H {
+			copy(img[(c*in.H+y)*in.W:][:in.W], padded[c*plane+(y+pad)*w+pad:][:in.W])
 		}
 	}
 }
@@ -378,45 +403,31 @@ func windowToRow[T Float](dst, src []T, c, k, w, plane int) {
 
 // row2im sets the gradients of examples lo to hi of dx, (N, C, H, W), from
 // the patches' gradients drows: each input's gradient is the sum, in the
-// order of the positions (i, j), of the patch entries it appeared in. A
-// window inside the image is added a channel at a time, as im2row copies
-// it.
-func row2im[T Float](dx, drows []T, in Shape, k, s, pad int, out Shape, lo, hi int) {
-	ckk, hw, plane := in.C*k*k, out.H*out.W, in.H*in.W
+// order of the positions (i, j), of the patch entries it appeared in,
+// starting from zero. A window is added a channel at a time, as im2row
+// copies it; with padding, into scratch (paddedSize), whose inside is
+// then dx's example (what falls on the padding is dropped).
+func row2im[T Float](dx, drows []T, in Shape, k, s, pad int, out Shape, lo, hi int, scratch []T) {
+	ckk, hw := in.C*k*k, out.H*out.W
+	w, plane := in.W, in.H*in.W
+	if pad > 0 {
+		w, plane = in.W+2*pad, (in.H+2*pad)*(in.W+2*pad)
+		scratch = scratch[:in.C*plane]
+	}
 	for e := lo; e < hi; e++ {
 		img := dx[e*in.Size():][:in.Size()]
-		clear(img)
+		sum := img
+		if pad > 0 {
+			sum = scratch
+		}
+		clear(sum)
 		for i := range out.H {
-			y0 := i*s - pad
-			rowInside := y0 >= 0 && y0+k <= in.H
 			for j := range out.W {
-				src := drows[(e*hw+i*out.W+j)*ckk:][:ckk]
-				x0 := j*s - pad
-				if rowInside && x0 >= 0 && x0+k <= in.W {
-					rowToWindow(img[y0*in.W+x0:], src, in.C, k, in.W, plane)
-					continue
-				}
-				q0, q1 := max(0, -x0), min(k, in.W-x0)
-				if q0 >= q1 {
-					continue
-				}
-				at := 0
-				for c := range in.C {
-					pl := img[c*plane:][:plane]
-					for p := range k {
-						run := src[at : at+k][q0:q1]
-						at += k
-						y := y0 + p
-						if y < 0 || y >= in.H {
-							continue
-						}
-						d := pl[y*in.W+x0+q0:][:len(run)]
-						for q, v := range run {
-							d[q] += v
-						}
-					}
-				}
+				rowToWindow(sum[i*s*w+j*s:], drows[(e*hw+i*out.W+j)*ckk:][:ckk], in.C, k, w, plane)
 			}
+		}
+		if pad > 0 {
+			fromPadded(img, scratch, in, pad)
 		}
 	}
 }
