@@ -486,3 +486,52 @@ func TestConvCheckpointFoldsBatchNorm(t *testing.T) {
 		t.Errorf("resume: exit %d %s", r.code, r.stderr)
 	}
 }
+
+// --skip-train-score leaves train_acc out of the results (and the
+// checkpoint's), and changes nothing else: the same weights and val_acc,
+// for a conv net and for the MLP.
+func TestSkipTrainScore(t *testing.T) {
+	data := fixtureDir(t)
+	tmp := t.TempDir()
+	for _, net := range [][]string{{"--arch", smallArch, "--std", "0.1"}, {"--hidden", "20"}} {
+		var hashes [2]string
+		var vals [2]any
+		for i, skip := range []bool{false, true} {
+			out := filepath.Join(tmp, fmt.Sprintf("%s-%v.npz", net[1], skip))
+			args := append([]string{"train", "--data", data, "--iters", "6", "--batch", "10", "--lr", "1e-2", "--out", out, "-q", "--json"}, small...)
+			args = append(args, net...)
+			if skip {
+				args = append(args, "--skip-train-score")
+			}
+			r := runCmd(t, testEnv(), args...)
+			if r.code != 0 {
+				t.Fatalf("%v: exit %d %s", args, r.code, r.stderr)
+			}
+			var res map[string]any
+			if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
+				t.Fatal(err)
+			}
+			acc, has := res["train_acc"].(float64)
+			if has == skip || (has && (acc < 0 || acc > 1)) {
+				t.Errorf("%s skip %v: train_acc %v in %s", net[1], skip, res["train_acc"], r.stdout)
+			}
+			ck, err := checkpoint.Load(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			meta, err := trainrun.ParseMeta(ck.Meta)
+			if err != nil || meta.Results == nil || (meta.Results.TrainAcc == nil) != skip {
+				t.Errorf("%s skip %v: the checkpoint's results %+v (%v)", net[1], skip, meta.Results, err)
+			}
+			vals[i] = res["val_acc"]
+			if ck.Conv != nil {
+				hashes[i] = convHash(t, out)
+			} else {
+				hashes[i] = weightsHash(t, out)
+			}
+		}
+		if vals[0] != vals[1] || hashes[0] != hashes[1] {
+			t.Errorf("%s: val_acc %v and %v, weights %s and %s, with and without --skip-train-score", net[1], vals[0], vals[1], hashes[0], hashes[1])
+		}
+	}
+}

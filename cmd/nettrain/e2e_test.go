@@ -67,7 +67,10 @@ func TestEndToEndRealData(t *testing.T) {
 	if res.ValAcc < 0.26 || res.ValAcc > 0.32 {
 		t.Errorf("default run: val_acc %v, want 0.26..0.32", res.ValAcc)
 	}
-	t.Logf("default run: loss %.4f, train_acc %.4f, val_acc %.4f, %.1fs", res.FinalLoss, res.TrainAcc, res.ValAcc, res.Seconds)
+	if res.TrainAcc == nil {
+		t.Fatalf("default run: no train_acc in %s", r.stdout)
+	}
+	t.Logf("default run: loss %.4f, train_acc %.4f, val_acc %.4f, %.1fs", res.FinalLoss, *res.TrainAcc, res.ValAcc, res.Seconds)
 
 	r = runCmd(t, defaultEnv(), "eval", "--model", out, "--data", data, "--json")
 	var ev trainrun.Evaluation

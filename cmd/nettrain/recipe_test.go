@@ -131,7 +131,7 @@ func TestRecipeRefusals(t *testing.T) {
 
 // scripts/airbench.sh is a command nettrain takes: on random images, cut to
 // a few iterations of small batches, it trains and scores the test split
-// with TTA.
+// with TTA, and leaves the training split unscored.
 func TestAirbenchScript(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
@@ -156,7 +156,7 @@ func TestAirbenchScript(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := res.Config
-	if !res.TTA || res.TestAcc == nil || !c.Whiten || c.Lookahead != 5 || c.BiasLR != 64 || c.Schedule != "triangle" || !c.AlternateFlip {
+	if !res.TTA || res.TestAcc == nil || res.TrainAcc != nil || !c.SkipTrainScore || !c.Whiten || c.Lookahead != 5 || c.BiasLR != 64 || c.Schedule != "triangle" || !c.AlternateFlip {
 		t.Errorf("results %+v, config %+v", res.runResults, c)
 	}
 }

@@ -323,7 +323,11 @@ func report(results []sweep.Result, out string, test bool, testSet cifar.Set, as
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "rank\ttrial\tval_acc\ttrain_acc\tloss\titers\thyperparameters\n")
 	for i, res := range sum.Top {
-		fmt.Fprintf(tw, "%d\t%d\t%.4f\t%.4f\t%.4f\t%d\t%s\n", i+1, res.Trial, res.ValAcc, res.TrainAcc, res.FinalLoss, res.Iters, res.Config.Describe())
+		train := "-" // skip_train_score
+		if res.TrainAcc != nil {
+			train = fmt.Sprintf("%.4f", *res.TrainAcc)
+		}
+		fmt.Fprintf(tw, "%d\t%d\t%.4f\t%s\t%.4f\t%d\t%s\n", i+1, res.Trial, res.ValAcc, train, res.FinalLoss, res.Iters, res.Config.Describe())
 	}
 	tw.Flush()
 	fmt.Fprintf(stdout, "\n%d trials, %d ok, %d diverged or failed\n", sum.Trials, sum.OK, sum.Failed)

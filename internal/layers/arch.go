@@ -41,12 +41,19 @@ var Presets = map[string]string{
 		"-conv256k3nobias-maxpool2-bnnoscale-gelu-conv256k3nobias-bnnoscale-gelu" +
 		"-conv256k3nobias-maxpool2-bnnoscale-gelu-conv256k3nobias-bnnoscale-gelu" +
 		"-maxpool3-fc10nobias-scale1/9",
+	// airbench at half width (32, 128, 128 channels): a quarter of its
+	// arithmetic, for the 10-minute run.
+	"airbench-half": "conv24k2-gelu" +
+		"-conv32k3nobias-maxpool2-bnnoscale-gelu-conv32k3nobias-bnnoscale-gelu" +
+		"-conv128k3nobias-maxpool2-bnnoscale-gelu-conv128k3nobias-bnnoscale-gelu" +
+		"-conv128k3nobias-maxpool2-bnnoscale-gelu-conv128k3nobias-bnnoscale-gelu" +
+		"-maxpool3-fc10nobias-scale1/9",
 }
 
 // ArchSyntax is the grammar, for help and errors.
 const ArchSyntax = `layers joined by "-": convFkK (F filters of KxK, stride 1, padding (K-1)/2; add sS, pP, nobias), ` +
 	`maxpoolK and avgpoolK (KxK windows, stride K; add sS), gmaxpool, gavgpool (global), bn (bnnoscale: gamma fixed at 1), relu, gelu, ` +
-	`fcM (M units; add nobias), dropoutP, scaleX (X or a fraction 1/9), flatten; or a preset: cs231n-convnet, airbench`
+	`fcM (M units; add nobias), dropoutP, scaleX (X or a fraction 1/9), flatten; or a preset: cs231n-convnet, airbench, airbench-half`
 
 // kinds are the layer kinds, longest first where one is a prefix of another.
 var kinds = []string{"gmaxpool", "gavgpool", "maxpool", "avgpool", "flatten", "dropout", "scale", "conv", "relu", "gelu", "bn", "fc"}

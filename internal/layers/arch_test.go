@@ -16,6 +16,9 @@ func TestPresets(t *testing.T) {
 		"airbench": "W1[24 3 2 2] b1[24] W2[64 24 3 3] gamma2[64] beta2[64] W3[64 64 3 3] gamma3[64] beta3[64] " +
 			"W4[256 64 3 3] gamma4[256] beta4[256] W5[256 256 3 3] gamma5[256] beta5[256] " +
 			"W6[256 256 3 3] gamma6[256] beta6[256] W7[256 256 3 3] gamma7[256] beta7[256] W8[256 10]",
+		"airbench-half": "W1[24 3 2 2] b1[24] W2[32 24 3 3] gamma2[32] beta2[32] W3[32 32 3 3] gamma3[32] beta3[32] " +
+			"W4[128 32 3 3] gamma4[128] beta4[128] W5[128 128 3 3] gamma5[128] beta5[128] " +
+			"W6[128 128 3 3] gamma6[128] beta6[128] W7[128 128 3 3] gamma7[128] beta7[128] W8[128 10]",
 	} {
 		a, err := ParseArch(name)
 		if err != nil {

@@ -162,12 +162,17 @@ func executeConv(ctx context.Context, j Job, data preprocess.Data, cfg sgd.Confi
 	saved := layers.Fold(net) // scored as eval will score it
 	// With tta the validation and test scores average the TTAViews; the
 	// training split's is plain (six views of it would take longer than
-	// an epoch).
+	// an epoch), and left out with skip_train_score.
 	score := func(s cifar.Set, tta bool) float64 {
 		return model.Accuracy(PredictConv(saved, s, data.Mean, c.Precision, tta), s.Y)
 	}
-	res := Results{FinalLoss: hist.Loss[len(hist.Loss)-1], TrainAcc: score(data.Train, false), ValAcc: score(data.Val, c.TTA), Iters: state.Iter,
-		Seconds: time.Since(start).Seconds(), TTA: c.TTA}
+	res := Results{FinalLoss: hist.Loss[len(hist.Loss)-1], Iters: state.Iter, TTA: c.TTA}
+	if !c.SkipTrainScore {
+		acc := score(data.Train, false)
+		res.TrainAcc = &acc
+	}
+	res.ValAcc = score(data.Val, c.TTA)
+	res.Seconds = time.Since(start).Seconds()
 	if j.Resume != nil && j.Prev.Results != nil {
 		res.Seconds += j.Prev.Results.Seconds
 	}

@@ -175,13 +175,13 @@ func Execute(ctx context.Context, j Job) (Outcome, error) {
 	// that eval (and numpy) need nothing but the weights and the mean.
 	saved := Saved(net, data)
 	score := func(s cifar.Set) float64 { return model.Accuracy(saved.PredictIn(c.Precision, s, data.Mean), s.Y) }
-	res := Results{
-		FinalLoss: hist.Loss[len(hist.Loss)-1],
-		TrainAcc:  score(data.Train),
-		ValAcc:    score(data.Val),
-		Iters:     state.Iter,
-		Seconds:   time.Since(start).Seconds(),
+	res := Results{FinalLoss: hist.Loss[len(hist.Loss)-1], Iters: state.Iter}
+	if !c.SkipTrainScore {
+		acc := score(data.Train)
+		res.TrainAcc = &acc
 	}
+	res.ValAcc = score(data.Val)
+	res.Seconds = time.Since(start).Seconds()
 	if j.Resume != nil && j.Prev.Results != nil {
 		res.Seconds += j.Prev.Results.Seconds
 	}

@@ -70,6 +70,7 @@ type Options struct {
 	AlternateFlip    bool    `json:"alternate_flip,omitempty" yaml:"alternate_flip"`
 	Lookahead        int     `json:"lookahead,omitempty" yaml:"lookahead"`
 	TTA              bool    `json:"tta,omitempty" yaml:"tta"`
+	SkipTrainScore   bool    `json:"skip_train_score,omitempty" yaml:"skip_train_score"`
 }
 
 // SGD returns the training loop's part of c.
@@ -101,7 +102,7 @@ func (s *State) From(st sgd.State) {
 // Results are a finished run's numbers.
 type Results struct {
 	FinalLoss float64  `json:"final_loss"`
-	TrainAcc  float64  `json:"train_acc"` // on the whole train split
+	TrainAcc  *float64 `json:"train_acc,omitempty"` // on the whole train split; nil with skip_train_score
 	ValAcc    float64  `json:"val_acc"`
 	TestAcc   *float64 `json:"test_acc,omitempty"`
 	Iters     int      `json:"iters"`

@@ -106,7 +106,7 @@ var Schema = []Setting{
 	{Key: "norm_track", Kind: Float, Default: "0.1", Min: 0, MinOpen: true, Max: 1,
 		Help: "{norm} batch: weight of each batch's mean and variance in the running ones that evaluation uses, in (0, 1]: running = (1-m) running + m batch (PyTorch's momentum; cs231n's momentum is 1 minus it)"},
 	{Key: "arch", Kind: Arch,
-		Help: "a convolutional net instead of the MLP of {hidden}: a preset (cs231n-convnet, airbench) or layers such as conv32k7-relu-maxpool2-fc100-relu-fc10 (see the README); a sweep takes choices A,B"},
+		Help: "a convolutional net instead of the MLP of {hidden}: a preset (cs231n-convnet, airbench, airbench-half) or layers such as conv32k7-relu-maxpool2-fc100-relu-fc10 (see the README); a sweep takes choices A,B"},
 
 	{Key: "init", Kind: Choice, Default: InitNormal, Choices: []string{InitNormal, InitUniform, InitDirac},
 		Help: "{arch}'s initial weights: normal ({std} N(0,1)), uniform (PyTorch's default, +-1/sqrt(fan-in)) or dirac (uniform, with each convolution's first filters the identity, as airbench)"},
@@ -119,6 +119,8 @@ var Schema = []Setting{
 	{Key: "lookahead", Kind: Int, Default: "0", Min: 0, Max: maxIters,
 		Help: "{arch}: every this many iterations after 30% of the run, move the weights to their moving average (airbench: 5; 0: off)"},
 	{Key: "tta", Kind: Bool, Default: "false", Help: "score the final model on the mirror image and 1-pixel translations too, averaging the scores (airbench's test-time augmentation)"},
+	{Key: "skip_train_score", Kind: Bool, Default: "false",
+		Help: "do not score the final model on the whole training split (train_acc is left out; for a conv net it costs a third of an epoch)"},
 }
 
 // Initialisations of a conv net (init).

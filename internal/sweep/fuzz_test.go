@@ -15,7 +15,7 @@ import (
 // result the one checkpoint name it may have and accuracies in 0..1. Every
 // line is either kept or skipped with a reason.
 func FuzzReadResults(f *testing.F) {
-	ok, _ := json.Marshal(Result{Trial: 3, Config: Trial{Index: 3}, Iters: 10, Status: StatusOK, ValAcc: 0.4, TrainAcc: 0.5, FinalLoss: 1.5, Checkpoint: CheckpointName(3, 0)})
+	ok, _ := json.Marshal(Result{Trial: 3, Config: Trial{Index: 3}, Iters: 10, Status: StatusOK, ValAcc: 0.4, TrainAcc: ptr(0.5), FinalLoss: 1.5, Checkpoint: CheckpointName(3, 0)})
 	f.Add(string(ok) + "\n")
 	f.Add(string(ok) + "\n{}\nnull\n" + string(ok[:20]))
 	f.Add(`{"trial":0,"rung":0,"config":{"trial":0},"iters":10,"status":"ok","val_acc":1,"train_acc":1,"final_loss":0.1,"checkpoint":"../../etc/shadow"}`)

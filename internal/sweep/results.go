@@ -126,8 +126,10 @@ func parseResult(b []byte) (Result, string) {
 		return res, ""
 	case res.Checkpoint != CheckpointName(res.Trial, res.Rung):
 		return res, fmt.Sprintf("checkpoint %q, want %q", res.Checkpoint, CheckpointName(res.Trial, res.Rung))
-	case !finite01(res.ValAcc) || !finite01(res.TrainAcc):
-		return res, fmt.Sprintf("accuracies %v and %v outside 0..1", res.ValAcc, res.TrainAcc)
+	case !finite01(res.ValAcc):
+		return res, fmt.Sprintf("val_acc %v outside 0..1", res.ValAcc)
+	case res.TrainAcc != nil && !finite01(*res.TrainAcc):
+		return res, fmt.Sprintf("train_acc %v outside 0..1", *res.TrainAcc)
 	case math.IsNaN(res.FinalLoss) || math.IsInf(res.FinalLoss, 0) || res.Iters < 1:
 		return res, fmt.Sprintf("final loss %v after %d iterations", res.FinalLoss, res.Iters)
 	}

@@ -16,7 +16,7 @@ import (
 // skipped, each with its line number and why; whole lines are kept.
 func TestReadResultsValidates(t *testing.T) {
 	good := func(trial int, acc float64) string {
-		b, _ := json.Marshal(Result{Trial: trial, Config: Trial{Index: trial}, Iters: 10, Status: StatusOK, ValAcc: acc, TrainAcc: 0.5, FinalLoss: 2, Checkpoint: CheckpointName(trial, 0)})
+		b, _ := json.Marshal(Result{Trial: trial, Config: Trial{Index: trial}, Iters: 10, Status: StatusOK, ValAcc: acc, TrainAcc: ptr(0.5), FinalLoss: 2, Checkpoint: CheckpointName(trial, 0)})
 		return string(b)
 	}
 	edit := func(line string, f func(map[string]any)) string {
@@ -45,7 +45,9 @@ func TestReadResultsValidates(t *testing.T) {
 		{`{"trial": 3, "rung": 0, "config": {"trial": 3}, "iters": 5, "status": "diverged", "error": "NaN"}`, ""},
 		{`{"trial":` + strings.Repeat(" ", 2<<20) + `1}`, "longer than"},
 		{good(4, 0.4), ""},
-		{good(5, 0.5)[:30], "not a JSON object"}, // torn last line, no newline
+		{edit(good(1, 0.9), func(m map[string]any) { m["train_acc"] = 1.5 }), "train_acc 1.5 outside 0..1"},
+		{edit(good(6, 0.6), func(m map[string]any) { delete(m, "train_acc") }), ""}, // skip_train_score
+		{good(5, 0.5)[:30], "not a JSON object"},                                    // torn last line, no newline
 	}
 	var text []string
 	for _, l := range lines {
@@ -61,8 +63,8 @@ func TestReadResultsValidates(t *testing.T) {
 	for _, r := range res {
 		kept = append(kept, r.Trial)
 	}
-	if fmt.Sprint(kept) != "[0 3 4]" {
-		t.Errorf("kept trials %v, want [0 3 4]", kept)
+	if fmt.Sprint(kept) != "[0 3 4 6]" {
+		t.Errorf("kept trials %v, want [0 3 4 6]", kept)
 	}
 	var want []string
 	for i, l := range lines {
@@ -146,3 +148,5 @@ func TestSaveBestRefusesPlantedFiles(t *testing.T) {
 		t.Error("best2.npz written")
 	}
 }
+
+func ptr(v float64) *float64 { return &v }

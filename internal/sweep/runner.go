@@ -34,17 +34,17 @@ const (
 
 // Result is one finished trial at one rung (rung 0 without halving).
 type Result struct {
-	Trial      int     `json:"trial"`
-	Rung       int     `json:"rung"`
-	Config     Trial   `json:"config"`
-	Iters      int     `json:"iters"` // iterations trained in all
-	Status     string  `json:"status"`
-	Error      string  `json:"error,omitempty"`
-	ValAcc     float64 `json:"val_acc"`
-	TrainAcc   float64 `json:"train_acc"`
-	FinalLoss  float64 `json:"final_loss"`
-	Seconds    float64 `json:"seconds"`
-	Checkpoint string  `json:"checkpoint,omitempty"` // relative to the sweep directory
+	Trial      int      `json:"trial"`
+	Rung       int      `json:"rung"`
+	Config     Trial    `json:"config"`
+	Iters      int      `json:"iters"` // iterations trained in all
+	Status     string   `json:"status"`
+	Error      string   `json:"error,omitempty"`
+	ValAcc     float64  `json:"val_acc"`
+	TrainAcc   *float64 `json:"train_acc,omitempty"` // nil with skip_train_score
+	FinalLoss  float64  `json:"final_loss"`
+	Seconds    float64  `json:"seconds"`
+	Checkpoint string   `json:"checkpoint,omitempty"` // relative to the sweep directory
 	// Set when the results are read back, for reports over many files.
 	Dir  string `json:"-"`
 	Line int    `json:"-"` // in its results file
