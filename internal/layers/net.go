@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 
 	"github.com/nettrain/nettrain/internal/gemm"
@@ -84,20 +85,7 @@ func Build[T Float](a Arch, in Shape, classes int, rng *rand.Rand) (*Net[T], err
 		net.Layers = append(net.Layers, l)
 		shape = l.Out()
 	}
-	// Nothing needs the gradient of the images: backward stops at the
-	// first layer with parameters, which skips its input's gradient.
-	for i, l := range net.Layers {
-		if len(l.Params()) > 0 {
-			net.first = i
-			switch l := l.(type) {
-			case *Conv[T]:
-				l.NoInputGrad = true
-			case *Affine[T]:
-				l.NoInputGrad = true
-			}
-			break
-		}
-	}
+	net.Refreeze()
 	if shape != (Shape{classes, 1, 1}) {
 		return nil, fmt.Errorf("the net ends in %v outputs, not %d class scores: end it with fc%d", shape, classes, classes)
 	}
@@ -154,6 +142,31 @@ func (n *Net[T]) Init(std float64, rng *rand.Rand) {
 			for i := range p.V {
 				p.V[i] = T(std * rng.NormFloat64())
 			}
+		}
+	}
+}
+
+// Refreeze sets where backward stops from the parameters' Frozen marks
+// (Build calls it; call it again after changing them). Nothing needs the
+// gradient of the images, nor that of a layer's input when no layer
+// before it has a parameter to train: backward stops at the first layer
+// with a parameter that is not frozen, and that layer (a convolution or
+// an affine layer) skips its input's gradient. The layers before it get
+// no gradients at all.
+func (n *Net[T]) Refreeze() {
+	n.first = 0
+	for i, l := range n.Layers {
+		if slices.ContainsFunc(l.Params(), func(p *Param[T]) bool { return !p.Frozen }) {
+			n.first = i
+			break
+		}
+	}
+	for i, l := range n.Layers {
+		switch l := l.(type) {
+		case *Conv[T]:
+			l.NoInputGrad = i == n.first
+		case *Affine[T]:
+			l.NoInputGrad = i == n.first
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package layers
 
 import (
+	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -79,6 +80,65 @@ func TestNetGradients(t *testing.T) {
 		// times under a planted error of 1e-3.
 		if worst > 1e-6 || kinks > 2 {
 			t.Errorf("%s: largest relative error %.2e, %d entries over 1e-5", c.arch, worst, kinks)
+		}
+	}
+}
+
+// With every parameter of the first layers frozen (a whitening layer
+// once its bias stops training), Refreeze stops backward before them: the
+// trainable parameters' gradients and the loss are the same bits as with
+// nothing frozen, the frozen layers get no gradient, and the first
+// trainable convolution skips its input's gradient. Unfrozen, the net
+// computes every gradient again.
+func TestRefreeze(t *testing.T) {
+	a, err := ParseArch("conv6k2-gelu-conv4k3nobias-bnnoscale-gelu-maxpool2-fc3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := Shape{3, 7, 7}
+	build := func() *Net[float64] {
+		rng := rand.New(rand.NewPCG(5, 6))
+		net, err := Build[float64](a, in, 3, rng)
+		if err != nil {
+			t.Fatal(err)
+		}
+		net.Init(0.5, rng)
+		return net
+	}
+	all, frozen := build(), build()
+	rng := rand.New(rand.NewPCG(7, 8))
+	const m = 5
+	x := randSlice(rng, m*in.Size(), 1)
+	y := []uint8{0, 2, 1, 2, 1}
+	first := frozen.Layers[0].(*Conv[float64])
+	first.W.Frozen, first.B.Frozen = true, true
+	frozen.Refreeze()
+	for _, p := range first.Params() {
+		for i := range p.G {
+			p.G[i] = math.NaN()
+		}
+	}
+	if la, lf := all.Loss(x, y, 0.1), frozen.Loss(x, y, 0.1); la != lf {
+		t.Errorf("loss %v, frozen %v", la, lf)
+	}
+	pa, pf := all.Params(), frozen.Params()
+	for i := 2; i < len(pa); i++ {
+		if !slices.Equal(pa[i].G, pf[i].G) {
+			t.Errorf("%s: gradient %v, with the first layer frozen %v", pa[i].Name, pa[i].G[:3], pf[i].G[:3])
+		}
+	}
+	if !math.IsNaN(first.B.G[0]) || !math.IsNaN(first.W.G[0]) {
+		t.Errorf("the frozen layer got gradients %v %v", first.W.G[:2], first.B.G)
+	}
+	if !frozen.Layers[2].(*Conv[float64]).NoInputGrad || all.Layers[2].(*Conv[float64]).NoInputGrad {
+		t.Error("the first trainable convolution computes its input's gradient, or the unfrozen net's skips it")
+	}
+	first.W.Frozen, first.B.Frozen = false, false
+	frozen.Refreeze()
+	frozen.Loss(x, y, 0.1)
+	for i := range pa {
+		if !slices.Equal(pa[i].G, pf[i].G) {
+			t.Errorf("unfrozen again: %s's gradient differs", pa[i].Name)
 		}
 	}
 }

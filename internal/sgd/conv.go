@@ -60,6 +60,7 @@ type conv[T model.Float] struct {
 	base, scale      []float64
 	whitenBias       int
 	whitenBiasEpochs int
+	whiten           *layers.Conv[T] // the whitening layer, or nil
 }
 
 func newConv[T model.Float](out *layers.Net[float64], c Config) *conv[T] {
@@ -92,7 +93,7 @@ func newConv[T model.Float](out *layers.Net[float64], c Config) *conv[T] {
 		case betas[p] && c.BiasLR != 0:
 			s = c.BiasLR
 		case whiten != nil && p == whiten.B:
-			v.whitenBias = i
+			v.whitenBias, v.whiten = i, whiten
 		}
 		scaled = scaled || s != 1 || v.whitenBias == i
 		v.base = append(v.base, s)
@@ -103,13 +104,26 @@ func newConv[T model.Float](out *layers.Net[float64], c Config) *conv[T] {
 	return v
 }
 
+// lrScales is base, with the whitening layer's bias at 0 from epoch
+// whitenBiasEpochs on. Then, the whole layer frozen, it marks the bias
+// Frozen too (and unmarks it for an earlier epoch), so that backward stops before that layer and skips the next
+// one's input gradient (layers.Net.Refreeze): nothing would use them (a
+// parameter with a rate of 0 is left alone, its optimizer state too).
 func (v *conv[T]) lrScales(_, epoch int) []float64 {
 	if v.scale == nil {
 		return nil
 	}
 	copy(v.scale, v.base)
-	if v.whitenBias >= 0 && epoch >= v.whitenBiasEpochs {
+	if v.whiten == nil {
+		return v.scale
+	}
+	frozen := epoch >= v.whitenBiasEpochs
+	if frozen {
 		v.scale[v.whitenBias] = 0
+	}
+	if v.whiten.B.Frozen != frozen {
+		v.whiten.B.Frozen = frozen
+		v.net.Refreeze()
 	}
 	return v.scale
 }

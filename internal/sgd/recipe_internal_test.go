@@ -183,7 +183,9 @@ func TestLookaheadIsItsDefinition(t *testing.T) {
 
 // lrScales: bnnoscale's gamma and a whitening layer's filters are never
 // updated, batch norm's betas at BiasLR times the rate, the whitening
-// bias for WhitenBiasEpochs epochs; an MLP-like net without any gives nil.
+// bias for WhitenBiasEpochs epochs, then marked Frozen, so that backward
+// stops after the whitening layer and the next convolution skips its input
+// gradient; an MLP-like net without any gives nil.
 func TestLRScales(t *testing.T) {
 	a, err := layers.ParseArch("conv24k2-gelu-conv8k3nobias-bnnoscale-gelu-gavgpool-fc10nobias")
 	if err != nil {
@@ -199,10 +201,18 @@ func TestLRScales(t *testing.T) {
 		names = append(names, p.Name)
 	}
 	// W1 b1 W2 gamma2 beta2 W3
-	want := map[int][]float64{0: {0, 1, 1, 0, 64, 1}, 1: {0, 1, 1, 0, 64, 1}, 2: {0, 0, 1, 0, 64, 1}, 9: {0, 0, 1, 0, 64, 1}}
-	for epoch, w := range want {
-		if got := v.lrScales(1, epoch); !slices.Equal(got, w) {
-			t.Errorf("epoch %d: %v of %v, want %v", epoch, got, names, w)
+	on, off := []float64{0, 1, 1, 0, 64, 1}, []float64{0, 0, 1, 0, 64, 1}
+	for _, c := range []struct {
+		epoch int
+		want  []float64
+	}{{0, on}, {1, on}, {2, off}, {9, off}, {1, on}} {
+		if got := v.lrScales(1, c.epoch); !slices.Equal(got, c.want) {
+			t.Errorf("epoch %d: %v of %v, want %v", c.epoch, got, names, c.want)
+		}
+		frozen := c.epoch >= 2
+		if b := v.net.Params()[1]; b.Frozen != frozen || v.net.Layers[2].(*layers.Conv[float32]).NoInputGrad != frozen {
+			t.Errorf("epoch %d: the whitening bias frozen %v, the next conv without its input gradient %v, want both %v",
+				c.epoch, b.Frozen, v.net.Layers[2].(*layers.Conv[float32]).NoInputGrad, frozen)
 		}
 	}
 	if w1 := v.net.Params()[0]; !w1.Frozen || w1.Decay {

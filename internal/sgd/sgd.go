@@ -724,6 +724,7 @@ func FirstFlip(seed uint64, i int) bool {
 // iterations).
 func (l *loop[T]) step(it int, mb *minibatch[T], lr float64) (float64, error) {
 	c := l.c
+	l.opt.scale = l.net.lrScales(it, (it-1)/l.epochLen) // before the loss: it may freeze a layer
 	loss := l.net.loss(mb, it, c)
 	if math.IsNaN(loss) || math.IsInf(loss, 0) {
 		return loss, &DivergedError{Iter: it, Loss: loss, LR: c.LR}
@@ -732,7 +733,6 @@ func (l *loop[T]) step(it int, mb *minibatch[T], lr float64) (float64, error) {
 	if it <= c.Warmup {
 		stepLR = lr * float64(it) / float64(c.Warmup) // linear warm-up to the schedule's rate
 	}
-	l.opt.scale = l.net.lrScales(it, (it-1)/l.epochLen)
 	l.opt.step(stepLR, it)
 	l.net.track(cmp.Or(c.NormTrack, model.NormTrack)) // batch norm's running statistics, from this batch
 	l.lookahead(it)
