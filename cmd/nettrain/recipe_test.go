@@ -129,34 +129,45 @@ func TestRecipeRefusals(t *testing.T) {
 	}
 }
 
-// scripts/airbench.sh is a command nettrain takes: on random images, cut to
-// a few iterations of small batches, it trains and scores the test split
-// with TTA, and leaves the training split unscored.
+// scripts/airbench.sh and airbench10.sh are commands nettrain takes: on
+// random images, cut to a few iterations of small batches, they train and
+// score the test split with TTA, leave the training split unscored, and
+// pass their settings (airbench10.sh's own, and airbench.sh's under them).
 func TestAirbenchScript(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
 	bin := nettrainBinary(t)
 	data := fullSizeData(t) // the binary reads full-size batches
-	out := filepath.Join(t.TempDir(), "a.npz")
-	cmd := exec.Command("sh", filepath.Join("..", "..", "scripts", "airbench.sh"), "--data", data, "--iters", "3", "--batch", "8",
-		"--num-train", "150", "--num-val", "30", "--num-test", "20", "--arch", recipeArch, "--out", out, "-q", "--json")
-	cmd.Env = append(os.Environ(), "NETTRAIN="+bin)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	stdout, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("scripts/airbench.sh: %v %s", err, stderr.String())
+	run := func(script string, args ...string) trainrun.Config {
+		out := filepath.Join(t.TempDir(), "a.npz")
+		args = append([]string{filepath.Join("..", "..", "scripts", script), "--data", data, "--iters", "3",
+			"--num-train", "150", "--num-val", "30", "--num-test", "20", "--out", out, "-q", "--json"}, args...)
+		cmd := exec.Command("sh", args...)
+		cmd.Env = append(os.Environ(), "NETTRAIN="+bin)
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		stdout, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("scripts/%s: %v %s", script, err, stderr.String())
+		}
+		var res struct {
+			runResults
+			Config trainrun.Config `json:"config"`
+		}
+		if err := json.Unmarshal(stdout, &res); err != nil {
+			t.Fatal(err)
+		}
+		c := res.Config
+		if !res.TTA || res.TestAcc == nil || res.TrainAcc != nil || !c.SkipTrainScore || !c.Whiten || c.BiasLR != 64 || c.Schedule != "triangle" || !c.AlternateFlip {
+			t.Errorf("%s: results %+v, config %+v", script, res.runResults, c)
+		}
+		return c
 	}
-	var res struct {
-		runResults
-		Config trainrun.Config `json:"config"`
+	if c := run("airbench.sh", "--batch", "8", "--arch", recipeArch); c.Lookahead != 5 || c.LR != 1.5 || c.WhitenBiasEpochs != 3 {
+		t.Errorf("airbench.sh: config %+v", c)
 	}
-	if err := json.Unmarshal(stdout, &res); err != nil {
-		t.Fatal(err)
-	}
-	c := res.Config
-	if !res.TTA || res.TestAcc == nil || res.TrainAcc != nil || !c.SkipTrainScore || !c.Whiten || c.Lookahead != 5 || c.BiasLR != 64 || c.Schedule != "triangle" || !c.AlternateFlip {
-		t.Errorf("results %+v, config %+v", res.runResults, c)
+	if c := run("airbench10.sh", "--batch", "16"); c.Arch != "airbench-half" || c.Lookahead != 10 || c.LR != 0.75 || c.WhitenBiasEpochs != 2 {
+		t.Errorf("airbench10.sh: config %+v", c)
 	}
 }
