@@ -14,7 +14,8 @@ type Affine[T Float] struct {
 	M    int
 	W, B *Param[T]
 	// NoInputGrad: Backward computes the parameters' gradients only and
-	// returns nil (the net's first layer).
+	// returns nil (the net's first layer with a parameter to train;
+	// Net.Refreeze sets it).
 	NoInputGrad bool
 	x           []T
 	n           int

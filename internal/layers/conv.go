@@ -30,7 +30,8 @@ type Conv[T Float] struct {
 	S, P int
 	W, B *Param[T] // B is nil without a bias
 	// NoInputGrad: Backward computes the parameters' gradients only and
-	// returns nil (the net's first layer: nothing needs the images').
+	// returns nil (the net's first layer with a parameter to train:
+	// nothing before it needs a gradient; Net.Refreeze sets it).
 	NoInputGrad bool
 	out         Shape
 	n           int

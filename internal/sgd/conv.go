@@ -106,9 +106,10 @@ func newConv[T model.Float](out *layers.Net[float64], c Config) *conv[T] {
 
 // lrScales is base, with the whitening layer's bias at 0 from epoch
 // whitenBiasEpochs on. Then, the whole layer frozen, it marks the bias
-// Frozen too (and unmarks it for an earlier epoch), so that backward stops before that layer and skips the next
-// one's input gradient (layers.Net.Refreeze): nothing would use them (a
-// parameter with a rate of 0 is left alone, its optimizer state too).
+// Frozen too (and unmarks it for an earlier epoch), so that backward
+// stops before that layer and the next one skips its input gradient
+// (layers.Net.Refreeze): nothing would use them (a parameter with a rate
+// of 0 is left alone, its optimizer state too).
 func (v *conv[T]) lrScales(_, epoch int) []float64 {
 	if v.scale == nil {
 		return nil
