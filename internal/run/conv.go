@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"time"
 
@@ -154,6 +155,11 @@ func executeConv(ctx context.Context, j Job, data preprocess.Data, cfg sgd.Confi
 	}
 	start := time.Now()
 	hist, err := sgd.TrainConv(ctx, net, data, cfg, hooks)
+	// The training net's buffers (2.8 GB of airbench's at batch 1024) are
+	// garbage now. The collector, paced by the live heap, would let the
+	// scoring net's pile on top of them: the run's peak was scoring's,
+	// 5.5 GB, not training's. Collect them first.
+	runtime.GC()
 	epochs = append(epochs, hist.Epochs...)
 	if err != nil {
 		return j.stopped(err, cfg, hist, epochs, func(st State) error { return save(net, layers.Fold(net), hist, st, epochs, nil) })
