@@ -94,6 +94,48 @@ func TestAirbenchRecipe(t *testing.T) {
 	}
 }
 
+// airbench94_muon's recipe: optimizer muon with the linear schedule
+// trains, records its settings, saves on the way without a change (the
+// filters' momentum goes into the snapshots; resuming from one is run's
+// TestExecuteRecipeResumes), gives the same bits on 1 and 2 threads, and
+// differs from nesterov's run.
+func TestMuonRecipe(t *testing.T) {
+	data := fixtureDir(t)
+	tmp := t.TempDir()
+	muon := append(slices.Clone(recipe), "--optimizer", "muon", "--muon-lr", "0.05", "--muon-momentum", "0.7", "--schedule", "linear", "--lookahead", "0")
+	train := func(name string, extra ...string) (string, result) {
+		out := filepath.Join(tmp, name+".npz")
+		args := append(append([]string{"train", "--data", data, "--out", out, "-q", "--json"}, small...), muon...)
+		r := runCmd(t, testEnv(), append(args, extra...)...)
+		if r.code != 0 {
+			t.Fatalf("%s: exit %d %s", name, r.code, r.stderr)
+		}
+		return out, r
+	}
+	fullPath, r := train("full", "--iters", "40")
+	full := convHash(t, fullPath)
+	var res struct {
+		Config trainrun.Config `json:"config"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
+		t.Fatal(err)
+	}
+	if c := res.Config; c.Optimizer != "muon" || c.MuonLR != 0.05 || c.MuonMomentum != 0.7 || c.Schedule != "linear" {
+		t.Errorf("config %+v: muon's settings not recorded", c)
+	}
+	if p, _ := train("saved", "--iters", "40", "--save-every", "7"); convHash(t, p) != full {
+		t.Errorf("with --save-every %s, without %s", convHash(t, p), full)
+	}
+	for _, threads := range []string{"1", "2"} {
+		if p, _ := train("t"+threads, "--iters", "40", "--threads", threads); convHash(t, p) != full {
+			t.Errorf("--threads %s: %s, want %s", threads, convHash(t, p), full)
+		}
+	}
+	if p, _ := train("nesterov", "--iters", "40", "--optimizer", "nesterov", "--muon-lr", "0.24", "--muon-momentum", "0.6"); convHash(t, p) == full {
+		t.Error("--optimizer muon changed nothing")
+	}
+}
+
 // The recipe's settings refused where they cannot apply, one line each.
 func TestRecipeRefusals(t *testing.T) {
 	data := fixtureDir(t)
@@ -110,7 +152,10 @@ func TestRecipeRefusals(t *testing.T) {
 		{[]string{"--tta"}, "--tta is for convolutional nets so far"},
 		{[]string{"--arch", smallArch, "--alternate-flip"}, "--alternate-flip alternates --flip: add --flip"},
 		{[]string{"--arch", smallArch, "--shuffle", "--batch", "500"}, "--shuffle takes --batch 500 images at a time from 150"},
-		{[]string{"--arch", smallArch, "--schedule", "zigzag"}, "--schedule is \"zigzag\", want step, cosine or triangle"},
+		{[]string{"--arch", smallArch, "--schedule", "zigzag"}, "--schedule is \"zigzag\", want step, cosine, triangle or linear"},
+		{[]string{"--optimizer", "muon"}, "--optimizer muon trains a convolutional net's filters: add --arch"},
+		{[]string{"--arch", smallArch, "--muon-lr", "0.1"}, "--muon-lr is --optimizer muon's: add --optimizer muon"},
+		{[]string{"--arch", smallArch, "--optimizer", "muon", "--muon-momentum", "1"}, "--muon-momentum is 1, want a number in [0, 1)"},
 		{[]string{"--arch", smallArch, "--bias-lr", "0"}, "--bias-lr is 0"},
 		{[]string{"--arch", "conv8k3-bnscale-fc10"}, `bn takes only the option noscale, not "scale"`},
 	} {

@@ -82,7 +82,10 @@ func (c Config) checkMLP() error {
 	for _, s := range []struct {
 		key string
 		set bool
-	}{{"init", c.Init != InitNormal}, {"whiten", c.Whiten}, {"bias_lr", c.BiasLR != 1}, {"lookahead", c.Lookahead != 0}, {"tta", c.TTA}} {
+	}{{"init", c.Init != InitNormal}, {"whiten", c.Whiten}, {"bias_lr", c.BiasLR != 1}, {"lookahead", c.Lookahead != 0}, {"tta", c.TTA}, {"optimizer", c.Optimizer == sgd.Muon}} {
+		if s.set && s.key == "optimizer" {
+			return setting.Errorf(s.key, "{optimizer} muon trains a convolutional net's filters: add {arch}, or choose nesterov or adam")
+		}
 		if s.set {
 			return setting.Errorf(s.key, "{%s} is for convolutional nets so far: add {arch}", s.key)
 		}

@@ -161,6 +161,12 @@ func TestExecuteNormErrors(t *testing.T) {
 // permutations and alternating flips, the whitening layer's frozen
 // filters and bias.
 func TestExecuteRecipeResumes(t *testing.T) {
+	for _, optimizer := range []sgd.Optimizer{sgd.Nesterov, sgd.Muon} {
+		t.Run(string(optimizer), func(t *testing.T) { testRecipeResumes(t, optimizer) })
+	}
+}
+
+func testRecipeResumes(t *testing.T, optimizer sgd.Optimizer) {
 	dir := t.TempDir()
 	recipe := func(out string) Job {
 		j := testJob(t, out)
@@ -169,6 +175,9 @@ func TestExecuteRecipeResumes(t *testing.T) {
 		c.Preprocess, c.Optimizer, c.Momentum, c.LR, c.Reg, c.Iters = preprocess.Mean, sgd.Nesterov, 0.85, 0.05, 5e-4, 40
 		c.Whiten, c.WhitenBiasEpochs, c.Init, c.BiasLR, c.Schedule, c.LabelSmoothing = true, 2, InitDirac, 64, sgd.Triangle, 0.2
 		c.Shuffle, c.Flip, c.AlternateFlip, c.Translate, c.TranslatePad, c.Lookahead, c.NormTrack, c.TTA = true, true, true, 2, sgd.PadReflect, 3, 0.4, true
+		if optimizer == sgd.Muon { // airbench94_muon's
+			c.Optimizer, c.MuonLR, c.MuonMomentum, c.Schedule = sgd.Muon, 0.05, 0.7, sgd.Linear
+		}
 		return j
 	}
 	whole := recipe(filepath.Join(dir, "whole.npz"))
@@ -195,6 +204,9 @@ func TestExecuteRecipeResumes(t *testing.T) {
 	}
 	if _, ok := ck.Extra["opt.avg.W2"]; !ok {
 		t.Fatal("the checkpoint holds no lookahead average")
+	}
+	if _, ok := ck.Extra["opt.v.W2"]; !ok {
+		t.Fatal("the checkpoint holds no momentum of the filters")
 	}
 	meta, _ := ReadMeta(ck.Meta)
 	whole.Out = part.Out + ".resumed.npz"

@@ -25,7 +25,7 @@ type Need struct {
 // optimizerSlots is how many parameter-sized arrays an optimizer keeps.
 func optimizerSlots(name sgd.Optimizer) int {
 	switch name {
-	case sgd.Momentum, sgd.Nesterov:
+	case sgd.Momentum, sgd.Nesterov, sgd.Muon:
 		return 1
 	case sgd.Adam:
 		return 2

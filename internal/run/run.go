@@ -70,6 +70,8 @@ type Options struct {
 	AlternateFlip    bool    `json:"alternate_flip,omitempty" yaml:"alternate_flip"`
 	Lookahead        int     `json:"lookahead,omitempty" yaml:"lookahead"`
 	TTA              bool    `json:"tta,omitempty" yaml:"tta"`
+	MuonLR           float64 `json:"muon_lr,omitempty" yaml:"muon_lr"`
+	MuonMomentum     float64 `json:"muon_momentum,omitempty" yaml:"muon_momentum"`
 	SkipTrainScore   bool    `json:"skip_train_score,omitempty" yaml:"skip_train_score"`
 }
 
@@ -79,7 +81,8 @@ func (c Config) SGD() sgd.Config {
 		Optimizer: c.Optimizer, Momentum: c.Momentum, Schedule: c.Schedule, Dropout: c.Dropout, Flip: c.Flip,
 		KeepBest: c.KeepBest, Patience: c.Patience, WeightDecay: c.WeightDecay,
 		Translate: c.Translate, TranslatePad: c.TranslatePad, Warmup: c.Warmup, LabelSmoothing: c.LabelSmoothing, NormTrack: c.NormTrack,
-		Shuffle: c.Shuffle, AlternateFlip: c.AlternateFlip, Lookahead: c.Lookahead, BiasLR: c.BiasLR, Whiten: c.Whiten, WhitenBiasEpochs: c.WhitenBiasEpochs}
+		Shuffle: c.Shuffle, AlternateFlip: c.AlternateFlip, Lookahead: c.Lookahead, BiasLR: c.BiasLR, Whiten: c.Whiten, WhitenBiasEpochs: c.WhitenBiasEpochs,
+		MuonLR: c.MuonLR, MuonMomentum: c.MuonMomentum}
 }
 
 // State is how far a run got: what train --resume needs besides the

@@ -82,12 +82,12 @@ var Schema = []Setting{
 	{Key: "precision", Kind: Choice, Default: string(model.Float32), Choices: []string{string(model.Float32), string(model.Float64)},
 		Help: "arithmetic of training and scoring: float32 (fast) or float64 (reference)"},
 
-	{Key: "optimizer", Kind: Choice, Default: string(sgd.SGD), Choices: []string{string(sgd.SGD), string(sgd.Momentum), string(sgd.Nesterov), string(sgd.Adam)},
-		Help: "update rule: sgd, momentum, nesterov or adam (cs231n's optim.py)"},
+	{Key: "optimizer", Kind: Choice, Default: string(sgd.SGD), Choices: []string{string(sgd.SGD), string(sgd.Momentum), string(sgd.Nesterov), string(sgd.Adam), string(sgd.Muon)},
+		Help: "update rule: sgd, momentum, nesterov or adam (cs231n's optim.py), or muon ({arch}: the filters step along their orthogonalised momentum, renormalised; the rest as nesterov)"},
 	{Key: "momentum", Kind: Float, Default: "0.9", Min: 0, MinOpen: true, Max: 1, MaxOpen: true,
 		Help: "momentum of {optimizer} momentum and nesterov, in (0, 1) (momentum 0 is {optimizer} sgd)", Hint: "momentum 0 is {optimizer} sgd"},
-	{Key: "schedule", Kind: Choice, Default: string(sgd.Step), Choices: []string{string(sgd.Step), string(sgd.Cosine), string(sgd.Triangle)},
-		Help: "learning-rate schedule: step (times {lr_decay} each epoch), cosine (to 0 over {iters}) or triangle (airbench's: 0.2 {lr} up to {lr} at 23% of {iters}, down to 0.07 {lr})"},
+	{Key: "schedule", Kind: Choice, Default: string(sgd.Step), Choices: []string{string(sgd.Step), string(sgd.Cosine), string(sgd.Triangle), string(sgd.Linear)},
+		Help: "learning-rate schedule: step (times {lr_decay} each epoch), cosine (to 0 over {iters}), triangle (airbench's: 0.2 {lr} up to {lr} at 23% of {iters}, down to 0.07 {lr}) or linear ({lr} down to 0 over {iters})"},
 	{Key: "dropout", Kind: Float, Default: "0", Min: 0, Max: 1, MaxOpen: true, Help: "probability of dropping a hidden unit in training (inverted dropout), in [0, 1)"},
 	{Key: "flip", Kind: Bool, Default: "false", Help: "mirror training images left to right at random"},
 	{Key: "preprocess", Kind: Choice, Default: string(preprocess.Mean), Choices: []string{string(preprocess.Mean), string(preprocess.Channel), string(preprocess.ZCA)},
@@ -119,6 +119,10 @@ var Schema = []Setting{
 	{Key: "lookahead", Kind: Int, Default: "0", Min: 0, Max: maxIters,
 		Help: "{arch}: every this many iterations after 30% of the run, move the weights to their moving average (airbench: 5; 0: off)"},
 	{Key: "tta", Kind: Bool, Default: "false", Help: "score the final model on the mirror image and 1-pixel translations too, averaging the scores (airbench's test-time augmentation)"},
+	{Key: "muon_lr", Kind: Float, Default: "0.24", Min: 0, MinOpen: true, Max: 1e6,
+		Help: "{optimizer} muon: the filters' learning rate, scheduled as {lr} (airbench94_muon: 0.24 at batch 2000)"},
+	{Key: "muon_momentum", Kind: Float, Default: "0.6", Min: 0, Max: 1, MaxOpen: true,
+		Help: "{optimizer} muon: the filters' Nesterov momentum, in [0, 1) ({momentum} is the other parameters')"},
 	{Key: "skip_train_score", Kind: Bool, Default: "false",
 		Help: "do not score the final model on the whole training split (train_acc is left out; for a conv net it costs a third of an epoch)"},
 }
@@ -254,6 +258,13 @@ func (c Config) Validate() error {
 	}
 	if err := (cifar.Sizes{Train: c.NumTrain, Val: c.NumVal, Test: c.NumTest}).Check(cifar.TrainBatches*cifar.RecordsPerBatch, cifar.RecordsPerBatch); err != nil {
 		return err
+	}
+	if d := Defaults(); c.Optimizer != sgd.Muon && (c.MuonLR != d.MuonLR || c.MuonMomentum != d.MuonMomentum) {
+		key := "muon_lr"
+		if c.MuonLR == d.MuonLR {
+			key = "muon_momentum"
+		}
+		return setting.Errorf(key, "{%s} is {optimizer} muon's: add {optimizer} muon, or leave it out", key)
 	}
 	if c.Arch != "" {
 		return c.checkConv()

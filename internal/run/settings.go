@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/nettrain/nettrain/internal/model"
+	"github.com/nettrain/nettrain/internal/sgd"
 )
 
 // Normalized returns c with every zero value that older versions wrote (or
@@ -25,6 +26,11 @@ func (c Config) Normalized() Config {
 	c.NormTrack = cmp.Or(c.NormTrack, d.NormTrack)
 	c.Init = cmp.Or(c.Init, d.Init)
 	c.BiasLR = cmp.Or(c.BiasLR, d.BiasLR)
+	c.MuonLR = cmp.Or(c.MuonLR, d.MuonLR)
+	if c.Optimizer != sgd.Muon {
+		// Only muon trains with it; 0 is a valid momentum of its own.
+		c.MuonMomentum = d.MuonMomentum
+	}
 	return c
 }
 

@@ -61,6 +61,8 @@ type conv[T model.Float] struct {
 	whitenBias       int
 	whitenBiasEpochs int
 	whiten           *layers.Conv[T] // the whitening layer, or nil
+
+	filters map[*layers.Param[T]]bool // what optimizer muon orthogonalises, or nil
 }
 
 func newConv[T model.Float](out *layers.Net[float64], c Config) *conv[T] {
@@ -79,9 +81,18 @@ func newConv[T model.Float](out *layers.Net[float64], c Config) *conv[T] {
 		whiten.W.Frozen, whiten.W.Decay = true, false
 	}
 	betas := map[*layers.Param[T]]bool{}
+	if c.Optimizer == Muon {
+		v.filters = map[*layers.Param[T]]bool{}
+	}
 	for _, l := range v.net.Layers {
-		if b, ok := l.(*layers.BatchNorm[T]); ok {
-			betas[b.Beta] = true
+		switch l := l.(type) {
+		case *layers.BatchNorm[T]:
+			betas[l.Beta] = true
+		case *layers.Conv[T]:
+			if v.filters != nil && !l.W.Frozen {
+				// Renormalised each step (muon): neither penalised nor decayed.
+				v.filters[l.W], l.W.Decay = true, false
+			}
 		}
 	}
 	scaled := false
@@ -136,10 +147,16 @@ func (v *conv[T]) maskUnits() int { return 0 }
 
 func (v *conv[T]) params() paramSet[T] {
 	ps := paramSet[T]{}
-	for _, p := range v.net.Params() {
+	if v.filters != nil {
+		ps.rows = make([]int, len(v.net.Params()))
+	}
+	for i, p := range v.net.Params() {
 		ps.params, ps.grads, ps.names = append(ps.params, p.V), append(ps.grads, p.G), append(ps.names, p.Name)
 		if p.Decay {
 			ps.weights = append(ps.weights, p.V)
+		}
+		if v.filters[p] {
+			ps.rows[i] = p.Shape[0]
 		}
 	}
 	ps.sgdStep = func(lr float64) {

@@ -43,6 +43,10 @@ type paramSet[T model.Float] struct {
 	names         []string
 	weights       [][]T
 	sgdStep       func(lr float64)
+	// rows is, for each parameter that optimizer muon orthogonalises (a
+	// convolution's filters, F rows of C K K), its rows; 0 for the others.
+	// nil: none.
+	rows []int
 }
 
 // mlp is the fully connected net, trained on model.Raw's fused kernels.

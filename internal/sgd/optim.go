@@ -27,6 +27,7 @@ type optimizer[T model.Float] struct {
 	scale []float64
 
 	chunks [][3]int // parameter, first and end entry of each share's piece
+	muon   *muon[T] // optimizer muon's filters, or nil
 	par    gemm.Group
 	share  func(w, nt int)
 	lr     float64
@@ -45,7 +46,13 @@ func newOptimizer[T model.Float](ps paramSet[T], c Config) *optimizer[T] {
 	}
 	o.ps, o.names = ps, ps.names
 	o.params, o.grads = ps.params, ps.grads
+	if o.kind == Muon {
+		o.muon = newMuon(ps, c)
+	}
 	for i, p := range o.params {
+		if o.muon != nil && ps.rows[i] > 0 {
+			continue // muonStep's
+		}
 		for lo := 0; lo < len(p); lo += updateChunk {
 			o.chunks = append(o.chunks, [3]int{i, lo, min(lo+updateChunk, len(p))})
 		}
@@ -54,7 +61,7 @@ func newOptimizer[T model.Float](ps paramSet[T], c Config) *optimizer[T] {
 	o.v, o.m = make([][]T, len(o.params)), make([][]T, len(o.params))
 	for i, p := range o.params {
 		switch o.kind {
-		case Momentum, Nesterov:
+		case Momentum, Nesterov, Muon:
 			o.v[i] = make([]T, len(p))
 		case Adam:
 			o.v[i], o.m[i] = make([]T, len(p)), make([]T, len(p))
@@ -83,6 +90,9 @@ func (o *optimizer[T]) step(lr float64, it int) {
 	}
 	o.lr, o.it = lr, it
 	o.par.Run(len(o.chunks), o.share)
+	if o.muon != nil {
+		o.muon.step(o, lr)
+	}
 }
 
 // updateChunk is the entries of a parameter one share updates: each entry
@@ -118,7 +128,7 @@ func (o *optimizer[T]) update(lo, hi int) {
 				v[j] = mu*v[j] - lrT*dp[j]
 				p[j] += v[j]
 			}
-		case Nesterov:
+		case Nesterov, Muon: // Muon's filters are not among the chunks
 			v := o.v[i][ch[1]:ch[2]]
 			for j := range p {
 				prev := v[j]

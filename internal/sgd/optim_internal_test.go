@@ -98,3 +98,21 @@ func TestCosine(t *testing.T) {
 		t.Errorf("cosine: %v %v %v", cosineLR(c, 1), cosineLR(c, 51), cosineLR(c, 100))
 	}
 }
+
+// The linear schedule, airbench94_muon's: LR (1 - (it-1)/T), through
+// scheduleLR, and over ScheduleIters when set.
+func TestLinear(t *testing.T) {
+	c := Config{LR: 0.2, Iters: 100, Schedule: Linear}
+	for _, tc := range []struct {
+		it   int
+		want float64
+	}{{1, 0.2}, {51, 0.1}, {100, 0.002}} {
+		if got := scheduleLR(c, tc.it); math.Abs(got-tc.want) > 1e-15 {
+			t.Errorf("linear at %d: %v, want %v", tc.it, got, tc.want)
+		}
+	}
+	c.ScheduleIters = 200
+	if got := scheduleLR(c, 101); math.Abs(got-0.1) > 1e-15 {
+		t.Errorf("linear at 101 of 200: %v, want 0.1", got)
+	}
+}

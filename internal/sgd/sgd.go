@@ -35,8 +35,12 @@ type Config struct {
 	Init  *State
 
 	// Beyond cs231n's SGD; the zero values keep its behaviour exactly.
-	Optimizer Optimizer // sgd (also ""), momentum, nesterov or adam, as cs231n's optim.py
-	Momentum  float64   // of momentum and nesterov; 0 means 0.9
+	Optimizer Optimizer // sgd (also ""), momentum, nesterov or adam, as cs231n's optim.py; or muon
+	Momentum  float64   // of momentum and nesterov (and muon's other parameters); 0 means 0.9
+	// MuonLR and MuonMomentum are Muon's rate and momentum for a conv
+	// net's filters (optimizer muon): the rate follows the schedule as LR
+	// does (MuonLR lr/LR in each iteration).
+	MuonLR, MuonMomentum float64
 	Schedule  Schedule  // step (also ""): LR *= LRDecay after each epoch; cosine: LR*(1+cos(pi*(it-1)/Iters))/2
 	// ScheduleIters, if not 0, replaces Iters in the cosine schedule: a run
 	// cut short (a sweep's halving rung) follows the longer run's schedule.
@@ -102,11 +106,15 @@ const (
 	Momentum Optimizer = "momentum"
 	Nesterov Optimizer = "nesterov"
 	Adam     Optimizer = "adam"
+	// Muon (Jordan et al. 2024, airbench94_muon): a conv net's filters
+	// step along their orthogonalised Nesterov momentum (muonStep), the
+	// other parameters as Nesterov.
+	Muon Optimizer = "muon"
 )
 
 // Valid reports whether o is an optimizer ("" is SGD).
 func (o Optimizer) Valid() bool {
-	return o == "" || o == SGD || o == Momentum || o == Nesterov || o == Adam
+	return o == "" || o == SGD || o == Momentum || o == Nesterov || o == Adam || o == Muon
 }
 
 // Schedule is a learning-rate schedule.
@@ -117,14 +125,17 @@ const (
 	Step     Schedule = "step"
 	Cosine   Schedule = "cosine"
 	Triangle Schedule = "triangle" // airbench's: see triangleLR
+	Linear   Schedule = "linear"   // airbench94_muon's: see linearLR
 )
 
 // Valid reports whether s is a schedule ("" is Step).
-func (s Schedule) Valid() bool { return s == "" || s == Step || s == Cosine || s == Triangle }
+func (s Schedule) Valid() bool {
+	return s == "" || s == Step || s == Cosine || s == Triangle || s == Linear
+}
 
 // Per iteration schedules: the rate of iteration it does not depend on
 // the epochs (step's does).
-func (s Schedule) perIter() bool { return s == Cosine || s == Triangle }
+func (s Schedule) perIter() bool { return s == Cosine || s == Triangle || s == Linear }
 
 // State is what a run carries from one iteration to the next besides the
 // weights and the iteration count, so that a resumed run ends exactly where
@@ -169,11 +180,15 @@ func (c Config) Check() error {
 	case c.Start < 0 || c.Start >= c.Iters:
 		return fmt.Errorf("%d iterations already done of {iters} %d: nothing to train (raise {iters})", c.Start, c.Iters)
 	case !c.Optimizer.Valid():
-		return setting.Errorf("optimizer", "{optimizer} is %q, want sgd, momentum, nesterov or adam", c.Optimizer)
+		return setting.Errorf("optimizer", "{optimizer} is %q, want sgd, momentum, nesterov, adam or muon", c.Optimizer)
 	case !(c.Momentum >= 0 && c.Momentum < 1):
 		return setting.Errorf("momentum", "{momentum} is %v, want a number in [0, 1)", c.Momentum)
 	case !c.Schedule.Valid():
-		return setting.Errorf("schedule", "{schedule} is %q, want step, cosine or triangle", c.Schedule)
+		return setting.Errorf("schedule", "{schedule} is %q, want step, cosine, triangle or linear", c.Schedule)
+	case c.Optimizer == Muon && !(c.MuonLR > 0 && c.MuonLR <= 1e6):
+		return setting.Errorf("muon_lr", "{muon_lr} is %v, want a number in (0, 1e6]", c.MuonLR)
+	case c.Optimizer == Muon && !(c.MuonMomentum >= 0 && c.MuonMomentum < 1):
+		return setting.Errorf("muon_momentum", "{muon_momentum} is %v, want a number in [0, 1)", c.MuonMomentum)
 	case !(c.Dropout >= 0 && c.Dropout < 1):
 		return setting.Errorf("dropout", "{dropout} is %v, want a probability in [0, 1)", c.Dropout)
 	case !(c.WeightDecay >= 0) || math.IsInf(c.WeightDecay, 0):
@@ -322,10 +337,20 @@ func triangleLR(c Config, it int) float64 {
 	return c.LR * (1 + (triangleEnd-1)*(x-float64(peak))/float64(t-peak))
 }
 
+// linearLR is the learning rate of iteration it (1-based) under the
+// linear schedule, as airbench94_muon's: LR (1 - x/T) at step x = it-1
+// of T, from LR down to LR/T in the last iteration.
+func linearLR(c Config, it int) float64 {
+	return c.LR * (1 - float64(it-1)/float64(cmp.Or(c.ScheduleIters, c.Iters)))
+}
+
 // scheduleLR is the rate of iteration it under a per-iteration schedule.
 func scheduleLR(c Config, it int) float64 {
-	if c.Schedule == Triangle {
+	switch c.Schedule {
+	case Triangle:
 		return triangleLR(c, it)
+	case Linear:
+		return linearLR(c, it)
 	}
 	return cosineLR(c, it)
 }
@@ -356,6 +381,8 @@ func Train(ctx context.Context, net *model.Net, data preprocess.Data, c Config, 
 		return History{}, setting.Errorf("whiten", "{whiten} is a convolutional net's first layer: use {arch}")
 	case c.BiasLR != 0 && c.BiasLR != 1:
 		return History{}, setting.Errorf("bias_lr", "{bias_lr} scales a convolutional net's batch norm betas ({arch})")
+	case c.Optimizer == Muon:
+		return History{}, setting.Errorf("optimizer", "{optimizer} muon trains a convolutional net's filters ({arch}); for this net choose nesterov or adam")
 	}
 	if c.Precision == Float64 {
 		return train[float64](ctx, newMLP[float64](net), data, c, hooks)
