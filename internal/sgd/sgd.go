@@ -41,7 +41,7 @@ type Config struct {
 	// net's filters (optimizer muon): the rate follows the schedule as LR
 	// does (MuonLR lr/LR in each iteration).
 	MuonLR, MuonMomentum float64
-	Schedule  Schedule  // step (also ""): LR *= LRDecay after each epoch; cosine: LR*(1+cos(pi*(it-1)/Iters))/2
+	Schedule             Schedule // step (also ""): LR *= LRDecay after each epoch; cosine: LR*(1+cos(pi*(it-1)/Iters))/2
 	// ScheduleIters, if not 0, replaces Iters in the cosine schedule: a run
 	// cut short (a sweep's halving rung) follows the longer run's schedule.
 	ScheduleIters  int
