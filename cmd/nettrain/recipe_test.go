@@ -23,22 +23,30 @@ var recipe = []string{"--arch", recipeArch, "--whiten", "--whiten-bias-epochs", 
 	"--shuffle", "--flip", "--alternate-flip", "--translate", "2", "--translate-pad", "reflect", "--lookahead", "3", "--norm-track", "0.4",
 	"--batch", "10", "--tta"}
 
-// The recipe trains, gives the same bits with snapshots (the lookahead's
-// average, the epochs' permutations and flips go into them; resuming from
-// one is run's TestExecuteRecipeResumes), keeps the whitening filters as
-// fitted, and eval --tta reproduces the score train recorded with --tta.
-func TestAirbenchRecipe(t *testing.T) {
-	data := fixtureDir(t)
+// recipeTrainer returns train(name, extra...): nettrain train on data
+// with flags, then extra, into a temporary directory; it returns the
+// checkpoint's path and the command's result, and fails the test if the
+// command does.
+func recipeTrainer(t *testing.T, data string, flags []string) func(name string, extra ...string) (string, result) {
 	tmp := t.TempDir()
-	train := func(name string, extra ...string) (string, result) {
+	return func(name string, extra ...string) (string, result) {
 		out := filepath.Join(tmp, name+".npz")
-		args := append(append([]string{"train", "--data", data, "--out", out, "-q", "--json"}, small...), recipe...)
+		args := append(append([]string{"train", "--data", data, "--out", out, "-q", "--json"}, small...), flags...)
 		r := runCmd(t, testEnv(), append(args, extra...)...)
 		if r.code != 0 {
 			t.Fatalf("%s: exit %d %s", name, r.code, r.stderr)
 		}
 		return out, r
 	}
+}
+
+// The recipe trains, gives the same bits with snapshots (the lookahead's
+// average, the epochs' permutations and flips go into them; resuming from
+// one is run's TestExecuteRecipeResumes), keeps the whitening filters as
+// fitted, and eval --tta reproduces the score train recorded with --tta.
+func TestAirbenchRecipe(t *testing.T) {
+	data := fixtureDir(t)
+	train := recipeTrainer(t, data, recipe)
 	fullPath, r := train("full", "--iters", "40")
 	full := convHash(t, fullPath)
 	var res struct {
@@ -100,18 +108,8 @@ func TestAirbenchRecipe(t *testing.T) {
 // TestExecuteRecipeResumes), gives the same bits on 1 and 2 threads, and
 // differs from nesterov's run.
 func TestMuonRecipe(t *testing.T) {
-	data := fixtureDir(t)
-	tmp := t.TempDir()
 	muon := append(slices.Clone(recipe), "--optimizer", "muon", "--muon-lr", "0.05", "--muon-momentum", "0.7", "--schedule", "linear", "--lookahead", "0")
-	train := func(name string, extra ...string) (string, result) {
-		out := filepath.Join(tmp, name+".npz")
-		args := append(append([]string{"train", "--data", data, "--out", out, "-q", "--json"}, small...), muon...)
-		r := runCmd(t, testEnv(), append(args, extra...)...)
-		if r.code != 0 {
-			t.Fatalf("%s: exit %d %s", name, r.code, r.stderr)
-		}
-		return out, r
-	}
+	train := recipeTrainer(t, fixtureDir(t), muon)
 	fullPath, r := train("full", "--iters", "40")
 	full := convHash(t, fullPath)
 	var res struct {
@@ -174,10 +172,11 @@ func TestRecipeRefusals(t *testing.T) {
 	}
 }
 
-// scripts/airbench.sh and airbench10.sh are commands nettrain takes: on
-// random images, cut to a few iterations of small batches, they train and
-// score the test split with TTA, leave the training split unscored, and
-// pass their settings (airbench10.sh's own, and airbench.sh's under them).
+// scripts/airbench.sh, airbench_muon.sh and airbench10.sh are commands
+// nettrain takes: on random images, cut to a few iterations of small
+// batches, they train and score the test split with TTA, leave the
+// training split unscored, and pass their settings (airbench10.sh's own,
+// and those of the script under it).
 func TestAirbenchScript(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
@@ -204,15 +203,19 @@ func TestAirbenchScript(t *testing.T) {
 			t.Fatal(err)
 		}
 		c := res.Config
-		if !res.TTA || res.TestAcc == nil || res.TrainAcc != nil || !c.SkipTrainScore || !c.Whiten || c.BiasLR != 64 || c.Schedule != "triangle" || !c.AlternateFlip {
+		if !res.TTA || res.TestAcc == nil || res.TrainAcc != nil || !c.SkipTrainScore || !c.Whiten || c.BiasLR != 64 || !c.AlternateFlip {
 			t.Errorf("%s: results %+v, config %+v", script, res.runResults, c)
 		}
 		return c
 	}
-	if c := run("airbench.sh", "--batch", "8", "--arch", recipeArch); c.Lookahead != 5 || c.LR != 1.5 || c.WhitenBiasEpochs != 3 {
+	if c := run("airbench.sh", "--batch", "8", "--arch", recipeArch); c.Lookahead != 5 || c.LR != 1.5 || c.WhitenBiasEpochs != 3 || c.Schedule != "triangle" {
 		t.Errorf("airbench.sh: config %+v", c)
 	}
-	if c := run("airbench10.sh", "--batch", "16"); c.Arch != "airbench-half" || c.Lookahead != 10 || c.LR != 0.75 || c.WhitenBiasEpochs != 2 {
+	if c := run("airbench_muon.sh", "--batch", "8", "--arch", recipeArch); c.Optimizer != "muon" || c.MuonLR != 0.12 || c.MuonMomentum != 0.7 ||
+		c.Lookahead != 0 || c.LR != 0.83 || c.Schedule != "linear" || c.WhitenBiasEpochs != 3 {
+		t.Errorf("airbench_muon.sh: config %+v", c)
+	}
+	if c := run("airbench10.sh", "--batch", "16"); c.Arch != "airbench-half" || c.Optimizer != "muon" || c.Batch != 16 || c.Schedule != "linear" {
 		t.Errorf("airbench10.sh: config %+v", c)
 	}
 }
