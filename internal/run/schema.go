@@ -85,7 +85,7 @@ var Schema = []Setting{
 	{Key: "optimizer", Kind: Choice, Default: string(sgd.SGD), Choices: []string{string(sgd.SGD), string(sgd.Momentum), string(sgd.Nesterov), string(sgd.Adam), string(sgd.Muon)},
 		Help: "update rule: sgd, momentum, nesterov or adam (cs231n's optim.py), or muon ({arch}: the filters step along their orthogonalised momentum, renormalised; the rest as nesterov)"},
 	{Key: "momentum", Kind: Float, Default: "0.9", Min: 0, MinOpen: true, Max: 1, MaxOpen: true,
-		Help: "momentum of {optimizer} momentum and nesterov, in (0, 1) (momentum 0 is {optimizer} sgd)", Hint: "momentum 0 is {optimizer} sgd"},
+		Help: "momentum of {optimizer} momentum and nesterov, and of muon's other parameters, in (0, 1) (momentum 0 is {optimizer} sgd)", Hint: "momentum 0 is {optimizer} sgd"},
 	{Key: "schedule", Kind: Choice, Default: string(sgd.Step), Choices: []string{string(sgd.Step), string(sgd.Cosine), string(sgd.Triangle), string(sgd.Linear)},
 		Help: "learning-rate schedule: step (times {lr_decay} each epoch), cosine (to 0 over {iters}), triangle (airbench's: 0.2 {lr} up to {lr} at 23% of {iters}, down to 0.07 {lr}) or linear ({lr} down to 0 over {iters})"},
 	{Key: "dropout", Kind: Float, Default: "0", Min: 0, Max: 1, MaxOpen: true, Help: "probability of dropping a hidden unit in training (inverted dropout), in [0, 1)"},
