@@ -2,8 +2,8 @@
 # airbench94's recipe (Jordan 2024) on nettrain: 10 epochs of batch 1024,
 # the final test score with test-time augmentation, the training split
 # left unscored. Extra arguments go to nettrain train (--seed 1,
-# --iters 235, --out m.npz, ...; later ones win). The 10-minute run:
-# scripts/airbench.sh --arch airbench-half --iters 250
+# --iters 235, --out m.npz, ...; later ones win). Muon's 8-epoch run is
+# scripts/airbench_muon.sh, the 10-minute run scripts/airbench10.sh.
 set -e
 NETTRAIN=${NETTRAIN:-nettrain}
 exec "$NETTRAIN" train --arch airbench --whiten --whiten-bias-epochs 3 --init dirac \

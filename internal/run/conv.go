@@ -79,13 +79,13 @@ func InitConv(net *layers.Net[float64], c Config, data preprocess.Data) error {
 
 // checkMLP refuses the settings of conv nets for the MLP.
 func (c Config) checkMLP() error {
+	if c.Optimizer == sgd.Muon {
+		return setting.Errorf("optimizer", "{optimizer} muon trains a convolutional net's filters: add {arch}, or choose nesterov or adam")
+	}
 	for _, s := range []struct {
 		key string
 		set bool
-	}{{"init", c.Init != InitNormal}, {"whiten", c.Whiten}, {"bias_lr", c.BiasLR != 1}, {"lookahead", c.Lookahead != 0}, {"tta", c.TTA}, {"optimizer", c.Optimizer == sgd.Muon}} {
-		if s.set && s.key == "optimizer" {
-			return setting.Errorf(s.key, "{optimizer} muon trains a convolutional net's filters: add {arch}, or choose nesterov or adam")
-		}
+	}{{"init", c.Init != InitNormal}, {"whiten", c.Whiten}, {"bias_lr", c.BiasLR != 1}, {"lookahead", c.Lookahead != 0}, {"tta", c.TTA}} {
 		if s.set {
 			return setting.Errorf(s.key, "{%s} is for convolutional nets so far: add {arch}", s.key)
 		}

@@ -51,7 +51,7 @@ func newOptimizer[T model.Float](ps paramSet[T], c Config) *optimizer[T] {
 	}
 	for i, p := range o.params {
 		if o.muon != nil && ps.rows[i] > 0 {
-			continue // muonStep's
+			continue // muon.step's
 		}
 		for lo := 0; lo < len(p); lo += updateChunk {
 			o.chunks = append(o.chunks, [3]int{i, lo, min(lo+updateChunk, len(p))})

@@ -107,7 +107,7 @@ const (
 	Nesterov Optimizer = "nesterov"
 	Adam     Optimizer = "adam"
 	// Muon (Jordan et al. 2024, airbench94_muon): a conv net's filters
-	// step along their orthogonalised Nesterov momentum (muonStep), the
+	// step along their orthogonalised Nesterov momentum (muon.step), the
 	// other parameters as Nesterov.
 	Muon Optimizer = "muon"
 )
