@@ -27,3 +27,25 @@ func BenchmarkMicroKernel(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkMicroKernelBF16 is BenchmarkMicroKernel for GemmBF16's kernels
+// (a step is a pair: 4 flops per multiply-add lane).
+func BenchmarkMicroKernelBF16(b *testing.B) {
+	for _, kr := range kernelsB {
+		for _, mode := range []string{"rows", "cols"} {
+			b.Run(kr.name+"/"+mode, func(b *testing.B) {
+				a := make([]uint32, kcB*kr.mr)
+				bp := make([]uint32, kcB*kr.nr)
+				c := make([]float32, kr.mr*kr.nr)
+				fn, lda := kr.rows, kcB
+				if mode == "cols" {
+					fn, lda = kr.cols, kr.mr
+				}
+				for range b.N {
+					fn(kcB, &a[0], lda, &bp[0], kr.nr, &c[0], kr.nr, &c[0], true)
+				}
+				b.ReportMetric(4*float64(kcB*kr.mr*kr.nr)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOPS")
+			})
+		}
+	}
+}

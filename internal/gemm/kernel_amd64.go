@@ -27,3 +27,15 @@ func kernD_avx512_cols(k int, a *float64, lda int, b *float64, ldb int, c *float
 
 // kernD_avx2_cols is the 6x8 avx2 micro-kernel reading A by cols.
 func kernD_avx2_cols(k int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, cn *float64, load bool)
+
+// kernB_avx512bf16_rows is the 12x32 avx512bf16 micro-kernel reading A by rows.
+func kernB_avx512bf16_rows(k int, a *uint32, lda int, b *uint32, ldb int, c *float32, ldc int, cn *float32, load bool)
+
+// kernB_avx512bf16_cols is the 12x32 avx512bf16 micro-kernel reading A by cols.
+func kernB_avx512bf16_cols(k int, a *uint32, lda int, b *uint32, ldb int, c *float32, ldc int, cn *float32, load bool)
+
+// cvtBF16 rounds n float32s (a multiple of 16) to bfloat16 with VCVTNEPS2BF16.
+func cvtBF16(dst *uint16, src *float32, n int)
+
+// pairBF16 interleaves the bfloat16s of lo and hi, n (a multiple of 16) of each.
+func pairBF16(dst *uint32, lo *float32, hi *float32, n int, idx *uint16)

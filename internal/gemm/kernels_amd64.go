@@ -16,3 +16,46 @@ func simdKernels() (s32 []kernel[float32], s64 []kernel[float64]) {
 	}
 	return s32, s64
 }
+
+// simdKernelsB returns GemmBF16's assembly kernels this CPU runs.
+func simdKernelsB() []kernelB {
+	if cpu.X86.HasAVX512F && cpu.X86.HasAVX512BF16 {
+		return []kernelB{{"avx512bf16", 12, 32, kernB_avx512bf16_rows, kernB_avx512bf16_cols}}
+	}
+	return nil
+}
+
+// hasBF16Convert reports whether cvtBF16 and pairBF16 run here.
+var hasBF16Convert = cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512BF16
+
+// pairIdx interleaves VCVTNE2PS2BF16's halves (pairBF16).
+var pairIdx = func() (idx [32]uint16) {
+	for j := range 16 {
+		idx[2*j], idx[2*j+1] = uint16(j), uint16(16+j)
+	}
+	return idx
+}()
+
+// convertRow sets dst[i] = BF16(src[i]), len(dst) == len(src).
+func convertRow(dst []uint16, src []float32) {
+	n := 0
+	if hasBF16Convert && len(src) >= 16 {
+		n = len(src) &^ 15
+		cvtBF16(&dst[0], &src[0], n)
+	}
+	for i := n; i < len(src); i++ {
+		dst[i] = BF16(src[i])
+	}
+}
+
+// pairRow sets dst[j] = pair(lo[j], hi[j]), the three the same length.
+func pairRow(dst []uint32, lo, hi []float32) {
+	n := 0
+	if hasBF16Convert && len(lo) >= 16 {
+		n = len(lo) &^ 15
+		pairBF16(&dst[0], &lo[0], &hi[0], n, &pairIdx[0])
+	}
+	for j := n; j < len(lo); j++ {
+		dst[j] = pair(lo[j], hi[j])
+	}
+}

@@ -67,3 +67,54 @@ func BenchmarkWeightGradShapes(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkBF16Airbench times the products of airbench's convolutions as
+// internal/layers runs them (one thread, a block of examples at a time:
+// forward rows x W^T, W's gradient rows^T x dY, the input's gradient
+// dY x W) in float32 (Gemm) and in bfloat16 (GemmBF16), one after the
+// other, so that their ratio comes from the same moments.
+func BenchmarkBF16Airbench(b *testing.B) {
+	for _, s := range []struct{ c, hw, f int }{{24, 31, 64}, {64, 15, 64}, {64, 15, 256}, {256, 7, 256}, {256, 3, 256}} {
+		ckk, hw := 9*s.c, s.hw*s.hw
+		rows := max(1, (512<<10)/(hw*ckk*4), (512+hw-1)/hw) * hw // layers' blockExamples
+		grows := max(rows, (2048+hw-1)/hw*hw)                     // and gradExamples
+		for _, p := range []struct {
+			name    string
+			tA, tB  blas.Transpose
+			m, n, k int
+		}{
+			{"fwd", blas.NoTrans, blas.Trans, rows, s.f, ckk},
+			{"wgrad", blas.Trans, blas.NoTrans, ckk, s.f, grows},
+			{"igrad", blas.NoTrans, blas.NoTrans, rows, ckk, s.f},
+		} {
+			a := make([]float32, p.m*p.k)
+			bb := make([]float32, p.k*p.n)
+			c := make([]float32, p.m*p.n)
+			for i := range a {
+				a[i] = float32(i%7) - 3
+			}
+			for i := range bb {
+				bb[i] = float32(i%5) - 2
+			}
+			lda, ldb := p.k, p.n
+			if p.tA == blas.Trans {
+				lda = p.m
+			}
+			if p.tB == blas.Trans {
+				ldb = p.k
+			}
+			for _, prec := range []string{"float32", "bf16"} {
+				b.Run(fmt.Sprintf("%dx%dx%d-%d/%s/%s", s.c, s.hw, s.hw, s.f, p.name, prec), func(b *testing.B) {
+					for range b.N {
+						if prec == "bf16" {
+							gemm.GemmBF16(1, p.tA, p.tB, p.m, p.n, p.k, a, lda, bb, ldb, 0, c, p.n)
+						} else {
+							gemm.GemmThreads(1, p.tA, p.tB, p.m, p.n, p.k, 1, a, lda, bb, ldb, 0, c, p.n)
+						}
+					}
+					b.ReportMetric(2*float64(p.m*p.n*p.k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOPS")
+				})
+			}
+		}
+	}
+}

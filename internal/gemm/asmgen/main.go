@@ -21,6 +21,7 @@ import (
 
 	. "github.com/mmcloughlin/avo/build"
 	. "github.com/mmcloughlin/avo/operand"
+	"github.com/mmcloughlin/avo/ir"
 	"github.com/mmcloughlin/avo/reg"
 )
 
@@ -34,6 +35,8 @@ type isa struct {
 var (
 	avx512 = isa{"avx512", 64, func(i int) reg.VecPhysical { return zmm[i] }}
 	avx2   = isa{"avx2", 32, func(i int) reg.VecPhysical { return ymm[i] }}
+	// avx512bf16 is AVX-512 with AVX512_BF16's VDPBF16PS.
+	avx512bf16 = isa{"avx512bf16", 64, func(i int) reg.VecPhysical { return zmm[i] }}
 )
 
 var zmm = []reg.VecPhysical{
@@ -50,9 +53,10 @@ var ymm = []reg.VecPhysical{
 
 // elem describes one element type.
 type elem struct {
-	name  string // Go type
+	name  string // Go type of C
+	ab    string // Go type of A and B
 	short string // in function names
-	size  int
+	size  int    // bytes of one step's element of A and B
 	load  func(m, v Op) // vector load
 	store func(v, m Op) // vector store
 	bcast func(m, v Op) // broadcast one element
@@ -61,15 +65,110 @@ type elem struct {
 }
 
 var (
-	f32 = elem{"float32", "S", 4,
+	f32 = elem{"float32", "float32", "S", 4,
 		func(m, v Op) { VMOVUPS(m, v) }, func(v, m Op) { VMOVUPS(v, m) },
 		func(m, v Op) { VBROADCASTSS(m, v) }, func(b, t, acc Op) { VFMADD231PS(b, t, acc) },
 		func(v Op) { VXORPS(v, v, v) }}
-	f64 = elem{"float64", "D", 8,
+	f64 = elem{"float64", "float64", "D", 8,
 		func(m, v Op) { VMOVUPD(m, v) }, func(v, m Op) { VMOVUPD(v, m) },
 		func(m, v Op) { VBROADCASTSD(m, v) }, func(b, t, acc Op) { VFMADD231PD(b, t, acc) },
 		func(v Op) { VXORPD(v, v, v) }}
+	// bf16: A and B hold pairs of bfloat16s (p even in the low half, p+1
+	// in the high), one pair a step; C is float32. VDPBF16PS adds the
+	// product of the high halves, then that of the low halves, to each
+	// float32 lane (the package's BF16 arithmetic).
+	bf16 = elem{"float32", "uint32", "B", 4,
+		func(m, v Op) { VMOVUPS(m, v) }, func(v, m Op) { VMOVUPS(v, m) },
+		func(m, v Op) { VBROADCASTSS(m, v) }, func(b, t, acc Op) { vdpbf16ps(acc, b, t) },
+		func(v Op) { VXORPS(v, v, v) }}
 )
+
+// vdpbf16ps writes VDPBF16PS dst, src1, src2 (zmm registers) as bytes:
+// Go's assembler does not know the instruction. EVEX.512.F3.0F38.W0 52 /r.
+func vdpbf16ps(dst, src1, src2 Op) { evex(0x52, 0b10, index(dst), index(src1), index(src2)) }
+
+// evex writes an EVEX.512.0F38.W0 instruction with opcode op, prefix pp
+// (0b10 F3, 0b11 F2) and zmm registers dst, src1 (vvvv; 0 when unused) and
+// src2 (r/m) as bytes.
+func evex(op, pp byte, dst, src1, src2 int) {
+	bit := func(r, b int) byte { // EVEX stores register bits inverted
+		if r&b != 0 {
+			return 0
+		}
+		return 1
+	}
+	p0 := bit(dst, 8)<<7 | bit(src2, 16)<<6 | bit(src2, 8)<<5 | bit(dst, 16)<<4 | 0b10
+	p1 := byte(^src1&0xf)<<3 | 1<<2 | pp
+	p2 := byte(0b10)<<5 | bit(src1, 16)<<3
+	modrm := 0xc0 | byte(dst&7)<<3 | byte(src2&7)
+	for _, x := range []byte{0x62, p0, p1, p2, op, modrm} {
+		Instruction(&ir.Instruction{Opcode: "BYTE", Operands: []Op{U8(x)}})
+	}
+}
+
+// convert writes func cvtBF16(dst *uint16, src *float32, n int): the n
+// float32s at src (n a multiple of 16) rounded to bfloat16 at dst by
+// VCVTNEPS2BF16 (to nearest even, a subnormal to a zero of its sign).
+func convert() {
+	TEXT("cvtBF16", NOSPLIT, "func(dst *uint16, src *float32, n int)")
+	Doc("cvtBF16 rounds n float32s (a multiple of 16) to bfloat16 with VCVTNEPS2BF16.")
+	dst := Load(Param("dst"), GP64())
+	src := Load(Param("src"), GP64())
+	n := Load(Param("n"), GP64())
+	Label("cvt_loop")
+	CMPQ(n, U8(16))
+	JL(LabelRef("cvt_done"))
+	VMOVUPS(Mem{Base: src}, reg.Z0)
+	evex(0x72, 0b10, 1, 0, 0) // VCVTNEPS2BF16 Y1, Z0
+	VMOVDQU(reg.Y1, Mem{Base: dst})
+	ADDQ(U8(64), src)
+	ADDQ(U8(32), dst)
+	SUBQ(U8(16), n)
+	JMP(LabelRef("cvt_loop"))
+	Label("cvt_done")
+	VZEROUPPER()
+	RET()
+}
+
+// pairs writes func pairBF16(dst *uint32, lo, hi *float32, n int, idx
+// *uint16): dst[j] = BF16(lo[j]) | BF16(hi[j])<<16 for j < n (a multiple
+// of 16), by VCVTNE2PS2BF16 (lo's 16 in the low words, hi's in the high)
+// and VPERMW with idx = 0, 16, 1, 17, ..., 15, 31 to interleave them.
+func pairs() {
+	TEXT("pairBF16", NOSPLIT, "func(dst *uint32, lo, hi *float32, n int, idx *uint16)")
+	Doc("pairBF16 interleaves the bfloat16s of lo and hi, n (a multiple of 16) of each.")
+	dst := Load(Param("dst"), GP64())
+	lo := Load(Param("lo"), GP64())
+	hi := Load(Param("hi"), GP64())
+	n := Load(Param("n"), GP64())
+	idx := Load(Param("idx"), GP64())
+	VMOVDQU64(Mem{Base: idx}, reg.Z5)
+	Label("pair_loop")
+	CMPQ(n, U8(16))
+	JL(LabelRef("pair_done"))
+	VMOVUPS(Mem{Base: hi}, reg.Z1)
+	VMOVUPS(Mem{Base: lo}, reg.Z2)
+	evex(0x72, 0b11, 3, 1, 2) // VCVTNE2PS2BF16 Z3, Z1, Z2
+	VPERMW(reg.Z3, reg.Z5, reg.Z4)
+	VMOVDQU32(reg.Z4, Mem{Base: dst})
+	ADDQ(U8(64), lo)
+	ADDQ(U8(64), hi)
+	ADDQ(U8(64), dst)
+	SUBQ(U8(16), n)
+	JMP(LabelRef("pair_loop"))
+	Label("pair_done")
+	VZEROUPPER()
+	RET()
+}
+
+// index returns the number of vector register r.
+func index(r Op) int {
+	v, ok := r.(reg.VecPhysical)
+	if !ok {
+		panic(fmt.Sprintf("asmgen: %v is not a physical vector register", r))
+	}
+	return int(v.PhysicalIndex())
+}
 
 // Tile shapes: mr rows by nv vectors. AVX-512: 24 accumulators, 2 for B and
 // 6 for broadcasts out of 32 registers; AVX2: 12, 2 and 2 out of 16.
@@ -92,6 +191,11 @@ func main() {
 			kernel(avx2, e, mr256, nv256, mode)
 		}
 	}
+	for _, mode := range []string{"rows", "cols"} {
+		kernel(avx512bf16, bf16, mr512, nv512, mode)
+	}
+	convert()
+	pairs()
 	Generate()
 }
 
@@ -102,7 +206,7 @@ func main() {
 // comes: C is the one operand that comes from memory, once per tile.
 func kernel(is isa, e elem, mr, nv int, mode string) {
 	name := fmt.Sprintf("kern%s_%s_%s", e.short, is.name, mode)
-	TEXT(name, NOSPLIT, fmt.Sprintf("func(k int, a *%s, lda int, b *%s, ldb int, c *%s, ldc int, cn *%s, load bool)", e.name, e.name, e.name, e.name))
+	TEXT(name, NOSPLIT, fmt.Sprintf("func(k int, a *%s, lda int, b *%s, ldb int, c *%s, ldc int, cn *%s, load bool)", e.ab, e.ab, e.name, e.name))
 	Doc(fmt.Sprintf("%s is the %dx%d %s micro-kernel reading A by %s.", name, mr, nv*is.bytes/e.size, is.name, mode))
 	acc := func(i, v int) reg.VecPhysical { return is.vec(i*nv + v) }
 	bv := func(v int) reg.VecPhysical { return is.vec(mr*nv + v) }
