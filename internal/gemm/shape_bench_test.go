@@ -77,7 +77,7 @@ func BenchmarkBF16Airbench(b *testing.B) {
 	for _, s := range []struct{ c, hw, f int }{{24, 31, 64}, {64, 15, 64}, {64, 15, 256}, {256, 7, 256}, {256, 3, 256}} {
 		ckk, hw := 9*s.c, s.hw*s.hw
 		rows := max(1, (512<<10)/(hw*ckk*4), (512+hw-1)/hw) * hw // layers' blockExamples
-		grows := max(rows, (2048+hw-1)/hw*hw)                     // and gradExamples
+		grows := max(rows, (2048+hw-1)/hw*hw)                    // and gradExamples
 		for _, p := range []struct {
 			name    string
 			tA, tB  blas.Transpose

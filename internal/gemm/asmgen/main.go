@@ -20,8 +20,8 @@ import (
 	"fmt"
 
 	. "github.com/mmcloughlin/avo/build"
-	. "github.com/mmcloughlin/avo/operand"
 	"github.com/mmcloughlin/avo/ir"
+	. "github.com/mmcloughlin/avo/operand"
 	"github.com/mmcloughlin/avo/reg"
 )
 
@@ -53,10 +53,10 @@ var ymm = []reg.VecPhysical{
 
 // elem describes one element type.
 type elem struct {
-	name  string // Go type of C
-	ab    string // Go type of A and B
-	short string // in function names
-	size  int    // bytes of one step's element of A and B
+	name  string        // Go type of C
+	ab    string        // Go type of A and B
+	short string        // in function names
+	size  int           // bytes of one step's element of A and B
 	load  func(m, v Op) // vector load
 	store func(v, m Op) // vector store
 	bcast func(m, v Op) // broadcast one element
