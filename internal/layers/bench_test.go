@@ -11,8 +11,9 @@ import (
 )
 
 // benchStep times one training step (forward, loss, backward; no update)
-// of a preset at a batch size, in float32, on CIFAR-sized random inputs.
-func benchStep(b *testing.B, arch string, batch int) {
+// of a preset at a batch size, in float32 (with bf16, its convolutions'
+// products in bfloat16), on CIFAR-sized random inputs.
+func benchStep(b *testing.B, arch string, batch int, bf16 bool) {
 	a, err := ParseArch(arch)
 	if err != nil {
 		b.Fatal(err)
@@ -24,6 +25,11 @@ func benchStep(b *testing.B, arch string, batch int) {
 		b.Fatal(err)
 	}
 	net.Init(1e-3, rng)
+	for _, l := range net.Layers {
+		if c, ok := l.(*Conv[float32]); ok {
+			c.BF16 = bf16
+		}
+	}
 	x := make([]float32, batch*in.Size())
 	for i := range x {
 		x[i] = float32(rng.NormFloat64() * 60)
@@ -41,10 +47,13 @@ func benchStep(b *testing.B, arch string, batch int) {
 }
 
 // The assignment's run: cs231n-convnet at batch 50.
-func BenchmarkStepCS231nConvNet50(b *testing.B) { benchStep(b, "cs231n-convnet", 50) }
+func BenchmarkStepCS231nConvNet50(b *testing.B) { benchStep(b, "cs231n-convnet", 50, false) }
 
 // The airbench net at batch 1024 (issue 23 asks for its time per step).
-func BenchmarkStepAirbench1024(b *testing.B) { benchStep(b, "airbench", 1024) }
+func BenchmarkStepAirbench1024(b *testing.B) { benchStep(b, "airbench", 1024, false) }
+
+// The same with the products in bfloat16 (matmul bf16).
+func BenchmarkStepAirbench1024BF16(b *testing.B) { benchStep(b, "airbench", 1024, true) }
 
 // im2row and row2im of cs231n-convnet's first layer (3x32x32, 7x7,
 // padding 3) and of a 3x3 layer of airbench (64x16x16), batch 50.

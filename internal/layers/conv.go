@@ -33,21 +33,24 @@ type Conv[T Float] struct {
 	// returns nil (the net's first layer with a parameter to train:
 	// nothing before it needs a gradient; Net.Refreeze sets it).
 	NoInputGrad bool
-	out         Shape
-	n           int
-	blk         int // examples a block holds (blockExamples)
-	gblk        int // examples a block of W's gradient holds (gradExamples)
-	rows        []T // (gblk Ho Wo, C K K) per thread: a block's patches
-	prod        []T // (gblk Ho Wo, F) per thread: a block's product, or its output gradient in that layout
-	dwp         []T // (blocks, C K K, F): each block's part of W's gradient, transposed
-	dwt         []T // (C K K, F): W's gradient transposed
-	y, dx       []T
-	drows       []T
-	padded      []T // paddedSize per thread: an image with its padding, for im2row and row2im
-	x, dy       []T
-	par         gemm.Group
-	im, col     func(w, nt int) // Forward's and row2im's shares of the examples
-	wg, sum     func(w, nt int) // the blocks' parts of W's gradient, and their sum
+	// BF16: the three products take their inputs rounded to bfloat16 and
+	// sum in float32 (gemm.GemmBF16); float32 nets only.
+	BF16    bool
+	out     Shape
+	n       int
+	blk     int // examples a block holds (blockExamples)
+	gblk    int // examples a block of W's gradient holds (gradExamples)
+	rows    []T // (gblk Ho Wo, C K K) per thread: a block's patches
+	prod    []T // (gblk Ho Wo, F) per thread: a block's product, or its output gradient in that layout
+	dwp     []T // (blocks, C K K, F): each block's part of W's gradient, transposed
+	dwt     []T // (C K K, F): W's gradient transposed
+	y, dx   []T
+	drows   []T
+	padded  []T // paddedSize per thread: an image with its padding, for im2row and row2im
+	x, dy   []T
+	par     gemm.Group
+	im, col func(w, nt int) // Forward's and row2im's shares of the examples
+	wg, sum func(w, nt int) // the blocks' parts of W's gradient, and their sum
 }
 
 // NewConv returns a convolution of in to f channels, k x k, stride s,
@@ -184,9 +187,21 @@ func (c *Conv[T]) forward(w, lo, hi int) {
 		e1 := min(e0+c.blk, hi)
 		rows := rows[:(e1-e0)*hw*ckk]
 		im2row(rows, c.x[e0*c.In.Size():], c.In, c.K, c.S, c.P, c.out, 0, e1-e0, c.scratch(w))
-		gemm.GemmThreads(1, blas.NoTrans, blas.Trans, (e1-e0)*hw, c.F, ckk, 1, rows, ckk, c.W.V, ckk, 0, prod, c.F)
+		c.product(blas.NoTrans, blas.Trans, (e1-e0)*hw, c.F, ckk, rows, ckk, c.W.V, ckk, prod, c.F)
 		c.fromProduct(prod, e0, e1)
 	}
+}
+
+// product sets C = op(A) op(B) on the calling thread, in bfloat16 with
+// BF16 (a float32 net's; a float64 one ignores it).
+func (c *Conv[T]) product(tA, tB blas.Transpose, m, n, k int, a []T, lda int, b []T, ldb int, cc []T, ldc int) {
+	if c.BF16 {
+		if a32, ok := any(a).([]float32); ok {
+			gemm.GemmBF16(1, tA, tB, m, n, k, a32, lda, any(b).([]float32), ldb, 0, any(cc).([]float32), ldc)
+			return
+		}
+	}
+	gemm.GemmThreads(1, tA, tB, m, n, k, 1, a, lda, b, ldb, 0, cc, ldc)
 }
 
 // fromProduct writes the product of examples lo to hi, prod in the
@@ -280,7 +295,7 @@ func (c *Conv[T]) weightGrad(w, lo, hi int) {
 		e1 := min(e0+c.gblk, c.n)
 		c.toProduct(prod, e0, e1)
 		im2row(rows, c.x[e0*c.In.Size():], c.In, c.K, c.S, c.P, c.out, 0, e1-e0, c.scratch(w))
-		gemm.GemmThreads(1, blas.Trans, blas.NoTrans, ckk, c.F, (e1-e0)*hw, 1, rows, ckk, prod, c.F, 0, c.dwp[b*ckk*c.F:], c.F)
+		c.product(blas.Trans, blas.NoTrans, ckk, c.F, (e1-e0)*hw, rows, ckk, prod, c.F, c.dwp[b*ckk*c.F:], c.F)
 	}
 }
 
@@ -306,7 +321,7 @@ func (c *Conv[T]) inputGrad(w, lo, hi int) {
 	for e0 := lo; e0 < hi; e0 += c.blk {
 		e1 := min(e0+c.blk, hi)
 		c.toProduct(prod, e0, e1)
-		gemm.GemmThreads(1, blas.NoTrans, blas.NoTrans, (e1-e0)*hw, ckk, c.F, 1, prod, c.F, c.W.V, ckk, 0, drows, ckk)
+		c.product(blas.NoTrans, blas.NoTrans, (e1-e0)*hw, ckk, c.F, prod, c.F, c.W.V, ckk, drows, ckk)
 		row2im(c.dx[e0*c.In.Size():], drows, c.In, c.K, c.S, c.P, c.out, 0, e1-e0, c.scratch(w))
 	}
 }

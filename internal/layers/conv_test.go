@@ -2,9 +2,12 @@ package layers
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
+
+	"github.com/nettrain/nettrain/internal/gemm"
 )
 
 func randomConv(rng *rand.Rand, in Shape, f, k, s, p int, bias bool) *Conv[float64] {
@@ -117,4 +120,55 @@ func TestConvNoAllocs(t *testing.T) {
 	if a := testing.AllocsPerRun(5, step); a != 0 {
 		t.Errorf("%v allocations a step", a)
 	}
+}
+
+// With BF16 the products take bfloat16 inputs: forward and backward match
+// the naive loops run in float64 on the bfloat16-rounded operands (so the
+// float32 path, 2^-9 away, would fail), with the same bits on every
+// kernel and thread count.
+func TestConvBF16(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 4))
+	in, n, f, k := Shape{5, 9, 9}, 3, 7, 3
+	c64 := randomConv(rng, in, f, k, 1, 1, true)
+	x64 := randSlice(rng, n*in.Size(), 1)
+	c, _ := NewConv[float32]("1", in, f, k, 1, 1, true)
+	c.BF16 = true
+	toBF := func(v []float64) (f32 []float32, bf []float64) {
+		for _, x := range v {
+			f32 = append(f32, float32(x))
+			bf = append(bf, float64(math.Float32frombits(uint32(gemm.BF16(float32(x)))<<16)))
+		}
+		return f32, bf
+	}
+	w32, wbf := toBF(c64.W.V)
+	copy(c.W.V, w32)
+	for i, v := range c64.B.V {
+		c.B.V[i] = float32(v)
+	}
+	x, xbf := toBF(x64)
+	dy, dybf := toBF(randSlice(rng, n*c.Out().Size(), 1))
+	want := ConvNaive(xbf, n, in, wbf, c64.B.V, f, k, 1, 1)
+	wdx, wdw, _ := ConvBackwardNaive(dybf, xbf, n, in, wbf, f, k, 1, 1)
+	const tol = 1e-5 // float32 sums of 45 to 243 terms
+	to64 := func(v []float32) []float64 {
+		out := make([]float64, len(v))
+		for i, x := range v {
+			out[i] = float64(x)
+		}
+		return out
+	}
+	eachKernelAndThreads(t, func() []float32 {
+		out := slices.Clone(c.Forward(x, n, true))
+		if i := closeTo(to64(out), want, tol); i >= 0 {
+			t.Fatalf("out[%d] = %v, naive on bfloat16s %v", i, out[i], want[i])
+		}
+		dx := slices.Clone(c.Backward(dy))
+		if i := closeTo(to64(dx), wdx, tol); i >= 0 {
+			t.Fatalf("dx[%d] = %v, naive on bfloat16s %v", i, dx[i], wdx[i])
+		}
+		if i := closeTo(to64(c.W.G), wdw, tol); i >= 0 {
+			t.Fatalf("dW[%d] = %v, naive on bfloat16s %v", i, c.W.G[i], wdw[i])
+		}
+		return append(append(out, dx...), c.W.G...)
+	})
 }

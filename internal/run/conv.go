@@ -39,6 +39,8 @@ func (c Config) checkConv() error {
 		return errors.New("{dropout} is the fully connected net's; a convolutional net's dropout is a layer of its {arch} (dropout0.5)")
 	case c.Preprocess != preprocess.Mean:
 		return fmt.Errorf("{preprocess} %s: a convolutional net takes {preprocess} mean only so far", c.Preprocess)
+	case c.Matmul == MatmulBF16 && c.Precision != model.Float32:
+		return setting.Errorf("matmul", "{matmul} bf16 rounds float32 products' inputs: it needs {precision} float32, not %s", c.Precision)
 	}
 	if c.Whiten {
 		a, err := layers.ParseArch(c.Arch)
@@ -85,7 +87,7 @@ func (c Config) checkMLP() error {
 	for _, s := range []struct {
 		key string
 		set bool
-	}{{"init", c.Init != InitNormal}, {"whiten", c.Whiten}, {"bias_lr", c.BiasLR != 1}, {"lookahead", c.Lookahead != 0}, {"tta", c.TTA}} {
+	}{{"init", c.Init != InitNormal}, {"whiten", c.Whiten}, {"bias_lr", c.BiasLR != 1}, {"lookahead", c.Lookahead != 0}, {"tta", c.TTA}, {"matmul", c.Matmul != MatmulFloat32}} {
 		if s.set {
 			return setting.Errorf(s.key, "{%s} is for convolutional nets so far: add {arch}", s.key)
 		}

@@ -73,6 +73,9 @@ type Options struct {
 	MuonLR           float64 `json:"muon_lr,omitempty" yaml:"muon_lr"`
 	MuonMomentum     float64 `json:"muon_momentum,omitempty" yaml:"muon_momentum"`
 	SkipTrainScore   bool    `json:"skip_train_score,omitempty" yaml:"skip_train_score"`
+	// Matmul is the arithmetic of a conv net's training products:
+	// float32 (also "") or bf16 (sgd.Config.BF16).
+	Matmul string `json:"matmul,omitempty" yaml:"matmul"`
 }
 
 // SGD returns the training loop's part of c.
@@ -82,7 +85,7 @@ func (c Config) SGD() sgd.Config {
 		KeepBest: c.KeepBest, Patience: c.Patience, WeightDecay: c.WeightDecay,
 		Translate: c.Translate, TranslatePad: c.TranslatePad, Warmup: c.Warmup, LabelSmoothing: c.LabelSmoothing, NormTrack: c.NormTrack,
 		Shuffle: c.Shuffle, AlternateFlip: c.AlternateFlip, Lookahead: c.Lookahead, BiasLR: c.BiasLR, Whiten: c.Whiten, WhitenBiasEpochs: c.WhitenBiasEpochs,
-		MuonLR: c.MuonLR, MuonMomentum: c.MuonMomentum}
+		MuonLR: c.MuonLR, MuonMomentum: c.MuonMomentum, BF16: c.Matmul == MatmulBF16}
 }
 
 // State is how far a run got: what train --resume needs besides the

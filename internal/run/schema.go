@@ -125,7 +125,15 @@ var Schema = []Setting{
 		Help: "{optimizer} muon: the filters' Nesterov momentum, in [0, 1) ({momentum} is the other parameters')"},
 	{Key: "skip_train_score", Kind: Bool, Default: "false",
 		Help: "do not score the final model on the whole training split (train_acc is left out; for a conv net it costs a third of an epoch)"},
+	{Key: "matmul", Kind: Choice, Default: MatmulFloat32, Choices: []string{MatmulFloat32, MatmulBF16},
+		Help: "{arch}: the training products' arithmetic: float32, or bf16 (inputs rounded to bfloat16, sums in float32, as airbench's GPU runs them: about 1.5x the speed of a step on a CPU with AVX512_BF16, far slower without); scoring stays float32"},
 }
+
+// The arithmetic of a conv net's training products (matmul).
+const (
+	MatmulFloat32 = "float32"
+	MatmulBF16    = "bf16"
+)
 
 // Initialisations of a conv net (init).
 const (

@@ -27,6 +27,7 @@ func (c Config) Normalized() Config {
 	c.Init = cmp.Or(c.Init, d.Init)
 	c.BiasLR = cmp.Or(c.BiasLR, d.BiasLR)
 	c.MuonLR = cmp.Or(c.MuonLR, d.MuonLR)
+	c.Matmul = cmp.Or(c.Matmul, d.Matmul)
 	if c.Optimizer != sgd.Muon {
 		// Only muon trains with it; 0 is a valid momentum of its own.
 		c.MuonMomentum = d.MuonMomentum

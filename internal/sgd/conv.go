@@ -89,6 +89,7 @@ func newConv[T model.Float](out *layers.Net[float64], c Config) *conv[T] {
 		case *layers.BatchNorm[T]:
 			betas[l.Beta] = true
 		case *layers.Conv[T]:
+			l.BF16 = c.BF16
 			if v.filters != nil && !l.W.Frozen {
 				// Renormalised each step (muon): neither penalised nor decayed.
 				v.filters[l.W], l.W.Decay = true, false

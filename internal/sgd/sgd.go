@@ -41,7 +41,10 @@ type Config struct {
 	// net's filters (optimizer muon): the rate follows the schedule as LR
 	// does (MuonLR lr/LR in each iteration).
 	MuonLR, MuonMomentum float64
-	Schedule             Schedule // step (also ""): LR *= LRDecay after each epoch; cosine: LR*(1+cos(pi*(it-1)/Iters))/2
+	// BF16: a conv net's convolutions multiply in bfloat16 with float32
+	// sums (layers.Conv.BF16) in training; float32 only.
+	BF16     bool
+	Schedule Schedule // step (also ""): LR *= LRDecay after each epoch; cosine: LR*(1+cos(pi*(it-1)/Iters))/2
 	// ScheduleIters, if not 0, replaces Iters in the cosine schedule: a run
 	// cut short (a sweep's halving rung) follows the longer run's schedule.
 	ScheduleIters  int
@@ -211,6 +214,8 @@ func (c Config) Check() error {
 		return setting.Errorf("bias_lr", "{bias_lr} is %v, want a number > 0", c.BiasLR)
 	case c.WhitenBiasEpochs < 0:
 		return setting.Errorf("whiten_bias_epochs", "{whiten_bias_epochs} is %d, want 0 or more", c.WhitenBiasEpochs)
+	case c.BF16 && c.Precision == Float64:
+		return setting.Errorf("matmul", "{matmul} bf16 needs {precision} float32")
 	case c.AlternateFlip && !c.Flip:
 		return setting.Errorf("alternate_flip", "{alternate_flip} alternates {flip}: add {flip}")
 	}
