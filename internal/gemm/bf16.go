@@ -82,15 +82,19 @@ type kernelB struct {
 	name       string
 	mr, nr     int
 	rows, cols func(k int, a *uint32, lda int, b *uint32, ldb int, c *float32, ldc int, cn *float32, load bool)
+	// Or, on a CPU without AVX512_BF16, float32 kernels that run with
+	// MXCSR's FTZ and DAZ set, on the bfloat16s' values a step at a time
+	// (expand): an FMA of two bfloat16s is dot to the bit.
+	rowsF, colsF func(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, cn *float32, load bool)
 }
 
 // The bfloat16 kernels this CPU runs, best first (simdKernelsB, then the
 // plain-Go one).
-var kernelsB = append(simdKernelsB(), kernelB{"go", goMR, goNR,
-	func(k int, a *uint32, lda int, b *uint32, ldb int, c *float32, ldc int, _ *float32, load bool) {
+var kernelsB = append(simdKernelsB(), kernelB{name: "go", mr: goMR, nr: goNR,
+	rows: func(k int, a *uint32, lda int, b *uint32, ldb int, c *float32, ldc int, _ *float32, load bool) {
 		goBodyB(k, a, lda, 1, b, ldb, c, ldc, load)
 	},
-	func(k int, a *uint32, lda int, b *uint32, ldb int, c *float32, ldc int, _ *float32, load bool) {
+	cols: func(k int, a *uint32, lda int, b *uint32, ldb int, c *float32, ldc int, _ *float32, load bool) {
 		goBodyB(k, a, 1, lda, b, ldb, c, ldc, load)
 	}})
 
@@ -189,6 +193,7 @@ func gemmBF16(kr *kernelB, nt int, tA, tB bool, m, n, k int, a []float32, lda in
 // bf16Scratch is one band's packed blocks of A and B and an edge tile.
 type bf16Scratch struct {
 	ap, bp, tmp []uint32
+	apf, bpf    []float32 // ap and bp expanded, for the float32 kernels
 	ctile, zero []float32
 }
 
@@ -202,9 +207,11 @@ func bf16Band(kr *kernelB, tA, tB bool, m0, m1, n, k int, a []float32, lda int, 
 	sc.ap = growU32(sc.ap, (mcB+mr)*kcB)
 	sc.bp = growU32(sc.bp, (ncB+nr)*kcB)
 	sc.tmp = growU32(sc.tmp, max(mcB, kcB))
-	if len(sc.ctile) < mr*nr {
-		sc.ctile = make([]float32, mr*nr)
+	if kr.rowsF != nil {
+		sc.apf = growF32(sc.apf, 2*len(sc.ap))
+		sc.bpf = growF32(sc.bpf, 2*len(sc.bp))
 	}
+	sc.ctile = growF32(sc.ctile, mr*nr)
 	if len(sc.zero) < max(mcB, ncB) {
 		sc.zero = make([]float32, max(mcB, ncB))
 	}
@@ -215,30 +222,43 @@ func bf16Band(kr *kernelB, tA, tB bool, m0, m1, n, k int, a []float32, lda int, 
 		for q0 := 0; q0 < kp; q0 += kcB {
 			qb := min(kcB, kp-q0)
 			packB(sc.bp, b, ldb, tB, k, q0, qb, j0, nb, nr, sc.zero, sc.tmp)
+			if kr.rowsF != nil {
+				expand(sc.bpf, sc.bp[:nJr*qb*nr], nr)
+			}
 			ld := load || q0 > 0
 			for i0 := m0; i0 < m1; i0 += mcB {
 				ib := min(mcB, m1-i0)
 				nIr := (ib + mr - 1) / mr
-				fn, alda := kr.cols, mr
+				// A's tile ir at ap[ir*mr*qb] either way: rows of qb pairs
+				// (lda qb), or a panel of qb steps of mr (lda mr).
+				fn, fnF, alda, width := kr.cols, kr.colsF, mr, mr
 				if tA {
 					packACols(sc.ap, a, lda, k, q0, qb, i0, ib, mr, sc.zero, sc.tmp)
 				} else {
 					packARows(sc.ap, a, lda, k, q0, qb, i0, ib, mr)
-					fn, alda = kr.rows, qb
+					fn, fnF, alda, width = kr.rows, kr.rowsF, qb, 1
+				}
+				if fnF != nil {
+					expand(sc.apf, sc.ap[:nIr*mr*qb], width)
+					if !tA {
+						alda = 2 * qb
+					}
+				}
+				tile := func(ir, jr int, c *float32, ldc int, ld bool) {
+					if fnF != nil {
+						fnF(2*qb, &sc.apf[2*ir*mr*qb], alda, &sc.bpf[2*jr*qb*nr], nr, c, ldc, c, ld)
+						return
+					}
+					fn(qb, &sc.ap[ir*mr*qb], alda, &sc.bp[jr*qb*nr], nr, c, ldc, c, ld)
 				}
 				for jr := range nJr {
 					j := j0 + jr*nr
 					w := min(nr, n-j)
-					bq := &sc.bp[jr*qb*nr]
 					for ir := range nIr {
 						i := i0 + ir*mr
 						h := min(mr, m1-i)
-						ai := &sc.ap[ir*mr*qb]
-						if tA {
-							ai = &sc.ap[ir*qb*mr]
-						}
 						if h == mr && w == nr {
-							fn(qb, ai, alda, bq, nr, &c[i*ldc+j], ldc, &c[i*ldc+j], ld)
+							tile(ir, jr, &c[i*ldc+j], ldc, ld)
 							continue
 						}
 						t := sc.ctile[:mr*nr]
@@ -248,7 +268,7 @@ func bf16Band(kr *kernelB, tA, tB bool, m0, m1, n, k int, a []float32, lda int, 
 								copy(t[r*nr:r*nr+w], c[(i+r)*ldc+j:])
 							}
 						}
-						fn(qb, ai, alda, bq, nr, &t[0], nr, &t[0], true)
+						tile(ir, jr, &t[0], nr, true)
 						for r := range h {
 							copy(c[(i+r)*ldc+j:(i+r)*ldc+j+w], t[r*nr:])
 						}
@@ -257,6 +277,27 @@ func bf16Band(kr *kernelB, tA, tB bool, m0, m1, n, k int, a []float32, lda int, 
 			}
 		}
 	}
+}
+
+// expand writes packed pairs as the float32 kernels' steps: src holds
+// groups of width pairs, one group a pair step; dst gets each group twice
+// as wide, the high halves (the odd step, first in GemmBF16's order) then
+// the low ones, as the float32s they stand for.
+func expand(dst []float32, src []uint32, width int) {
+	for g := 0; g < len(src); g += width {
+		hi, lo := dst[2*g:][:width], dst[2*g+width:][:width]
+		for x, v := range src[g : g+width] {
+			hi[x] = math.Float32frombits(v &^ 0xffff)
+			lo[x] = math.Float32frombits(v << 16)
+		}
+	}
+}
+
+func growF32(s []float32, n int) []float32 {
+	if cap(s) < n {
+		return make([]float32, n)
+	}
+	return s[:n]
 }
 
 func growU32(s []uint32, n int) []uint32 {

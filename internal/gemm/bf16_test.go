@@ -208,3 +208,17 @@ func TestGemmBF16Accuracy(t *testing.T) {
 		}
 	}
 }
+
+// The FTZ kernels restore MXCSR: after them Go's float32 arithmetic still
+// keeps subnormals.
+func TestMXCSRRestored(t *testing.T) {
+	a := []float32{1, 2, 3, 4}
+	c := make([]float32, 4)
+	for _, kr := range kernelsB {
+		gemmBF16(&kr, 1, false, false, 2, 2, 2, a, 2, a, 2, false, c, 2)
+		x := float32(0x1p-140) * c[0] // subnormal: 2^-140 * 7
+		if x == 0 || x != 7*0x1p-140 {
+			t.Fatalf("after the %s kernel, 2^-140 * %v = %g: subnormals flushed", kr.name, c[0], x)
+		}
+	}
+}

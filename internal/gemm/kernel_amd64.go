@@ -31,8 +31,20 @@ func kernD_avx2_cols(k int, a *float64, lda int, b *float64, ldb int, c *float64
 // kernB_avx512bf16_rows is the 12x32 avx512bf16 micro-kernel reading A by rows.
 func kernB_avx512bf16_rows(k int, a *uint32, lda int, b *uint32, ldb int, c *float32, ldc int, cn *float32, load bool)
 
+// kernS_avx512_rows_ftz is kernS_avx512_rows with MXCSR's FTZ and DAZ set.
+func kernS_avx512_rows_ftz(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, cn *float32, load bool)
+
+// kernS_avx2_rows_ftz is kernS_avx2_rows with MXCSR's FTZ and DAZ set.
+func kernS_avx2_rows_ftz(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, cn *float32, load bool)
+
 // kernB_avx512bf16_cols is the 12x32 avx512bf16 micro-kernel reading A by cols.
 func kernB_avx512bf16_cols(k int, a *uint32, lda int, b *uint32, ldb int, c *float32, ldc int, cn *float32, load bool)
+
+// kernS_avx512_cols_ftz is kernS_avx512_cols with MXCSR's FTZ and DAZ set.
+func kernS_avx512_cols_ftz(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, cn *float32, load bool)
+
+// kernS_avx2_cols_ftz is kernS_avx2_cols with MXCSR's FTZ and DAZ set.
+func kernS_avx2_cols_ftz(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, cn *float32, load bool)
 
 // cvtBF16 rounds n float32s (a multiple of 16) to bfloat16 with VCVTNEPS2BF16.
 func cvtBF16(dst *uint16, src *float32, n int)

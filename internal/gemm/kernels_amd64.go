@@ -17,12 +17,19 @@ func simdKernels() (s32 []kernel[float32], s64 []kernel[float64]) {
 	return s32, s64
 }
 
-// simdKernelsB returns GemmBF16's assembly kernels this CPU runs.
-func simdKernelsB() []kernelB {
+// simdKernelsB returns GemmBF16's assembly kernels this CPU runs, best
+// first: VDPBF16PS, then the float32 kernels with FTZ and DAZ.
+func simdKernelsB() (ks []kernelB) {
 	if cpu.X86.HasAVX512F && cpu.X86.HasAVX512BF16 {
-		return []kernelB{{"avx512bf16", 12, 32, kernB_avx512bf16_rows, kernB_avx512bf16_cols}}
+		ks = append(ks, kernelB{name: "avx512bf16", mr: 12, nr: 32, rows: kernB_avx512bf16_rows, cols: kernB_avx512bf16_cols})
 	}
-	return nil
+	if cpu.X86.HasAVX512F && cpu.X86.HasAVX512DQ {
+		ks = append(ks, kernelB{name: "avx512", mr: 12, nr: 32, rowsF: kernS_avx512_rows_ftz, colsF: kernS_avx512_cols_ftz})
+	}
+	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
+		ks = append(ks, kernelB{name: "avx2", mr: 6, nr: 16, rowsF: kernS_avx2_rows_ftz, colsF: kernS_avx2_cols_ftz})
+	}
+	return ks
 }
 
 // hasBF16Convert reports whether cvtBF16 and pairBF16 run here.

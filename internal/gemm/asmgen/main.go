@@ -187,12 +187,16 @@ func main() {
 	ConstraintExpr("amd64")
 	for _, e := range []elem{f32, f64} {
 		for _, mode := range []string{"rows", "cols"} {
-			kernel(avx512, e, mr512, nv512, mode)
-			kernel(avx2, e, mr256, nv256, mode)
+			kernel(avx512, e, mr512, nv512, mode, false)
+			kernel(avx2, e, mr256, nv256, mode, false)
 		}
 	}
 	for _, mode := range []string{"rows", "cols"} {
-		kernel(avx512bf16, bf16, mr512, nv512, mode)
+		kernel(avx512bf16, bf16, mr512, nv512, mode, false)
+		// GemmBF16 on CPUs without AVX512_BF16: the float32 kernels on
+		// the bfloat16s' values, a step at a time, FTZ and DAZ set.
+		kernel(avx512, f32, mr512, nv512, mode, true)
+		kernel(avx2, f32, mr256, nv256, mode, true)
 	}
 	convert()
 	pairs()
@@ -204,10 +208,30 @@ func main() {
 // values ldb apart (a packed panel, ldb = nr, or B itself). cn is the next
 // tile of C (same stride), prefetched so that it is in cache when its turn
 // comes: C is the one operand that comes from memory, once per tile.
-func kernel(is isa, e elem, mr, nv int, mode string) {
+//
+// With ftz the kernel runs with MXCSR's FTZ and DAZ bits set (restored
+// before it returns): a subnormal input reads as zero and a result that
+// rounds below the smallest normal is flushed to zero, as VDPBF16PS does,
+// so that on bfloat16 operands it gives GemmBF16's bits.
+func kernel(is isa, e elem, mr, nv int, mode string, ftz bool) {
 	name := fmt.Sprintf("kern%s_%s_%s", e.short, is.name, mode)
+	doc := fmt.Sprintf("%s is the %dx%d %s micro-kernel reading A by %s.", name, mr, nv*is.bytes/e.size, is.name, mode)
+	if ftz {
+		name += "_ftz"
+		doc = fmt.Sprintf("%s is kern%s_%s_%s with MXCSR's FTZ and DAZ set.", name, e.short, is.name, mode)
+	}
 	TEXT(name, NOSPLIT, fmt.Sprintf("func(k int, a *%s, lda int, b *%s, ldb int, c *%s, ldc int, cn *%s, load bool)", e.ab, e.ab, e.name, e.name))
-	Doc(fmt.Sprintf("%s is the %dx%d %s micro-kernel reading A by %s.", name, mr, nv*is.bytes/e.size, is.name, mode))
+	Doc(doc)
+	var mxcsr Mem
+	if ftz {
+		mxcsr = AllocLocal(8) // the caller's MXCSR, then ours
+		STMXCSR(mxcsr)
+		t := GP32()
+		MOVL(mxcsr, t)
+		ORL(U32(0x8040), t) // FTZ (bit 15) and DAZ (bit 6)
+		MOVL(t, mxcsr.Offset(4))
+		LDMXCSR(mxcsr.Offset(4))
+	}
 	acc := func(i, v int) reg.VecPhysical { return is.vec(i*nv + v) }
 	bv := func(v int) reg.VecPhysical { return is.vec(mr*nv + v) }
 	ntmp := len(zmm) - mr*nv - nv
@@ -356,6 +380,9 @@ func kernel(is isa, e elem, mr, nv int, mode string) {
 		if i < mr-1 {
 			ADDQ(ldc, c)
 		}
+	}
+	if ftz {
+		LDMXCSR(mxcsr)
 	}
 	VZEROUPPER()
 	RET()
