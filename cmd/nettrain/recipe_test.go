@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/nettrain/nettrain/internal/checkpoint"
+	"github.com/nettrain/nettrain/internal/gemm"
 	trainrun "github.com/nettrain/nettrain/internal/run"
 )
 
@@ -134,6 +135,43 @@ func TestMuonRecipe(t *testing.T) {
 	}
 }
 
+// --matmul bf16 trains in bfloat16 products: recorded, the same bits on
+// every kernel (the float32 ones run GemmBF16 with FTZ and DAZ, "go" in
+// plain Go) and thread count and with --save-every, not float32's bits.
+func TestBF16Recipe(t *testing.T) {
+	muon := append(slices.Clone(recipe), "--optimizer", "muon", "--muon-lr", "0.05", "--muon-momentum", "0.7", "--schedule", "linear", "--lookahead", "0")
+	train := recipeTrainer(t, fixtureDir(t), append(muon, "--matmul", "bf16"))
+	fullPath, r := train("full", "--iters", "20")
+	full := convHash(t, fullPath)
+	var res struct {
+		Config trainrun.Config `json:"config"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
+		t.Fatal(err)
+	}
+	if res.Config.Matmul != "bf16" {
+		t.Errorf("config %+v: matmul not recorded", res.Config)
+	}
+	if p, _ := train("saved", "--iters", "20", "--save-every", "7"); convHash(t, p) != full {
+		t.Errorf("with --save-every %s, without %s", convHash(t, p), full)
+	}
+	defer gemm.Use(gemm.Kernels()[0])
+	for _, k := range gemm.Kernels() {
+		for _, threads := range []string{"1", "2"} {
+			if err := gemm.Use(k); err != nil {
+				t.Fatal(err)
+			}
+			if p, _ := train("t"+threads, "--iters", "20", "--threads", threads); convHash(t, p) != full {
+				t.Errorf("kernel %s, --threads %s: %s, want %s", k, threads, convHash(t, p), full)
+			}
+		}
+	}
+	gemm.Use(gemm.Kernels()[0])
+	if p, _ := train("f32", "--iters", "20", "--matmul", "float32"); convHash(t, p) == full {
+		t.Error("--matmul bf16 changed nothing")
+	}
+}
+
 // The recipe's settings refused where they cannot apply, one line each.
 func TestRecipeRefusals(t *testing.T) {
 	data := fixtureDir(t)
@@ -156,6 +194,9 @@ func TestRecipeRefusals(t *testing.T) {
 		{[]string{"--arch", smallArch, "--optimizer", "muon", "--muon-momentum", "1"}, "--muon-momentum is 1, want a number in [0, 1)"},
 		{[]string{"--arch", smallArch, "--bias-lr", "0"}, "--bias-lr is 0"},
 		{[]string{"--arch", "conv8k3-bnscale-fc10"}, `bn takes only the option noscale, not "scale"`},
+		{[]string{"--matmul", "bf16"}, "--matmul is for convolutional nets so far: add --arch"},
+		{[]string{"--arch", smallArch, "--matmul", "bf16", "--precision", "float64"}, "--matmul bf16 rounds float32 products' inputs: it needs --precision float32, not float64"},
+		{[]string{"--arch", smallArch, "--matmul", "bfloat"}, "--matmul"},
 	} {
 		r := runCmd(t, testEnv(), append(base, c.args...)...)
 		first, rest, _ := strings.Cut(r.stderr, "\n")

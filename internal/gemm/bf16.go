@@ -107,12 +107,17 @@ func KernelsBF16() []string {
 	return names
 }
 
-// kernelBFor returns the kernel GemmBF16 uses: the plain-Go one when Use
-// has chosen "go" (so that $NETTRAIN_GEMM=go runs everything in Go),
-// otherwise the best. The backends have no bfloat16 product.
+// kernelBFor returns the kernel GemmBF16 uses: the best, unless Use
+// chose a float32 kernel other than the best one ("avx2", "go": so that
+// $NETTRAIN_GEMM=go runs everything in Go), then GemmBF16's kernel of that
+// name. The backends have no bfloat16 product.
 func kernelBFor() *kernelB {
-	if Kernel() == "go" {
-		return &kernelsB[len(kernelsB)-1]
+	if sel := current.Load(); sel.backend == nil && sel.kernel != 0 {
+		for i := range kernelsB {
+			if kernelsB[i].name == kernels32[sel.kernel].name {
+				return &kernelsB[i]
+			}
+		}
 	}
 	return &kernelsB[0]
 }
@@ -158,10 +163,66 @@ func GemmBF16(nt int, tA, tB blas.Transpose, m, n, k int, a []float32, lda int, 
 	if beta != 0 && beta != 1 {
 		panic("gemm: GemmBF16's beta must be 0 or 1")
 	}
-	gemmBF16(kernelBFor(), nt, tA == blas.Trans, tB == blas.Trans, m, n, k, a, lda, b, ldb, beta == 1, c, ldc)
+	gemmBF16(kernelBFor(), nt, tA == blas.Trans, tB == blas.Trans, m, n, k, a, lda, b, ldb, nil, beta == 1, c, ldc)
 }
 
-func gemmBF16(kr *kernelB, nt int, tA, tB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, load bool, c []float32, ldc int) {
+// PackedBF16 is op(B) of GemmBF16 rounded and packed once, for products
+// that share it (a convolution's filters, in each block of examples).
+type PackedBF16 struct {
+	kr      *kernelB
+	n, k    int
+	blocks  [][]uint32  // block (jc, pc) of packB at [jc*pcs+pc]
+	blocksF [][]float32 // the same expanded, for float32 kernels with FTZ
+	zero    []float32
+	tmp     []uint32
+}
+
+// Pack packs op(B) (k x n) for GemmBF16Packed, reusing p's memory. It
+// panics if b is too short for its shape.
+func (p *PackedBF16) Pack(tB blas.Transpose, n, k int, b []float32, ldb int) {
+	checkArgs(blas.NoTrans, tB, 0, n, k, 0, max(1, k), len(b), ldb, 0, max(1, n))
+	p.pack(kernelBFor(), tB == blas.Trans, n, k, b, ldb)
+}
+
+func (p *PackedBF16) pack(kr *kernelB, tB bool, n, k int, b []float32, ldb int) {
+	p.kr, p.n, p.k = kr, n, k
+	nr := p.kr.nr
+	kp := (k + 1) / 2
+	if p.zero == nil {
+		p.zero, p.tmp = make([]float32, ncB), make([]uint32, kcB)
+	}
+	i := 0
+	for j0 := 0; j0 < n; j0 += ncB {
+		nb := min(ncB, n-j0)
+		nJr := (nb + nr - 1) / nr
+		for q0 := 0; q0 < kp; q0 += kcB {
+			qb := min(kcB, kp-q0)
+			if i == len(p.blocks) {
+				p.blocks, p.blocksF = append(p.blocks, nil), append(p.blocksF, nil)
+			}
+			p.blocks[i] = growU32(p.blocks[i], nJr*qb*nr)
+			packB(p.blocks[i], b, ldb, tB, k, q0, qb, j0, nb, nr, p.zero, p.tmp)
+			if p.kr.rowsF != nil {
+				p.blocksF[i] = growF32(p.blocksF[i], 2*len(p.blocks[i]))
+				expand(p.blocksF[i], p.blocks[i], nr)
+			}
+			i++
+		}
+	}
+}
+
+// GemmBF16Packed is GemmBF16 with op(B) packed by Pack: C = op(A) B +
+// beta C, op(A) m x b's k. It panics if a slice is too short for its shape
+// or beta is neither 0 nor 1.
+func GemmBF16Packed(nt int, tA blas.Transpose, m int, a []float32, lda int, b *PackedBF16, beta float32, c []float32, ldc int) {
+	checkArgs(tA, blas.NoTrans, m, b.n, b.k, len(a), lda, b.k*b.n, max(1, b.n), len(c), ldc) // B is b's to check
+	if beta != 0 && beta != 1 {
+		panic("gemm: GemmBF16Packed's beta must be 0 or 1")
+	}
+	gemmBF16(b.kr, nt, tA == blas.Trans, false, m, b.n, b.k, a, lda, nil, 0, b, beta == 1, c, ldc)
+}
+
+func gemmBF16(kr *kernelB, nt int, tA, tB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, pb *PackedBF16, load bool, c []float32, ldc int) {
 	if m == 0 || n == 0 {
 		return
 	}
@@ -175,7 +236,7 @@ func gemmBF16(kr *kernelB, nt int, tA, tB bool, m, n, k int, a []float32, lda in
 	// an element's chain is the same in any band.
 	nt = min(nt, (m+mcB-1)/mcB)
 	if nt <= 1 || m*n*k < minParallel {
-		bf16Band(kr, tA, tB, 0, m, n, k, a, lda, b, ldb, load, c, ldc)
+		bf16Band(kr, tA, tB, 0, m, n, k, a, lda, b, ldb, pb, load, c, ldc)
 		return
 	}
 	var wg sync.WaitGroup
@@ -184,7 +245,7 @@ func gemmBF16(kr *kernelB, nt int, tA, tB bool, m, n, k int, a []float32, lda in
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			bf16Band(kr, tA, tB, lo, hi, n, k, a, lda, b, ldb, load, c, ldc)
+			bf16Band(kr, tA, tB, lo, hi, n, k, a, lda, b, ldb, pb, load, c, ldc)
 		}()
 	}
 	wg.Wait()
@@ -199,8 +260,8 @@ type bf16Scratch struct {
 
 var bf16Scratches = sync.Pool{New: func() any { return new(bf16Scratch) }}
 
-// bf16Band computes rows m0 to m1 of C.
-func bf16Band(kr *kernelB, tA, tB bool, m0, m1, n, k int, a []float32, lda int, b []float32, ldb int, load bool, c []float32, ldc int) {
+// bf16Band computes rows m0 to m1 of C, B packed here or already (pb).
+func bf16Band(kr *kernelB, tA, tB bool, m0, m1, n, k int, a []float32, lda int, b []float32, ldb int, pb *PackedBF16, load bool, c []float32, ldc int) {
 	mr, nr := kr.mr, kr.nr
 	sc := bf16Scratches.Get().(*bf16Scratch)
 	defer bf16Scratches.Put(sc)
@@ -216,14 +277,21 @@ func bf16Band(kr *kernelB, tA, tB bool, m0, m1, n, k int, a []float32, lda int, 
 		sc.zero = make([]float32, max(mcB, ncB))
 	}
 	kp := (k + 1) / 2
+	block := 0 // of pb
 	for j0 := 0; j0 < n; j0 += ncB {
 		nb := min(ncB, n-j0)
 		nJr := (nb + nr - 1) / nr
 		for q0 := 0; q0 < kp; q0 += kcB {
 			qb := min(kcB, kp-q0)
-			packB(sc.bp, b, ldb, tB, k, q0, qb, j0, nb, nr, sc.zero, sc.tmp)
-			if kr.rowsF != nil {
-				expand(sc.bpf, sc.bp[:nJr*qb*nr], nr)
+			bp, bpf := sc.bp, sc.bpf
+			if pb != nil {
+				bp, bpf = pb.blocks[block], pb.blocksF[block]
+				block++
+			} else {
+				packB(bp, b, ldb, tB, k, q0, qb, j0, nb, nr, sc.zero, sc.tmp)
+				if kr.rowsF != nil {
+					expand(bpf, bp[:nJr*qb*nr], nr)
+				}
 			}
 			ld := load || q0 > 0
 			for i0 := m0; i0 < m1; i0 += mcB {
@@ -246,10 +314,10 @@ func bf16Band(kr *kernelB, tA, tB bool, m0, m1, n, k int, a []float32, lda int, 
 				}
 				tile := func(ir, jr int, c *float32, ldc int, ld bool) {
 					if fnF != nil {
-						fnF(2*qb, &sc.apf[2*ir*mr*qb], alda, &sc.bpf[2*jr*qb*nr], nr, c, ldc, c, ld)
+						fnF(2*qb, &sc.apf[2*ir*mr*qb], alda, &bpf[2*jr*qb*nr], nr, c, ldc, c, ld)
 						return
 					}
-					fn(qb, &sc.ap[ir*mr*qb], alda, &sc.bp[jr*qb*nr], nr, c, ldc, c, ld)
+					fn(qb, &sc.ap[ir*mr*qb], alda, &bp[jr*qb*nr], nr, c, ldc, c, ld)
 				}
 				for jr := range nJr {
 					j := j0 + jr*nr

@@ -150,11 +150,18 @@ func TestGemmBF16(t *testing.T) {
 							saved := minParallel
 							minParallel = 1
 							got := append([]float32(nil), c...)
-							gemmBF16(&kernelsB[ki], nt, p.tA == blas.Trans, p.tB == blas.Trans, p.m, p.n, p.k, a, p.lda, b, p.ldb, beta == 1, got, p.ldc)
+							gemmBF16(&kernelsB[ki], nt, p.tA == blas.Trans, p.tB == blas.Trans, p.m, p.n, p.k, a, p.lda, b, p.ldb, nil, beta == 1, got, p.ldc)
+							// And with B packed first (a convolution's filters).
+							var pb PackedBF16
+							pb.pack(&kernelsB[ki], p.tB == blas.Trans, p.n, p.k, b, p.ldb)
+							gotP := append([]float32(nil), c...)
+							gemmBF16(pb.kr, nt, p.tA == blas.Trans, false, p.m, p.n, p.k, a, p.lda, nil, 0, &pb, beta == 1, gotP, p.ldc)
 							minParallel = saved
 							for i := range got {
-								if math.Float32bits(got[i]) != math.Float32bits(want[i]) && !(math.IsNaN(float64(got[i])) && math.IsNaN(float64(want[i]))) {
-									t.Fatalf("%v threads %d: C[%d] = %g (%08x), want %g (%08x)", p, nt, i, got[i], math.Float32bits(got[i]), want[i], math.Float32bits(want[i]))
+								for _, g := range []float32{got[i], gotP[i]} {
+									if math.Float32bits(g) != math.Float32bits(want[i]) && !(math.IsNaN(float64(g)) && math.IsNaN(float64(want[i]))) {
+										t.Fatalf("%v threads %d: C[%d] = %g (%08x) (packed B: %g), want %g (%08x)", p, nt, i, got[i], math.Float32bits(got[i]), gotP[i], want[i], math.Float32bits(want[i]))
+									}
 								}
 							}
 						}
@@ -202,7 +209,7 @@ func TestGemmBF16Accuracy(t *testing.T) {
 	y := []float32{1, 1}
 	for _, kr := range kernelsB {
 		got := []float32{1}
-		gemmBF16(&kr, 1, false, false, 1, 1, 2, x[:2], 2, y, 1, true, got, 1)
+		gemmBF16(&kr, 1, false, false, 1, 1, 2, x[:2], 2, y, 1, nil, true, got, 1)
 		if got[0] != 1+0x1p-23 {
 			t.Errorf("%s: 1 + (2^-24, 2^-23) = 1 + %g, want 1 + 2^-23 (the odd step first)", kr.name, got[0]-1)
 		}
@@ -215,7 +222,7 @@ func TestMXCSRRestored(t *testing.T) {
 	a := []float32{1, 2, 3, 4}
 	c := make([]float32, 4)
 	for _, kr := range kernelsB {
-		gemmBF16(&kr, 1, false, false, 2, 2, 2, a, 2, a, 2, false, c, 2)
+		gemmBF16(&kr, 1, false, false, 2, 2, 2, a, 2, a, 2, nil, false, c, 2)
 		x := float32(0x1p-140) * c[0] // subnormal: 2^-140 * 7
 		if x == 0 || x != 7*0x1p-140 {
 			t.Fatalf("after the %s kernel, 2^-140 * %v = %g: subnormals flushed", kr.name, c[0], x)

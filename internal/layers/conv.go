@@ -36,6 +36,7 @@ type Conv[T Float] struct {
 	// BF16: the three products take their inputs rounded to bfloat16 and
 	// sum in float32 (gemm.GemmBF16); float32 nets only.
 	BF16    bool
+	wt, w   gemm.PackedBF16 // with BF16: W^T (Forward's) and W (the input gradient's), packed once a pass
 	out     Shape
 	n       int
 	blk     int // examples a block holds (blockExamples)
@@ -156,6 +157,9 @@ func (c *Conv[T]) Forward(x []T, n int, _ bool) []T {
 	c.prod = c.perThread(c.prod, c.gblk, c.F)
 	c.padded = grow(c.padded, min(gemm.Threads(), n)*paddedSize(c.In, c.P))
 	c.y = grow(c.y, n*c.out.Size())
+	if w, ok := any(c.W.V).([]float32); ok && c.BF16 {
+		c.wt.Pack(blas.Trans, c.F, ckk, w, ckk) // once for all the blocks
+	}
 	c.par.Run(n, c.im)
 	return c.y
 }
@@ -187,7 +191,7 @@ func (c *Conv[T]) forward(w, lo, hi int) {
 		e1 := min(e0+c.blk, hi)
 		rows := rows[:(e1-e0)*hw*ckk]
 		im2row(rows, c.x[e0*c.In.Size():], c.In, c.K, c.S, c.P, c.out, 0, e1-e0, c.scratch(w))
-		c.product(blas.NoTrans, blas.Trans, (e1-e0)*hw, c.F, ckk, rows, ckk, c.W.V, ckk, prod, c.F)
+		c.productW(&c.wt, blas.Trans, (e1-e0)*hw, c.F, ckk, rows, ckk, prod, c.F)
 		c.fromProduct(prod, e0, e1)
 	}
 }
@@ -202,6 +206,16 @@ func (c *Conv[T]) product(tA, tB blas.Transpose, m, n, k int, a []T, lda int, b 
 		}
 	}
 	gemm.GemmThreads(1, tA, tB, m, n, k, 1, a, lda, b, ldb, 0, cc, ldc)
+}
+
+// productW sets C = A op(W) (op(W) k x n) on the calling thread, with BF16
+// from W packed in pw.
+func (c *Conv[T]) productW(pw *gemm.PackedBF16, tW blas.Transpose, m, n, k int, a []T, lda int, cc []T, ldc int) {
+	if a32, ok := any(a).([]float32); ok && c.BF16 {
+		gemm.GemmBF16Packed(1, blas.NoTrans, m, a32, lda, pw, 0, any(cc).([]float32), ldc)
+		return
+	}
+	gemm.GemmThreads(1, blas.NoTrans, tW, m, n, k, 1, a, lda, c.W.V, c.In.C*c.K*c.K, 0, cc, ldc)
 }
 
 // fromProduct writes the product of examples lo to hi, prod in the
@@ -276,6 +290,9 @@ func (c *Conv[T]) Backward(dy []T) []T {
 	}
 	c.drows = c.perThread(c.drows, c.blk, ckk)
 	c.dx = grow(c.dx, n*c.In.Size())
+	if w, ok := any(c.W.V).([]float32); ok && c.BF16 {
+		c.w.Pack(blas.NoTrans, ckk, c.F, w, ckk)
+	}
 	c.par.Run(n, c.col)
 	return c.dx
 }
@@ -321,7 +338,7 @@ func (c *Conv[T]) inputGrad(w, lo, hi int) {
 	for e0 := lo; e0 < hi; e0 += c.blk {
 		e1 := min(e0+c.blk, hi)
 		c.toProduct(prod, e0, e1)
-		c.product(blas.NoTrans, blas.NoTrans, (e1-e0)*hw, ckk, c.F, prod, c.F, c.W.V, ckk, drows, ckk)
+		c.productW(&c.w, blas.NoTrans, (e1-e0)*hw, ckk, c.F, prod, c.F, drows, ckk)
 		row2im(c.dx[e0*c.In.Size():], drows, c.In, c.K, c.S, c.P, c.out, 0, e1-e0, c.scratch(w))
 	}
 }

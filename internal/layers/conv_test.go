@@ -120,6 +120,15 @@ func TestConvNoAllocs(t *testing.T) {
 	if a := testing.AllocsPerRun(5, step); a != 0 {
 		t.Errorf("%v allocations a step", a)
 	}
+	// And a float32 one with its products in bfloat16.
+	c32, _ := NewConv[float32]("1", c.In, 8, 3, 1, 1, true)
+	c32.BF16 = true
+	x32, dy32 := make([]float32, len(x)), make([]float32, len(dy))
+	step = func() { c32.Forward(x32, 4, true); c32.Backward(dy32) }
+	step()
+	if a := testing.AllocsPerRun(5, step); a != 0 {
+		t.Errorf("bf16: %v allocations a step", a)
+	}
 }
 
 // With BF16 the products take bfloat16 inputs: forward and backward match

@@ -162,11 +162,12 @@ func TestExecuteNormErrors(t *testing.T) {
 // filters and bias.
 func TestExecuteRecipeResumes(t *testing.T) {
 	for _, optimizer := range []sgd.Optimizer{sgd.Nesterov, sgd.Muon} {
-		t.Run(string(optimizer), func(t *testing.T) { testRecipeResumes(t, optimizer) })
+		t.Run(string(optimizer), func(t *testing.T) { testRecipeResumes(t, optimizer, MatmulFloat32) })
 	}
+	t.Run("muon-bf16", func(t *testing.T) { testRecipeResumes(t, sgd.Muon, MatmulBF16) })
 }
 
-func testRecipeResumes(t *testing.T, optimizer sgd.Optimizer) {
+func testRecipeResumes(t *testing.T, optimizer sgd.Optimizer, matmul string) {
 	dir := t.TempDir()
 	recipe := func(out string) Job {
 		j := testJob(t, out)
@@ -178,6 +179,7 @@ func testRecipeResumes(t *testing.T, optimizer sgd.Optimizer) {
 		if optimizer == sgd.Muon { // airbench94_muon's
 			c.Optimizer, c.MuonLR, c.MuonMomentum, c.Schedule = sgd.Muon, 0.05, 0.7, sgd.Linear
 		}
+		c.Matmul = matmul
 		return j
 	}
 	whole := recipe(filepath.Join(dir, "whole.npz"))

@@ -126,7 +126,7 @@ var Schema = []Setting{
 	{Key: "skip_train_score", Kind: Bool, Default: "false",
 		Help: "do not score the final model on the whole training split (train_acc is left out; for a conv net it costs a third of an epoch)"},
 	{Key: "matmul", Kind: Choice, Default: MatmulFloat32, Choices: []string{MatmulFloat32, MatmulBF16},
-		Help: "{arch}: the training products' arithmetic: float32, or bf16 (inputs rounded to bfloat16, sums in float32, as airbench's GPU runs them: about 1.5x the speed of a step on a CPU with AVX512_BF16, far slower without); scoring stays float32"},
+		Help: "{arch}: the arithmetic of the convolutions' products in training: float32, or bf16 (inputs rounded to bfloat16, sums in float32, as airbench's GPU runs them; faster on a CPU with AVX512_BF16, the same bits at float32's speed without); scoring stays float32"},
 }
 
 // The arithmetic of a conv net's training products (matmul).

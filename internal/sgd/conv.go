@@ -63,6 +63,8 @@ type conv[T model.Float] struct {
 	whiten           *layers.Conv[T] // the whitening layer, or nil
 
 	filters map[*layers.Param[T]]bool // what optimizer muon orthogonalises, or nil
+
+	bf16 []*layers.Conv[T] // with matmul bf16 (Config.BF16), the convolutions: bfloat16 in loss, float32 in scoring
 }
 
 func newConv[T model.Float](out *layers.Net[float64], c Config) *conv[T] {
@@ -89,7 +91,9 @@ func newConv[T model.Float](out *layers.Net[float64], c Config) *conv[T] {
 		case *layers.BatchNorm[T]:
 			betas[l.Beta] = true
 		case *layers.Conv[T]:
-			l.BF16 = c.BF16
+			if c.BF16 {
+				v.bf16 = append(v.bf16, l)
+			}
 			if v.filters != nil && !l.W.Frozen {
 				// Renormalised each step (muon): neither penalised nor decayed.
 				v.filters[l.W], l.W.Decay = true, false
@@ -183,7 +187,17 @@ func (v *conv[T]) prepare(preprocess.Data, Config) error {
 
 func (v *conv[T]) loss(mb *minibatch[T], it int, c Config) float64 {
 	v.pcg.Seed(batchSeed(c.Seed^streamDropout, it))
+	v.products(true)
+	defer v.products(false)
 	return v.net.Loss(mb.x, mb.y, c.Reg)
+}
+
+// products sets the convolutions' products to bfloat16 or float32, for
+// training with matmul bf16 (v.bf16): scoring stays float32.
+func (v *conv[T]) products(bf16 bool) {
+	for _, l := range v.bf16 {
+		l.BF16 = bf16
+	}
 }
 
 func (v *conv[T]) track(m float64) { v.net.Track(m) }
