@@ -141,7 +141,7 @@ func TestMuonRecipe(t *testing.T) {
 func TestBF16Recipe(t *testing.T) {
 	muon := append(slices.Clone(recipe), "--optimizer", "muon", "--muon-lr", "0.05", "--muon-momentum", "0.7", "--schedule", "linear", "--lookahead", "0")
 	train := recipeTrainer(t, fixtureDir(t), append(muon, "--matmul", "bf16"))
-	fullPath, r := train("full", "--iters", "20")
+	fullPath, r := train("full", "--iters", "12")
 	full := convHash(t, fullPath)
 	var res struct {
 		Config trainrun.Config `json:"config"`
@@ -152,7 +152,7 @@ func TestBF16Recipe(t *testing.T) {
 	if res.Config.Matmul != "bf16" {
 		t.Errorf("config %+v: matmul not recorded", res.Config)
 	}
-	if p, _ := train("saved", "--iters", "20", "--save-every", "7"); convHash(t, p) != full {
+	if p, _ := train("saved", "--iters", "12", "--save-every", "5"); convHash(t, p) != full {
 		t.Errorf("with --save-every %s, without %s", convHash(t, p), full)
 	}
 	defer gemm.Use(gemm.Kernels()[0])
@@ -161,13 +161,13 @@ func TestBF16Recipe(t *testing.T) {
 			if err := gemm.Use(k); err != nil {
 				t.Fatal(err)
 			}
-			if p, _ := train("t"+threads, "--iters", "20", "--threads", threads); convHash(t, p) != full {
+			if p, _ := train("t"+threads, "--iters", "12", "--threads", threads); convHash(t, p) != full {
 				t.Errorf("kernel %s, --threads %s: %s, want %s", k, threads, convHash(t, p), full)
 			}
 		}
 	}
 	gemm.Use(gemm.Kernels()[0])
-	if p, _ := train("f32", "--iters", "20", "--matmul", "float32"); convHash(t, p) == full {
+	if p, _ := train("f32", "--iters", "12", "--matmul", "float32"); convHash(t, p) == full {
 		t.Error("--matmul bf16 changed nothing")
 	}
 }
@@ -253,10 +253,10 @@ func TestAirbenchScript(t *testing.T) {
 		t.Errorf("airbench.sh: config %+v", c)
 	}
 	if c := run("airbench_muon.sh", "--batch", "8", "--arch", recipeArch); c.Optimizer != "muon" || c.MuonLR != 0.12 || c.MuonMomentum != 0.7 ||
-		c.Lookahead != 0 || c.LR != 0.83 || c.Schedule != "linear" || c.WhitenBiasEpochs != 3 {
+		c.Lookahead != 0 || c.LR != 0.83 || c.Schedule != "linear" || c.WhitenBiasEpochs != 3 || c.Matmul != "bf16" {
 		t.Errorf("airbench_muon.sh: config %+v", c)
 	}
-	if c := run("airbench10.sh", "--batch", "16"); c.Arch != "airbench-half" || c.Optimizer != "muon" || c.Batch != 16 || c.Schedule != "linear" {
+	if c := run("airbench10.sh", "--batch", "16"); c.Arch != "airbench-half" || c.Optimizer != "muon" || c.Batch != 16 || c.Schedule != "linear" || c.Matmul != "bf16" {
 		t.Errorf("airbench10.sh: config %+v", c)
 	}
 }
