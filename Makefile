@@ -86,6 +86,8 @@ bench: build
 	$(GO) test -run '^$$' -bench 'PredictSet' -benchtime 3x ./internal/model
 	@echo "== the airbench net at batch 1024: GFLOPS of each convolution's products (forward, weight and input gradients) beside our GEMM on a 2048 square, its elementwise layers (GELU, batch norm, max pooling, million entries a second), and the whole step:"
 	$(GO) test -run '^$$' -bench 'ConvAirbench|Elementwise|StepAirbench1024' -benchtime 3x ./internal/layers
+	@echo "== its convolutions' products as the layers run them (a block of examples, one thread), float32 beside bfloat16 (--matmul bf16), GFLOPS:"
+	$(GO) test -run '^$$' -bench 'BF16Airbench' -benchtime 10x ./internal/gemm
 	@if [ -n "$(DATA_OK)" ] && /usr/bin/python3 -c 'import numpy' 2>/dev/null; then \
 		echo "== numpy (cs231n's loop, float64):"; \
 		/usr/bin/python3 scripts/bench_numpy.py "$(DATA)"; \

@@ -1,13 +1,14 @@
 """One training step of airbench94's net (forward, loss, backward) in
 PyTorch on the CPU, to time nettrain's BenchmarkStepAirbench1024 against:
 
-    python3 scripts/airbench_step_torch.py [BATCH] [THREADS] [channels_last]
+    python3 scripts/airbench_step_torch.py [BATCH] [THREADS] [channels_last] [bf16]
 
 The net as nettrain's airbench preset: a 2x2 convolution 3->24 without
 padding, GELU, three blocks of conv3x3 - maxpool2 - batchnorm - GELU -
 conv3x3 - batchnorm - GELU (64, 256, 256 channels, convolutions without
 bias), a 3x3 max pool, a linear layer 256->10 without bias, times 1/9;
-float32, random inputs and labels."""
+float32, random inputs and labels; with bf16, under CPU autocast to
+bfloat16 (oneDNN's bfloat16 convolutions), as nettrain's --matmul bf16."""
 
 import sys
 import time
@@ -39,9 +40,14 @@ if layout == "channels_last":  # PyTorch's fastest layout for these convolutions
     x = x.to(memory_format=torch.channels_last)
 
 
+bf16 = len(sys.argv) > 4 and sys.argv[4] == "bf16"
+
+
 def step():
     net.zero_grad()
-    nn.functional.cross_entropy(net(x), y).backward()
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        loss = nn.functional.cross_entropy(net(x), y)
+    loss.backward()
 
 
 step()
@@ -50,5 +56,5 @@ for _ in range(3):
     t = time.perf_counter()
     step()
     times.append(time.perf_counter() - t)
-print(f"pytorch {torch.__version__}, {torch.get_num_threads()} threads, {layout}: airbench step at batch {batch}: "
+print(f"pytorch {torch.__version__}, {torch.get_num_threads()} threads, {layout}{', bf16 autocast' if bf16 else ''}: airbench step at batch {batch}: "
       + ", ".join(f"{t:.2f}" for t in times) + " s")
