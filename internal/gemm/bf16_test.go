@@ -229,3 +229,4 @@ func TestMXCSRRestored(t *testing.T) {
 		}
 	}
 }
+
