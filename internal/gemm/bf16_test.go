@@ -229,4 +229,3 @@ func TestMXCSRRestored(t *testing.T) {
 		}
 	}
 }
-
