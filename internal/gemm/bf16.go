@@ -200,10 +200,10 @@ func (p *PackedBF16) pack(kr *kernelB, tB bool, n, k int, b []float32, ldb int) 
 			if i == len(p.blocks) {
 				p.blocks, p.blocksF = append(p.blocks, nil), append(p.blocksF, nil)
 			}
-			p.blocks[i] = growU32(p.blocks[i], nJr*qb*nr)
+			p.blocks[i] = grow(p.blocks[i], nJr*qb*nr)
 			packB(p.blocks[i], b, ldb, tB, k, q0, qb, j0, nb, nr, p.zero, p.tmp)
 			if p.kr.rowsF != nil {
-				p.blocksF[i] = growF32(p.blocksF[i], 2*len(p.blocks[i]))
+				p.blocksF[i] = grow(p.blocksF[i], 2*len(p.blocks[i]))
 				expand(p.blocksF[i], p.blocks[i], nr)
 			}
 			i++
@@ -265,14 +265,14 @@ func bf16Band(kr *kernelB, tA, tB bool, m0, m1, n, k int, a []float32, lda int, 
 	mr, nr := kr.mr, kr.nr
 	sc := bf16Scratches.Get().(*bf16Scratch)
 	defer bf16Scratches.Put(sc)
-	sc.ap = growU32(sc.ap, (mcB+mr)*kcB)
-	sc.bp = growU32(sc.bp, (ncB+nr)*kcB)
-	sc.tmp = growU32(sc.tmp, max(mcB, kcB))
+	sc.ap = grow(sc.ap, (mcB+mr)*kcB)
+	sc.bp = grow(sc.bp, (ncB+nr)*kcB)
+	sc.tmp = grow(sc.tmp, max(mcB, kcB))
 	if kr.rowsF != nil {
-		sc.apf = growF32(sc.apf, 2*len(sc.ap))
-		sc.bpf = growF32(sc.bpf, 2*len(sc.bp))
+		sc.apf = grow(sc.apf, 2*len(sc.ap))
+		sc.bpf = grow(sc.bpf, 2*len(sc.bp))
 	}
-	sc.ctile = growF32(sc.ctile, mr*nr)
+	sc.ctile = grow(sc.ctile, mr*nr)
 	if len(sc.zero) < max(mcB, ncB) {
 		sc.zero = make([]float32, max(mcB, ncB))
 	}
@@ -361,16 +361,10 @@ func expand(dst []float32, src []uint32, width int) {
 	}
 }
 
-func growF32(s []float32, n int) []float32 {
+// grow returns s with length n, reallocated only if its capacity is short.
+func grow[T any](s []T, n int) []T {
 	if cap(s) < n {
-		return make([]float32, n)
-	}
-	return s[:n]
-}
-
-func growU32(s []uint32, n int) []uint32 {
-	if cap(s) < n {
-		return make([]uint32, n)
+		return make([]T, n)
 	}
 	return s[:n]
 }

@@ -201,15 +201,14 @@ func TestGemmBF16Accuracy(t *testing.T) {
 			}
 		}
 	}
-	// 1 + 2^-24 + 2^-24: added one at a time each is a tie that rounds to
-	// 1; had the second come first the same; so use 1 + 2^-24 (odd) then
-	// 2^-23 (even): odd first gives 1 then 1 + 2^-23; even first gives
-	// 1 + 2^-23, then a tie rounding to even, 1 + 2^-22.
-	x := []float32{0x1p-23, 0x1p-24, 1} // A: p 0 (even), p 1 (odd), then beta's C
+	// From 1, step 1 (odd) adds 2^-24, step 0 (even) 2^-23. Odd first:
+	// 1 + 2^-24 is a tie that rounds to 1, then 1 + 2^-23. Even first:
+	// 1 + 2^-23, then + 2^-24 is a tie that rounds to 1 + 2^-22.
+	x := []float32{0x1p-23, 0x1p-24} // A: step 0 (even), step 1 (odd)
 	y := []float32{1, 1}
 	for _, kr := range kernelsB {
 		got := []float32{1}
-		gemmBF16(&kr, 1, false, false, 1, 1, 2, x[:2], 2, y, 1, nil, true, got, 1)
+		gemmBF16(&kr, 1, false, false, 1, 1, 2, x, 2, y, 1, nil, true, got, 1)
 		if got[0] != 1+0x1p-23 {
 			t.Errorf("%s: 1 + (2^-24, 2^-23) = 1 + %g, want 1 + 2^-23 (the odd step first)", kr.name, got[0]-1)
 		}
