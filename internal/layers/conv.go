@@ -6,6 +6,7 @@ import (
 	"gonum.org/v1/gonum/blas"
 
 	"github.com/nettrain/nettrain/internal/gemm"
+	"github.com/nettrain/nettrain/internal/vmath"
 )
 
 // Conv is a 2-D convolution of In to F channels with K x K kernels,
@@ -36,7 +37,8 @@ type Conv[T Float] struct {
 	// BF16: the three products take their inputs rounded to bfloat16 and
 	// sum in float32 (gemm.GemmBF16); float32 nets only.
 	BF16    bool
-	wt, w   gemm.PackedBF16 // with BF16: W^T (Forward's) and W (the input gradient's), packed once a pass
+	wt, w   gemm.PackedBF16 // with BF16: Wr^T (Forward's) and Wr (the input gradient's), packed once a pass
+	wr      []T             // W with its columns in the patches' order, (F, K, K, C), made by Forward
 	out     Shape
 	n       int
 	blk     int // examples a block holds (blockExamples)
@@ -157,7 +159,9 @@ func (c *Conv[T]) Forward(x []T, n int, _ bool) []T {
 	c.prod = c.perThread(c.prod, c.gblk, c.F)
 	c.padded = grow(c.padded, min(gemm.Threads(), n)*paddedSize(c.In, c.P))
 	c.y = grow(c.y, n*c.out.Size())
-	if w, ok := any(c.W.V).([]float32); ok && c.BF16 {
+	c.wr = grow(c.wr, c.F*ckk)
+	c.patchOrder(c.wr, c.W.V)
+	if w, ok := any(c.wr).([]float32); ok && c.BF16 {
 		c.wt.Pack(blas.Trans, c.F, ckk, w, ckk) // once for all the blocks
 	}
 	c.par.Run(n, c.im)
@@ -215,7 +219,7 @@ func (c *Conv[T]) productW(pw *gemm.PackedBF16, tW blas.Transpose, m, n, k int, 
 		gemm.GemmBF16Packed(1, blas.NoTrans, m, a32, lda, pw, 0, any(cc).([]float32), ldc)
 		return
 	}
-	gemm.GemmThreads(1, blas.NoTrans, tW, m, n, k, 1, a, lda, c.W.V, c.In.C*c.K*c.K, 0, cc, ldc)
+	gemm.GemmThreads(1, blas.NoTrans, tW, m, n, k, 1, a, lda, c.wr, c.In.C*c.K*c.K, 0, cc, ldc)
 }
 
 // fromProduct writes the product of examples lo to hi, prod in the
@@ -223,15 +227,14 @@ func (c *Conv[T]) productW(pw *gemm.PackedBF16, tW blas.Transpose, m, n, k int, 
 func (c *Conv[T]) fromProduct(prod []T, lo, hi int) {
 	hw := c.out.H * c.out.W
 	for i := lo; i < hi; i++ {
-		src := prod[(i-lo)*hw*c.F:][:hw*c.F]
-		for f := range c.F {
-			var b T
-			if c.B != nil {
-				b = c.B.V[f]
-			}
-			dst := c.y[(i*c.F+f)*hw:][:hw]
-			for p := range dst {
-				dst[p] = src[p*c.F+f] + b
+		y := c.y[i*c.F*hw:][:c.F*hw]
+		transpose(y, hw, prod[(i-lo)*hw*c.F:], c.F, hw, c.F)
+		if c.B == nil {
+			continue
+		}
+		for f, b := range c.B.V {
+			for p := range y[f*hw:][:hw] {
+				y[f*hw+p] += b
 			}
 		}
 	}
@@ -242,13 +245,7 @@ func (c *Conv[T]) fromProduct(prod []T, lo, hi int) {
 func (c *Conv[T]) toProduct(prod []T, lo, hi int) {
 	hw := c.out.H * c.out.W
 	for i := lo; i < hi; i++ {
-		dst := prod[(i-lo)*hw*c.F:][:hw*c.F]
-		for f := range c.F {
-			src := c.dy[(i*c.F+f)*hw:][:hw]
-			for p, v := range src {
-				dst[p*c.F+f] = v
-			}
-		}
+		transpose(prod[(i-lo)*hw*c.F:], c.F, c.dy[i*c.F*hw:], hw, c.F, hw)
 	}
 }
 
@@ -279,22 +276,45 @@ func (c *Conv[T]) Backward(dy []T) []T {
 		c.dwt = grow(c.dwt, ckk*c.F)
 		c.par.Run(c.blocks(), c.wg)
 		c.par.Run(len(c.dwt)/minShare+1, c.sum)
-		for r := range ckk {
-			for f, v := range c.dwt[r*c.F:][:c.F] {
-				c.W.G[f*ckk+r] = v
-			}
-		}
+		c.fromPatchOrder(c.W.G, c.dwt)
 	}
 	if c.NoInputGrad {
 		return nil
 	}
 	c.drows = c.perThread(c.drows, c.blk, ckk)
 	c.dx = grow(c.dx, n*c.In.Size())
-	if w, ok := any(c.W.V).([]float32); ok && c.BF16 {
+	if w, ok := any(c.wr).([]float32); ok && c.BF16 {
 		c.w.Pack(blas.NoTrans, ckk, c.F, w, ckk)
 	}
 	c.par.Run(n, c.col)
 	return c.dx
+}
+
+// patchOrder sets wr, (F, K, K, C), from w, (F, C, K, K): W with its
+// columns in the patches' order.
+func (c *Conv[T]) patchOrder(wr, w []T) {
+	kk, ckk := c.K*c.K, c.In.C*c.K*c.K
+	for f := range c.F {
+		d, s := wr[f*ckk:][:ckk], w[f*ckk:][:ckk]
+		for pq := range kk {
+			for ch := range c.In.C {
+				d[pq*c.In.C+ch] = s[ch*kk+pq]
+			}
+		}
+	}
+}
+
+// fromPatchOrder sets dw, (F, C, K, K), from dwt, (K K C, F): W's
+// gradient as the product gives it.
+func (c *Conv[T]) fromPatchOrder(dw, dwt []T) {
+	kk, ckk := c.K*c.K, c.In.C*c.K*c.K
+	for pq := range kk {
+		for ch := range c.In.C {
+			for f, v := range dwt[(pq*c.In.C+ch)*c.F:][:c.F] {
+				dw[f*ckk+ch*kk+pq] = v
+			}
+		}
+	}
 }
 
 // blocks is the number of blocks of W's gradient of the last Forward's
@@ -344,92 +364,83 @@ func (c *Conv[T]) inputGrad(w, lo, hi int) {
 }
 
 // im2row writes the patches of examples lo to hi of x (in) into rows,
-// (N Ho Wo, C K K): row (n, i, j), column (c, p, q) holds
-// xpad[n, c, i s + p, j s + q]. Each row is written in order, a channel
-// at a time, K runs of K inputs (windowToRow). With padding each image is
-// first copied into the inside of xpad, scratch (paddedSize; its edges
-// are cleared here and stay zero), so that every window lies inside what
-// it reads and no row needs a case for the edge.
+// (N Ho Wo, K K C): row (n, i, j), column (p, q, c) holds
+// xpad[n, c, i s + p, j s + q]. Each image is first copied, channels
+// last, into the inside of scratch (paddedSize: (H+2pad, W+2pad, C), its
+// edges cleared here and left zero), so that a window's line p is one
+// run of K C numbers and every window lies inside what it reads.
 func im2row[T Float](rows, x []T, in Shape, k, s, pad int, out Shape, lo, hi int, scratch []T) {
-	ckk, hw := in.C*k*k, out.H*out.W
-	w, plane := in.W, in.H*in.W
+	ckk, hw, run := in.C*k*k, out.H*out.W, k*in.C
+	line := (in.W + 2*pad) * in.C
+	scratch = scratch[:paddedSize(in, pad)]
 	if pad > 0 {
-		w, plane = in.W+2*pad, (in.H+2*pad)*(in.W+2*pad)
-		scratch = scratch[:in.C*plane]
 		clear(scratch)
 	}
 	for e := lo; e < hi; e++ {
-		img := x[e*in.Size():][:in.Size()]
-		if pad > 0 {
-			toPadded(scratch, img, in, pad)
-			img = scratch
-		}
+		toPadded(scratch, x[e*in.Size():][:in.Size()], in, pad)
 		for i := range out.H {
 			for j := range out.W {
-				windowToRow(rows[(e*hw+i*out.W+j)*ckk:][:ckk], img[i*s*w+j*s:], in.C, k, w, plane)
+				row := rows[(e*hw+i*out.W+j)*ckk:][:ckk]
+				at := i*s*line + j*s*in.C
+				for p := range k {
+					copy(row[p*run:][:run], scratch[at+p*line:][:run])
+				}
 			}
 		}
 	}
 }
 
-// paddedSize is the length of the scratch im2row and row2im need for
-// images of in with pad zeros on each side: none without padding.
+// paddedSize is the length of the scratch im2row and row2im need for an
+// image of in with pad zeros on each side, channels last, and with
+// padding, the image channels last without it.
 func paddedSize(in Shape, pad int) int {
 	if pad == 0 {
-		return 0
+		return in.Size()
 	}
-	return in.C * (in.H + 2*pad) * (in.W + 2*pad)
+	return in.C*(in.H+2*pad)*(in.W+2*pad) + in.Size()
 }
 
-// toPadded copies img, in, into the inside of padded, (C, H+2pad,
-// W+2pad), leaving its edges as they are.
+// toPadded copies img, (C, H, W), into the inside of padded, (H+2pad,
+// W+2pad, C), leaving its edges as they are; with padding, through the
+// end of padded (paddedSize), where the image is transposed whole.
 func toPadded[T Float](padded, img []T, in Shape, pad int) {
-	w, plane := in.W+2*pad, (in.H+2*pad)*(in.W+2*pad)
-	for c := range in.C {
-		for y := range in.H {
-			copy(padded[c*plane+(y+pad)*w+pad:][:in.W], img[(c*in.H+y)*in.W:][:in.W])
-		}
+	if pad == 0 {
+		transpose(padded, in.C, img, in.H*in.W, in.C, in.H*in.W)
+		return
+	}
+	line, hwc := (in.W+2*pad)*in.C, in.W*in.C
+	tmp := padded[len(padded)-in.Size():]
+	transpose(tmp, in.C, img, in.H*in.W, in.C, in.H*in.W)
+	for y := range in.H {
+		copy(padded[(y+pad)*line+pad*in.C:][:hwc], tmp[y*hwc:][:hwc])
 	}
 }
 
-// fromPadded copies the inside of padded, (C, H+2pad, W+2pad), into img.
+// fromPadded copies the inside of padded, (H+2pad, W+2pad, C), into img,
+// (C, H, W), as toPadded's inverse.
 func fromPadded[T Float](img, padded []T, in Shape, pad int) {
-	w, plane := in.W+2*pad, (in.H+2*pad)*(in.W+2*pad)
-	for c := range in.C {
-		for y := range in.H {
-			copy(img[(c*in.H+y)*in.W:][:in.W], padded[c*plane+(y+pad)*w+pad:][:in.W])
-		}
+	if pad == 0 {
+		transpose(img, in.H*in.W, padded, in.C, in.H*in.W, in.C)
+		return
 	}
+	line, hwc := (in.W+2*pad)*in.C, in.W*in.C
+	tmp := padded[len(padded)-in.Size():]
+	for y := range in.H {
+		copy(tmp[y*hwc:][:hwc], padded[(y+pad)*line+pad*in.C:][:hwc])
+	}
+	transpose(img, in.H*in.W, tmp, in.C, in.H*in.W, in.C)
 }
 
-// windowToRow copies the k x k windows of c planes (plane numbers apart,
-// lines w apart) whose first entries start src into dst, (c, k, k).
-func windowToRow[T Float](dst, src []T, c, k, w, plane int) {
-	switch k {
-	case 3:
-		for ch := range c {
-			d := dst[ch*9:][:9]
-			s0 := src[ch*plane:][:3]
-			s1 := src[ch*plane+w:][:3]
-			s2 := src[ch*plane+2*w:][:3]
-			d[0], d[1], d[2] = s0[0], s0[1], s0[2]
-			d[3], d[4], d[5] = s1[0], s1[1], s1[2]
-			d[6], d[7], d[8] = s2[0], s2[1], s2[2]
-		}
-	case 2:
-		for ch := range c {
-			d := dst[ch*4:][:4]
-			s0 := src[ch*plane:][:2]
-			s1 := src[ch*plane+w:][:2]
-			d[0], d[1], d[2], d[3] = s0[0], s0[1], s1[0], s1[1]
-		}
-	default:
-		at := 0
-		for ch := range c {
-			for p := range k {
-				copy(dst[at:][:k], src[ch*plane+p*w:][:k])
-				at += k
-			}
+// transpose sets dst[j ldd + i] = src[i lds + j] for i < r, j < c
+// (vmath.Transpose for float32).
+func transpose[T Float](dst []T, ldd int, src []T, lds int, r, c int) {
+	if d, ok := any(dst).([]float32); ok {
+		vmath.Transpose(d, ldd, any(src).([]float32), lds, r, c)
+		return
+	}
+	for i := range r {
+		for j, v := range src[i*lds:][:c] {
+			dst[j*ldd+i] = v
 		}
 	}
 }
@@ -437,65 +448,38 @@ func windowToRow[T Float](dst, src []T, c, k, w, plane int) {
 // row2im sets the gradients of examples lo to hi of dx, (N, C, H, W), from
 // the patches' gradients drows: each input's gradient is the sum, in the
 // order of the positions (i, j), of the patch entries it appeared in,
-// starting from zero. A window is added a channel at a time, as im2row
-// copies it; with padding, into scratch (paddedSize), whose inside is
-// then dx's example (what falls on the padding is dropped).
+// starting from zero. The sums are made channels last in scratch
+// (paddedSize), a window's line at a time as im2row copies it; the
+// inside of scratch is then dx's example (what falls on the padding is
+// dropped).
 func row2im[T Float](dx, drows []T, in Shape, k, s, pad int, out Shape, lo, hi int, scratch []T) {
-	ckk, hw := in.C*k*k, out.H*out.W
-	w, plane := in.W, in.H*in.W
-	if pad > 0 {
-		w, plane = in.W+2*pad, (in.H+2*pad)*(in.W+2*pad)
-		scratch = scratch[:in.C*plane]
-	}
+	ckk, hw, run := in.C*k*k, out.H*out.W, k*in.C
+	line := (in.W + 2*pad) * in.C
+	scratch = scratch[:paddedSize(in, pad)]
 	for e := lo; e < hi; e++ {
-		img := dx[e*in.Size():][:in.Size()]
-		sum := img
-		if pad > 0 {
-			sum = scratch
-		}
-		clear(sum)
+		clear(scratch)
 		for i := range out.H {
 			for j := range out.W {
-				rowToWindow(sum[i*s*w+j*s:], drows[(e*hw+i*out.W+j)*ckk:][:ckk], in.C, k, w, plane)
+				row := drows[(e*hw+i*out.W+j)*ckk:][:ckk]
+				at := i*s*line + j*s*in.C
+				for p := range k {
+					add(scratch[at+p*line:][:run], row[p*run:][:run])
+				}
 			}
 		}
-		if pad > 0 {
-			fromPadded(img, scratch, in, pad)
-		}
+		fromPadded(dx[e*in.Size():][:in.Size()], scratch, in, pad)
 	}
 }
 
-// rowToWindow adds src, (c, k, k), to the k x k windows of c planes
-// (plane numbers apart, lines w apart) whose first entries start dst.
-func rowToWindow[T Float](dst, src []T, c, k, w, plane int) {
-	switch k {
-	case 3:
-		for ch := range c {
-			s := src[ch*9:][:9]
-			d0 := dst[ch*plane:][:3]
-			d1 := dst[ch*plane+w:][:3]
-			d2 := dst[ch*plane+2*w:][:3]
-			d0[0] += s[0]
-			d0[1] += s[1]
-			d0[2] += s[2]
-			d1[0] += s[3]
-			d1[1] += s[4]
-			d1[2] += s[5]
-			d2[0] += s[6]
-			d2[1] += s[7]
-			d2[2] += s[8]
-		}
-	default:
-		at := 0
-		for ch := range c {
-			for p := range k {
-				d := dst[ch*plane+p*w:][:k]
-				for q, v := range src[at:][:k] {
-					d[q] += v
-				}
-				at += k
-			}
-		}
+// add sets dst[i] += src[i] (vmath.Add for float32).
+func add[T Float](dst, src []T) {
+	if d, ok := any(dst).([]float32); ok {
+		vmath.Add(d, any(src).([]float32))
+		return
+	}
+	src = src[:len(dst)]
+	for i, v := range src {
+		dst[i] += v
 	}
 }
 

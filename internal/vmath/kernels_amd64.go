@@ -13,3 +13,6 @@ func simdKernels() []kernel {
 	}
 	return k
 }
+
+// hasAVX2 says whether Add and Transpose run their AVX2 kernels.
+var hasAVX2 = cpu.X86.HasAVX2

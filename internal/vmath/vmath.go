@@ -1,14 +1,15 @@
-// Package vmath computes elementwise functions of float32 slices for the
-// layers of a net: GELU and its gradient. Each has AVX-512 and AVX2
-// kernels (generated with avo by asmgen) and a plain-Go one; every kernel
-// does the same float64 operations in the same order, each rounded as Go
-// rounds it, so they give the same bits, and a run's results do not depend
-// on the CPU.
+// Package vmath computes functions of float32 slices for the layers of a
+// net: GELU and its gradient, a sum of two slices, and a matrix
+// transpose. GELU has AVX-512 and AVX2 kernels, add and transpose AVX2
+// ones (all generated with avo by asmgen), and each a plain-Go one; every
+// kernel does the same float operations in the same order, each rounded
+// as Go rounds it, so they give the same bits, and a run's results do not
+// depend on the CPU.
 package vmath
 
 import "math"
 
-//go:generate go run ./asmgen -out gelu_amd64.s -stubs gelu_amd64.go -pkg vmath
+//go:generate go run ./asmgen -out vmath_amd64.s -stubs stubs_amd64.go -pkg vmath
 
 // kernel is one instruction set's GELU: gelu and grad take n entries, a
 // multiple of lanes.
@@ -48,6 +49,53 @@ func GELUGrad(dx, dy, x []float32) {
 		}
 	}
 	geluGradGo(dx[n:], dy[n:], x[n:])
+}
+
+// Add sets dst[i] += src[i] for each of dst; src is at least as long.
+func Add(dst, src []float32) {
+	src = src[:len(dst)]
+	n := 0
+	if hasAVX2 {
+		if n = len(dst) &^ 7; n > 0 {
+			addS_avx2(&dst[0], &src[0], n)
+		}
+	}
+	for i := n; i < len(dst); i++ {
+		dst[i] += src[i]
+	}
+}
+
+// Transpose sets dst[j ldd + i] = src[i lds + j] for i < r, j < c: the r
+// x c matrix src (rows lds apart) transposed into dst (rows ldd apart).
+// It panics unless lds >= c, ldd >= r and both slices hold their
+// matrices.
+func Transpose(dst []float32, ldd int, src []float32, lds, r, c int) {
+	if r <= 0 || c <= 0 {
+		return
+	}
+	if lds < c || ldd < r || len(src) < (r-1)*lds+c || len(dst) < (c-1)*ldd+r {
+		panic("vmath: Transpose's matrices do not fit their slices")
+	}
+	r8, c8 := 0, 0
+	if hasAVX2 && r >= 8 && c >= 8 {
+		r8, c8 = r&^7, c&^7
+		transposeS_avx2(&dst[0], ldd, &src[0], lds, r8, c8)
+	}
+	if c > c8 && r8 > 0 {
+		transposeGo(dst[c8*ldd:], ldd, src[c8:], lds, r8, c-c8) // the columns past the tiles
+	}
+	if r > r8 {
+		transposeGo(dst[r8:], ldd, src[r8*lds:], lds, r-r8, c) // the rows past them
+	}
+}
+
+// transposeGo is Transpose in plain Go, the kernel's reference.
+func transposeGo(dst []float32, ldd int, src []float32, lds, r, c int) {
+	for i := range r {
+		for j, v := range src[i*lds:][:c] {
+			dst[j*ldd+i] = v
+		}
+	}
 }
 
 // geluGo is the plain-Go GELU, the kernels' reference.

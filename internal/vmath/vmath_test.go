@@ -1,6 +1,7 @@
 package vmath
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -115,7 +116,7 @@ func TestExp(t *testing.T) {
 }
 
 func TestGeneratedKernelsUpToDate(t *testing.T) {
-	gentest.UpToDate(t, "vmath", "gelu_amd64.s", "gelu_amd64.go")
+	gentest.UpToDate(t, "vmath", "vmath_amd64.s", "stubs_amd64.go")
 }
 
 func BenchmarkGELU(b *testing.B) {
@@ -135,6 +136,77 @@ func BenchmarkGELU(b *testing.B) {
 				GELUGrad(y, dy, x)
 			}
 			b.ReportMetric(float64(len(x))*float64(b.N)/b.Elapsed().Seconds()/1e6, "Mentries/s")
+		})
+	}
+}
+
+// Transpose, with the AVX2 kernel where the CPU has it and without, gives
+// each entry of a naive transpose (and leaves dst's gaps alone) for every
+// shape with edges past the 8 x 8 tiles; Add gives the sums of a plain
+// loop on every length.
+func TestTransposeAdd(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	saved := hasAVX2
+	defer func() { hasAVX2 = saved }()
+	for _, simd := range []bool{false, saved} {
+		hasAVX2 = simd
+		for _, sh := range [][2]int{{0, 5}, {5, 0}, {1, 1}, {7, 9}, {8, 8}, {9, 8}, {8, 17}, {16, 24}, {23, 31}, {64, 961}, {961, 64}, {256, 9}, {3, 1024}} {
+			r, c := sh[0], sh[1]
+			lds, ldd := c+rng.IntN(3), r+rng.IntN(3)
+			src := inputs(max(1, r*lds))
+			dst := make([]float32, max(1, c*ldd))
+			for i := range dst {
+				dst[i] = -7
+			}
+			Transpose(dst, ldd, src, lds, r, c)
+			for j := range c {
+				for i := range ldd {
+					want := float32(-7)
+					if i < r {
+						want = src[i*lds+j]
+					}
+					if got := dst[j*ldd+i]; math.Float32bits(got) != math.Float32bits(want) {
+						t.Fatalf("avx2 %v, %dx%d: dst[%d, %d] = %v, want %v", simd, r, c, j, i, got, want)
+					}
+				}
+			}
+		}
+		x, y := inputs(1000), inputs(1000)
+		rng.Shuffle(len(y), func(i, j int) { y[i], y[j] = y[j], y[i] })
+		for _, n := range []int{0, 1, 7, 8, 9, 31, 32, 33, 100, 1000} {
+			got := append([]float32(nil), x[:n]...)
+			Add(got, y)
+			for i := range n {
+				if want := x[i] + y[i]; math.Float32bits(got[i]) != math.Float32bits(want) {
+					t.Fatalf("avx2 %v, n %d: %v + %v = %v, want %v", simd, n, x[i], y[i], got[i], want)
+				}
+			}
+		}
+	}
+}
+
+// Transpose refuses matrices that do not fit their slices.
+func TestTransposeBounds(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Error("Transpose of 8x8 into a slice of 63 did not panic")
+		}
+	}()
+	Transpose(make([]float32, 63), 8, make([]float32, 64), 8, 8, 8)
+}
+
+func BenchmarkTranspose(b *testing.B) {
+	src := inputs(256 * 961)
+	dst := make([]float32, len(src))
+	for _, simd := range []bool{false, hasAVX2} {
+		b.Run(fmt.Sprintf("avx2=%v", simd), func(b *testing.B) {
+			saved := hasAVX2
+			hasAVX2 = simd
+			defer func() { hasAVX2 = saved }()
+			for b.Loop() {
+				Transpose(dst, 256, src, 961, 256, 961)
+			}
+			b.ReportMetric(float64(len(src))*float64(b.N)/b.Elapsed().Seconds()/1e6, "Mentries/s")
 		})
 	}
 }

@@ -1,7 +1,7 @@
-// Command asmgen writes internal/vmath's GELU kernels in Go assembly with
-// avo (github.com/mmcloughlin/avo). Run it through go generate in
-// internal/vmath; TestGeneratedKernelsUpToDate checks that the committed
-// gelu_amd64.s is what it writes.
+// Command asmgen writes internal/vmath's kernels (GELU, transpose, add)
+// in Go assembly with avo (github.com/mmcloughlin/avo). Run it through go
+// generate in internal/vmath; TestGeneratedKernelsUpToDate checks that
+// the committed vmath_amd64.s is what it writes.
 //
 // Each kernel does, lane by lane in float64, the operations of vmath's
 // plain-Go cdf in its order, each rounded as Go rounds it (no fused
@@ -106,6 +106,8 @@ func main() {
 		kernel(is, table, false)
 		kernel(is, table, true)
 	}
+	transposeKernel()
+	addKernel()
 	Generate()
 }
 
@@ -195,6 +197,105 @@ func kernel(is isa, table Mem, grad bool) {
 	SUBQ(Imm(uint64(is.lanes)), n)
 	JMP(LabelRef(name + "_loop"))
 	Label(name + "_done")
+	VZEROUPPER()
+	RET()
+}
+
+// transposeKernel writes transposeS_avx2(dst, ldd, src, lds, r, c):
+// dst[j ldd + i] = src[i lds + j] for i < r, j < c (multiples of 8), an
+// 8 x 8 tile at a time: 8 rows loaded, interleaved in pairs (unpack),
+// then in fours (shuffle), then their 128-bit halves swapped (perm2f128),
+// which leaves column k of the tile in register k.
+func transposeKernel() {
+	TEXT("transposeS_avx2", NOSPLIT, "func(dst *float32, ldd int, src *float32, lds int, r, c int)")
+	Doc("transposeS_avx2 sets dst[j ldd + i] = src[i lds + j] for i < r, j < c, an 8 x 8 tile at a time (r and c multiples of 8).")
+	dst := Load(Param("dst"), GP64())
+	ldd := Load(Param("ldd"), GP64())
+	src := Load(Param("src"), GP64())
+	lds := Load(Param("lds"), GP64())
+	r := Load(Param("r"), GP64())
+	c := Load(Param("c"), GP64())
+	SHLQ(Imm(2), ldd) // in bytes
+	SHLQ(Imm(2), lds)
+	s, d, n, p := GP64(), GP64(), GP64(), GP64()
+	Label("transpose_strip") // 8 rows of src, 8 columns of dst
+	CMPQ(r, Imm(0))
+	JLE(LabelRef("transpose_done"))
+	MOVQ(src, s)
+	MOVQ(dst, d)
+	MOVQ(c, n)
+	Label("transpose_tile")
+	CMPQ(n, Imm(0))
+	JLE(LabelRef("transpose_next"))
+	MOVQ(s, p)
+	for k := range 8 {
+		VMOVUPS(Mem{Base: p}, ymm[k])
+		ADDQ(lds, p)
+	}
+	for k := 0; k < 8; k += 2 { // rows k, k+1 interleaved: lo in 8+k, hi in 9+k
+		VUNPCKLPS(ymm[k+1], ymm[k], ymm[8+k])
+		VUNPCKHPS(ymm[k+1], ymm[k], ymm[9+k])
+	}
+	for h := 0; h < 8; h += 4 { // fours: columns 0,1 (lo pairs) and 2,3 (hi pairs) of rows h to h+3
+		VSHUFPS(Imm(0x44), ymm[10+h], ymm[8+h], ymm[h])
+		VSHUFPS(Imm(0xEE), ymm[10+h], ymm[8+h], ymm[h+1])
+		VSHUFPS(Imm(0x44), ymm[11+h], ymm[9+h], ymm[h+2])
+		VSHUFPS(Imm(0xEE), ymm[11+h], ymm[9+h], ymm[h+3])
+	}
+	for k := range 4 { // rows 0-3's half beside rows 4-7's
+		VPERM2F128(Imm(0x20), ymm[4+k], ymm[k], ymm[8+k])
+		VPERM2F128(Imm(0x31), ymm[4+k], ymm[k], ymm[12+k])
+	}
+	MOVQ(d, p)
+	for k := range 8 {
+		VMOVUPS(ymm[8+k], Mem{Base: p})
+		ADDQ(ldd, p)
+	}
+	ADDQ(Imm(32), s) // the next 8 columns of src
+	MOVQ(p, d)       // the next 8 rows of dst
+	SUBQ(Imm(8), n)
+	JMP(LabelRef("transpose_tile"))
+	Label("transpose_next")
+	LEAQ(Mem{Base: src, Index: lds, Scale: 8}, src)
+	ADDQ(Imm(32), dst)
+	SUBQ(Imm(8), r)
+	JMP(LabelRef("transpose_strip"))
+	Label("transpose_done")
+	VZEROUPPER()
+	RET()
+}
+
+// addKernel writes addS_avx2(dst, src, n): dst[i] += src[i] for n
+// entries (a multiple of 8), 32 at a time while it can.
+func addKernel() {
+	TEXT("addS_avx2", NOSPLIT, "func(dst, src *float32, n int)")
+	Doc("addS_avx2 sets dst[i] += src[i] for n entries (n a multiple of 8).")
+	dst := Load(Param("dst"), GP64())
+	src := Load(Param("src"), GP64())
+	n := Load(Param("n"), GP64())
+	Label("add_32")
+	CMPQ(n, Imm(32))
+	JL(LabelRef("add_8"))
+	for k := range 4 {
+		VMOVUPS(Mem{Base: dst, Disp: 32 * k}, ymm[k])
+		VADDPS(Mem{Base: src, Disp: 32 * k}, ymm[k], ymm[k])
+		VMOVUPS(ymm[k], Mem{Base: dst, Disp: 32 * k})
+	}
+	ADDQ(Imm(128), dst)
+	ADDQ(Imm(128), src)
+	SUBQ(Imm(32), n)
+	JMP(LabelRef("add_32"))
+	Label("add_8")
+	CMPQ(n, Imm(0))
+	JLE(LabelRef("add_done"))
+	VMOVUPS(Mem{Base: dst}, ymm[0])
+	VADDPS(Mem{Base: src}, ymm[0], ymm[0])
+	VMOVUPS(ymm[0], Mem{Base: dst})
+	ADDQ(Imm(32), dst)
+	ADDQ(Imm(32), src)
+	SUBQ(Imm(8), n)
+	JMP(LabelRef("add_8"))
+	Label("add_done")
 	VZEROUPPER()
 	RET()
 }
