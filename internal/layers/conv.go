@@ -15,11 +15,13 @@ import (
 //	out[n, f, i, j] = b[f] + sum_{c, p, q} W[f, c, p, q] xpad[n, c, i S + p, j S + q]
 //
 // with W (F, C, K, K) as cs231n and PyTorch hold it. The fast path builds
-// the patches of a block of examples as a (B Ho Wo, C K K) matrix, a row
-// per output position (im2row), and multiplies it by W^T on the GEMM into
-// a (B Ho Wo, F) product; the backward pass is two more products per
-// block (W's gradient, from the block's patches made again, and the
-// patches' gradient) and row2im. A block's patches and its product (or
+// the patches of a block of examples as a (B Ho Wo, K K C) matrix, a row
+// per output position (im2row, from each image copied channels last, so
+// that a window's line is one run of K C numbers), and multiplies it by
+// Wr^T on the GEMM into a (B Ho Wo, F) product, Wr being W with its
+// columns in the patches' order (p, q, c); the backward pass is two more
+// products per block (W's gradient, from the block's patches made again,
+// and the patches' gradient) and row2im. A block's patches and its product (or
 // output gradient) in the product's layout live in its thread's buffers,
 // in its cache; no pass keeps the batch's. This orientation keeps the
 // long dimension N Ho Wo as the products' rows: the GEMM ran the first
@@ -43,13 +45,13 @@ type Conv[T Float] struct {
 	n       int
 	blk     int // examples a block holds (blockExamples)
 	gblk    int // examples a block of W's gradient holds (gradExamples)
-	rows    []T // (gblk Ho Wo, C K K) per thread: a block's patches
+	rows    []T // (gblk Ho Wo, K K C) per thread: a block's patches
 	prod    []T // (gblk Ho Wo, F) per thread: a block's product, or its output gradient in that layout
-	dwp     []T // (blocks, C K K, F): each block's part of W's gradient, transposed
-	dwt     []T // (C K K, F): W's gradient transposed
+	dwp     []T // (blocks, K K C, F): each block's part of W's gradient, transposed
+	dwt     []T // (K K C, F): W's gradient transposed, in the patches' order
 	y, dx   []T
 	drows   []T
-	padded  []T // paddedSize per thread: an image with its padding, for im2row and row2im
+	padded  []T // paddedSize per thread: an image channels last with its padding, for im2row and row2im
 	x, dy   []T
 	par     gemm.Group
 	im, col func(w, nt int) // Forward's and row2im's shares of the examples
