@@ -235,8 +235,9 @@ func (c *Conv[T]) fromProduct(prod []T, lo, hi int) {
 			continue
 		}
 		for f, b := range c.B.V {
-			for p := range y[f*hw:][:hw] {
-				y[f*hw+p] += b
+			row := y[f*hw:][:hw]
+			for p := range row {
+				row[p] += b
 			}
 		}
 	}
