@@ -230,7 +230,7 @@ func (c *Conv[T]) fromProduct(prod []T, lo, hi int) {
 	hw := c.out.H * c.out.W
 	for i := lo; i < hi; i++ {
 		y := c.y[i*c.F*hw:][:c.F*hw]
-		transpose(y, hw, prod[(i-lo)*hw*c.F:], c.F, hw, c.F)
+		vmath.Transpose(y, hw, prod[(i-lo)*hw*c.F:], c.F, hw, c.F)
 		if c.B == nil {
 			continue
 		}
@@ -248,7 +248,7 @@ func (c *Conv[T]) fromProduct(prod []T, lo, hi int) {
 func (c *Conv[T]) toProduct(prod []T, lo, hi int) {
 	hw := c.out.H * c.out.W
 	for i := lo; i < hi; i++ {
-		transpose(prod[(i-lo)*hw*c.F:], c.F, c.dy[i*c.F*hw:], hw, c.F, hw)
+		vmath.Transpose(prod[(i-lo)*hw*c.F:], c.F, c.dy[i*c.F*hw:], hw, c.F, hw)
 	}
 }
 
@@ -408,12 +408,12 @@ func paddedSize(in Shape, pad int) int {
 // end of padded (paddedSize), where the image is transposed whole.
 func toPadded[T Float](padded, img []T, in Shape, pad int) {
 	if pad == 0 {
-		transpose(padded, in.C, img, in.H*in.W, in.C, in.H*in.W)
+		vmath.Transpose(padded, in.C, img, in.H*in.W, in.C, in.H*in.W)
 		return
 	}
 	line, hwc := (in.W+2*pad)*in.C, in.W*in.C
 	tmp := padded[len(padded)-in.Size():]
-	transpose(tmp, in.C, img, in.H*in.W, in.C, in.H*in.W)
+	vmath.Transpose(tmp, in.C, img, in.H*in.W, in.C, in.H*in.W)
 	for y := range in.H {
 		copy(padded[(y+pad)*line+pad*in.C:][:hwc], tmp[y*hwc:][:hwc])
 	}
@@ -423,7 +423,7 @@ func toPadded[T Float](padded, img []T, in Shape, pad int) {
 // (C, H, W), as toPadded's inverse.
 func fromPadded[T Float](img, padded []T, in Shape, pad int) {
 	if pad == 0 {
-		transpose(img, in.H*in.W, padded, in.C, in.H*in.W, in.C)
+		vmath.Transpose(img, in.H*in.W, padded, in.C, in.H*in.W, in.C)
 		return
 	}
 	line, hwc := (in.W+2*pad)*in.C, in.W*in.C
@@ -431,21 +431,7 @@ func fromPadded[T Float](img, padded []T, in Shape, pad int) {
 	for y := range in.H {
 		copy(tmp[y*hwc:][:hwc], padded[(y+pad)*line+pad*in.C:][:hwc])
 	}
-	transpose(img, in.H*in.W, tmp, in.C, in.H*in.W, in.C)
-}
-
-// transpose sets dst[j ldd + i] = src[i lds + j] for i < r, j < c
-// (vmath.Transpose for float32).
-func transpose[T Float](dst []T, ldd int, src []T, lds int, r, c int) {
-	if d, ok := any(dst).([]float32); ok {
-		vmath.Transpose(d, ldd, any(src).([]float32), lds, r, c)
-		return
-	}
-	for i := range r {
-		for j, v := range src[i*lds:][:c] {
-			dst[j*ldd+i] = v
-		}
-	}
+	vmath.Transpose(img, in.H*in.W, tmp, in.C, in.H*in.W, in.C)
 }
 
 // row2im sets the gradients of examples lo to hi of dx, (N, C, H, W), from
@@ -459,30 +445,19 @@ func row2im[T Float](dx, drows []T, in Shape, k, s, pad int, out Shape, lo, hi i
 	ckk, hw, run := in.C*k*k, out.H*out.W, k*in.C
 	line := (in.W + 2*pad) * in.C
 	scratch = scratch[:paddedSize(in, pad)]
+	sums := scratch[:line*(in.H+2*pad)] // the rest is fromPadded's
 	for e := lo; e < hi; e++ {
-		clear(scratch)
+		clear(sums)
 		for i := range out.H {
 			for j := range out.W {
 				row := drows[(e*hw+i*out.W+j)*ckk:][:ckk]
 				at := i*s*line + j*s*in.C
 				for p := range k {
-					add(scratch[at+p*line:][:run], row[p*run:][:run])
+					vmath.Add(sums[at+p*line:][:run], row[p*run:][:run])
 				}
 			}
 		}
 		fromPadded(dx[e*in.Size():][:in.Size()], scratch, in, pad)
-	}
-}
-
-// add sets dst[i] += src[i] (vmath.Add for float32).
-func add[T Float](dst, src []T) {
-	if d, ok := any(dst).([]float32); ok {
-		vmath.Add(d, any(src).([]float32))
-		return
-	}
-	src = src[:len(dst)]
-	for i, v := range src {
-		dst[i] += v
 	}
 }
 

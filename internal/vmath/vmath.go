@@ -1,7 +1,8 @@
 // Package vmath computes functions of float32 slices for the layers of a
-// net: GELU and its gradient, a sum of two slices, and a matrix
-// transpose. GELU has AVX-512 and AVX2 kernels, add and transpose AVX2
-// ones (all generated with avo by asmgen), and each a plain-Go one; every
+// net: GELU and its gradient, a sum of two slices, and a matrix transpose
+// (these two of float64 slices too, in plain Go). GELU has AVX-512 and
+// AVX2 kernels, add and transpose AVX2 ones (all generated with avo by
+// asmgen), and each a plain-Go one; every
 // kernel does the same float operations in the same order, each rounded
 // as Go rounds it, so they give the same bits, and a run's results do not
 // depend on the CPU.
@@ -51,13 +52,17 @@ func GELUGrad(dx, dy, x []float32) {
 	geluGradGo(dx[n:], dy[n:], x[n:])
 }
 
+// Float is the element types Add and Transpose take: float32, which has
+// their AVX2 kernels, and float64.
+type Float interface{ ~float32 | ~float64 }
+
 // Add sets dst[i] += src[i] for each of dst; src is at least as long.
-func Add(dst, src []float32) {
+func Add[T Float](dst, src []T) {
 	src = src[:len(dst)]
 	n := 0
-	if hasAVX2 {
-		if n = len(dst) &^ 7; n > 0 {
-			addS_avx2(&dst[0], &src[0], n)
+	if d, ok := any(dst).([]float32); ok && hasAVX2 {
+		if n = len(d) &^ 7; n > 0 {
+			addS_avx2(&d[0], &any(src).([]float32)[0], n)
 		}
 	}
 	for i := n; i < len(dst); i++ {
@@ -69,7 +74,7 @@ func Add(dst, src []float32) {
 // x c matrix src (rows lds apart) transposed into dst (rows ldd apart).
 // It panics unless lds >= c, ldd >= r and both slices hold their
 // matrices.
-func Transpose(dst []float32, ldd int, src []float32, lds, r, c int) {
+func Transpose[T Float](dst []T, ldd int, src []T, lds, r, c int) {
 	if r <= 0 || c <= 0 {
 		return
 	}
@@ -77,9 +82,9 @@ func Transpose(dst []float32, ldd int, src []float32, lds, r, c int) {
 		panic("vmath: Transpose's matrices do not fit their slices")
 	}
 	r8, c8 := 0, 0
-	if hasAVX2 && r >= 8 && c >= 8 {
+	if d, ok := any(dst).([]float32); ok && hasAVX2 && r >= 8 && c >= 8 {
 		r8, c8 = r&^7, c&^7
-		transposeS_avx2(&dst[0], ldd, &src[0], lds, r8, c8)
+		transposeS_avx2(&d[0], ldd, &any(src).([]float32)[0], lds, r8, c8)
 	}
 	if c > c8 && r8 > 0 {
 		transposeGo(dst[c8*ldd:], ldd, src[c8:], lds, r8, c-c8) // the columns past the tiles
@@ -90,7 +95,7 @@ func Transpose(dst []float32, ldd int, src []float32, lds, r, c int) {
 }
 
 // transposeGo is Transpose in plain Go, the kernel's reference.
-func transposeGo(dst []float32, ldd int, src []float32, lds, r, c int) {
+func transposeGo[T Float](dst []T, ldd int, src []T, lds, r, c int) {
 	for i := range r {
 		for j, v := range src[i*lds:][:c] {
 			dst[j*ldd+i] = v

@@ -185,6 +185,30 @@ func TestTransposeAdd(t *testing.T) {
 	}
 }
 
+// float64 slices take the plain-Go path: the same entries.
+func TestTransposeAddFloat64(t *testing.T) {
+	const r, c = 9, 17
+	src := make([]float64, r*c)
+	for i := range src {
+		src[i] = float64(i) + 0.5
+	}
+	dst := make([]float64, c*r)
+	Transpose(dst, r, src, c, r, c)
+	for i := range r {
+		for j := range c {
+			if dst[j*r+i] != src[i*c+j] {
+				t.Fatalf("dst[%d, %d] = %v, want %v", j, i, dst[j*r+i], src[i*c+j])
+			}
+		}
+	}
+	Add(dst, dst)
+	for i, v := range dst {
+		if w := 2 * src[i%r*c+i/r]; v != w {
+			t.Fatalf("Add: dst[%d] = %v, want %v", i, v, w)
+		}
+	}
+}
+
 // Transpose refuses matrices that do not fit their slices.
 func TestTransposeBounds(t *testing.T) {
 	defer func() {
